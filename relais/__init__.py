@@ -1,0 +1,1 @@
+"""The ``relais`` command: run the system, mint tokens, benchmark, audit."""

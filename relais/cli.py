@@ -1,0 +1,56 @@
+"""The ``relais`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Relais: child protection case management on a signed event log.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Where embedded servers, keys and logs live.")
+]
+
+
+@app.command()
+def up(data_dir: DataDir = Path(".relais")) -> None:
+    """Start NATS, PostgreSQL (embedded unless NATS_URL / DATABASE_URL are set) and every
+    service; stop them all on Ctrl-C."""
+    from relais.up import run_up
+
+    raise typer.Exit(run_up(data_dir))
+
+
+@app.command()
+def bench(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    events: Annotated[int, typer.Option("--events", min=100)] = 100_000,
+    data_dir: DataDir = Path(".relais-bench"),
+) -> None:
+    """Measure the backbone beside the raw limits of the same servers, in the same run."""
+    from relais.bench import run_bench
+
+    raise typer.Exit(run_bench(events=events, data_dir=data_dir, json_output=json_output))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure."""
+    from relais.audit import run_verify
+
+    raise typer.Exit(run_verify(nats_url, json_output=json_output))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Relais casework: cases from opening to closure."""

@@ -1,0 +1,4 @@
+from services.casework.app import spec
+from shared.runner import serve
+
+serve(spec)

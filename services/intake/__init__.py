@@ -1,0 +1,1 @@
+"""Relais intake: reports, children, screening, duplicates, complaints."""

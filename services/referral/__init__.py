@@ -1,0 +1,1 @@
+"""Relais referral: service directory and referrals between agencies."""

@@ -1,0 +1,1 @@
+"""Relais reporting: indicators, statistics, exports, audit."""

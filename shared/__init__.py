@@ -1,0 +1,1 @@
+"""The event backbone every Relais service stands on."""

@@ -1,0 +1,82 @@
+"""Settings, read once from the environment (every variable starts with ``RELAIS_`` except the
+two server URLs, which keep the names operators already know)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES: tuple[str, ...] = ("intake", "referral", "casework", "reporting")
+DEFAULT_PORTS: dict[str, int] = {
+    "intake": 8001,
+    "referral": 8002,
+    "casework": 8003,
+    "reporting": 8004,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".relais"), description="Where keys and embedded servers live"
+    )
+    site: str = Field(
+        default="hq", pattern=r"^[a-z][a-z0-9_]{0,31}$", description="This instance's site id"
+    )
+    service: str = Field(default="", description="Which service this process runs")
+    instance: str = Field(default="1", description="Instance name, to tell replicas apart")
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    nats_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("NATS_URL", "RELAIS_NATS_URL"),
+        description="External NATS; empty means the embedded server",
+    )
+    nats_user: str = ""
+    nats_password: str = ""
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "RELAIS_DATABASE_URL"),
+        description="External PostgreSQL server; each service uses its own database on it",
+    )
+
+    duplicate_window_s: float = Field(default=86_400.0, gt=0)
+    nats_replicas: int = Field(default=1, ge=1, le=5)
+    projector_batch: int = Field(default=500, ge=1, le=10_000)
+    read_your_writes_timeout_s: float = Field(default=5.0, gt=0)
+
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str = ""
+    log_level: str = "INFO"
+
+    def database_url_for(self, service: str) -> str:
+        """The SQLAlchemy URL of ``service``'s own database."""
+        if not self.database_url:
+            socket_dir = (self.data_dir / "postgres").resolve()
+            return f"postgresql+asyncpg://postgres@/relais_{service}?host={socket_dir}"
+        return with_database(self.database_url, f"relais_{service}")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+def with_database(url: str, database: str) -> str:
+    """Replace the database of a PostgreSQL URL, keeping its query string, and make it asyncpg."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.set(database=database).render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

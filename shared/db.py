@@ -1,0 +1,83 @@
+"""Each service's own PostgreSQL database: creating it, connecting, and the tables every
+projection relies on (checkpoints, dead letters, schema versions)."""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+backbone_metadata = MetaData()
+
+checkpoints = Table(
+    "projection_checkpoint",
+    backbone_metadata,
+    Column("projector", String(200), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+dead_letters = Table(
+    "dead_letter",
+    backbone_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("projector", String(200), nullable=False, index=True),
+    Column("stream", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    # The raw message is kept so an operator can repair and replay it; it may hold child
+    # data, so it stays in the service's database, never in logs.
+    Column("payload", LargeBinary, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+schema_versions = Table(
+    "projection_schema",
+    backbone_metadata,
+    Column("projector", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if the server lacks it."""
+    parsed = make_url(url)
+    name = parsed.database
+    if not name:
+        raise ValueError("database URL names no database")
+    host = parsed.query.get("host") or parsed.host
+    kwargs: dict[str, object] = {
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "host": host if isinstance(host, str) else None,
+        "port": parsed.port,
+        "database": "postgres",
+    }
+    conn = await asyncpg.connect(**kwargs)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another instance created it in the meantime
+    finally:
+        await conn.close()

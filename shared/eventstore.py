@@ -1,0 +1,390 @@
+"""The event store: append to and read aggregates on JetStream.
+
+* Optimistic concurrency is the server's: every append states the aggregate's last stream
+  sequence (``Nats-Expected-Last-Subject-Sequence`` over the aggregate's wildcard subject).
+* Several events of one command are one JetStream atomic batch: all stored or none.
+* Event ids are derived from the command's idempotency key, so a retry stores nothing new.
+  The server checks the expected sequence before deduplicating, so a retry that arrives
+  after its first attempt succeeded is recognised by finding its own ids after the expected
+  position rather than by the duplicate window alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import propagate, trace
+
+from shared.envelope import (
+    GENESIS,
+    Actor,
+    Aggregate,
+    canonical_json,
+    sha256_hex,
+    utc_now_iso,
+)
+from shared.events import DomainEvent, EventRegistry, registry
+from shared.ids import derived_id, new_id
+from shared.recorded import Position, RecordedEvent, decode, parse_envelope
+from shared.signing import SigningKey
+from shared.telemetry import metrics
+
+tracer = trace.get_tracer("relais.eventstore")
+
+ERR_WRONG_LAST_SEQUENCE = 10071
+ERR_BATCH_DUPLICATE_ID = 10201
+
+
+class EventStoreError(RuntimeError):
+    pass
+
+
+class ConcurrencyConflict(EventStoreError):
+    """The aggregate moved on since the writer read it: reload and decide again."""
+
+    def __init__(self, aggregate: Aggregate, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{aggregate.type} {aggregate.id}: expected version {expected}, current is {actual}"
+        )
+        self.aggregate = aggregate
+        self.expected = expected
+        self.actual = actual
+
+
+class NotOwner(EventStoreError):
+    """This instance tried to write an aggregate or stream it does not own."""
+
+
+@dataclass(frozen=True)
+class AggregateHead:
+    """Where an aggregate stands: last stream sequence, count of events, hash of the last."""
+
+    seq: int = 0
+    version: int = 0
+    hash: str = GENESIS
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    events: list[RecordedEvent]
+    head: AggregateHead
+    duplicate: bool = False
+
+
+@dataclass
+class _HeadCache:
+    size: int = 10_000
+    entries: OrderedDict[tuple[str, int], AggregateHead] = field(default_factory=OrderedDict)
+
+    def get(self, stream: str, seq: int) -> AggregateHead | None:
+        return self.entries.get((stream, seq))
+
+    def put(self, stream: str, head: AggregateHead) -> None:
+        self.entries[(stream, head.seq)] = head
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+class EventStore:
+    def __init__(
+        self,
+        nc: NATS,
+        *,
+        key: SigningKey,
+        source: str,
+        site: str,
+        writable_contexts: Sequence[str],
+        reg: EventRegistry = registry,
+        request_timeout_s: float = 5.0,
+    ) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=request_timeout_s)
+        self.key = key
+        self.source = source
+        self.site = site
+        self.writable = frozenset(writable_contexts)
+        self.registry = reg
+        self.timeout = request_timeout_s
+        self._heads = _HeadCache()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def append(
+        self,
+        aggregate: Aggregate,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> AppendResult:
+        """Store ``events`` after the aggregate's event at stream sequence ``expected_version``
+        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`."""
+        if not events:
+            raise ValueError("nothing to append")
+        if aggregate.context not in self.writable or aggregate.site != self.site:
+            raise NotOwner(f"{self.source} may not write {aggregate.subject_filter}")
+        for event in events:
+            if event.context != aggregate.context or event.aggregate != aggregate.type:
+                raise ValueError(f"{event.type_name()} does not belong to {aggregate.type}")
+
+        started = time.perf_counter()
+        with tracer.start_as_current_span(
+            f"append {aggregate.context}.{aggregate.type}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": aggregate.stream,
+                "relais.aggregate.type": aggregate.type,
+                "relais.aggregate.id": aggregate.id,
+                "relais.events": ",".join(e.name for e in events),
+                "relais.expected_version": expected_version,
+            },
+        ):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            head = await self._head_at(aggregate, expected_version)
+            messages = self._seal(
+                aggregate,
+                head,
+                events,
+                actor=actor,
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                traceparent=carrier.get("traceparent"),
+            )
+            try:
+                seqs = await self._publish(aggregate, expected_version, messages, carrier)
+            except ConcurrencyConflict:
+                stored = await self._already_stored(aggregate, expected_version, messages)
+                if stored is None:
+                    raise
+                metrics.append_duplicates.add(1, {"stream": aggregate.stream})
+                return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
+            recorded = [
+                RecordedEvent(
+                    position=Position(aggregate.stream, seq),
+                    subject=subject,
+                    raw=payload,
+                    envelope=envelope,
+                    event=event,
+                )
+                for seq, (subject, payload, envelope), event in zip(
+                    seqs, messages, events, strict=True
+                )
+            ]
+        new_head = self._head_of(recorded[-1])
+        self._heads.put(aggregate.stream, new_head)
+        metrics.append_latency.record(
+            (time.perf_counter() - started) * 1000, {"stream": aggregate.stream}
+        )
+        metrics.appended.add(len(recorded), {"stream": aggregate.stream})
+        return AppendResult(recorded, new_head)
+
+    def _seal(
+        self,
+        aggregate: Aggregate,
+        head: AggregateHead,
+        events: Sequence[DomainEvent],
+        *,
+        actor: Actor,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        causation_id: str | None,
+        traceparent: str | None,
+    ) -> list[tuple[str, bytes, dict[str, Any]]]:
+        """Envelope, chain and sign each event; returns (subject, stored bytes, envelope)."""
+        now = utc_now_iso()
+        prevhash = head.hash
+        sealed: list[tuple[str, bytes, dict[str, Any]]] = []
+        for index, event in enumerate(events):
+            event_id = (
+                derived_id(aggregate.subject_filter, idempotency_key, str(index))
+                if idempotency_key
+                else new_id()
+            )
+            envelope: dict[str, Any] = {
+                "specversion": "1.0",
+                "id": event_id,
+                "source": self.source,
+                "type": event.type_name(),
+                "subject": aggregate.id,
+                "time": now,
+                "datacontenttype": "application/json",
+                "data": event.model_dump(mode="json"),
+                "aggregatetype": aggregate.type,
+                "aggregateversion": head.version + index + 1,
+                "actor": actor.user,
+                "actoragency": actor.agency,
+                "actorrole": actor.role,
+                "correlationid": correlation_id or (sealed[0][2]["id"] if sealed else event_id),
+                "prevhash": prevhash,
+                "keyid": self.key.key_id,
+            }
+            if causation_id:
+                envelope["causationid"] = causation_id
+            if traceparent:
+                envelope["traceparent"] = traceparent
+            envelope["signature"] = self.key.sign(envelope)
+            payload = canonical_json(envelope)
+            prevhash = sha256_hex(payload)
+            sealed.append((aggregate.subject(event.name), payload, envelope))
+        return sealed
+
+    async def _publish(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: list[tuple[str, bytes, dict[str, Any]]],
+        carrier: dict[str, str],
+    ) -> list[int]:
+        expect = {
+            "Nats-Expected-Last-Subject-Sequence": str(expected),
+            "Nats-Expected-Last-Subject-Sequence-Subject": aggregate.subject_filter,
+            "Nats-Expected-Stream": aggregate.stream,
+        }
+        if len(messages) == 1:
+            subject, payload, envelope = messages[0]
+            headers = {"Nats-Msg-Id": envelope["id"], **expect, **carrier}
+            try:
+                ack = await self.js.publish(subject, payload, headers=headers)
+            except BadRequestError as exc:
+                if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
+                    raise await self._conflict(aggregate, expected) from None
+                raise EventStoreError(f"append refused: {exc.description}") from None
+            return [ack.seq]
+
+        batch_id = messages[0][2]["id"]
+        last = len(messages)
+        for number, (subject, payload, envelope) in enumerate(messages, start=1):
+            headers = {
+                "Nats-Batch-Id": batch_id,
+                "Nats-Batch-Sequence": str(number),
+                "Nats-Msg-Id": envelope["id"],
+                **carrier,
+            }
+            if number == 1:
+                headers.update(expect)
+            if number < last:
+                await self.nc.publish(subject, payload, headers=headers)
+                continue
+            headers["Nats-Batch-Commit"] = "1"
+            reply = await self.nc.request(subject, payload, headers=headers, timeout=self.timeout)
+            answer = json.loads(reply.data or b"{}")
+            error = answer.get("error")
+            if error:
+                code = error.get("err_code")
+                if code in (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_ID):
+                    raise await self._conflict(aggregate, expected)
+                raise EventStoreError(f"append refused: {error.get('description')} ({code})")
+            seq = int(answer["seq"])
+            count = int(answer.get("count", last))
+            if count != last:
+                raise EventStoreError(f"batch stored {count} of {last} events")
+            return list(range(seq - last + 1, seq + 1))
+        raise AssertionError("unreachable")
+
+    async def _conflict(self, aggregate: Aggregate, expected: int) -> ConcurrencyConflict:
+        stored = await self.load(aggregate)
+        return ConcurrencyConflict(aggregate, expected, stored[-1].seq if stored else 0)
+
+    async def _already_stored(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: list[tuple[str, bytes, dict[str, Any]]],
+    ) -> list[RecordedEvent] | None:
+        """The events of an earlier attempt of this very append, if it was stored."""
+        wanted = [envelope["id"] for _, _, envelope in messages]
+        after = [e for e in await self.load(aggregate) if e.seq > expected]
+        found = [e for e in after if e.id in set(wanted)]
+        if [e.id for e in found] == wanted:
+            return found
+        return None
+
+    async def _head_at(self, aggregate: Aggregate, seq: int) -> AggregateHead:
+        if seq == 0:
+            return AggregateHead()
+        cached = self._heads.get(aggregate.stream, seq)
+        if cached is not None:
+            return cached
+        try:
+            msg = await self.js.get_msg(aggregate.stream, seq, direct=True)
+        except NotFoundError:
+            raise await self._conflict(aggregate, seq) from None
+        if msg.subject is None or Aggregate.from_subject(msg.subject) != aggregate:
+            raise await self._conflict(aggregate, seq)
+        envelope = parse_envelope(msg.data or b"")
+        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
+        self._heads.put(aggregate.stream, head)
+        return head
+
+    @staticmethod
+    def _head_of(event: RecordedEvent) -> AggregateHead:
+        return AggregateHead(event.seq, event.aggregate_version, event.hash)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def load(self, aggregate: Aggregate, after: int = 0) -> list[RecordedEvent]:
+        """The aggregate's events in order (those after stream sequence ``after``)."""
+        events = [
+            decode(
+                msg.data or b"",
+                stream=aggregate.stream,
+                seq=seq,
+                subject=subject,
+                reg=self.registry,
+            )
+            for seq, subject, msg in await self.read_subject(
+                aggregate.stream, aggregate.subject_filter, after + 1
+            )
+        ]
+        if events:
+            self._heads.put(aggregate.stream, self._head_of(events[-1]))
+        return events
+
+    async def read_subject(
+        self, stream: str, subject_filter: str, start: int, batch: int = 256
+    ) -> list[tuple[int, str, Msg]]:
+        """Batched direct get: the fewest round trips to read one aggregate."""
+        found: list[tuple[int, str, Msg]] = []
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox)
+        try:
+            while True:
+                request = {"seq": start, "next_by_subj": subject_filter, "batch": batch}
+                await self.nc.publish(
+                    f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
+                )
+                pending = 0
+                while True:
+                    msg = await sub.next_msg(timeout=self.timeout)
+                    headers = msg.headers or {}
+                    status = headers.get("Status")
+                    if status:
+                        if status == "204":  # end of this batch
+                            pending = int(headers.get("Nats-Num-Pending", "0"))
+                        elif status != "404":
+                            raise EventStoreError(f"direct get failed: {status}")
+                        break
+                    seq = int(headers["Nats-Sequence"])
+                    found.append((seq, headers["Nats-Subject"], msg))
+                    start = seq + 1
+                if pending <= 0:
+                    return found
+        except TimeoutError:
+            raise EventStoreError(f"reading {subject_filter} timed out") from None
+        finally:
+            await sub.unsubscribe()

@@ -1,0 +1,116 @@
+"""HTTP conventions shared by every service: error bodies a person can read, in French or
+English (``Accept-Language``), and never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.eventstore import ConcurrencyConflict
+from shared.i18n import Message, language, localise, validation_reason
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer to a request that cannot be carried out, with a reason in both languages."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: Message,
+        *,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = extra or {}
+
+
+def error_body(request: Request, code: str, message: Message, **extra: Any) -> dict[str, Any]:
+    lang = language(request.headers.get("accept-language"))
+    return {"error": {"code": code, "message": localise(message, lang), **extra}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = language(request.headers.get("accept-language"))
+        fields = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            fields.append(
+                {
+                    "field": ".".join(loc) or "body",
+                    "reason": localise(validation_reason(err), lang),
+                    "type": err.get("type"),
+                }
+            )
+        body = error_body(
+            request,
+            "invalid_request",
+            Message(en="The request is not valid.", fr="La requête n'est pas valide."),
+            fields=fields,
+        )
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        extra = dict(exc.extra)
+        if exc.field:
+            extra["field"] = exc.field
+        return JSONResponse(
+            error_body(request, exc.code, exc.message, **extra), status_code=exc.status
+        )
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def conflict(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        body = error_body(
+            request,
+            "version_conflict",
+            Message(
+                en="This record was changed by someone else. Reload it and try again.",
+                fr="Ce dossier a été modifié par quelqu'un d'autre. Rechargez-le et réessayez.",
+            ),
+            expected_version=exc.expected,
+            current_version=exc.actual,
+        )
+        return JSONResponse(body, status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = {
+            404: Message(en="Not found.", fr="Introuvable."),
+            405: Message(en="Method not allowed.", fr="Méthode non autorisée."),
+        }.get(exc.status_code, Message(en=str(exc.detail), fr=str(exc.detail)))
+        return JSONResponse(
+            error_body(request, f"http_{exc.status_code}", message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The type only: an exception's text may quote a child's data.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        body = error_body(
+            request,
+            "internal_error",
+            Message(
+                en="Something went wrong on our side. Please try again; if it persists, "
+                "tell your administrator.",
+                fr="Une erreur s'est produite de notre côté. Veuillez réessayer ; si elle "
+                "persiste, prévenez votre administrateur.",
+            ),
+        )
+        return JSONResponse(body, status_code=500)

@@ -1,0 +1,427 @@
+"""Projections: how events become rows in a service's own database, exactly once in effect.
+
+A :class:`Projection` declares its tables and a handler per event type. A
+:class:`StreamProjector` feeds it one stream: it owns a durable JetStream pull consumer,
+fetches in batches, applies each batch in stream order inside one database transaction that
+also advances the checkpoint row, commits, then acks. Events at or below the checkpoint are
+skipped, so redelivery and crashes change nothing.
+
+Only one instance applies a given (projection, stream) at a time: the projector takes a
+PostgreSQL advisory lock on the very connection its transactions run on, so losing the lock
+(connection gone) also aborts the batch in flight. Other instances wait as hot standbys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from opentelemetry import propagate, trace
+from sqlalchemy import MetaData, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
+from shared.events import EventRegistry, registry
+from shared.recorded import PoisonEvent, RecordedEvent, decode
+from shared.telemetry import metrics
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("relais.projection")
+
+Handler = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
+
+
+@dataclass
+class Projection:
+    """A read model: its tables and what each event type does to them."""
+
+    name: str
+    version: int
+    metadata: MetaData
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+
+    def on(self, context: str, event_name: str) -> Callable[[Handler], Handler]:
+        def wrap(fn: Handler) -> Handler:
+            self.handlers[(context, event_name)] = fn
+            return fn
+
+        return wrap
+
+    @property
+    def contexts(self) -> list[str]:
+        return sorted({context for context, _ in self.handlers})
+
+    @property
+    def consumer_name(self) -> str:
+        return self.name.replace(".", "_").replace(" ", "_")
+
+
+def _lock_key(*parts: str) -> int:
+    return zlib.crc32("\x1f".join(parts).encode()) - 2**31
+
+
+class _Transient(Exception):
+    """The database went away mid-batch: retry the batch later, dead-letter nothing."""
+
+
+_TRANSIENT = (OperationalError, InterfaceError)
+
+
+async def prepare(engine: AsyncEngine, projection: Projection) -> None:
+    """Create the projection's tables; if its schema version changed, drop and rebuild them
+    from the log (projections are disposable)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
+        await conn.run_sync(backbone_metadata.create_all)
+        stored = (
+            await conn.execute(
+                select(schema_versions.c.version).where(
+                    schema_versions.c.projector == projection.name
+                )
+            )
+        ).scalar()
+        if stored is not None and stored != projection.version:
+            log.warning(
+                "projection %s schema v%s -> v%s: rebuilding from the log",
+                projection.name,
+                stored,
+                projection.version,
+            )
+            await _reset(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
+        if stored != projection.version:
+            await conn.execute(
+                delete(schema_versions).where(schema_versions.c.projector == projection.name)
+            )
+            await conn.execute(
+                insert(schema_versions).values(
+                    projector=projection.name, version=projection.version
+                )
+            )
+
+
+async def reset(engine: AsyncEngine, projection: Projection) -> None:
+    """Drop the projection's rows, checkpoints and dead letters; recreate empty tables."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
+        await conn.run_sync(backbone_metadata.create_all)
+        await _reset(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
+
+
+async def _reset(conn: AsyncConnection, projection: Projection) -> None:
+    await conn.run_sync(projection.metadata.drop_all)
+    await conn.execute(delete(checkpoints).where(checkpoints.c.projector == projection.name))
+    await conn.execute(delete(dead_letters).where(dead_letters.c.projector == projection.name))
+
+
+class StreamProjector:
+    """Applies one stream's events to one projection."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        stream: str,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 500,
+        reg: EventRegistry = registry,
+        idle_wait_s: float = 5.0,
+        standby_retry_s: float = 2.0,
+    ) -> None:
+        self.projection = projection
+        self.stream = stream
+        self.engine = engine
+        self.js = js
+        self.batch_size = batch_size
+        self.registry = reg
+        self.idle_wait_s = idle_wait_s
+        self.standby_retry_s = standby_retry_s
+        self.checkpoint = 0
+        self.pending = 0  # messages the consumer still holds for us: the lag
+        self.active = False
+        self.dead_letter_count = 0
+        self._progress = asyncio.Condition()
+
+    @property
+    def label(self) -> str:
+        return f"{self.projection.name}/{self.stream}"
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, *, until_seq: int | None = None) -> None:
+        """Apply events forever (or until the checkpoint reaches ``until_seq``); standby while
+        another instance holds the lease; survive database and NATS outages."""
+        while True:
+            try:
+                done = await self._run_with_lease(until_seq)
+                if done:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep the service alive; the loop retries
+                log.warning("projector %s paused: %s", self.label, type(exc).__name__)
+            finally:
+                self.active = False
+            await asyncio.sleep(self.standby_retry_s)
+
+    async def _run_with_lease(self, until_seq: int | None) -> bool:
+        async with self.engine.connect() as conn:
+            got = (
+                await conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"),
+                    {"k": _lock_key("projector", self.projection.name, self.stream)},
+                )
+            ).scalar()
+            await conn.commit()
+            if not got:
+                return False
+            try:
+                self.active = True
+                self.checkpoint = await self._read_checkpoint(conn)
+                psub = await self._position_consumer()
+                try:
+                    return await self._consume(conn, psub, until_seq)
+                finally:
+                    await psub.unsubscribe()
+            finally:
+                self.active = False
+                if not conn.invalidated:
+                    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                    await conn.commit()
+
+    async def _consume(
+        self, conn: AsyncConnection, psub: JetStreamContext.PullSubscription, until: int | None
+    ) -> bool:
+        busy = True
+        while True:
+            if until is not None and self.checkpoint >= until:
+                return True
+            try:
+                if busy:
+                    msgs = await psub.fetch(self.batch_size, timeout=0.05)
+                else:  # idle: wake on the first new message rather than wait for a full batch
+                    msgs = await psub.fetch(1, timeout=self.idle_wait_s)
+            except TimeoutError:
+                busy = False
+                if until is not None and await self._stream_last_seq() <= self.checkpoint:
+                    return True
+                continue
+            busy = True
+            await self._apply_batch(conn, msgs)
+            await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
+
+    async def _position_consumer(self) -> JetStreamContext.PullSubscription:
+        """(Re)create the durable consumer at checkpoint + 1: the database is the truth, so a
+        crash, a restored database or a rebuild all resume at the right place at once."""
+        name = self.projection.consumer_name
+        try:
+            await self.js.delete_consumer(self.stream, name)
+        except NotFoundError:
+            pass
+        start: dict[str, Any] = (
+            {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": self.checkpoint + 1,
+            }
+            if self.checkpoint
+            else {"deliver_policy": DeliverPolicy.ALL}
+        )
+        config = ConsumerConfig(
+            durable_name=name,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=60,
+            max_deliver=-1,
+            max_ack_pending=self.batch_size * 4,
+            description=f"projection {self.projection.name}",
+            **start,
+        )
+        await self.js.add_consumer(self.stream, config)
+        return await self.js.pull_subscribe_bind(name, stream=self.stream)
+
+    async def _stream_last_seq(self) -> int:
+        info = await self.js.stream_info(self.stream)
+        return int(info.state.last_seq)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
+        try:
+            applied = await self._transaction(conn, msgs, isolate=False)
+        except _Transient:
+            raise
+        except Exception:
+            # Something in the batch failed: redo it one savepoint per event, so the one bad
+            # event goes to the dead letters and the rest still apply.
+            await conn.rollback()
+            applied = await self._transaction(conn, msgs, isolate=True)
+        self.pending = msgs[-1].metadata.num_pending
+        metrics.projected.add(applied, {"projector": self.label})
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _transaction(self, conn: AsyncConnection, msgs: list[Msg], *, isolate: bool) -> int:
+        applied = 0
+        try:
+            async with conn.begin():
+                checkpoint = await self._lock_checkpoint(conn)
+                last = checkpoint
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    if seq <= last:
+                        continue  # already applied: redelivery after a crash
+                    await self._apply_one(conn, msg, seq, isolate=isolate)
+                    last = seq
+                    applied += 1
+                if last > checkpoint:
+                    await conn.execute(
+                        update(checkpoints)
+                        .where(checkpoints.c.projector == self.projection.name)
+                        .where(checkpoints.c.stream == self.stream)
+                        .values(last_seq=last, updated_at=text("now()"))
+                    )
+        except DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc, _TRANSIENT):
+                raise _Transient(type(exc).__name__) from exc
+            raise
+        self.checkpoint = max(self.checkpoint, last)
+        return applied
+
+    async def _apply_one(self, conn: AsyncConnection, msg: Msg, seq: int, *, isolate: bool) -> None:
+        subject = msg.subject
+        try:
+            event = decode(
+                msg.data, stream=self.stream, seq=seq, subject=subject, reg=self.registry
+            )
+        except PoisonEvent as exc:
+            await self._dead_letter(conn, msg, seq, str(exc))
+            return
+        handler = self.projection.handlers.get((event.event.context, event.event.name))
+        if handler is None:
+            return
+        carrier = (
+            {"traceparent": str(event.envelope["traceparent"])}
+            if ("traceparent" in event.envelope)
+            else {}
+        )
+        with tracer.start_as_current_span(
+            f"project {event.event.name}",
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "relais.projector": self.label,
+                "messaging.message.id": event.id,
+                "relais.stream.seq": seq,
+            },
+        ):
+            if not isolate:
+                await handler(conn, event)
+                return
+            try:
+                async with conn.begin_nested():
+                    await handler(conn, event)
+            except _TRANSIENT:
+                raise
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise
+                await self._dead_letter(conn, msg, seq, f"{type(exc.orig).__name__}")
+            except Exception as exc:
+                await self._dead_letter(conn, msg, seq, f"{type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, conn: AsyncConnection, msg: Msg, seq: int, error: str) -> None:
+        log.error("projector %s: event at %s:%d set aside: %s", self.label, self.stream, seq, error)
+        await conn.execute(
+            insert(dead_letters).values(
+                projector=self.projection.name,
+                stream=self.stream,
+                seq=seq,
+                subject=msg.subject,
+                error=error[:2000],
+                payload=msg.data,
+            )
+        )
+        self.dead_letter_count += 1
+        metrics.dead_letters.add(1, {"projector": self.label})
+
+    async def _lock_checkpoint(self, conn: AsyncConnection) -> int:
+        row = (
+            await conn.execute(
+                select(checkpoints.c.last_seq)
+                .where(checkpoints.c.projector == self.projection.name)
+                .where(checkpoints.c.stream == self.stream)
+                .with_for_update()
+            )
+        ).scalar()
+        if row is None:
+            await conn.execute(
+                insert(checkpoints).values(
+                    projector=self.projection.name, stream=self.stream, last_seq=0
+                )
+            )
+            return 0
+        return int(row)
+
+    async def _read_checkpoint(self, conn: AsyncConnection) -> int:
+        row = (
+            await conn.execute(
+                select(checkpoints.c.last_seq)
+                .where(checkpoints.c.projector == self.projection.name)
+                .where(checkpoints.c.stream == self.stream)
+            )
+        ).scalar()
+        self.dead_letter_count = int(
+            (
+                await conn.execute(
+                    select(text("count(*)"))
+                    .select_from(dead_letters)
+                    .where(dead_letters.c.projector == self.projection.name)
+                    .where(dead_letters.c.stream == self.stream)
+                )
+            ).scalar()
+            or 0
+        )
+        await conn.commit()
+        return int(row or 0)
+
+    # -- read-your-writes ---------------------------------------------------------------------
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """True once this projection has applied stream sequence ``seq`` (here or on another
+        instance of the service), False after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.checkpoint >= seq:
+                return True
+            if not self.active and await self._shared_checkpoint() >= seq:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            async with self._progress:
+                try:
+                    await asyncio.wait_for(self._progress.wait(), min(remaining, 0.05))
+                except TimeoutError:
+                    pass
+
+    async def _shared_checkpoint(self) -> int:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(checkpoints.c.last_seq)
+                    .where(checkpoints.c.projector == self.projection.name)
+                    .where(checkpoints.c.stream == self.stream)
+                )
+            ).scalar()
+        return int(row or 0)

@@ -1,0 +1,27 @@
+"""Running one service process: ``python -m services.<name>``."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from shared.config import DEFAULT_PORTS, get_settings
+from shared.service import ServiceSpec, create_app
+
+
+def serve(spec: ServiceSpec) -> None:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
+    )
+    port = settings.port or DEFAULT_PORTS[spec.name]
+    uvicorn.run(
+        create_app(spec, settings),
+        host=settings.host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        # Access logs print query strings, which may hold a child's name in a search.
+        access_log=False,
+    )

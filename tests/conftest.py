@@ -1,0 +1,93 @@
+"""Real servers for every test: a nats-server 2.14 from the wheel and PostgreSQL from the
+embedded wheel, unless NATS_URL / DATABASE_URL name external ones."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relais.embedded import EmbeddedPostgres, NatsServer, free_port
+from shared.config import with_database
+from shared.db import ensure_database, make_engine
+from shared.streams import CONTEXTS
+
+TEST_CONTEXTS = (*CONTEXTS, "lab")
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(servers_dir: Path) -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    pg = EmbeddedPostgres(servers_dir / "postgres").start()
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+async def database_url(pg_server_url: str) -> str:
+    """A fresh, empty database for one test."""
+    url = with_database(pg_server_url, f"t_{uuid.uuid4().hex[:16]}")
+    await ensure_database(url)
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer | None]:
+    """A fresh nats-server per test (it starts in milliseconds), or None with NATS_URL."""
+    if os.environ.get("NATS_URL"):
+        yield None
+        return
+    server = NatsServer(tmp_path / "nats", port=free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def nats_url(nats_server: NatsServer | None) -> str:
+    if nats_server is not None:
+        return nats_server.url
+    url = os.environ["NATS_URL"]
+    # A shared external server: start each test from empty streams (the streams themselves
+    # may be removed by an administrator; their messages can never be deleted or purged).
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for context in TEST_CONTEXTS:
+        try:
+            await js.delete_stream(context.upper())
+        except NotFoundError:
+            pass
+    await nc.close()
+    return url
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
