@@ -31,7 +31,14 @@ class Settings(BaseSettings):
     service: str = Field(default="", description="Which service this process runs")
     instance: str = Field(default="1", description="Instance name, to tell replicas apart")
     host: str = "127.0.0.1"
-    port: int = 0
+    port: int = Field(default=0, description="This process's port (set by relais up)")
+    intake_port: int = DEFAULT_PORTS["intake"]
+    referral_port: int = DEFAULT_PORTS["referral"]
+    casework_port: int = DEFAULT_PORTS["casework"]
+    reporting_port: int = DEFAULT_PORTS["reporting"]
+    embedded_nats_port: int = Field(
+        default=14222, description="Port of the embedded nats-server (4222 is often taken)"
+    )
 
     nats_url: str = Field(
         default="",
@@ -55,11 +62,15 @@ class Settings(BaseSettings):
     otel_endpoint: str = ""
     log_level: str = "INFO"
 
+    def port_for(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
     def database_url_for(self, service: str) -> str:
-        """The SQLAlchemy URL of ``service``'s own database."""
+        """The SQLAlchemy URL of ``service``'s own database on the configured server."""
         if not self.database_url:
-            socket_dir = (self.data_dir / "postgres").resolve()
-            return f"postgresql+asyncpg://postgres@/relais_{service}?host={socket_dir}"
+            raise RuntimeError(
+                "DATABASE_URL is not set (relais up sets it for the embedded server)"
+            )
         return with_database(self.database_url, f"relais_{service}")
 
     @property

@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from shared.config import DEFAULT_PORTS, get_settings
+from shared.config import get_settings
 from shared.service import ServiceSpec, create_app
 
 
@@ -16,7 +16,7 @@ def serve(spec: ServiceSpec) -> None:
         level=settings.log_level.upper(),
         format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
     )
-    port = settings.port or DEFAULT_PORTS[spec.name]
+    port = settings.port or settings.port_for(spec.name)
     uvicorn.run(
         create_app(spec, settings),
         host=settings.host,
