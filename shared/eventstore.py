@@ -34,6 +34,7 @@ from shared.envelope import (
 )
 from shared.events import DomainEvent, EventRegistry, registry
 from shared.ids import derived_id, new_id
+from shared.reading import iter_stored
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
 from shared.signing import SigningKey
 from shared.telemetry import metrics
@@ -356,35 +357,6 @@ class EventStore:
         return events
 
     async def read_subject(
-        self, stream: str, subject_filter: str, start: int, batch: int = 256
+        self, stream: str, subject_filter: str, start: int
     ) -> list[tuple[int, str, Msg]]:
-        """Batched direct get: the fewest round trips to read one aggregate."""
-        found: list[tuple[int, str, Msg]] = []
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox)
-        try:
-            while True:
-                request = {"seq": start, "next_by_subj": subject_filter, "batch": batch}
-                await self.nc.publish(
-                    f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
-                )
-                pending = 0
-                while True:
-                    msg = await sub.next_msg(timeout=self.timeout)
-                    headers = msg.headers or {}
-                    status = headers.get("Status")
-                    if status:
-                        if status == "204":  # end of this batch
-                            pending = int(headers.get("Nats-Num-Pending", "0"))
-                        elif status != "404":
-                            raise EventStoreError(f"direct get failed: {status}")
-                        break
-                    seq = int(headers["Nats-Sequence"])
-                    found.append((seq, headers["Nats-Subject"], msg))
-                    start = seq + 1
-                if pending <= 0:
-                    return found
-        except TimeoutError:
-            raise EventStoreError(f"reading {subject_filter} timed out") from None
-        finally:
-            await sub.unsubscribe()
+        return [item async for item in iter_stored(self.nc, stream, subject_filter, start)]

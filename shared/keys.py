@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from nats.aio.client import Client as NATS
+
 from shared.audit_events import SigningKeyPublished
 from shared.envelope import Actor, Aggregate, b64, unb64
 from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.reading import iter_stored
 from shared.recorded import PoisonEvent, decode
 from shared.signing import Keyring
 
@@ -25,10 +28,10 @@ async def publish_signing_key(store: EventStore) -> None:
         pass  # published on an earlier start
 
 
-async def load_keyring(store: EventStore) -> Keyring:
+async def load_keyring(nc: NATS) -> Keyring:
     """Every published key, read from the AUDIT stream (all sites)."""
     keyring = Keyring()
-    for seq, subject, msg in await store.read_subject("AUDIT", KEY_SUBJECTS, 1):
+    async for seq, subject, msg in iter_stored(nc, "AUDIT", KEY_SUBJECTS):
         try:
             recorded = decode(msg.data or b"", stream="AUDIT", seq=seq, subject=subject)
         except PoisonEvent:

@@ -1,0 +1,234 @@
+"""Projections are exactly-once in effect: crashes, redelivery and poison change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.config import with_database
+from shared.db import checkpoints, dead_letters, ensure_database, make_engine
+from shared.envelope import Aggregate, canonical_json
+from shared.projection import StreamProjector, prepare, reset
+from shared.recorded import RecordedEvent
+from tests import lab
+from tests.backbone.helpers import ACTOR, lab_store, write_counters
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def replay(engine: AsyncEngine, nc: NATS, until: int) -> list[tuple[object, ...]]:
+    await prepare(engine, lab.projection)
+    projector = StreamProjector(lab.projection, "LAB", engine, nc.jetstream(), batch_size=50)
+    await asyncio.wait_for(projector.run(until_seq=until), 60)
+    async with engine.connect() as conn:
+        return await lab.snapshot(conn)
+
+
+async def fresh_engine(pg_server_url: str) -> AsyncEngine:
+    url = with_database(pg_server_url, f"t_{uuid.uuid4().hex[:16]}")
+    await ensure_database(url)
+    return make_engine(url, pool_size=3)
+
+
+async def test_projection_applies_every_event_once_in_order(engine: AsyncEngine, nc: NATS) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=5, moves=10)
+    rows = await replay(engine, nc, last)
+    assert len(rows) == 5
+    events = {
+        agg: evs
+        for agg, evs in [
+            (f"c{i:03d}", await store.load(Aggregate("lab", "hq", "counter", f"c{i:03d}")))
+            for i in range(5)
+        ]
+    }
+    for counter, label, total, count, last_seq in rows:
+        evs = events[str(counter)]
+        assert total == sum(e.event.amount for e in evs if isinstance(e.event, lab.CounterMoved))
+        assert (
+            count == len(evs)
+            and last_seq == evs[-1].seq
+            and label == f"n{counter[1:].lstrip('0') or 0}"
+        )
+
+
+async def test_redelivered_events_change_nothing(engine: AsyncEngine, nc: NATS) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=3, moves=5)
+    before = await replay(engine, nc, last)
+    # Deliver the whole stream again to the same projector, as after a lost ack.
+    js = nc.jetstream()
+    await js.add_consumer(
+        "LAB", ConsumerConfig(durable_name="again", deliver_policy=DeliverPolicy.ALL)
+    )
+    psub = await js.pull_subscribe_bind("again", stream="LAB")
+    msgs = await psub.fetch(1000, timeout=2)
+    projector = StreamProjector(lab.projection, "LAB", engine, js)
+    async with engine.connect() as conn:
+        await projector._apply_batch(conn, msgs)
+        await projector._apply_batch(conn, msgs[len(msgs) // 2 :])
+        assert await lab.snapshot(conn) == before
+
+
+async def test_cancelled_mid_batch_then_restarted_equals_clean_replay(
+    engine: AsyncEngine, nc: NATS, pg_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=4, moves=40)
+    await prepare(engine, lab.projection)
+    moved = lab.projection.handlers[("lab", "CounterMoved")]
+
+    async def slow_moved(conn: AsyncConnection, event: RecordedEvent) -> None:
+        await asyncio.sleep(0.002)  # so that cancellation lands inside a batch
+        await moved(conn, event)
+
+    monkeypatch.setitem(lab.projection.handlers, ("lab", "CounterMoved"), slow_moved)
+    checkpoints_seen = []
+    for delay in (0.1, 0.2, 0.3):
+        projector = StreamProjector(lab.projection, "LAB", engine, nc.jetstream(), batch_size=40)
+        task = asyncio.create_task(projector.run(until_seq=last))
+        await asyncio.sleep(delay)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        checkpoints_seen.append(projector.checkpoint)
+    assert 0 < checkpoints_seen[-1] < last, "cancellation should land mid-stream"
+    monkeypatch.undo()
+    resumed = await replay(engine, nc, last)
+    clean_engine = await fresh_engine(pg_server_url)
+    try:
+        assert resumed == await replay(clean_engine, nc, last)
+    finally:
+        await clean_engine.dispose()
+
+
+async def test_projector_killed_with_sigkill_then_restarted_equals_clean_replay(
+    engine: AsyncEngine, nc: NATS, nats_url: str, database_url: str, pg_server_url: str
+) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=6, moves=60)
+    await prepare(engine, lab.projection)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.backbone.projector_process",
+        nats_url,
+        database_url,
+        str(last),
+    ]
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"running"
+        await asyncio.sleep(0.4)  # let it commit some batches, then cut it off
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    async with engine.connect() as conn:
+        partial = (await conn.execute(select(checkpoints.c.last_seq))).scalar()
+    assert partial is not None and 0 < partial < last, "the kill should land mid-stream"
+    resumed = await replay(engine, nc, last)
+    clean_engine = await fresh_engine(pg_server_url)
+    try:
+        assert resumed == await replay(clean_engine, nc, last)
+    finally:
+        await clean_engine.dispose()
+
+
+async def test_poison_events_go_to_dead_letters_and_the_projector_goes_on(
+    engine: AsyncEngine, nc: NATS
+) -> None:
+    store = await lab_store(nc)
+    good = Aggregate("lab", "hq", "counter", "good")
+    head = (await store.append(good, 0, [lab.CounterOpened(label="g")], actor=ACTOR)).head
+    js = nc.jetstream()
+    await js.publish("lab.hq.counter.bad.CounterMoved", b"\x00not json at all")
+    envelope = dict(head_env := (await store.load(good))[0].envelope)
+    envelope.update(id="x1", type="org.relais.lab.CounterMoved.v2", data={"amount": "many"})
+    await js.publish("lab.hq.counter.bad.CounterMoved", canonical_json(envelope))
+    envelope.update(id="x2", type="org.relais.lab.NoSuchThing.v1", data={})
+    await js.publish("lab.hq.counter.bad.NoSuchThing", canonical_json(envelope))
+    bad = Aggregate("lab", "hq", "counter", "broken")
+    await store.append(bad, 0, [lab.CounterBroken(reason="r")], actor=ACTOR)
+    result = await store.append(good, head.seq, [lab.CounterMoved(amount=3, unit="u")], actor=ACTOR)
+    assert head_env["type"].endswith("CounterOpened.v1")
+
+    rows = await replay(engine, nc, result.head.seq)
+    assert [(r[0], r[2]) for r in rows] == [("good", 3)]
+    async with engine.connect() as conn:
+        letters = (
+            await conn.execute(
+                select(dead_letters.c.seq, dead_letters.c.error).order_by(dead_letters.c.seq)
+            )
+        ).all()
+    assert len(letters) == 4
+    assert "not JSON" in letters[0].error
+    assert "amount" in letters[1].error and "many" not in letters[1].error  # no data echoed
+    assert "unknown event type" in letters[2].error
+    assert "RuntimeError" in letters[3].error
+
+
+async def test_rebuild_from_the_log_gives_identical_state(engine: AsyncEngine, nc: NATS) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=4, moves=8)
+    incremental = await replay(engine, nc, last)
+    await reset(engine, lab.projection)
+    async with engine.connect() as conn:
+        assert await lab.snapshot(conn) == []
+    assert await replay(engine, nc, last) == incremental
+
+
+async def test_schema_version_change_rebuilds_the_projection(engine: AsyncEngine, nc: NATS) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=2, moves=3)
+    before = await replay(engine, nc, last)
+    lab.projection.version = 2
+    try:
+        await prepare(engine, lab.projection)
+        async with engine.connect() as conn:
+            assert await lab.snapshot(conn) == []
+            assert (await conn.execute(select(checkpoints))).all() == []
+        assert await replay(engine, nc, last) == before
+    finally:
+        lab.projection.version = 1
+
+
+async def test_only_one_instance_applies_a_projection_at_a_time(
+    engine: AsyncEngine, nc: NATS
+) -> None:
+    store = await lab_store(nc)
+    await prepare(engine, lab.projection)
+    first = StreamProjector(lab.projection, "LAB", engine, nc.jetstream(), standby_retry_s=0.1)
+    second = StreamProjector(lab.projection, "LAB", engine, nc.jetstream(), standby_retry_s=0.1)
+    tasks = [asyncio.create_task(p.run()) for p in (first, second)]
+    try:
+        last = await write_counters(store, counters=3, moves=10)
+        assert await first.wait_for(last, 20) and await second.wait_for(last, 20)
+        assert [first.active, second.active].count(True) == 1
+        standby = second if first.active else first
+        leader_task = tasks[0] if first.active else tasks[1]
+        leader_task.cancel()
+        await asyncio.gather(leader_task, return_exceptions=True)
+        more = await write_counters(store, counters=1, moves=2, seed=9, prefix="d")
+        assert await standby.wait_for(more, 20)  # the standby took over
+        assert standby.active
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    async with engine.connect() as conn:
+        handed_over = await lab.snapshot(conn)
+    assert (
+        sum(r[3] for r in handed_over) == (await nc.jetstream().stream_info("LAB")).state.messages
+    )
