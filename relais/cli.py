@@ -41,6 +41,24 @@ def bench(
     raise typer.Exit(run_bench(events=events, data_dir=data_dir, json_output=json_output))
 
 
+@app.command()
+def asyncapi(
+    output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
+) -> None:
+    """Print the AsyncAPI 3.0 document of every event type, for integrators."""
+    import json
+
+    import shared.audit_events  # noqa: F401 - registers the AUDIT stream's events
+    from shared.asyncapi import build_asyncapi, load_all_event_types
+
+    load_all_event_types()
+    text = json.dumps(build_asyncapi(), indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
 @audit_app.command("verify")
 def audit_verify(
     nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",

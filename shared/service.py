@@ -18,7 +18,10 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import telemetry
+from shared import (
+    audit_events,  # noqa: F401 - every service reads and writes AUDIT
+    telemetry,
+)
 from shared.config import Settings, get_settings
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
@@ -215,10 +218,22 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         ok, body = await runtime.health()
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @app.get("/asyncapi.json", tags=["operations"])
+    async def asyncapi_document() -> JSONResponse:
+        """The events integrators can subscribe to (AsyncAPI 3.0)."""
+        return JSONResponse(_asyncapi())
+
     for router in spec.routers:
         app.include_router(router)
     _instrument(app)
     return app
+
+
+def _asyncapi() -> dict[str, Any]:
+    from shared.asyncapi import build_asyncapi, load_all_event_types
+
+    load_all_event_types()
+    return build_asyncapi()
 
 
 def _instrument(app: FastAPI) -> None:
