@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="External PostgreSQL server; each service uses its own database on it",
     )
 
+    database_prefix: str = Field(
+        default="relais_",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        description="Each service's database is <prefix><service> on the PostgreSQL server",
+    )
     duplicate_window_s: float = Field(default=86_400.0, gt=0)
     nats_replicas: int = Field(default=1, ge=1, le=5)
     projector_batch: int = Field(default=500, ge=1, le=10_000)
@@ -71,7 +76,7 @@ class Settings(BaseSettings):
             raise RuntimeError(
                 "DATABASE_URL is not set (relais up sets it for the embedded server)"
             )
-        return with_database(self.database_url, f"relais_{service}")
+        return with_database(self.database_url, f"{self.database_prefix}{service}")
 
     @property
     def keys_dir(self) -> Path:

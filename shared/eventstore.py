@@ -15,7 +15,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -81,16 +81,24 @@ class AppendResult:
     duplicate: bool = False
 
 
-@dataclass
 class _HeadCache:
-    size: int = 10_000
-    entries: OrderedDict[tuple[str, int], AggregateHead] = field(default_factory=OrderedDict)
+    """The last known head of recently written or read aggregates, so an append after a
+    load or a previous append needs no extra round trip to chain its first event."""
 
-    def get(self, stream: str, seq: int) -> AggregateHead | None:
-        return self.entries.get((stream, seq))
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, AggregateHead] = OrderedDict()
 
-    def put(self, stream: str, head: AggregateHead) -> None:
-        self.entries[(stream, head.seq)] = head
+    def get(self, aggregate: Aggregate, seq: int) -> AggregateHead | None:
+        head = self.entries.get(aggregate.subject_filter)
+        if head is None or head.seq != seq:
+            return None
+        self.entries.move_to_end(aggregate.subject_filter)
+        return head
+
+    def put(self, aggregate: Aggregate, head: AggregateHead) -> None:
+        self.entries[aggregate.subject_filter] = head
+        self.entries.move_to_end(aggregate.subject_filter)
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
 
@@ -187,7 +195,7 @@ class EventStore:
                 )
             ]
         new_head = self._head_of(recorded[-1])
-        self._heads.put(aggregate.stream, new_head)
+        self._heads.put(aggregate, new_head)
         metrics.append_latency.record(
             (time.perf_counter() - started) * 1000, {"stream": aggregate.stream}
         )
@@ -318,7 +326,7 @@ class EventStore:
     async def _head_at(self, aggregate: Aggregate, seq: int) -> AggregateHead:
         if seq == 0:
             return AggregateHead()
-        cached = self._heads.get(aggregate.stream, seq)
+        cached = self._heads.get(aggregate, seq)
         if cached is not None:
             return cached
         try:
@@ -329,7 +337,7 @@ class EventStore:
             raise await self._conflict(aggregate, seq)
         envelope = parse_envelope(msg.data or b"")
         head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
-        self._heads.put(aggregate.stream, head)
+        self._heads.put(aggregate, head)
         return head
 
     @staticmethod
@@ -353,7 +361,7 @@ class EventStore:
             )
         ]
         if events:
-            self._heads.put(aggregate.stream, self._head_of(events[-1]))
+            self._heads.put(aggregate, self._head_of(events[-1]))
         return events
 
     async def read_subject(

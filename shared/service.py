@@ -70,12 +70,16 @@ class Runtime:
         s = self.settings
         telemetry.configure(self.spec.name, s.instance, s.otel_exporter, s.otel_endpoint)
         self.nc = await nats.connect(
-            s.nats_url or "nats://127.0.0.1:4222",
+            # A comma-separated list names several cluster nodes.
+            [u.strip() for u in s.nats_url.split(",") if u.strip()] or "nats://127.0.0.1:4222",
             name=f"relais-{self.spec.name}-{s.instance}",
             user=s.nats_user or None,
             password=s.nats_password or None,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            error_cb=_nats_error,
+            disconnected_cb=_nats_disconnected,
+            reconnected_cb=_nats_reconnected,
         )
         js = self.nc.jetstream()
         await ensure_streams(
@@ -118,7 +122,13 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.drain()
+            try:
+                if self.nc.is_connected:
+                    await self.nc.drain()
+                else:
+                    await self.nc.close()
+            except (OSError, nats.errors.Error) as exc:  # shutting down regardless
+                log.warning("NATS close: %s", type(exc).__name__)
         if self.engine is not None:
             await self.engine.dispose()
 
@@ -195,6 +205,18 @@ class Runtime:
             "database": {"connected": db_ok},
             "projectors": projectors,
         }
+
+
+async def _nats_error(exc: Exception) -> None:
+    log.warning("NATS: %s", type(exc).__name__)
+
+
+async def _nats_disconnected() -> None:
+    log.warning("NATS: disconnected; reconnecting")
+
+
+async def _nats_reconnected() -> None:
+    log.warning("NATS: reconnected")
 
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:

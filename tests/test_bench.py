@@ -1,0 +1,56 @@
+"""``relais bench --json``: the output other tools read (its shape, not the speed it reports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIGURES = {"events_per_s", "raw_events_per_s", "ratio"}
+MACHINE = {"cpu", "cores", "memory_gib", "os", "python", "nats_server", "postgresql", "libraries"}
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+@pytest.mark.slow
+def test_bench_json(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env["RELAIS_BENCH_RESULTS"] = str(results)
+    command = ["bench", "--json", "--events", "2000", "--data-dir", str(tmp_path / "data")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "relais.cli", *command],
+        env=env,
+        cwd=tmp_path,  # a default results path, if it were used, would land here too
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    report = json.loads(proc.stdout)  # the whole of stdout is one JSON object
+    assert set(report) == {"machine", "events", "append", "replay"}
+    assert report["events"] == 2000
+    for phase in ("append", "replay"):
+        assert set(report[phase]) == FIGURES
+        for name, value in report[phase].items():
+            assert _positive(value), f"{phase}.{name} = {value!r}"
+    machine = report["machine"]
+    assert set(machine) >= MACHINE
+    assert _positive(machine["cores"]) and _positive(machine["memory_gib"])
+    assert re.match(r"v\d+\.\d+", machine["nats_server"])
+    assert re.match(r"\d+", machine["postgresql"])
+    assert {"nats-py", "SQLAlchemy", "asyncpg"} <= set(machine["libraries"])
+
+    written = list(results.glob("*.json"))
+    assert len(written) == 1
+    saved = json.loads(written[0].read_text())
+    assert saved.pop("timestamp")
+    assert saved == report

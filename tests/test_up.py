@@ -1,0 +1,215 @@
+"""``relais up`` on the embedded servers, twice on the same data directory: every service
+becomes healthy, Ctrl-C stops every process it started, and the second start finds the data of
+the first (the signing keys are neither regenerated nor published again)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+import psutil
+import pytest
+
+from relais.embedded import free_port
+from shared.config import SERVICES
+
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[str]
+    data_dir: Path
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    output: list[str] = field(default_factory=list)
+
+    def diagnostics(self) -> str:
+        parts = ["stdout:\n" + "".join(self.output)]
+        if self.process.poll() is not None and self.process.stderr is not None:
+            parts.append("stderr:\n" + self.process.stderr.read())
+        logs = [
+            *sorted((self.data_dir / "logs").glob("*.log")),
+            self.data_dir / "nats" / "nats-server.log",
+            self.data_dir / "postgres" / "log",
+        ]
+        for log in logs:
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-20:]
+                parts.append(f"{log}:\n" + "\n".join(tail))
+        return "\n\n".join(parts)
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NATS_URL", "DATABASE_URL") and not k.startswith("RELAIS_")
+    }
+    env["RELAIS_EMBEDDED_NATS_PORT"] = str(free_port())
+    for name in SERVICES:
+        env[f"RELAIS_{name.upper()}_PORT"] = str(free_port())
+    return env
+
+
+@pytest.fixture
+def start(env: dict[str, str]) -> Iterator[Callable[[Path], Up]]:
+    started: list[Up] = []
+
+    def _start(data_dir: Path) -> Up:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "relais.cli", "up", "--data-dir", str(data_dir)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        up = Up(process, data_dir)
+        started.append(up)
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                up.lines.put(line)
+            up.lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        return up
+
+    yield _start
+    for up in started:
+        if up.process.poll() is None:
+            # Whatever failed, leave nothing running: an orderly stop if it still listens,
+            # then every process it started, by pid.
+            _kill_tree(up)
+
+
+def _kill_tree(up: Up) -> None:
+    pids = _owned_pids(up)
+    up.process.send_signal(signal.SIGINT)
+    try:
+        up.process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        up.process.kill()
+        up.process.wait(10)
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+
+
+def _owned_pids(up: Up) -> set[int]:
+    pids: set[int] = set()
+    try:
+        pids |= {p.pid for p in psutil.Process(up.process.pid).children(recursive=True)}
+    except psutil.Error:
+        pass
+    postmaster = up.data_dir / "postgres" / "postmaster.pid"
+    if postmaster.exists():
+        pids.add(int(postmaster.read_text().split()[0]))
+    return pids
+
+
+def _wait_for_services(up: Up, env: dict[str, str]) -> None:
+    wanted = {name: f"http://127.0.0.1:{env[f'RELAIS_{name.upper()}_PORT']}" for name in SERVICES}
+    seen: set[str] = set()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while seen != set(wanted):
+        try:
+            line = up.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            pytest.fail(f"relais up not ready (exit code {up.process.poll()})\n{up.diagnostics()}")
+        up.output.append(line)
+        words = line.split()
+        if len(words) == 2 and words[0] in wanted:
+            assert words[1] == wanted[words[0]], line
+            seen.add(words[0])
+
+
+def _check_health(up: Up, env: dict[str, str]) -> None:
+    for name in SERVICES:
+        port = env[f"RELAIS_{name.upper()}_PORT"]
+        response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert response.status_code == 200, f"{name}: {response.text}\n{up.diagnostics()}"
+        body = response.json()
+        assert body["nats"]["connected"] is True, body
+        assert body["database"]["connected"] is True, body
+
+
+async def _audit_messages(nats_port: str) -> int:
+    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}", max_reconnect_attempts=0)
+    try:
+        return int((await nc.jetstream().stream_info("AUDIT")).state.messages)
+    finally:
+        await nc.close()
+
+
+def _key_files(data_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((data_dir / "keys").iterdir())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _interrupt(up: Up, env: dict[str, str]) -> None:
+    pids = _owned_pids(up)
+    # nats-server, postgres and the four services
+    assert len(pids) >= 6, pids
+    up.process.send_signal(signal.SIGINT)
+    try:
+        code = up.process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"relais up still running {STOP_TIMEOUT_S} s after SIGINT\n{up.diagnostics()}")
+    assert code == 0, up.diagnostics()
+    deadline = time.monotonic() + 5  # postgres is not our child: its exit is seen by polling
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in pids if _alive(pid)] == [], up.diagnostics()
+    assert not (up.data_dir / "postgres" / "postmaster.pid").exists()
+    for var in ("RELAIS_EMBEDDED_NATS_PORT", *(f"RELAIS_{n.upper()}_PORT" for n in SERVICES)):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", int(env[var]))) != 0, f"{var} still open"
+
+
+def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
+    tmp_path: Path, env: dict[str, str], start: Callable[[Path], Up]
+) -> None:
+    data_dir = tmp_path / "data"
+    nats_port = env["RELAIS_EMBEDDED_NATS_PORT"]
+
+    first = start(data_dir)
+    _wait_for_services(first, env)
+    _check_health(first, env)
+    messages = asyncio.run(_audit_messages(nats_port))
+    assert messages >= len(SERVICES)
+    keys = _key_files(data_dir)
+    assert len(keys) == len(SERVICES), keys.keys()
+    _interrupt(first, env)
+
+    second = start(data_dir)
+    _wait_for_services(second, env)
+    _check_health(second, env)
+    assert asyncio.run(_audit_messages(nats_port)) == messages
+    assert _key_files(data_dir) == keys
+    _interrupt(second, env)
