@@ -42,6 +42,32 @@ def bench(
 
 
 @app.command()
+def token(
+    user: Annotated[str, typer.Option(help="User id (the token's subject).")],
+    agency: Annotated[str, typer.Option(help="Agency id.")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    unit: Annotated[str | None, typer.Option(help="Unit id within the agency.")] = None,
+    hours: Annotated[float, typer.Option(min=0.01, max=24 * 30)] = 8.0,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Mint an access token signed by the embedded default's local key."""
+    from shared.auth import LocalIssuer, Role
+
+    unknown = [r for r in role if r not in Role.__members__]
+    if unknown:
+        typer.echo(
+            f"unknown role(s) / rôle(s) inconnu(s): {', '.join(unknown)}; "
+            f"known / connus: {', '.join(Role.__members__)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    issuer = LocalIssuer.load(data_dir / "keys")
+    typer.echo(
+        issuer.mint(user=user, agency=agency, roles=role, unit=unit, ttl_s=int(hours * 3600))
+    )
+
+
+@app.command()
 def asyncapi(
     output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
 ) -> None:

@@ -17,3 +17,20 @@ class SigningKeyPublished(DomainEvent):
     keyid: str = Field(min_length=8, max_length=64)
     publickey: str = Field(description="Ed25519 public key, raw 32 bytes, base64")
     source: str = Field(description="The instance that signs with it")
+
+
+@event_type(
+    context="audit",
+    aggregate="access",
+    en="Someone read a record that identifies a child.",
+    fr="Quelqu'un a consulté un dossier qui identifie un enfant.",
+)
+class RecordAccessed(DomainEvent):
+    user: str
+    agency: str
+    role: str
+    service: str
+    record_type: str = Field(description="e.g. report, child, case, referral")
+    record_id: str
+    purpose: str | None = Field(default=None, max_length=500)
+    at: str = Field(description="When it was read (RFC 3339, UTC)")

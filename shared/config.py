@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     projector_batch: int = Field(default=500, ge=1, le=10_000)
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0)
 
+    jwks_url: str = Field(default="", description="Identity provider's JWKS (production)")
+    jwks_file: Path | None = Field(default=None, description="A JWKS file instead of a URL")
+    jwt_issuer: str = Field(default="", description="Expected `iss` of tokens, if set")
+    jwt_audience: str = Field(default="", description="Expected `aud` of tokens, if set")
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
     log_level: str = "INFO"

@@ -22,6 +22,8 @@ from shared import (
     audit_events,  # noqa: F401 - every service reads and writes AUDIT
     telemetry,
 )
+from shared.access import AccessLog
+from shared.auth import verifier_from_settings
 from shared.config import Settings, get_settings
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
@@ -59,6 +61,7 @@ class Runtime:
     nc: NATS | None = None
     store: EventStore | None = None
     engine: AsyncEngine | None = None
+    access_log: AccessLog | None = None
     projectors: list[StreamProjector] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -114,6 +117,9 @@ class Runtime:
                 )
                 self.projectors.append(projector)
                 self._tasks.append(asyncio.create_task(projector.run(), name=projector.label))
+        self.access_log = AccessLog(self.spec.name, self.engine, self.store)
+        await self.access_log.prepare()
+        self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
         telemetry.register_lag_source(lambda: [(p.label, p.pending) for p in self.projectors])
         log.info("%s started as %s", self.spec.name, self.source)
 
@@ -233,6 +239,13 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.verifier = verifier_from_settings(
+        jwks_url=settings.jwks_url,
+        jwks_file=settings.jwks_file,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        keys_dir=settings.keys_dir,
+    )
     install_error_handlers(app)
 
     @app.get("/health", tags=["operations"])

@@ -128,16 +128,22 @@ async def test_projector_killed_with_sigkill_then_restarted_equals_clean_replay(
         database_url,
         str(last),
     ]
+    partial = 0
     for _ in range(2):
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"running"
-        await asyncio.sleep(0.4)  # let it commit some batches, then cut it off
+        for _ in range(200):  # let it commit at least one more batch, then cut it off
+            async with engine.connect() as conn:
+                seen = (await conn.execute(select(checkpoints.c.last_seq))).scalar() or 0
+            if seen > partial:
+                break
+            await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    async with engine.connect() as conn:
-        partial = (await conn.execute(select(checkpoints.c.last_seq))).scalar()
-    assert partial is not None and 0 < partial < last, "the kill should land mid-stream"
+        async with engine.connect() as conn:
+            partial = (await conn.execute(select(checkpoints.c.last_seq))).scalar() or 0
+    assert 0 < partial < last, "the kill should land mid-stream"
     resumed = await replay(engine, nc, last)
     clean_engine = await fresh_engine(pg_server_url)
     try:
