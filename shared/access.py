@@ -31,6 +31,7 @@ from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.ids import new_id
+from shared.projection import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class AccessLog:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS or the database is away: try again later
+                raise_if_cancelling(exc)
                 log.warning("access records not yet published: %s", type(exc).__name__)
                 sent = 0
             if sent == 0:

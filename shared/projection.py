@@ -65,6 +65,14 @@ class Projection:
         return self.name.replace(".", "_").replace(" ", "_")
 
 
+def raise_if_cancelling(exc: BaseException) -> None:
+    """nats-py turns a cancellation into ConnectionClosedError when the connection is closing
+    (Subscription.next_msg); a loop that retries on errors must not swallow it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 def _lock_key(*parts: str) -> int:
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
 
@@ -170,6 +178,7 @@ class StreamProjector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the service alive; the loop retries
+                raise_if_cancelling(exc)
                 log.warning("projector %s paused: %s", self.label, type(exc).__name__)
             finally:
                 self.active = False

@@ -126,15 +126,22 @@ class Runtime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending: set[asyncio.Task[None]] = set(self._tasks)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=2)
+        # A cancellation does not always reach the task nats-py waits on inside a pull fetch;
+        # closing the connection always ends it (and the loops then see they were cancelled).
         if self.nc is not None and not self.nc.is_closed:
             try:
                 if self.nc.is_connected:
-                    await self.nc.drain()
-                else:
-                    await self.nc.close()
+                    await self.nc.flush(timeout=2)
+                await self.nc.close()
             except (OSError, nats.errors.Error) as exc:  # shutting down regardless
                 log.warning("NATS close: %s", type(exc).__name__)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=5)
+        for task in pending:
+            log.error("task %s did not stop in time", task.get_name())
         if self.engine is not None:
             await self.engine.dispose()
 
