@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,11 @@ class ServiceSpec:
     description: str = ""
     projections: Sequence[Projection] = ()
     routers: Sequence[APIRouter] = ()
+    # Long-running loops (deadline policies, process managers), each started with the
+    # runtime once NATS, the database and the projectors are up, and cancelled at stop.
+    # A loop must be safe to run on several instances at once (deterministic idempotency
+    # keys and expected versions), and must let CancelledError through.
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
 
 
 class ReadYourWritesTimeout(RuntimeError):
@@ -120,6 +125,9 @@ class Runtime:
         self.access_log = AccessLog(self.spec.name, self.engine, self.store)
         await self.access_log.prepare()
         self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
+        for loop in self.spec.background:
+            name = getattr(loop, "__name__", "background")
+            self._tasks.append(asyncio.create_task(loop(self), name=name))
         telemetry.register_lag_source(lambda: [(p.label, p.pending) for p in self.projectors])
         log.info("%s started as %s", self.spec.name, self.source)
 
