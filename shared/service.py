@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +52,7 @@ class ServiceSpec:
     # runtime once NATS, the database and the projectors are up, and cancelled at stop.
     # A loop must be safe to run on several instances at once (deterministic idempotency
     # keys and expected versions), and must let CancelledError through.
-    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
 
 class ReadYourWritesTimeout(RuntimeError):
