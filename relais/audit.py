@@ -14,8 +14,16 @@ from shared.streams import CONTEXTS, stream_name
 from shared.verify import VerifyReport, verify
 
 
-async def verify_log(nats_url: str, streams: list[str] | None = None) -> VerifyReport:
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+async def verify_log(
+    nats_url: str, streams: list[str] | None = None, *, user: str = "", password: str = ""
+) -> VerifyReport:
+    nc = await nats.connect(
+        nats_url,
+        connect_timeout=5,
+        max_reconnect_attempts=1,
+        user=user or None,
+        password=password or None,
+    )
     try:
         keyring = await load_keyring(nc)
         return await verify(nc, streams or [stream_name(c) for c in CONTEXTS], keyring)
@@ -23,8 +31,10 @@ async def verify_log(nats_url: str, streams: list[str] | None = None) -> VerifyR
         await nc.close()
 
 
-def run_verify(nats_url: str, *, json_output: bool = False) -> int:
-    report = asyncio.run(verify_log(nats_url))
+def run_verify(
+    nats_url: str, *, json_output: bool = False, user: str = "", password: str = ""
+) -> int:
+    report = asyncio.run(verify_log(nats_url, user=user, password=password))
     if json_output:
         print(json.dumps(report.as_dict(), indent=2))
         return 0 if report.ok else 1

@@ -88,12 +88,21 @@ def asyncapi(
 @audit_app.command("verify")
 def audit_verify(
     nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
+    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
+    data_dir: DataDir = Path(".relais"),
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure."""
-    from relais.audit import run_verify
+    import json
 
-    raise typer.Exit(run_verify(nats_url, json_output=json_output))
+    from relais.audit import run_verify
+    from shared.nats_accounts import ADMIN
+
+    users_file = data_dir / "nats" / "users.json"
+    if not user and users_file.exists():  # the embedded server's operator account
+        user, password = ADMIN, json.loads(users_file.read_text())[ADMIN]
+    raise typer.Exit(run_verify(nats_url, json_output=json_output, user=user, password=password))
 
 
 if __name__ == "__main__":

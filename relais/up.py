@@ -19,6 +19,7 @@ import httpx
 
 from relais.embedded import EmbeddedPostgres, NatsServer
 from shared.config import SERVICES, Settings
+from shared.nats_accounts import accounts_config, load_or_create_passwords
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
@@ -185,9 +186,17 @@ def run_up(data_dir: Path) -> int:
             return 1
 
         nats_url = settings.nats_url
+        # The embedded server gives each service its own NATS user, allowed to publish only
+        # to its own subjects; an external server brings its own accounts (deploy/).
+        passwords: dict[str, str] = {}
         if not nats_url:
+            passwords = load_or_create_passwords(data_dir / "nats" / "users.json")
             try:
-                nats = NatsServer(data_dir / "nats", port=settings.embedded_nats_port).start()
+                nats = NatsServer(
+                    data_dir / "nats",
+                    port=settings.embedded_nats_port,
+                    extra_config=accounts_config(settings.site, passwords),
+                ).start()
             except Exception as exc:
                 _fail(f"cannot start nats-server: {exc}")
                 return 1
@@ -214,6 +223,9 @@ def run_up(data_dir: Path) -> int:
                 "NATS_URL": nats_url,
                 "DATABASE_URL": database_url,
             }
+            if passwords:
+                env["RELAIS_NATS_USER"] = name
+                env["RELAIS_NATS_PASSWORD"] = passwords[name]
             services.append(Service(name, f"http://{host}:{port}", env, logs / f"{name}.log"))
         for svc in services:
             svc.start()

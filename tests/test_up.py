@@ -5,6 +5,7 @@ the first (the signing keys are neither regenerated nor published again)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import signal
@@ -153,8 +154,15 @@ def _check_health(up: Up, env: dict[str, str]) -> None:
         assert body["database"]["connected"] is True, body
 
 
-async def _audit_messages(nats_port: str) -> int:
-    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}", max_reconnect_attempts=0)
+async def _audit_messages(nats_port: str, data_dir: Path) -> int:
+    # The embedded server has per-service users; operators use the admin user.
+    passwords = json.loads((data_dir / "nats" / "users.json").read_text())
+    nc = await nats.connect(
+        f"nats://127.0.0.1:{nats_port}",
+        max_reconnect_attempts=0,
+        user="relais_admin",
+        password=passwords["relais_admin"],
+    )
     try:
         return int((await nc.jetstream().stream_info("AUDIT")).state.messages)
     finally:
@@ -201,7 +209,7 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     first = start(data_dir)
     _wait_for_services(first, env)
     _check_health(first, env)
-    messages = asyncio.run(_audit_messages(nats_port))
+    messages = asyncio.run(_audit_messages(nats_port, data_dir))
     assert messages >= len(SERVICES)
     keys = _key_files(data_dir)
     # one signing key per service instance, and the embedded default's token-signing key
@@ -211,6 +219,6 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     second = start(data_dir)
     _wait_for_services(second, env)
     _check_health(second, env)
-    assert asyncio.run(_audit_messages(nats_port)) == messages
+    assert asyncio.run(_audit_messages(nats_port, data_dir)) == messages
     assert _key_files(data_dir) == keys
     _interrupt(second, env)

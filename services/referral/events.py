@@ -121,3 +121,143 @@ class ReferralWithdrawn(DomainEvent):
     referral_id: str
     case_id: str
     reason: str = Field(max_length=2000)
+
+
+# -- directory -------------------------------------------------------------------------------
+
+
+@event_type(
+    context="referral",
+    aggregate="agency",
+    en="An agency was added to the service directory.",
+    fr="Une structure a été ajoutée à l'annuaire des services.",
+)
+class AgencyRegistered(DomainEvent):
+    agency_id: str
+    name: str = Field(max_length=200)
+    type: str = Field(
+        description="government, police, gendarmerie, justice, health, ngo, international"
+    )
+    commune: str | None = None
+
+
+@event_type(
+    context="referral",
+    aggregate="unit",
+    en="A service unit's directory entry was created or replaced.",
+    fr="La fiche d'une unité de service a été créée ou remplacée dans l'annuaire.",
+)
+class UnitDescribed(DomainEvent):
+    unit_id: str
+    agency_id: str
+    name: str = Field(max_length=200)
+    commune: str = Field(description="Location code of the unit's commune")
+    service_kinds: list[str]
+    opening_hours: dict[str, list[str]] = Field(
+        description="Weekday (mon..sun) -> intervals HH:MM-HH:MM; a missing day is closed"
+    )
+    languages: list[str]
+    min_age: int
+    max_age: int
+    sexes: list[str] = Field(description="Sexes accepted; empty means every sex")
+    expected_services: list[str] = Field(
+        default_factory=list, description="Service kinds this unit or hub is expected to offer"
+    )
+    supervisor: str | None = Field(default=None, description="Who overdue referrals go to")
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A unit set its capacity and the places taken outside Relais referrals.",
+    fr="Une unité a fixé sa capacité et les places occupées hors orientations Relais.",
+)
+class CapacitySet(DomainEvent):
+    unit_id: str
+    total: int = Field(ge=0)
+    occupied_outside: int = Field(default=0, ge=0)
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A place of a unit was reserved for an accepted referral.",
+    fr="Une place d'une unité a été réservée pour une orientation acceptée.",
+)
+class PlaceReserved(DomainEvent):
+    unit_id: str
+    referral_id: str
+    override_reason: str | None = Field(default=None, max_length=1000)
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A place reserved for a referral was released.",
+    fr="Une place réservée pour une orientation a été libérée.",
+)
+class PlaceReleased(DomainEvent):
+    unit_id: str
+    referral_id: str
+    because: str = Field(description="completed, withdrawn or not_accepted")
+
+
+@event_type(
+    context="referral",
+    aggregate="training",
+    en="A training session was held.",
+    fr="Une session de formation a eu lieu.",
+)
+class TrainingSessionHeld(DomainEvent):
+    session_id: str
+    agency_id: str
+    held_on: str = Field(description="YYYY-MM-DD")
+    topic: str = Field(max_length=300)
+    trainer: str = Field(max_length=200)
+    participants: list[str] = Field(description="Staff ids")
+    sector: str | None = None
+
+
+# -- referrals -------------------------------------------------------------------------------
+
+
+@event_type(
+    context="referral",
+    aggregate="referral",
+    en="The values of the fields the referrer chose to share with the receiving unit.",
+    fr="Les valeurs des champs que le référent a choisi de partager avec l'unité destinataire.",
+)
+class ReferralDetailsShared(DomainEvent):
+    referral_id: str
+    child_age_band: str | None = None
+    child_sex: str | None = None
+    concerns: list[str] | None = None
+    contact: str | None = Field(default=None, max_length=500)
+    sensitive_fields = frozenset({"concerns", "contact"})
+
+
+@event_type(
+    context="referral",
+    aggregate="referral",
+    en="The referral was not accepted or declined by its due time.",
+    fr="L'orientation n'a été ni acceptée ni refusée dans le délai.",
+)
+class ReferralOverdue(DomainEvent):
+    referral_id: str
+    case_id: str
+    to_unit: str
+    due_at: str
+
+
+@event_type(
+    context="referral",
+    aggregate="referral",
+    en="An overdue referral was escalated to the receiving unit's supervisor.",
+    fr="Une orientation en retard a été signalée au superviseur de l'unité destinataire.",
+)
+class ReferralEscalated(DomainEvent):
+    referral_id: str
+    case_id: str
+    to_unit: str
+    escalated_to: str | None = Field(description="The unit's supervisor, if the unit names one")
+    overdue_since: str
