@@ -289,5 +289,17 @@ def _asyncapi() -> dict[str, Any]:
 def _instrument(app: FastAPI) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    # Query strings may carry search terms such as a child's name: keep them out of spans.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="health", server_request_hook=_redact_query
+    )
+
+
+def _redact_query(span: Any, scope: dict[str, Any]) -> None:
+    """Query strings carry search terms such as a child's name: spans keep the path only."""
+    if span is None or not span.is_recording() or not scope.get("query_string"):
+        return
+    path = str(scope.get("path", ""))
+    span.set_attribute("http.target", path)
+    span.set_attribute("url.query", "redacted")
+    for key in ("http.url", "url.full"):
+        span.set_attribute(key, f"{scope.get('scheme', 'http')}://redacted{path}")

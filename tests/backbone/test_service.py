@@ -138,3 +138,23 @@ async def test_unexpected_errors_hide_their_details(
 async def test_asyncapi_document_is_served(service: httpx.AsyncClient) -> None:
     doc = (await service.get("/asyncapi.json")).json()
     assert "lab.CounterMoved" in doc["channels"]
+
+
+async def test_search_terms_never_reach_traces(service: httpx.AsyncClient) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    await service.post(
+        "/counters?name=Aminata%20Kossi&dob=2014-03-02", json={"label": "x", "age": 3}
+    )
+    finished = spans.get_finished_spans()
+    assert finished, "the request should be traced"
+    text = " ".join(f"{span.name} {dict(span.attributes or {})}" for span in finished)
+    assert "Aminata" not in text and "2014-03-02" not in text
+    assert "/counters" in text
