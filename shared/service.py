@@ -136,7 +136,7 @@ class Runtime:
             task.cancel()
         pending: set[asyncio.Task[None]] = set(self._tasks)
         if pending:
-            _, pending = await asyncio.wait(pending, timeout=2)
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         # A cancellation does not always reach the task nats-py waits on inside a pull fetch;
         # closing the connection always ends it (and the loops then see they were cancelled).
         if self.nc is not None and not self.nc.is_closed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import DomainEvent, event_type
@@ -38,3 +40,192 @@ class ReportAccepted(DomainEvent):
     received_at: str = Field(description="When the report was received (RFC 3339)")
     accepted_at: str
     immediate_danger: bool = False
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+class Reporter(BaseModel):
+    """Who reported. Anonymous reports keep no contact at all."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    anonymous: bool = False
+    name: str | None = None
+    relation: str | None = Field(default=None, description="parent, neighbour, teacher, ...")
+    contact: str | None = None
+
+
+class ReportedChild(BaseModel):
+    """A child as described in one report (identifying: kept out of logs and feeds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    child_id: str
+    unidentified: bool = False
+    name: str | None = None
+    alias: str | None = None
+    sex: str = "unknown"
+    date_of_birth: str | None = Field(default=None, description="YYYY-MM-DD")
+    age_years: int | None = Field(default=None, ge=0, le=17)
+    age_min: int | None = Field(default=None, ge=0, le=17)
+    age_max: int | None = Field(default=None, ge=0, le=17)
+    documented: bool | None = None
+    school_status: str | None = None
+    vulnerabilities: list[str] = Field(default_factory=list)
+    whereabouts: str | None = None
+
+
+@event_type(
+    context="intake",
+    aggregate="report",
+    en="A report of a child protection concern was registered.",
+    fr="Un signalement de préoccupation de protection de l'enfant a été enregistré.",
+)
+class ReportRegistered(DomainEvent):
+    sensitive_fields = frozenset({"children", "reporter", "alleged_perpetrator", "narrative"})
+
+    report_id: str
+    agency: str
+    unit: str | None = None
+    channel: str
+    received_at: str = Field(description="RFC 3339")
+    commune: str = Field(description="Location code, or 'unknown'")
+    concerns: list[str] = Field(min_length=1)
+    children: list[ReportedChild] = Field(min_length=1)
+    reporter: Reporter | None = None
+    alleged_perpetrator: str | None = None
+    narrative: str | None = None
+    immediate_danger: bool = False
+    urgency: str = Field(description="Provisional urgency until screening: sets the deadline")
+
+
+@event_type(
+    context="intake",
+    aggregate="report",
+    en="A screener decided what a report is: protection concern, not a concern, redirect, or "
+    "more information needed, with an urgency and a rationale.",
+    fr="Un agent de tri a qualifié un signalement : relève de la protection, ne relève pas, "
+    "réorienté, ou informations complémentaires requises, avec urgence et justification.",
+)
+class ReportScreened(DomainEvent):
+    sensitive_fields = frozenset({"rationale"})
+
+    report_id: str
+    decision: str = Field(description="protection_concern, not_a_concern, redirect, more_information")
+    urgency: str
+    rationale: str
+    redirect_to: str | None = None
+    deadline: str = Field(description="received_at + the urgency's hours (RFC 3339)")
+    screened_at: str
+    within_deadline: bool
+
+
+@event_type(
+    context="intake",
+    aggregate="report",
+    en="A report was corrected: the changed fields and the reason (nothing is edited in place).",
+    fr="Un signalement a été corrigé : les champs modifiés et le motif (rien n'est écrasé).",
+)
+class ReportAmended(DomainEvent):
+    sensitive_fields = frozenset({"changes", "reason"})
+
+    report_id: str
+    fields: list[str] = Field(min_length=1)
+    changes: dict[str, Any]
+    reason: str
+
+
+@event_type(
+    context="intake",
+    aggregate="report",
+    en="A report passed its screening deadline without being screened.",
+    fr="Un signalement a dépassé son délai de tri sans être trié.",
+)
+class ScreeningOverdue(DomainEvent):
+    report_id: str
+    urgency: str
+    deadline: str
+
+
+# -- children ----------------------------------------------------------------------------------
+
+
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="A child mentioned in a report got a child record.",
+    fr="Un enfant mentionné dans un signalement a reçu une fiche enfant.",
+)
+class ChildRecorded(DomainEvent):
+    sensitive_fields = frozenset({"details"})
+
+    child_id: str
+    report_id: str
+    agency: str
+    commune: str
+    received_at: str
+    details: ReportedChild
+
+
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="A child record looks like another one: a person must confirm or reject the match.",
+    fr="Une fiche enfant ressemble à une autre : une personne doit confirmer ou rejeter.",
+)
+class DuplicateSuggested(DomainEvent):
+    child_id: str
+    candidate_id: str
+    score: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(description="name, sex, age, commune")
+
+
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="A person confirmed that two child records are the same child: they are linked.",
+    fr="Une personne a confirmé que deux fiches désignent le même enfant : elles sont liées.",
+)
+class DuplicateConfirmed(DomainEvent):
+    sensitive_fields = frozenset({"note"})
+
+    child_id: str
+    candidate_id: str
+    note: str | None = None
+
+
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="A person rejected a suggested duplicate: the two records are different children.",
+    fr="Une personne a rejeté un doublon suggéré : les deux fiches sont des enfants distincts.",
+)
+class DuplicateRejected(DomainEvent):
+    sensitive_fields = frozenset({"note"})
+
+    child_id: str
+    candidate_id: str
+    note: str | None = None
+
+
+# -- complaints (recourse) ---------------------------------------------------------------------
+
+
+@event_type(
+    context="intake",
+    aggregate="complaint",
+    en="A complaint about how an actor treated a child was filed for the oversight body.",
+    fr="Une plainte sur la façon dont un intervenant a traité un enfant a été déposée auprès "
+    "de l'organe de contrôle.",
+)
+class ComplaintFiled(DomainEvent):
+    sensitive_fields = frozenset({"description", "child_id"})
+
+    complaint_id: str
+    about_user: str
+    about_agency: str
+    child_id: str | None = None
+    complainant: str = Field(description="child, family, other, anonymous")
+    description: str
+    filed_by_agency: str
