@@ -67,6 +67,20 @@ def token(
     )
 
 
+@app.command("nats-accounts")
+def nats_accounts(
+    site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
+    passwords_file: Annotated[
+        Path, typer.Option(help="JSON of user -> password; created (0600) if missing.")
+    ] = Path("nats-users.json"),
+) -> None:
+    """Print the accounts block (per-service users, integrators) to include in a
+    nats-server configuration of deploy/."""
+    from shared.nats_accounts import accounts_config, load_or_create_passwords
+
+    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file)))
+
+
 @app.command()
 def asyncapi(
     output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
