@@ -112,7 +112,9 @@ class ReportScreened(DomainEvent):
     sensitive_fields = frozenset({"rationale"})
 
     report_id: str
-    decision: str = Field(description="protection_concern, not_a_concern, redirect, more_information")
+    decision: str = Field(
+        description="protection_concern, not_a_concern, redirect, more_information"
+    )
     urgency: str
     rationale: str
     redirect_to: str | None = None
@@ -220,12 +222,12 @@ class DuplicateRejected(DomainEvent):
     "de l'organe de contrôle.",
 )
 class ComplaintFiled(DomainEvent):
-    sensitive_fields = frozenset({"description", "child_id"})
+    sensitive_fields = frozenset({"account", "child_id"})
 
     complaint_id: str
     about_user: str
     about_agency: str
     child_id: str | None = None
     complainant: str = Field(description="child, family, other, anonymous")
-    description: str
+    account: str = Field(description="What happened, in the complainant's words")
     filed_by_agency: str
