@@ -117,9 +117,22 @@ async def prepare(engine: AsyncEngine, projection: Projection) -> None:
             )
 
 
+class ProjectionBusy(RuntimeError):
+    """A running projector holds the projection: stop its service before rebuilding."""
+
+
 async def reset(engine: AsyncEngine, projection: Projection) -> None:
-    """Drop the projection's rows, checkpoints and dead letters; recreate empty tables."""
+    """Drop the projection's rows, checkpoints and dead letters; recreate empty tables.
+    Refused while any instance is applying it: its in-memory position would outlive the
+    wiped checkpoint and skip the start of the log."""
     async with engine.begin() as conn:
+        for context in projection.contexts:
+            key = _lock_key("projector", projection.name, context.upper())
+            got = (
+                await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+            ).scalar()
+            if not got:
+                raise ProjectionBusy(f"{projection.name} is being applied; stop its service")
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
         await conn.run_sync(backbone_metadata.create_all)
         await _reset(conn, projection)

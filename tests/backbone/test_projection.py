@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.config import with_database
 from shared.db import checkpoints, dead_letters, ensure_database, make_engine
 from shared.envelope import Aggregate, canonical_json
-from shared.projection import StreamProjector, prepare, reset
+from shared.projection import ProjectionBusy, StreamProjector, prepare, reset
 from shared.recorded import RecordedEvent
 from tests import lab
 from tests.backbone.helpers import ACTOR, lab_store, write_counters
@@ -193,6 +193,24 @@ async def test_rebuild_from_the_log_gives_identical_state(engine: AsyncEngine, n
     async with engine.connect() as conn:
         assert await lab.snapshot(conn) == []
     assert await replay(engine, nc, last) == incremental
+
+
+async def test_rebuild_is_refused_while_a_projector_runs(engine: AsyncEngine, nc: NATS) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=1, moves=2)
+    await prepare(engine, lab.projection)
+    running = StreamProjector(lab.projection, "LAB", engine, nc.jetstream())
+    task = asyncio.create_task(running.run())
+    try:
+        assert await running.wait_for(last, 20)
+        with pytest.raises(ProjectionBusy):
+            await reset(engine, lab.projection)
+        async with engine.connect() as conn:
+            assert len(await lab.snapshot(conn)) == 1  # nothing was dropped
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await reset(engine, lab.projection)  # once stopped, it goes ahead
 
 
 async def test_schema_version_change_rebuilds_the_projection(engine: AsyncEngine, nc: NATS) -> None:
