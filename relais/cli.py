@@ -67,6 +67,36 @@ def token(
     )
 
 
+@app.command("rebuild")
+def rebuild_command(
+    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+) -> None:
+    """Drop a stopped service's read models and replay them from the log (progress shown).
+    Uses NATS_URL, DATABASE_URL and RELAIS_NATS_USER / RELAIS_NATS_PASSWORD."""
+    import asyncio
+
+    from rich.console import Console
+
+    from relais.rebuild import rebuild
+    from shared.config import SERVICES, Settings
+
+    if service not in SERVICES:
+        typer.echo(f"unknown service / service inconnu: {service}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(asyncio.run(rebuild(service, Settings(), Console(stderr=True))))
+
+
+reporting_app = typer.Typer(help="The reporting service's tools.", no_args_is_help=True)
+app.add_typer(reporting_app, name="reporting")
+
+
+@reporting_app.command("rebuild")
+def reporting_rebuild() -> None:
+    """Rebuild the reporting service's projections from the log (same as relais rebuild
+    reporting)."""
+    rebuild_command("reporting")
+
+
 @app.command("nats-accounts")
 def nats_accounts(
     site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
