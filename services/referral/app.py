@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from services.referral import api, directory_api, staff_api
+from services.referral.policies import DeadlinePolicy, ReferralConfig
+from services.referral.projections import projection
 from shared.service import ServiceSpec
 
-spec = ServiceSpec(
-    name="referral",
-    context="referral",
-    title="Relais referral: service directory and referrals between agencies",
-)
+
+def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
+    """The service; tests pass a config with their own clock and a short escalation delay."""
+    policy = DeadlinePolicy(config) if config is not None else DeadlinePolicy()
+    return ServiceSpec(
+        name="referral",
+        context="referral",
+        title="Relais referral: service directory and referrals between agencies",
+        projections=[projection],
+        routers=[directory_api.router, staff_api.router, api.router],
+        background=[policy.loop],
+    )
+
+
+spec = build_spec()

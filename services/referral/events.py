@@ -134,7 +134,7 @@ class ReferralWithdrawn(DomainEvent):
 )
 class AgencyRegistered(DomainEvent):
     agency_id: str
-    name: str = Field(max_length=200)
+    agency_name: str = Field(max_length=200)
     type: str = Field(
         description="government, police, gendarmerie, justice, health, ngo, international"
     )
@@ -150,7 +150,7 @@ class AgencyRegistered(DomainEvent):
 class UnitDescribed(DomainEvent):
     unit_id: str
     agency_id: str
-    name: str = Field(max_length=200)
+    unit_name: str = Field(max_length=200)
     commune: str = Field(description="Location code of the unit's commune")
     service_kinds: list[str]
     opening_hours: dict[str, list[str]] = Field(

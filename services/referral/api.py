@@ -1,0 +1,315 @@
+"""Referrals: refer, answer (accept, decline, complete), withdraw, read and list."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import func, or_, select
+
+from services.referral import capacity as places
+from services.referral.domain import (
+    Accept,
+    Command,
+    Complete,
+    Decline,
+    DomainError,
+    Make,
+    Status,
+    Withdraw,
+    decide,
+    iso,
+)
+from services.referral.events import Consent, ReferralDetailsShared, ReferralMade
+from services.referral.permissions import permissions
+from services.referral.policies import ReferralConfig, get_config
+from services.referral.projections import referrals
+from services.referral.queries import (
+    full_view,
+    referral_row,
+    referral_state,
+    shared_view,
+    unit_row,
+)
+from services.referral.schemas import (
+    AcceptBody,
+    CompleteBody,
+    DeclineBody,
+    ReferBody,
+    WithdrawBody,
+)
+from services.referral.web import (
+    IdempotencyKey,
+    Page,
+    PageSize,
+    actor,
+    aggregate,
+    forbidden_row,
+    invalid,
+    not_found,
+    paged,
+    refused,
+    replayed,
+    runtime_of,
+    wait_projected,
+)
+from shared.auth import Principal, Role
+from shared.eventstore import ConcurrencyConflict
+from shared.ids import derived_id, new_id
+from shared.service import Runtime
+
+router = APIRouter(tags=["referrals"])
+
+
+def _referrer(principal: Principal, row: Any) -> bool:
+    return principal.has(Role.case_worker, Role.supervisor) and principal.agency == row.from_agency
+
+
+def _receiver(principal: Principal, row: Any) -> bool:
+    return principal.has(Role.unit_coordinator) and principal.unit == row.to_unit
+
+
+def _view(principal: Principal, row: Any) -> dict[str, Any]:
+    if principal.has(Role.auditor) or _referrer(principal, row):
+        return full_view(row)
+    return shared_view(row)
+
+
+@router.post("/referrals", status_code=201)
+async def refer(
+    config: Annotated[ReferralConfig, Depends(get_config)],
+    principal: Annotated[Principal, Depends(permissions.require("referral.make"))],
+    body: ReferBody,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    unit = await unit_row(runtime.engine, body.to_unit)
+    if unit is None:
+        raise invalid("to_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    if body.service_kind not in unit.service_kinds:
+        raise invalid(
+            "service_kind",
+            "The unit does not offer this service.",
+            "L'unité n'offre pas ce service.",
+            "service_not_offered",
+        )
+    if body.from_unit is not None and await unit_row(runtime.engine, body.from_unit) is None:
+        raise invalid("from_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    # A retried request must name the same referral, so its id comes from the key.
+    referral_id = derived_id("referral", principal.user, key) if key else new_id()
+    consent = body.consent
+    made = ReferralMade(
+        referral_id=referral_id,
+        case_id=body.case_id,
+        child_id=body.child_id,
+        from_agency=principal.agency,
+        from_unit=body.from_unit,
+        to_agency=unit.agency_id,
+        to_unit=body.to_unit,
+        service_kind=body.service_kind,
+        urgency=body.urgency,
+        reason=body.reason,
+        consent=Consent(
+            given=consent.given,
+            given_by=consent.given_by,
+            given_at=iso(consent.given_at.astimezone(UTC)) if consent.given_at else None,
+            reason_not_sought=consent.reason_not_sought,
+        ),
+        shared_fields=list(dict.fromkeys(body.shared_fields)),
+        due_at=iso(config.due_at(body.urgency).astimezone(UTC)),
+    )
+    details = ReferralDetailsShared(referral_id=referral_id, **body.details.model_dump())
+    events = decide(None, Make(made, details))
+    await runtime.commit(
+        aggregate(runtime, "referral", referral_id),
+        0,
+        events,
+        actor=actor(principal),
+        idempotency_key=key,
+    )
+    row = await referral_row(runtime.engine, referral_id)
+    assert row is not None
+    return full_view(row)
+
+
+async def _load(runtime: Runtime, referral_id: str) -> Any:
+    assert runtime.engine is not None
+    row = await referral_row(runtime.engine, referral_id)
+    if row is None:
+        raise not_found("referral", "Orientation")
+    return row
+
+
+async def _transition(
+    runtime: Runtime, principal: Principal, row: Any, command: Command, key: str | None
+) -> Any:
+    """Decide on the projected state and append with its version; answer with the new row."""
+    assert runtime.engine is not None
+    if replayed(runtime, "referral", row.referral_id, key, row.last_command_id):
+        return row
+    try:
+        events = decide(referral_state(row), command)
+    except DomainError as exc:
+        raise refused(exc) from None
+    await runtime.commit(
+        aggregate(runtime, "referral", row.referral_id),
+        row.last_seq,
+        events,
+        actor=actor(principal),
+        idempotency_key=key,
+    )
+    return await referral_row(runtime.engine, row.referral_id)
+
+
+@router.post("/referrals/{referral_id}/accept")
+async def accept(
+    principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
+    referral_id: str,
+    body: AcceptBody,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    row = await _load(runtime, referral_id)
+    if not _receiver(principal, row):
+        raise forbidden_row()
+    if replayed(runtime, "referral", referral_id, key, row.last_command_id):
+        return shared_view(row)
+    command = Accept(body.capacity_override_reason)
+    try:
+        decide(referral_state(row), command)  # refuse an illegal transition before reserving
+    except DomainError as exc:
+        raise refused(exc) from None
+    await places.reserve(runtime, principal, row.to_unit, referral_id, command.override_reason)
+    try:
+        new = await _transition(runtime, principal, row, command, key)
+    except ConcurrencyConflict as exc:
+        # The referral moved first (withdrawn, or accepted by a colleague): give the place
+        # back unless it is accepted after all. Other failures keep the place: the accept
+        # may be stored, and a place held too long is safer than a child with no bed.
+        await wait_projected(runtime, exc.actual)
+        await places.release_unless_accepted(runtime, principal, row.to_unit, referral_id)
+        raise
+    return shared_view(new)
+
+
+@router.post("/referrals/{referral_id}/decline")
+async def decline(
+    principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
+    referral_id: str,
+    body: DeclineBody,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    row = await _load(runtime, referral_id)
+    if not _receiver(principal, row):
+        raise forbidden_row()
+    if (
+        body.suggested_unit is not None
+        and await unit_row(runtime.engine, body.suggested_unit) is None
+    ):
+        raise invalid("suggested_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    new = await _transition(runtime, principal, row, Decline(body.reason, body.suggested_unit), key)
+    return shared_view(new)
+
+
+@router.post("/referrals/{referral_id}/complete")
+async def complete(
+    principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
+    referral_id: str,
+    body: CompleteBody,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    row = await _load(runtime, referral_id)
+    if not _receiver(principal, row):
+        raise forbidden_row()
+    new = await _transition(runtime, principal, row, Complete(body.outcome), key)
+    await places.release(runtime, principal, row.to_unit, referral_id, "completed")
+    return shared_view(new)
+
+
+@router.post("/referrals/{referral_id}/withdraw")
+async def withdraw(
+    principal: Annotated[Principal, Depends(permissions.require("referral.withdraw"))],
+    referral_id: str,
+    body: WithdrawBody,
+    request: Request,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    row = await _load(runtime, referral_id)
+    if not _referrer(principal, row):
+        raise forbidden_row()
+    new = await _transition(runtime, principal, row, Withdraw(body.reason), key)
+    await places.release(runtime, principal, row.to_unit, referral_id, "withdrawn")
+    return full_view(new)
+
+
+@router.get("/referrals/{referral_id}")
+async def get_referral(
+    principal: Annotated[Principal, Depends(permissions.require("referral.read"))],
+    referral_id: str,
+    request: Request,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    row = await _load(runtime, referral_id)
+    if not (principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)):
+        raise not_found("referral", "Orientation")  # do not confirm it exists
+    assert runtime.access_log is not None
+    await runtime.access_log.record(principal, "referral", [referral_id], purpose="referral.read")
+    return _view(principal, row)
+
+
+@router.get("/referrals")
+async def list_referrals(
+    principal: Annotated[Principal, Depends(permissions.require("referral.read"))],
+    request: Request,
+    unit: str | None = None,
+    status: Status | None = None,
+    overdue: bool | None = None,
+    service_kind: str | None = None,
+    case_id: str | None = None,
+    page: Page = 1,
+    page_size: PageSize = 20,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    assert runtime.engine is not None and runtime.access_log is not None
+    query = select(referrals)
+    if not principal.has(Role.auditor):
+        scopes = []
+        if principal.has(Role.case_worker, Role.supervisor):
+            scopes.append(referrals.c.from_agency == principal.agency)
+        if principal.has(Role.unit_coordinator) and principal.unit:
+            scopes.append(referrals.c.to_unit == principal.unit)
+        query = query.where(or_(*scopes) if scopes else referrals.c.referral_id.is_(None))
+    for column, value in (
+        (referrals.c.to_unit, unit),
+        (referrals.c.status, status.value if status else None),
+        (referrals.c.overdue, overdue),
+        (referrals.c.service_kind, service_kind),
+        (referrals.c.case_id, case_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    async with runtime.engine.connect() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                query.order_by(referrals.c.due_at, referrals.c.referral_id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        ).all()
+    await runtime.access_log.record(
+        principal, "referral", [r.referral_id for r in rows], purpose="referral.list"
+    )
+    return paged([_view(principal, r) for r in rows], total, page, page_size)

@@ -1,0 +1,242 @@
+"""The directory over HTTP: agencies, units, capacity, staff, assessments, trainings, search,
+and the bad inputs each must refuse with the field and a reason in French and English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.referral.conftest import HOURS, Service
+
+UNIT = {
+    "agency_id": "ocpm",
+    "name": "Brigade des mineurs",
+    "commune": "bj-borgou-parakou",
+    "service_kinds": ["legal_aid"],
+    "opening_hours": HOURS,
+}
+
+
+def fields(answer: Any) -> dict[str, str]:
+    body = answer.json()["error"]
+    if "fields" in body:
+        return {f["field"]: f["reason"] for f in body["fields"]}
+    return {body["field"]: body["message"]}
+
+
+async def test_unit_entry_shows_capacity_and_expected_services(svc: Service) -> None:
+    answer = await svc.client.get("/units/transit", headers=svc.headers("case_worker"))
+    assert answer.status_code == 200
+    unit = answer.json()
+    assert unit["capacity"] == {"total": 2, "occupied_outside": 0, "reserved": 0, "available": 2}
+    assert unit["expected_services"] == {"expected": 3, "offered": 2, "missing": ["medical"]}
+    listed = await svc.client.get(
+        "/units", params={"service_kind": "psychological"}, headers=svc.headers("auditor")
+    )
+    assert [u["unit_id"] for u in listed.json()["items"]] == ["transit", "djougou"]  # by name
+    assert listed.json()["total"] == 2
+    agencies = await svc.client.get("/agencies", headers=svc.headers("case_worker"))
+    assert agencies.json()["total"] == 2
+
+
+async def test_the_coordinator_keeps_their_own_unit_up_to_date_only(svc: Service) -> None:
+    mine = svc.headers("unit_coordinator", agency="ocpm", unit="transit")
+    answer = await svc.client.put(
+        "/units/transit/capacity", json={"total": 4, "occupied_outside": 3}, headers=mine
+    )
+    assert answer.status_code == 200 and answer.json()["available"] == 1
+    theirs = await svc.client.put("/units/djougou/capacity", json={"total": 9}, headers=mine)
+    assert theirs.status_code == 403
+    worker = await svc.client.put(
+        "/units/transit/capacity", json={"total": 9}, headers=svc.headers("case_worker")
+    )
+    assert worker.status_code == 403 and worker.json()["error"]["code"] == "forbidden"
+
+
+async def test_capacity_below_zero_is_refused_in_both_languages(svc: Service) -> None:
+    admin = svc.headers("agency_admin")
+    answer = await svc.client.put("/units/transit/capacity", json={"total": -1}, headers=admin)
+    assert answer.status_code == 422
+    assert fields(answer) == {"total": "Doit être supérieur ou égal à 0."}
+    english = await svc.client.put(
+        "/units/transit/capacity",
+        json={"total": 1, "occupied_outside": -2},
+        headers=svc.headers("agency_admin", lang="en"),
+    )
+    assert fields(english) == {"occupied_outside": "Must be at least 0."}
+    missing = await svc.client.put("/units/nowhere/capacity", json={"total": 1}, headers=admin)
+    assert missing.status_code == 404
+
+
+async def test_bad_unit_entries_name_the_field(svc: Service) -> None:
+    admin = svc.headers("agency_admin", lang="en")
+    cases = {
+        "service_kinds": {"service_kinds": ["massage"]},
+        "commune": {"commune": "bj-nowhere"},
+        "opening_hours": {"opening_hours": {"mon": ["8h-17h"]}},
+        "sexes": {"sexes": ["robot"]},
+        "max_age": {"max_age": 18},
+        "color": {"color": "blue"},
+    }
+    for field, change in cases.items():
+        answer = await svc.client.put("/units/brigade", json={**UNIT, **change}, headers=admin)
+        assert answer.status_code == 422, field
+        reasons = fields(answer)
+        assert any(f.startswith(field) for f in reasons), (field, reasons)
+    day = await svc.client.put(
+        "/units/brigade", json={**UNIT, "opening_hours": {"lundi": ["08:00-12:00"]}}, headers=admin
+    )
+    assert "Unknown day" in fields(day)["opening_hours"]
+    french = await svc.client.put(
+        "/units/brigade",
+        json={**UNIT, "opening_hours": {"mon": ["17:00-08:00"]}},
+        headers=svc.headers("agency_admin"),
+    )
+    assert "plage horaire" in fields(french)["opening_hours"]
+    ages = await svc.client.put(
+        "/units/brigade", json={**UNIT, "min_age": 15, "max_age": 12}, headers=admin
+    )
+    assert ages.status_code == 422
+    unknown_agency = await svc.client.put(
+        "/units/brigade", json={**UNIT, "agency_id": "ghost"}, headers=admin
+    )
+    assert unknown_agency.status_code == 403  # not the admin's agency, and unknown anyway
+    ghost = svc.headers("agency_admin", agency="ghost", lang="en")
+    answer = await svc.client.put(
+        "/units/brigade", json={**UNIT, "agency_id": "ghost"}, headers=ghost
+    )
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "agency_id"
+    bad_id = await svc.client.put("/units/bad.id", json=UNIT, headers=admin)
+    assert bad_id.status_code == 422
+
+
+async def test_agency_types_are_checked(svc: Service) -> None:
+    answer = await svc.client.post(
+        "/agencies",
+        json={"agency_id": "x", "name": "X", "type": "church"},
+        headers=svc.headers("agency_admin", agency="x", lang="en"),
+    )
+    assert answer.status_code == 422 and "expected one of" in fields(answer)["type"]
+
+
+async def test_staff_assessments_and_trainings(svc: Service) -> None:
+    admin = svc.headers("agency_admin")
+    staff = {
+        "staff_id": "a.dossou@ocpm.bj",
+        "unit": "transit",
+        "sector": "social_services",
+        "role": "psychologist",
+        "display_name": "A. Dossou",
+    }
+    assert (await svc.client.post("/staff", json=staff, headers=admin)).status_code == 201
+    assessment = {
+        "competency": "social_services.interaction_communication",
+        "level": "meets_expectations",
+        "assessor": "IBCR",
+        "assessed_on": "2026-02-20",
+    }
+    answer = await svc.client.post(
+        "/staff/a.dossou@ocpm.bj/assessments", json=assessment, headers=admin
+    )
+    assert answer.status_code == 201, answer.text
+    read = await svc.client.get("/staff/a.dossou@ocpm.bj", headers=svc.headers("supervisor"))
+    assert read.json()["assessments"][0]["level"] == "meets_expectations"
+    training = {
+        "held_on": "2026-02-10",
+        "topic": "Entretien avec l'enfant victime",
+        "trainer": "IBCR",
+        "participants": ["a.dossou@ocpm.bj"],
+        "sector": "social_services",
+    }
+    made = await svc.client.post("/trainings", json=training, headers=admin)
+    assert made.status_code == 201
+    listed = await svc.client.get("/trainings", headers=admin)
+    assert listed.json()["total"] == 1
+
+
+async def test_bad_staff_inputs(svc: Service) -> None:
+    admin = svc.headers("agency_admin", lang="en")
+    staff = {
+        "staff_id": "s1",
+        "unit": "transit",
+        "sector": "magic",
+        "role": "r",
+        "display_name": "S",
+    }
+    answer = await svc.client.post("/staff", json=staff, headers=admin)
+    assert answer.status_code == 422 and "Unknown sector" in fields(answer)["sector"]
+    answer = await svc.client.post(
+        "/staff", json={**staff, "sector": "justice", "unit": "ghost"}, headers=admin
+    )
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "unknown_unit"
+    other = await svc.client.post(
+        "/staff", json={**staff, "sector": "justice", "unit": "djougou"}, headers=admin
+    )
+    assert other.status_code == 403
+    await svc.client.post("/staff", json={**staff, "sector": "justice"}, headers=admin)
+    bad = {
+        "competency": "justice.flying",
+        "level": "expert",
+        "assessor": "x",
+        "assessed_on": "2026-13-01",
+    }
+    answer = await svc.client.post("/staff/s1/assessments", json=bad, headers=admin)
+    assert set(fields(answer)) == {"competency", "level", "assessed_on"}
+    nobody = await svc.client.post(
+        "/trainings",
+        json={"held_on": "2026-02-10", "topic": "t", "trainer": "t", "participants": ["ghost"]},
+        headers=admin,
+    )
+    assert nobody.status_code == 422 and nobody.json()["error"]["field"] == "participants"
+    stats = await svc.client.get("/staff/s1", headers=svc.headers("statistician"))
+    assert stats.status_code == 403
+
+
+async def test_search_for_a_14_year_old_girl_near_djougou_today(svc: Service) -> None:
+    params = {
+        "service_kind": "psychological",
+        "age": 14,
+        "sex": "female",
+        "near": "bj-donga-djougou",
+    }
+    answer = await svc.client.get("/search", params=params, headers=svc.headers("case_worker"))
+    assert answer.status_code == 200
+    items = answer.json()["items"]
+    assert [i["unit_id"] for i in items] == ["djougou", "transit"]
+    assert items[0]["same_commune"] and items[0]["available"] == 1
+    # Sunday: both closed.
+    sunday = await svc.client.get(
+        "/search",
+        params={**params, "on": "2026-03-08T10:00:00Z"},
+        headers=svc.headers("case_worker"),
+    )
+    assert sunday.json()["items"] == []
+    boy = await svc.client.get(
+        "/search", params={**params, "sex": "male"}, headers=svc.headers("case_worker")
+    )
+    assert [i["unit_id"] for i in boy.json()["items"]] == ["transit"]
+
+
+async def test_search_refuses_unknown_codes_and_malformed_times(svc: Service) -> None:
+    h = svc.headers("case_worker", lang="en")
+    for params, field in (
+        ({"service_kind": "massage"}, "service_kind"),
+        ({"service_kind": "medical", "near": "bj-nowhere"}, "near"),
+        ({"service_kind": "medical", "sex": "robot"}, "sex"),
+        ({"service_kind": "medical", "on": "tomorrow-ish"}, "on"),
+        ({"service_kind": "medical", "age": 30}, "age"),
+    ):
+        answer = await svc.client.get("/search", params=params, headers=h)
+        assert answer.status_code == 422, params
+        assert field in fields(answer), (params, answer.json())
+
+
+async def test_every_route_requires_a_token(svc: Service) -> None:
+    for method, path in (
+        ("GET", "/units"),
+        ("GET", "/search?service_kind=medical"),
+        ("POST", "/referrals"),
+        ("GET", "/referrals"),
+        ("PUT", "/units/transit/capacity"),
+    ):
+        answer = await svc.client.request(method, path, json={})
+        assert answer.status_code == 401, path
