@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from services.casework.api import router as command_router
+from services.casework.directory import staff_projection
+from services.casework.policies import flag_overdue, open_cases
+from services.casework.projections import projection
+from services.casework.views import router as read_router
 from shared.service import ServiceSpec
 
 spec = ServiceSpec(
     name="casework",
     context="casework",
     title="Relais casework: cases from opening to closure",
+    description="Cases opened from accepted reports, assignment by competency, assessments, "
+    "best interests, the case plan, closure and reopening; supervisor views.",
+    projections=[projection, staff_projection],
+    routers=[read_router, command_router],
+    # Started once the projectors run; both are safe on several instances at once.
+    background=[open_cases, flag_overdue],
 )

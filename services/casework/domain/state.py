@@ -1,0 +1,165 @@
+"""The case's state and how each event changes it (``evolve``); no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, NoReturn
+
+from services.casework import events as ev
+from shared.events import DomainEvent
+from shared.i18n import Message
+
+STAGES: tuple[str, ...] = (
+    "registration",
+    "initial_assessment",
+    "comprehensive_assessment",
+    "best_interests",
+    "case_plan",
+    "implementation",
+    "follow_up",
+    "closure",
+)
+RISK_LEVELS = ("low", "medium", "high")
+NOT_HEARD_REASONS = ("age", "capacity", "safety", "other")
+# Decisions that change where or with whom a child lives, or bring in a court: the child's
+# views (or why they could not be heard) are mandatory for these.
+MAJOR_DECISIONS = frozenset(
+    {"placement", "return_to_family", "family_reunification", "judicial_measure", "transfer"}
+)
+DECISION_KINDS = (*sorted(MAJOR_DECISIONS), "other")
+
+
+class DomainError(Exception):
+    """A refused command: HTTP status, stable code, reason in French and English."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: Message,
+        *,
+        field: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = dict(extra or {})
+
+
+def refuse(code: str, en: str, fr: str, *, status: int = 409, field: str | None = None) -> NoReturn:
+    raise DomainError(status, code, Message(en=en, fr=fr), field=field)
+
+
+@dataclass(frozen=True)
+class CaseState:
+    exists: bool = False
+    case_id: str = ""
+    child_id: str = ""
+    agency: str = ""
+    concerns: tuple[str, ...] = ()
+    urgency: str = "normal"
+    risk_level: str = "low"
+    stage: str = "registration"
+    stage_due_at: str | None = None
+    overdue_flagged: bool = False
+    status: str = "open"  # open, closure_requested, closed
+    worker_id: str | None = None
+    supervisor_id: str | None = None
+    reports: frozenset[str] = frozenset()
+    initial_assessed: bool = False
+    comprehensive_assessed: bool = False
+    best_interests_determined: bool = False
+    goals: frozenset[str] = frozenset()
+    actions: frozenset[str] = frozenset()
+    closure_reason: str | None = None
+    closure_requested_by: str | None = None
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def initial_risk(urgency: str, immediate_danger: bool) -> str:
+    # Provisional until the initial assessment: screening's urgency is the only signal yet.
+    if immediate_danger or urgency == "emergency":
+        return "high"
+    return "medium" if urgency == "high" else "low"
+
+
+# -- evolve --------------------------------------------------------------------------------
+
+_URGENCY_RANK = {"normal": 0, "high": 1, "emergency": 2}
+
+
+def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseState:
+    """Fold one event; ``actor`` is the envelope's user, needed for the four-eyes rule."""
+    if isinstance(event, ev.CaseOpened):
+        return CaseState(
+            exists=True,
+            case_id=event.case_id,
+            child_id=event.child_id,
+            agency=event.agency,
+            concerns=tuple(event.concerns),
+            urgency=event.urgency,
+            risk_level=event.initial_risk,
+            stage_due_at=event.registration_due_at,
+            reports=frozenset({event.report_id}),
+        )
+    if isinstance(event, ev.ReportAttachedToCase):
+        urgent = max(state.urgency, event.urgency, key=lambda u: _URGENCY_RANK.get(u, 0))
+        concerns = tuple(dict.fromkeys((*state.concerns, *event.concerns)))
+        return replace(
+            state, reports=state.reports | {event.report_id}, concerns=concerns, urgency=urgent
+        )
+    if isinstance(event, ev.CaseAssigned):
+        return replace(state, worker_id=event.worker_id, supervisor_id=event.supervisor_id)
+    if isinstance(event, ev.StageChanged):
+        return replace(
+            state, stage=event.to_stage, stage_due_at=event.due_at, overdue_flagged=False
+        )
+    if isinstance(event, ev.StageOverdue):
+        return replace(state, overdue_flagged=True)
+    if isinstance(event, ev.AssessmentRecorded):
+        if event.kind == "initial":
+            return replace(state, risk_level=event.risk_level, initial_assessed=True)
+        return replace(state, risk_level=event.risk_level, comprehensive_assessed=True)
+    if isinstance(event, ev.BestInterestsDetermined):
+        return replace(state, best_interests_determined=True)
+    if isinstance(event, ev.PlanGoalAdded):
+        return replace(state, goals=state.goals | {event.goal_id})
+    if isinstance(event, ev.PlanActionAdded):
+        return replace(state, actions=state.actions | {event.action_id})
+    if isinstance(event, ev.ClosureRequested):
+        return replace(
+            state,
+            status="closure_requested",
+            closure_reason=event.reason,
+            closure_requested_by=actor,
+        )
+    if isinstance(event, ev.ClosureRejected):
+        return replace(state, status="open", closure_reason=None, closure_requested_by=None)
+    if isinstance(event, ev.CaseClosed):
+        return replace(state, status="closed", stage="closure", stage_due_at=None)
+    if isinstance(event, ev.CaseReopened):
+        return replace(
+            state,
+            status="open",
+            stage="initial_assessment",
+            stage_due_at=event.due_at,
+            overdue_flagged=False,
+            closure_reason=None,
+            closure_requested_by=None,
+        )
+    return state
+
+
+def fold(events: Iterable[tuple[DomainEvent, str]]) -> CaseState:
+    state = CaseState()
+    for event, actor in events:
+        state = evolve(state, event, actor=actor)
+    return state

@@ -1,0 +1,107 @@
+"""The process manager that opens cases and the overdue policy, on real NATS and PostgreSQL,
+with two instances racing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from services.casework.policies import flag_overdue_once, open_pending_once
+from tests.casework.conftest import Client, Upstream
+
+Launch = Callable[[int], Awaitable[Client]]
+
+
+async def casework_events(client: Client) -> list[tuple[str, str]]:
+    """(case id, event name) of every event on CASEWORK, in order."""
+    assert client.runtime.store is not None
+    stored = await client.runtime.store.read_subject("CASEWORK", "casework.hq.case.>", 1)
+    return [(subject.split(".")[3], subject.split(".")[4]) for _, subject, _ in stored]
+
+
+async def test_an_accepted_report_opens_one_case_per_child(
+    casework: Client, upstream: Upstream
+) -> None:
+    received = datetime.now(UTC) - timedelta(hours=2)
+    report_id, (a, b), _ = await upstream.report(
+        child_ids=["child-a", "child-b"], urgency="emergency", received_at=received
+    )
+    case_a, case_b = await casework.case_of(a), await casework.case_of(b)
+    assert case_a != case_b
+    case = await casework.case(case_a)
+    assert case["stage"] == "registration" and case["status"] == "open"
+    assert case["risk_level"] == "high"  # emergency: high until assessed
+    assert case["agency"] == "ocpm" and case["concerns"] == ["physical_violence"]
+    assert [r["report_id"] for r in case["reports"]] == [report_id]
+    due = datetime.fromisoformat(case["stage_due_at"])
+    assert abs(due - (received + timedelta(hours=24))) < timedelta(seconds=1)
+
+
+async def test_a_new_report_on_a_child_with_an_open_case_is_attached(
+    casework: Client, upstream: Upstream
+) -> None:
+    first, _, _ = await upstream.report(child_ids=["child-c"], urgency="normal")
+    case_id = await casework.case_of("child-c")
+    second, _, seq = await upstream.report(
+        child_ids=["child-c"], concerns=["neglect", "physical_violence"], urgency="high"
+    )
+    await casework.settle("INTAKE", seq)
+    for _ in range(200):
+        case = await casework.case(case_id)
+        if len(case["reports"]) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [r["report_id"] for r in case["reports"]] == [first, second]
+    assert case["concerns"] == ["physical_violence", "neglect"]
+    assert case["urgency"] == "high"
+    listed = await casework.get("/cases?child_id=child-c", roles=["supervisor"])
+    assert listed.json()["total"] == 1
+
+
+async def test_two_instances_open_each_case_exactly_once(
+    launch: Launch, upstream: Upstream
+) -> None:
+    one, two = await launch(1), await launch(2)
+    reports = [await upstream.report(child_ids=[f"kid-{i % 3}"]) for i in range(6)]
+    reports.append(await upstream.report(child_ids=["kid-0", "kid-9"]))
+    # Both instances also run the step by hand at the same moment, on top of their loops.
+    await asyncio.gather(*(open_pending_once(c.runtime) for c in (one, two, one, two)))
+    for kid in ("kid-0", "kid-1", "kid-2", "kid-9"):
+        await one.case_of(kid)
+    for _ in range(200):
+        events = await casework_events(one)
+        if len(events) == 8:  # 7 reports, 8 (report, child) pairs
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # would any late double write show up?
+    events = await casework_events(two)
+    names = Counter(name for _, name in events)
+    assert names == {"CaseOpened": 4, "ReportAttachedToCase": 4}
+    assert len({case for case, name in events if name == "CaseOpened"}) == 4
+    listed = await two.get("/cases?limit=10", roles=["supervisor"])
+    assert listed.json()["total"] == 4
+
+
+async def test_an_overdue_stage_is_flagged_once_by_two_instances(
+    launch: Launch, upstream: Upstream
+) -> None:
+    one, two = await launch(1), await launch(2)
+    long_ago = datetime.now(UTC) - timedelta(days=10)
+    _, (kid,), _ = await upstream.report(received_at=long_ago, urgency="normal")
+    case_id = await one.case_of(kid)
+    await asyncio.gather(*(flag_overdue_once(c.runtime) for c in (one, two, one, two)))
+    for _ in range(200):
+        if (await one.case(case_id))["overdue"]:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    events = [name for case, name in await casework_events(one) if case == case_id]
+    assert events == ["CaseOpened", "StageOverdue"]
+    overdue = await one.get("/supervision/overdue", roles=["supervisor"], user="sup-1")
+    assert overdue.status_code == 200
+    [item] = overdue.json()["items"]
+    assert item["case_id"] == case_id and item["stage"] == "registration"
+    assert item["hours_overdue"] >= 24 * 3
+    assert await flag_overdue_once(two.runtime) == 0  # a later pass finds nothing new
