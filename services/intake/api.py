@@ -1,0 +1,306 @@
+"""Reports: register, screen, amend, list, read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import and_, func, or_, select
+
+from services.intake import api_children as child_records
+from services.intake.domain import (
+    AmendReport,
+    DomainError,
+    RegisterReport,
+    ReportState,
+    ScreenReport,
+    decide_report,
+    iso,
+    report_state,
+)
+from services.intake.events import ReportedChild, Reporter, ReportRegistered
+from services.intake.permissions import permissions
+from services.intake.projections import reports
+from services.intake.schemas import AmendmentIn, ReportIn, ScreeningIn, check_commune
+from services.intake.web import (
+    ID_PATTERN,
+    actor_of,
+    aggregate,
+    idempotency_key,
+    load,
+    not_found,
+    refused,
+    runtime_of,
+)
+from shared.access import sees_agency
+from shared.auth import Principal, Role
+from shared.http import ApiError
+from shared.i18n import Message
+from shared.ids import derived_id, new_id
+from shared.reference import codes
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
+Status = Literal["received", "protection_concern", "not_a_concern", "redirect", "more_information"]
+# Only people who weigh the risk see who is accused (restricted field).
+SEES_PERPETRATOR = (Role.screener, Role.supervisor, Role.auditor)
+
+
+def _child(child_id: str, c: Any) -> ReportedChild:
+    return ReportedChild(
+        child_id=child_id,
+        unidentified=c.unidentified,
+        name=c.name,
+        alias=c.alias,
+        sex=c.sex,
+        date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else None,
+        age_years=c.age_years,
+        age_min=c.age_range.min if c.age_range else None,
+        age_max=c.age_range.max if c.age_range else None,
+        documented=c.documented,
+        school_status=c.school_status,
+        vulnerabilities=c.vulnerabilities,
+        whereabouts=c.whereabouts,
+    )
+
+
+@router.post("", status_code=201)
+async def register_report(
+    body: ReportIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.create"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    key = idempotency_key(request)
+    # A retry with the same key names the same report and children, so it stores nothing new.
+    report_id = derived_id("intake.report", principal.agency, key) if key else new_id()
+    now = datetime.now(UTC)
+    event = ReportRegistered(
+        report_id=report_id,
+        agency=principal.agency,
+        unit=principal.unit,
+        channel=body.channel,
+        received_at=iso(body.received_at.astimezone(UTC)),
+        commune=body.commune,
+        concerns=body.concerns,
+        children=[
+            _child(derived_id(report_id, "child", str(i)), c) for i, c in enumerate(body.children)
+        ],
+        reporter=Reporter(**body.reporter.model_dump()) if body.reporter else None,
+        alleged_perpetrator=body.alleged_perpetrator,
+        narrative=body.narrative,
+        immediate_danger=body.immediate_danger,
+        urgency=body.urgency or ("emergency" if body.immediate_danger else "normal"),
+    )
+    events = decide_report(ReportState(), RegisterReport(event, now))
+    agg = aggregate(rt, "report", report_id)
+    result = await rt.commit(agg, 0, events, actor=actor_of(principal), idempotency_key=key)
+    stored = result.events[0].event
+    assert isinstance(stored, ReportRegistered)
+    recorded = [
+        await child_records.record(rt, principal, stored, child, key) for child in stored.children
+    ]
+    return {
+        "report_id": report_id,
+        "version": result.head.seq,
+        "status": "received",
+        "urgency": stored.urgency,
+        "children": recorded,
+    }
+
+
+@router.post("/{report_id}/screening")
+async def screen_report(
+    report_id: ReportId,
+    body: ScreeningIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.screen"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    agg = aggregate(rt, "report", report_id)
+    state, version = await load(rt, agg, report_state)
+    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
+        raise not_found()
+    command = ScreenReport(
+        decision=body.decision,
+        urgency=body.urgency,
+        rationale=body.rationale,
+        redirect_to=body.redirect_to,
+        agency=principal.agency,
+        unit=principal.unit,
+        now=datetime.now(UTC),
+        canonical_children=await child_records.canonical_ids(
+            rt, [c.child_id for c in state.children]
+        ),
+    )
+    try:
+        events = decide_report(state, command)
+    except DomainError as exc:
+        raise refused(exc) from None
+    # The version the screener saw, if given: a decision on a stale screen is refused (409).
+    expected = body.version if body.version is not None else version
+    result = await rt.commit(
+        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    )
+    screened = result.events[0].event
+    return {
+        "report_id": report_id,
+        "status": getattr(screened, "decision", body.decision),
+        "urgency": getattr(screened, "urgency", body.urgency),
+        "deadline": getattr(screened, "deadline", None),
+        "accepted": any(e.event.name == "ReportAccepted" for e in result.events),
+        "version": result.head.seq,
+    }
+
+
+REQUIRED_WHEN_AMENDED = ("channel", "received_at", "commune", "concerns", "immediate_danger")
+
+
+@router.post("/{report_id}/amendments")
+async def amend_report(
+    report_id: ReportId,
+    body: AmendmentIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.amend"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    agg = aggregate(rt, "report", report_id)
+    state, version = await load(rt, agg, report_state)
+    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
+        raise not_found()
+    changes = body.changes.model_dump(mode="json", exclude_unset=True)
+    for name in (*REQUIRED_WHEN_AMENDED, "urgency"):
+        if name in changes and changes[name] is None:
+            raise ApiError(
+                422,
+                "required_field",
+                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
+                field=f"changes.{name}",
+            )
+    if body.changes.received_at is not None:  # one spelling of an instant, as registered
+        changes["received_at"] = iso(body.changes.received_at.astimezone(UTC))
+    try:
+        events = decide_report(state, AmendReport(changes=changes, reason=body.reason))
+    except DomainError as exc:
+        raise refused(exc) from None
+    expected = body.version if body.version is not None else version
+    result = await rt.commit(
+        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    )
+    return {
+        "report_id": report_id,
+        "fields": getattr(result.events[0].event, "fields", []),
+        "version": result.head.seq,
+    }
+
+
+def _summary(row: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "report_id": row.report_id,
+        "agency": row.agency,
+        "channel": row.channel,
+        "received_at": iso(row.received_at),
+        "commune": row.commune,
+        "concerns": list(row.concerns),
+        "status": row.status,
+        "urgency": row.urgency,
+        "deadline": iso(row.deadline),
+        "overdue": bool(row.overdue or (row.screened_at is None and row.deadline < now)),
+        "within_deadline": row.within_deadline,
+        "immediate_danger": row.immediate_danger,
+        "children_count": row.children_count,
+        "version": row.version,
+    }
+
+
+def _bad_filter(field: str) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_filter",
+        Message(en="Unknown value for this filter.", fr="Valeur inconnue pour ce filtre."),
+        field=field,
+    )
+
+
+@router.get("")
+async def list_reports(
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.list"))],
+    status: Status | None = None,
+    urgency: Literal["emergency", "high", "normal"] | None = None,
+    overdue: bool | None = None,
+    commune: str | None = Query(default=None, max_length=100),
+    concern: str | None = Query(default=None, max_length=100),
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    page: int = Query(default=1, ge=1, le=100_000),
+    page_size: int = Query(default=50, ge=1, le=200),
+) -> dict[str, Any]:
+    """No names here: a list identifies no child, so it is not an access record."""
+    rt = runtime_of(request)
+    now = datetime.now(UTC)
+    where = []
+    if not principal.has(Role.auditor):
+        where.append(reports.c.agency == principal.agency)
+    if status:
+        where.append(reports.c.status == status)
+    if urgency:
+        where.append(reports.c.urgency == urgency)
+    late = or_(
+        reports.c.overdue.is_(True),
+        and_(reports.c.screened_at.is_(None), reports.c.deadline < now),
+    )
+    if overdue is not None:
+        where.append(late if overdue else ~late)
+    if commune:
+        try:
+            check_commune(commune)
+        except ValueError:
+            raise _bad_filter("commune") from None
+        where.append(reports.c.commune == commune)
+    if concern:
+        if concern not in codes().concerns:
+            raise _bad_filter("concern")
+        where.append(reports.c.concerns.contains([concern]))
+    for name, moment in (("received_from", received_from), ("received_to", received_to)):
+        if moment is not None and moment.tzinfo is None:
+            raise _bad_filter(name)
+    if received_from:
+        where.append(reports.c.received_at >= received_from)
+    if received_to:
+        where.append(reports.c.received_at <= received_to)
+    assert rt.engine is not None
+    async with rt.engine.connect() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(reports).where(*where))
+        ).scalar()
+        rows = await conn.execute(
+            select(reports)
+            .where(*where)
+            .order_by(reports.c.received_at.desc(), reports.c.report_id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        items = [_summary(r, now) for r in rows]
+    return {"items": items, "page": page, "page_size": page_size, "total": int(total or 0)}
+
+
+@router.get("/{report_id}")
+async def read_report(
+    report_id: ReportId,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.read"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    assert rt.engine is not None and rt.access_log is not None
+    async with rt.engine.connect() as conn:
+        row = (await conn.execute(select(reports).where(reports.c.report_id == report_id))).first()
+    if row is None or not sees_agency(principal, row.agency):
+        raise not_found()
+    document = dict(row.document)
+    if not principal.has(*SEES_PERPETRATOR) and document.get("alleged_perpetrator"):
+        document["alleged_perpetrator"] = "[restricted]"
+    # Names, birth dates and the narrative are about to be shown: record who read them.
+    await rt.access_log.record(principal, "report", [report_id], purpose="intake.report.read")
+    return {**_summary(row, datetime.now(UTC)), "document": document}

@@ -1,0 +1,66 @@
+"""Who may do what in intake. Statisticians see no records here (reporting gives them
+de-identified counts); auditors read everything and write nothing."""
+
+from __future__ import annotations
+
+from shared.access import Permissions, rule
+from shared.auth import Role
+
+R = Role
+READERS = (R.hotline_operator, R.intake_officer, R.screener, R.supervisor, R.auditor)
+
+permissions = Permissions(
+    "intake",
+    {
+        "report.create": rule(
+            "write",
+            "Register a report",
+            "Enregistrer un signalement",
+            R.hotline_operator,
+            R.intake_officer,
+        ),
+        "report.amend": rule(
+            "write",
+            "Correct a report",
+            "Corriger un signalement",
+            R.hotline_operator,
+            R.intake_officer,
+            R.screener,
+            R.supervisor,
+        ),
+        "report.screen": rule(
+            "write", "Screen a report", "Trier un signalement", R.screener, R.supervisor
+        ),
+        "report.list": rule("read", "List reports", "Lister les signalements", *READERS),
+        "report.read": rule("read", "Read a report", "Consulter un signalement", *READERS),
+        "child.read": rule(
+            "read",
+            "Search and read child records",
+            "Rechercher et consulter les fiches enfant",
+            *READERS,
+        ),
+        "child.link": rule(
+            "write",
+            "Confirm or reject a suggested duplicate",
+            "Confirmer ou rejeter un doublon suggéré",
+            R.intake_officer,
+            R.screener,
+            R.supervisor,
+        ),
+        "complaint.file": rule(
+            "write",
+            "File a complaint",
+            "Déposer une plainte",
+            R.hotline_operator,
+            R.intake_officer,
+            R.screener,
+            R.case_worker,
+            R.supervisor,
+            R.unit_coordinator,
+            R.oversight,
+        ),
+        "complaint.list": rule(
+            "read", "Read complaints", "Consulter les plaintes", R.oversight, R.auditor
+        ),
+    },
+)

@@ -1,0 +1,111 @@
+"""An intake service on real NATS and PostgreSQL, and callers holding tokens for each role."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.intake.app import spec
+from shared.auth import LocalIssuer
+from shared.config import Settings
+from shared.service import ServiceSpec, create_app
+
+
+def settings_for(
+    nats_url: str, pg_url: str, data_dir: Path, prefix: str, instance: str
+) -> Settings:
+    return Settings(
+        nats_url=nats_url,
+        database_url=pg_url,
+        database_prefix=prefix,
+        data_dir=data_dir,
+        instance=instance,
+    )
+
+
+class Caller:
+    """An HTTP client acting as one person (user, agency, roles)."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def post(self, url: str, body: Any = None, **headers: str) -> httpx.Response:
+        kwargs: dict[str, Any] = {} if body is None else {"json": body}
+        return await self.client.post(url, headers={**self.headers, **headers}, **kwargs)
+
+    async def get(self, url: str, **params: Any) -> httpx.Response:
+        return await self.client.get(url, headers=self.headers, params=params)
+
+
+class Intake:
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.app = app
+        self.client = client
+        self.settings = settings
+        self.issuer = LocalIssuer.load(settings.keys_dir)
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    def as_(
+        self, *roles: str, user: str = "u-1", agency: str = "ocpm", unit: str | None = None
+    ) -> Caller:
+        token = self.issuer.mint(user=user, agency=agency, roles=list(roles), unit=unit)
+        return Caller(self.client, token)
+
+
+async def start(spec_: ServiceSpec, settings: Settings) -> Intake:
+    app = create_app(spec_, settings)
+    await app.state.runtime.start()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, base_url="http://intake")
+    return Intake(app, client, settings)
+
+
+async def stop(intake: Intake) -> None:
+    await intake.client.aclose()
+    await intake.runtime.stop()
+
+
+@pytest.fixture
+def make_intake(nats_url: str, pg_server_url: str, tmp_path: Path) -> Callable[..., Any]:
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+
+    async def make(instance: str = "1", background: list[Any] | None = None) -> Intake:
+        s = settings_for(nats_url, pg_server_url, tmp_path, prefix, instance)
+        return await start(dataclasses.replace(spec, background=background or []), s)
+
+    return make
+
+
+@pytest.fixture
+async def intake(make_intake: Callable[..., Any]) -> AsyncIterator[Intake]:
+    service = await make_intake()
+    yield service
+    await stop(service)
+
+
+def ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+def report_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "channel": "hotline_116",
+        "received_at": ago(minutes=10),
+        "commune": "bj-littoral-cotonou",
+        "concerns": ["child_labour"],
+        "children": [{"name": "Fatoumata Diallo", "sex": "female", "age_years": 11}],
+    }
+    body.update(overrides)
+    return body
