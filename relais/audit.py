@@ -1,15 +1,28 @@
-"""``relais audit``: prove the log whole."""
+"""``relais audit``: prove the log whole, and replay a case from it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import nats
+from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
+from services.reporting.audit_history import (
+    CASE_STREAMS,
+    CaseHistory,
+    assemble_history,
+    format_instant,
+    index_envelope,
+)
+from shared.asyncapi import load_all_event_types
 from shared.keys import load_keyring
+from shared.reading import iter_stored
+from shared.recorded import PoisonEvent, parse_envelope
 from shared.streams import CONTEXTS, stream_name
 from shared.verify import VerifyReport, verify
 
@@ -56,3 +69,108 @@ def run_verify(
         console.print(f"[red]FAIL[/] {f.stream}:{f.seq} {f.subject} {f.problem}")
     console.print(f"[red]{len(report.failures)} failure(s) / échec(s)[/]")
     return 1
+
+
+# -- relais audit case ----------------------------------------------------------------------
+
+
+async def read_case_history(
+    nc: NATS, case_id: str, as_of: datetime | None = None
+) -> CaseHistory | None:
+    """The history of a case straight from the streams, without the reporting service: every
+    event of INTAKE, REFERRAL and CASEWORK is read (the records an event names are in its
+    data, so no subject filter can find them), indexed as the service indexes it, and handed
+    to the same assembling function as ``GET /audit/cases/{id}``."""
+    load_all_event_types()
+    js = nc.jetstream()
+    candidates = []
+    for stream in CASE_STREAMS:
+        try:
+            info = await js.stream_info(stream)
+        except NotFoundError:
+            continue  # a context that never wrote anything has nothing to tell
+        if not info.state.messages:
+            continue
+        async for seq, subject, msg in iter_stored(nc, stream, ">", int(info.state.first_seq)):
+            try:
+                envelope = parse_envelope(msg.data or b"")
+            except PoisonEvent:  # not an event at all; `relais audit verify` reports it
+                continue
+            candidates.append(index_envelope(stream, seq, subject, envelope))
+    return assemble_history(case_id, candidates, as_of)
+
+
+async def _read_case(
+    nats_url: str, case_id: str, as_of: datetime | None, user: str, password: str
+) -> CaseHistory | None:
+    nc = await nats.connect(
+        nats_url,
+        connect_timeout=5,
+        max_reconnect_attempts=1,
+        user=user or None,
+        password=password or None,
+    )
+    try:
+        return await read_case_history(nc, case_id, as_of)
+    finally:
+        await nc.close()
+
+
+def run_case(
+    nats_url: str,
+    case_id: str,
+    as_of: datetime | None,
+    *,
+    json_output: bool = False,
+    user: str = "",
+    password: str = "",
+) -> int:
+    history = asyncio.run(_read_case(nats_url, case_id, as_of, user, password))
+    console = Console()
+    if history is None:
+        message = {
+            "case_id": case_id,
+            "error": "No event of the log names this case. / "
+            "Aucun événement du journal ne concerne ce dossier.",
+        }
+        if json_output:
+            print(json.dumps(message, indent=2, ensure_ascii=False))
+        else:
+            console.print(f"[red]{case_id}[/]: {message['error']}")
+        return 1
+    if json_output:
+        print(json.dumps(history.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    _print_history(console, history)
+    return 0
+
+
+def _print_history(console: Console, history: CaseHistory) -> None:
+    when = f" — as of / au {format_instant(history.as_of)}" if history.as_of else ""
+    table = Table(title=f"Case / Dossier {history.case_id}{when}", show_lines=True)
+    for column in ("time / heure", "event / événement", "by / par", "what changed / modifié"):
+        table.add_column(column)
+    for e in history.events:
+        actor = e["actor"]
+        changed = {k: e["data"][k] for k in e["changed"]}
+        table.add_row(
+            f"{e['time']}\n{e['stream']}:{e['seq']}",
+            f"{e['event']}\n{e['description']['fr']}\n{e['description']['en']}",
+            f"{actor['user']}\n{actor['agency']}\n{actor['role']}",
+            json.dumps(changed, ensure_ascii=False, indent=1),
+        )
+    console.print(table)
+    console.print(
+        f"children / enfants: {', '.join(history.ids('child')) or '-'}  "
+        f"reports / signalements: {', '.join(history.ids('report')) or '-'}  "
+        f"referrals / orientations: {', '.join(history.ids('referral')) or '-'}"
+    )
+    if history.as_of:
+        state = Table(title="State / État")
+        state.add_column("record / dossier")
+        state.add_column("version", justify="right")
+        state.add_column("fields / champs")
+        for key, agg in sorted(history.state.items()):
+            fields = json.dumps(agg["fields"], ensure_ascii=False, indent=1)
+            state.add_row(f"{key}\n{agg['last_event']}", str(agg["version"]), fields)
+        console.print(state)

@@ -138,15 +138,56 @@ def audit_verify(
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure."""
+    from relais.audit import run_verify
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(run_verify(nats_url, json_output=json_output, user=user, password=password))
+
+
+@audit_app.command("case")
+def audit_case(
+    case_id: Annotated[str, typer.Argument(help="The case's id.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="RFC 3339 instant: the history and state at that moment."),
+    ] = None,
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
+    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
+    data_dir: DataDir = Path(".relais"),
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """History of a case and its children across intake, referral and casework.
+
+    Read from the log itself: no service needs to run. Exit 1 if no event names the case."""
+    from relais.audit import run_case
+    from services.reporting.audit_history import parse_instant
+
+    moment = None
+    if as_of is not None:
+        try:
+            moment = parse_instant(as_of)
+        except ValueError as exc:
+            reason = getattr(exc, "message", None)
+            text = f"{reason.en} / {reason.fr}" if reason else str(exc)
+            typer.echo(f"--as-of {as_of!r}: {text}", err=True)
+            raise typer.Exit(2) from None
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(
+        run_case(nats_url, case_id, moment, json_output=json_output, user=user, password=password)
+    )
+
+
+def _nats_login(user: str, password: str, data_dir: Path) -> tuple[str, str]:
+    """The given NATS login, or the embedded server's operator account if there is one."""
     import json
 
-    from relais.audit import run_verify
     from shared.nats_accounts import ADMIN
 
     users_file = data_dir / "nats" / "users.json"
-    if not user and users_file.exists():  # the embedded server's operator account
+    if not user and users_file.exists():
         user, password = ADMIN, json.loads(users_file.read_text())[ADMIN]
-    raise typer.Exit(run_verify(nats_url, json_output=json_output, user=user, password=password))
+    return user, password
 
 
 if __name__ == "__main__":
