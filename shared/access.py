@@ -31,7 +31,7 @@ from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.ids import new_id
-from shared.projection import raise_if_cancelling
+from shared.loops import repeat
 
 log = logging.getLogger(__name__)
 
@@ -177,21 +177,11 @@ class AccessLog:
         self._wake.set()
 
     async def relay(self, poll_s: float = 1.0) -> None:
-        while True:
-            try:
-                sent = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database is away: try again later
-                raise_if_cancelling(exc)
-                log.warning("access records not yet published: %s", type(exc).__name__)
-                sent = 0
-            if sent == 0:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), poll_s)
-                except TimeoutError:
-                    pass
+        await repeat(self._publish_all, interval_s=poll_s, label="access records", wake=self._wake)
+
+    async def _publish_all(self) -> None:
+        while await self.publish_pending():
+            pass
 
     async def publish_pending(self, limit: int = 200) -> int:
         async with self.engine.begin() as conn:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
 from shared.events import EventRegistry, registry
+from shared.loops import raise_if_cancelling
 from shared.recorded import PoisonEvent, RecordedEvent, decode
 from shared.telemetry import metrics
 
@@ -63,14 +64,6 @@ class Projection:
     @property
     def consumer_name(self) -> str:
         return self.name.replace(".", "_").replace(" ", "_")
-
-
-def raise_if_cancelling(exc: BaseException) -> None:
-    """nats-py turns a cancellation into ConnectionClosedError when the connection is closing
-    (Subscription.next_msg); a loop that retries on errors must not swallow it."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from exc
 
 
 def _lock_key(*parts: str) -> int:

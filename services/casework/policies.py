@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from services.casework.rules import load_rules
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
-from shared.projection import raise_if_cancelling
+from shared.loops import raise_if_cancelling, repeat
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
 
@@ -199,15 +198,10 @@ async def flag_overdue_once(runtime: Runtime, now: datetime | None = None) -> in
 
 
 async def _every(runtime: Runtime, step: Callable[[Runtime], Awaitable[int]], label: str) -> None:
-    while True:
-        try:
-            await step(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # NATS or the database away: try again next turn
-            raise_if_cancelling(exc)
-            log.warning("%s paused: %s", label, type(exc).__name__)
-        await asyncio.sleep(POLL_S)
+    async def one_turn() -> None:
+        await step(runtime)
+
+    await repeat(one_turn, interval_s=POLL_S, label=label)
 
 
 async def open_cases(runtime: Runtime) -> None:

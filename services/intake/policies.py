@@ -8,7 +8,6 @@ recognised as the same event (duplicate) or refused as a conflict, and does noth
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from services.intake.projections import reports
 from services.intake.web import aggregate
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
-from shared.projection import raise_if_cancelling
+from shared.loops import repeat
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -74,17 +73,12 @@ def screening_overdue_every(
     """The policy loop, one pass every ``interval_s`` seconds."""
 
     async def screening_overdue(runtime: Runtime) -> None:
-        while True:
-            try:
-                fired = await fire_overdue(runtime)
-                if fired:
-                    log.info("screening overdue: %d report(s)", fired)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database away: try again next pass
-                raise_if_cancelling(exc)
-                log.warning("screening overdue pass failed: %s", type(exc).__name__)
-            await asyncio.sleep(interval_s)
+        async def one_pass() -> None:
+            fired = await fire_overdue(runtime)
+            if fired:
+                log.info("screening overdue: %d report(s)", fired)
+
+        await repeat(one_pass, interval_s=interval_s, label="screening overdue")
 
     return screening_overdue
 

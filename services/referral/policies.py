@@ -9,7 +9,6 @@ so the loser of a race finds its own ids already stored (a duplicate) or a moved
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from services.referral.projections import referrals, units
 from services.referral.queries import referral_state
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict
-from shared.projection import raise_if_cancelling
+from shared.loops import repeat
 from shared.reference import codes
 from shared.service import Runtime
 
@@ -59,15 +58,10 @@ class DeadlinePolicy:
     config: ReferralConfig = field(default_factory=lambda: DEFAULT_CONFIG)
 
     async def loop(self, runtime: Runtime) -> None:
-        while True:
-            try:
-                await self.run_once(runtime)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database is away: try at the next tick
-                raise_if_cancelling(exc)
-                log.warning("deadline policy: %s", type(exc).__name__)
-            await asyncio.sleep(self.config.interval_s)
+        async def one_tick() -> None:
+            await self.run_once(runtime)
+
+        await repeat(one_tick, interval_s=self.config.interval_s, label="deadline policy")
 
     async def run_once(self, runtime: Runtime) -> int:
         """Fire what is due now; returns how many events this instance appended."""
