@@ -49,6 +49,9 @@ class Projection:
     version: int
     metadata: MetaData
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    # Per context, the handler of every event type without its own: for read models that
+    # index whatever happens (audit, feeds), including types registered after start-up.
+    any_event: dict[str, Handler] = field(default_factory=dict)
 
     def on(self, context: str, event_name: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
@@ -57,9 +60,19 @@ class Projection:
 
         return wrap
 
+    def on_any(self, context: str) -> Callable[[Handler], Handler]:
+        def wrap(fn: Handler) -> Handler:
+            self.any_event[context] = fn
+            return fn
+
+        return wrap
+
+    def handler_for(self, context: str, event_name: str) -> Handler | None:
+        return self.handlers.get((context, event_name)) or self.any_event.get(context)
+
     @property
     def contexts(self) -> list[str]:
-        return sorted({context for context, _ in self.handlers})
+        return sorted({context for context, _ in self.handlers} | set(self.any_event))
 
     @property
     def consumer_name(self) -> str:
@@ -321,7 +334,7 @@ class StreamProjector:
         except PoisonEvent as exc:
             await self._dead_letter(conn, msg, seq, str(exc))
             return
-        handler = self.projection.handlers.get((event.event.context, event.event.name))
+        handler = self.projection.handler_for(event.event.context, event.event.name)
         if handler is None:
             return
         carrier = (

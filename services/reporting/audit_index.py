@@ -8,7 +8,6 @@ is indexed the day it is deployed, with no change here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -34,10 +33,8 @@ from services.reporting.audit_history import (
     parse_instant,
     related_links,
 )
-from shared.asyncapi import load_all_event_types
 from shared.db import checkpoints, dead_letters
-from shared.events import registry
-from shared.projection import Handler, Projection
+from shared.projection import Projection
 from shared.recorded import PoisonEvent, RecordedEvent, parse_envelope
 
 INDEXED_CONTEXTS = tuple(s.lower() for s in CASE_STREAMS)
@@ -131,33 +128,10 @@ async def index_event(conn: AsyncConnection, recorded: RecordedEvent) -> None:
         )
 
 
-class _EveryTypeIn(dict[tuple[str, str], Handler]):
-    """A handler map that answers for every event name of its contexts.
-
-    StreamProjector looks handlers up by (context, name) with ``.get``, so a map built from
-    the registry once would silently skip a type registered later (a plugin, a test type,
-    a module imported after the service spec). The listed keys are what the registry knew at
-    build time, for reading; the lookup does not depend on them. A shared catch-all in
-    ``shared.projection`` would make this unnecessary."""
-
-    def __init__(self, contexts: Iterable[str], handler: Handler) -> None:
-        self._contexts = frozenset(contexts)
-        self._handler = handler
-        load_all_event_types()
-        known = {
-            (m.context, m.name): handler for m in registry.all() if m.context in self._contexts
-        }
-        # "*" is no event name (names start with a capital): it only makes Projection.contexts
-        # list every context even when the registry knows none of its types yet.
-        super().__init__({**{(c, "*"): handler for c in self._contexts}, **known})
-
-    def get(self, key: tuple[str, str], default: Handler | None = None) -> Handler | None:  # type: ignore[override]
-        return self._handler if key[0] in self._contexts else default
-
-
 def index_projection() -> Projection:
     projection = Projection(name=INDEX_NAME, version=1, metadata=metadata)
-    projection.handlers = _EveryTypeIn(INDEXED_CONTEXTS, index_event)
+    for context in INDEXED_CONTEXTS:
+        projection.on_any(context)(index_event)
     return projection
 
 

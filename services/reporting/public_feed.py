@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.asyncapi import load_all_event_types
 from shared.envelope import canonical_json
-from shared.events import registry
 from shared.projection import Projection, StreamProjector, prepare
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
@@ -65,9 +64,8 @@ def feed_projection(js: JetStreamContext) -> Projection:
             headers={"Nats-Msg-Id": recorded.id},
         )
 
-    for model in registry.all():
-        if model.context in PUBLISHED_CONTEXTS:
-            projection.handlers[(model.context, model.name)] = republish
+    for context in PUBLISHED_CONTEXTS:
+        projection.on_any(context)(republish)
     return projection
 
 
