@@ -11,14 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.domain import DomainError
 from shared.eventstore import ConcurrencyConflict
 from shared.i18n import Message, language, localise, validation_reason
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An answer to a request that cannot be carried out, with a reason in both languages."""
+class ApiError(DomainError):
+    """An answer to a request that cannot be carried out, raised by the HTTP layer (status
+    first, as HTTP code reads); the domain raises :class:`DomainError` itself."""
 
     def __init__(
         self,
@@ -29,12 +31,7 @@ class ApiError(Exception):
         field: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.extra = extra or {}
+        super().__init__(code, message, status=status, field=field, extra=extra)
 
 
 def error_body(request: Request, code: str, message: Message, **extra: Any) -> dict[str, Any]:
@@ -64,8 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(body, status_code=422)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
         extra = dict(exc.extra)
         if exc.field:
             extra["field"] = exc.field

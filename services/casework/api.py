@@ -178,12 +178,7 @@ async def execute(
     if seen not in {r.seq for r in recorded}:
         raise ConcurrencyConflict(aggregate, seen, recorded[-1].seq)
     state = d.fold((r.event, r.actor.user) for r in recorded if r.seq <= seen)
-    try:
-        events = d.decide(state, command, load_rules())
-    except d.DomainError as exc:
-        raise ApiError(
-            exc.status, exc.code, exc.message, field=exc.field, extra=exc.extra
-        ) from None
+    events = d.decide(state, command, load_rules())  # a refusal is answered by the handler
     if not events:
         version = recorded[-1].seq
         return JSONResponse({"case_id": case_id, "version": version, "events": []})

@@ -11,7 +11,6 @@ from sqlalchemy import and_, func, or_, select
 from services.intake import api_children as child_records
 from services.intake.domain import (
     AmendReport,
-    DomainError,
     RegisterReport,
     ReportState,
     ScreenReport,
@@ -30,7 +29,6 @@ from services.intake.web import (
     idempotency_key,
     load,
     not_found,
-    refused,
     runtime_of,
 )
 from shared.access import sees_agency
@@ -134,10 +132,7 @@ async def screen_report(
             rt, [c.child_id for c in state.children]
         ),
     )
-    try:
-        events = decide_report(state, command)
-    except DomainError as exc:
-        raise refused(exc) from None
+    events = decide_report(state, command)
     # The version the screener saw, if given: a decision on a stale screen is refused (409).
     expected = body.version if body.version is not None else version
     result = await rt.commit(
@@ -180,10 +175,7 @@ async def amend_report(
             )
     if body.changes.received_at is not None:  # one spelling of an instant, as registered
         changes["received_at"] = iso(body.changes.received_at.astimezone(UTC))
-    try:
-        events = decide_report(state, AmendReport(changes=changes, reason=body.reason))
-    except DomainError as exc:
-        raise refused(exc) from None
+    events = decide_report(state, AmendReport(changes=changes, reason=body.reason))
     expected = body.version if body.version is not None else version
     result = await rt.commit(
         agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)

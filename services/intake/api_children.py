@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from services.intake import matching
 from services.intake.domain import (
-    DomainError,
     RecordChild,
     ResolveDuplicate,
     age_range,
@@ -36,7 +35,6 @@ from services.intake.web import (
     idempotency_key,
     load,
     not_found,
-    refused,
     runtime_of,
 )
 from shared.access import sees_agency
@@ -263,10 +261,7 @@ async def _resolve(
         raise not_found()
     state, version = child_state([r.event for r in recorded]), recorded[-1].seq
     note = body.note if body else None
-    try:
-        events = decide_child(state, ResolveDuplicate(candidate_id, confirm, note))
-    except DomainError as exc:
-        raise refused(exc) from None
+    events = decide_child(state, ResolveDuplicate(candidate_id, confirm, note))
     expected = body.version if body and body.version is not None else version
     result = await rt.commit(
         agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)

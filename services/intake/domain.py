@@ -24,6 +24,7 @@ from services.intake.events import (
     ReportScreened,
     ScreeningOverdue,
 )
+from shared.domain import DomainError
 from shared.events import DomainEvent
 from shared.i18n import Message
 from shared.reference import codes
@@ -42,19 +43,6 @@ AMENDABLE = (
     "immediate_danger",
     "urgency",
 )
-
-
-class DomainError(Exception):
-    """A command refused by the rules; ``status`` is the HTTP answer the API gives."""
-
-    def __init__(
-        self, code: str, message: Message, *, status: int = 409, field: str | None = None
-    ) -> None:
-        super().__init__(code)  # the code only: no child data in exception text
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 def iso(moment: datetime) -> str:

@@ -8,7 +8,6 @@ from typing import TypeVar
 
 from fastapi import Request
 
-from services.intake.domain import DomainError
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
@@ -57,10 +56,6 @@ async def load(
     assert runtime.store is not None
     recorded = await runtime.store.load(agg)
     return fold([r.event for r in recorded]), (recorded[-1].seq if recorded else 0)
-
-
-def refused(exc: DomainError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message, field=exc.field)
 
 
 def not_found() -> ApiError:

@@ -14,7 +14,6 @@ from services.referral.domain import (
     Command,
     Complete,
     Decline,
-    DomainError,
     Make,
     Status,
     Withdraw,
@@ -49,7 +48,6 @@ from services.referral.web import (
     invalid,
     not_found,
     paged,
-    refused,
     replayed,
     runtime_of,
     wait_projected,
@@ -150,10 +148,7 @@ async def _transition(
     assert runtime.engine is not None
     if replayed(runtime, "referral", row.referral_id, key, row.last_command_id):
         return row
-    try:
-        events = decide(referral_state(row), command)
-    except DomainError as exc:
-        raise refused(exc) from None
+    events = decide(referral_state(row), command)
     await runtime.commit(
         aggregate(runtime, "referral", row.referral_id),
         row.last_seq,
@@ -179,10 +174,7 @@ async def accept(
     if replayed(runtime, "referral", referral_id, key, row.last_command_id):
         return shared_view(row)
     command = Accept(body.capacity_override_reason)
-    try:
-        decide(referral_state(row), command)  # refuse an illegal transition before reserving
-    except DomainError as exc:
-        raise refused(exc) from None
+    decide(referral_state(row), command)  # refuse an illegal transition before reserving
     await places.reserve(runtime, principal, row.to_unit, referral_id, command.override_reason)
     try:
         new = await _transition(runtime, principal, row, command, key)

@@ -8,14 +8,13 @@ come from a race, only from an explicit override."""
 from __future__ import annotations
 
 from services.referral.domain import (
-    DomainError,
     Release,
     Reserve,
     Status,
     decide_capacity,
 )
 from services.referral.queries import capacity_state, referral_row
-from services.referral.web import actor, aggregate, refused, wait_projected
+from services.referral.web import actor, aggregate, wait_projected
 from shared.auth import Principal
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
@@ -41,10 +40,7 @@ async def _apply(
     assert runtime.engine is not None
     for _ in range(ATTEMPTS):
         state, version = await capacity_state(runtime.engine, unit_id)
-        try:
-            events = decide_capacity(state, command)
-        except DomainError as exc:
-            raise refused(exc) from None
+        events = decide_capacity(state, command)
         if not events:
             return
         try:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import func, select
 
-from services.referral.domain import DomainError, SetCapacity, decide_capacity
+from services.referral.domain import SetCapacity, decide_capacity
 from services.referral.events import AgencyRegistered, UnitDescribed
 from services.referral.permissions import permissions
 from services.referral.policies import ReferralConfig, get_config
@@ -29,7 +29,6 @@ from services.referral.web import (
     invalid,
     not_found,
     paged,
-    refused,
     runtime_of,
 )
 from shared.auth import Principal, Role
@@ -229,10 +228,7 @@ async def set_capacity(
     if not _may_maintain(principal, unit_id, row.agency_id):
         raise forbidden_row()
     state, version = await capacity_state(runtime.engine, unit_id)
-    try:
-        events = decide_capacity(state, SetCapacity(body.total, body.occupied_outside))
-    except DomainError as exc:
-        raise refused(exc) from None
+    events = decide_capacity(state, SetCapacity(body.total, body.occupied_outside))
     await runtime.commit(
         aggregate(runtime, "capacity", unit_id),
         version,

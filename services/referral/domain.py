@@ -23,18 +23,9 @@ from services.referral.events import (
     ReferralOverdue,
     ReferralWithdrawn,
 )
+from shared.domain import DomainError
 from shared.events import DomainEvent
 from shared.i18n import Message
-
-
-class DomainError(Exception):
-    """A command the rules refuse; ``status`` is the HTTP answer (409: not in this state)."""
-
-    def __init__(self, code: str, message: Message, status: int = 409) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 class Status(StrEnum):

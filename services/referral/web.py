@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from services.referral.domain import DomainError
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
 from shared.http import ApiError
@@ -51,10 +50,6 @@ def replayed(runtime: Runtime, kind: str, ident: str, key: str | None, last: str
     if not key or not last:
         return False
     return derived_id(aggregate(runtime, kind, ident).subject_filter, key, "0") == last
-
-
-def refused(error: DomainError) -> ApiError:
-    return ApiError(error.status, error.code, error.message)
 
 
 def invalid(field: str, en: str, fr: str, code: str = "invalid_value") -> ApiError:

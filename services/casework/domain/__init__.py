@@ -24,11 +24,11 @@ from services.casework.domain.state import (
     RISK_LEVELS,
     STAGES,
     CaseState,
-    DomainError,
     evolve,
     fold,
     initial_risk,
 )
+from shared.domain import DomainError
 
 __all__ = [
     "DECISION_KINDS",

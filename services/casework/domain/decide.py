@@ -29,12 +29,11 @@ from services.casework.domain.records import (
 from services.casework.domain.state import (
     STAGES,
     CaseState,
-    DomainError,
     initial_risk,
     iso,
-    refuse,
 )
 from services.casework.rules import Rules
+from shared.domain import DomainError, refuse
 from shared.events import DomainEvent
 from shared.i18n import Message
 
@@ -143,7 +142,6 @@ def _assign(state: CaseState, c: Assign, rules: Rules) -> list[DomainEvent]:
     override = (c.override_reason or "").strip() or None
     if missing and override is None:
         raise DomainError(
-            422,
             "competency_missing",
             Message(
                 en="This worker has no assessment at 'meets expectations' or better in the "
@@ -152,6 +150,7 @@ def _assign(state: CaseState, c: Assign, rules: Rules) -> list[DomainEvent]:
                 "mieux dans les compétences qu'exige ce dossier. Un superviseur peut passer "
                 "outre en donnant un motif.",
             ),
+            status=422,
             field="worker_id",
             extra={"missing_competencies": missing},
         )

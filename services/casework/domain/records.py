@@ -19,9 +19,9 @@ from services.casework.domain.state import (
     RISK_LEVELS,
     STAGES,
     CaseState,
-    refuse,
 )
 from services.casework.rules import Rules
+from shared.domain import refuse
 from shared.events import DomainEvent
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, NoReturn
 
 from services.casework import events as ev
 from shared.events import DomainEvent
-from shared.i18n import Message
 
 STAGES: tuple[str, ...] = (
     "registration",
@@ -29,30 +27,6 @@ MAJOR_DECISIONS = frozenset(
     {"placement", "return_to_family", "family_reunification", "judicial_measure", "transfer"}
 )
 DECISION_KINDS = (*sorted(MAJOR_DECISIONS), "other")
-
-
-class DomainError(Exception):
-    """A refused command: HTTP status, stable code, reason in French and English."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: Message,
-        *,
-        field: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.extra = dict(extra or {})
-
-
-def refuse(code: str, en: str, fr: str, *, status: int = 409, field: str | None = None) -> NoReturn:
-    raise DomainError(status, code, Message(en=en, fr=fr), field=field)
 
 
 @dataclass(frozen=True)
