@@ -80,6 +80,9 @@ class Permissions:
             return principal
 
         dependency.__name__ = f"require_{action.replace('.', '_')}"
+        # Lets tooling (the access matrix test, the README tables) map routes to actions.
+        dependency.relais_action = action  # type: ignore[attr-defined]
+        dependency.relais_permissions = self  # type: ignore[attr-defined]
         return dependency
 
     def markdown(self) -> str:
