@@ -97,6 +97,25 @@ def reporting_rebuild() -> None:
     rebuild_command("reporting")
 
 
+@app.command()
+def permissions() -> None:
+    """Print every service's permission table (Markdown), as the README shows them."""
+    from relais.rebuild import load_spec
+    from shared.access import Permissions
+    from shared.config import SERVICES
+
+    for service in SERVICES:
+        tables = {
+            id(p): p
+            for router in load_spec(service).routers
+            for route in router.routes
+            for dep in getattr(getattr(route, "dependant", None), "dependencies", [])
+            if isinstance(p := getattr(dep.call, "relais_permissions", None), Permissions)
+        }
+        for table in tables.values():
+            typer.echo(f"### {service}\n\n{table.markdown()}\n")
+
+
 @app.command("nats-accounts")
 def nats_accounts(
     site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
