@@ -54,7 +54,10 @@ schema_versions = Table(
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    # hide_parameters: SQL errors and echo never print bound values, which hold child data.
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 async def ensure_database(url: str) -> None:

@@ -96,18 +96,20 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The type only: an exception's text may quote a child's data.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        body = error_body(
-            request,
-            "internal_error",
-            Message(
-                en="Something went wrong on our side. Please try again; if it persists, "
-                "tell your administrator.",
-                fr="Une erreur s'est produite de notre côté. Veuillez réessayer ; si elle "
-                "persiste, prévenez votre administrateur.",
-            ),
-        )
-        return JSONResponse(body, status_code=500)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The type only, and no path: an exception's text or a URL may quote a child's data.
+    log.error("unhandled %s on %s", type(exc).__name__, request.method)
+    body = error_body(
+        request,
+        "internal_error",
+        Message(
+            en="Something went wrong on our side. Please try again; if it persists, "
+            "tell your administrator.",
+            fr="Une erreur s'est produite de notre côté. Veuillez réessayer ; si elle "
+            "persiste, prévenez votre administrateur.",
+        ),
+    )
+    return JSONResponse(body, status_code=500)

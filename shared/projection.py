@@ -368,7 +368,9 @@ class StreamProjector:
                 await self._dead_letter(conn, msg, seq, f"{type(exc).__name__}: {exc}")
 
     async def _dead_letter(self, conn: AsyncConnection, msg: Msg, seq: int, error: str) -> None:
-        log.error("projector %s: event at %s:%d set aside: %s", self.label, self.stream, seq, error)
+        # The reason is kept with the event in the service's own database; the log gets the
+        # position only, since an exception's text may quote the event's data.
+        log.error("projector %s: event at %s:%d set aside", self.label, self.stream, seq)
         await conn.execute(
             insert(dead_letters).values(
                 projector=self.projection.name,

@@ -29,7 +29,7 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
-from shared.http import install_error_handlers
+from shared.http import install_error_handlers, unexpected_error
 from shared.keys import publish_signing_key
 from shared.projection import Projection, StreamProjector, prepare
 from shared.signing import SigningKey
@@ -275,6 +275,17 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     for router in spec.routers:
         app.include_router(router)
+
+    @app.middleware("http")
+    async def contain_unexpected(request: Request, call_next: Any) -> Any:
+        # Inside the tracing middleware (added after this one): an unexpected error becomes
+        # the 500 answer here, so its text (which may quote a child's data) is never
+        # recorded on a span; Starlette's own handler would re-raise it to the tracer.
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            return await unexpected_error(request, exc)
+
     _instrument(app)
     return app
 
@@ -295,11 +306,13 @@ def _instrument(app: FastAPI) -> None:
 
 
 def _redact_query(span: Any, scope: dict[str, Any]) -> None:
-    """Query strings carry search terms such as a child's name: spans keep the path only."""
-    if span is None or not span.is_recording() or not scope.get("query_string"):
+    """A request's path and query can carry a child's name (a search, a mistyped id): spans
+    keep the route template in their name and nothing of the concrete URL."""
+    if span is None or not span.is_recording():
         return
-    path = str(scope.get("path", ""))
-    span.set_attribute("http.target", path)
-    span.set_attribute("url.query", "redacted")
+    span.set_attribute("http.target", "redacted")
+    span.set_attribute("url.path", "redacted")
+    if scope.get("query_string"):
+        span.set_attribute("url.query", "redacted")
     for key in ("http.url", "url.full"):
-        span.set_attribute(key, f"{scope.get('scheme', 'http')}://redacted{path}")
+        span.set_attribute(key, f"{scope.get('scheme', 'http')}://redacted")

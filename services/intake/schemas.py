@@ -9,7 +9,7 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.i18n import LocalisedValueError, Message
-from shared.reference import codes, locations
+from shared.reference import check_code, codes, locations
 
 NARRATIVE_MAX = 20_000  # a long call transcribed; a 5 MB body is refused, not stored
 TEXT_MAX = 2_000
@@ -19,20 +19,6 @@ SCHOOL_STATUSES = ("enrolled", "out_of_school", "never_schooled", "unknown")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def _unknown(what_en: str, what_fr: str, value: str) -> LocalisedValueError:
-    return LocalisedValueError(
-        Message(en=f"Unknown {what_en}: {{v}}.", fr=f"{what_fr} inconnu(e) : {{v}}.").format(
-            v=value[:50]
-        )
-    )
-
-
-def check_code(value: str, known: dict[str, Message], en: str, fr: str) -> str:
-    if value not in known:
-        raise _unknown(en, fr, value)
-    return value
 
 
 def check_commune(value: str) -> str:

@@ -24,7 +24,6 @@ from services.referral.web import (
     PageSize,
     actor,
     aggregate,
-    check_code,
     forbidden_row,
     invalid,
     not_found,
@@ -33,7 +32,7 @@ from services.referral.web import (
 )
 from shared.auth import Principal, Role
 from shared.i18n import LocalisedValueError, Message
-from shared.reference import codes, locations
+from shared.reference import check_code, codes, locations
 
 router = APIRouter(tags=["directory"])
 

@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from services.referral.queries import SHAREABLE
-from services.referral.web import ID_PATTERN, Body, check_code
+from services.referral.web import ID_PATTERN, Body
 from shared.i18n import LocalisedValueError, Message
-from shared.reference import codes
+from shared.reference import check_code, codes
 
 Shareable = Literal["child_age_band", "child_sex", "concerns", "urgency", "reason", "contact"]
 

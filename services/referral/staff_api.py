@@ -21,7 +21,6 @@ from services.referral.web import (
     PageSize,
     actor,
     aggregate,
-    check_code,
     forbidden_row,
     invalid,
     not_found,
@@ -30,7 +29,7 @@ from services.referral.web import (
 )
 from shared.auth import Principal, Role
 from shared.ids import derived_id, new_id
-from shared.reference import frameworks
+from shared.reference import check_code, frameworks
 from shared.service import Runtime
 
 router = APIRouter(tags=["staff"])

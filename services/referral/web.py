@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
 from shared.http import ApiError
-from shared.i18n import LocalisedValueError, Message
+from shared.i18n import Message
 from shared.ids import derived_id
 from shared.service import Runtime
 
@@ -71,18 +71,6 @@ def forbidden_row() -> ApiError:
             fr="Ce dossier relève d'une autre unité ou structure.",
         ),
     )
-
-
-def check_code(value: str, known: dict[str, Any], en: str, fr: str) -> str:
-    """For pydantic validators: a code from the reference data, or a reason in both languages."""
-    if value not in known:
-        raise LocalisedValueError(
-            Message(
-                en=f"Unknown {en} '{value}'; expected one of: {', '.join(known)}.",
-                fr=f"{fr} inconnu(e) « {value} » ; valeurs possibles : {', '.join(known)}.",
-            )
-        )
-    return value
 
 
 async def wait_projected(runtime: Runtime, seq: int) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shared.i18n import Message
+from shared.i18n import LocalisedValueError, Message
 
 HERE = Path(__file__).parent
 
@@ -141,4 +142,26 @@ def frameworks() -> Frameworks:
         competencies=competencies,
         levels={k: int(v["rank"]) for k, v in raw["levels"].items()},
         level_labels={k: _label(v["label"]) for k, v in raw["levels"].items()},
+    )
+
+
+def check_code(value: str, known: Mapping[str, object], en: str, fr: str) -> str:
+    """For pydantic validators: ``value`` if it is a known code, else a reason in both
+    languages. The rejected value is never repeated: a misplaced field may hold a child's
+    name, and error bodies end up in logs."""
+    if value in known:
+        return value
+    if len(known) <= 20:
+        options = ", ".join(known)
+        raise LocalisedValueError(
+            Message(
+                en=f"Unknown {en}; expected one of: {options}.",
+                fr=f"{fr} inconnu(e) ; valeurs possibles : {options}.",
+            )
+        )
+    raise LocalisedValueError(
+        Message(
+            en=f"Unknown {en}; see the reference codes.",
+            fr=f"{fr} inconnu(e) ; voir les codes de référence.",
+        )
     )

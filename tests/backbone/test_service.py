@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -140,7 +141,8 @@ async def test_asyncapi_document_is_served(service: httpx.AsyncClient) -> None:
     assert "lab.CounterMoved" in doc["channels"]
 
 
-async def test_search_terms_never_reach_traces(service: httpx.AsyncClient) -> None:
+@pytest.fixture
+def spans() -> Any:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -148,13 +150,32 @@ async def test_search_terms_never_reach_traces(service: httpx.AsyncClient) -> No
 
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
-    spans = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+def spans_text(exporter: Any) -> str:
+    finished = exporter.get_finished_spans()
+    assert finished, "the requests should be traced"
+    return " ".join(span.to_json() for span in finished)
+
+
+async def test_search_terms_never_reach_traces(service: httpx.AsyncClient, spans: Any) -> None:
     await service.post(
         "/counters?name=Aminata%20Kossi&dob=2014-03-02", json={"label": "x", "age": 3}
     )
-    finished = spans.get_finished_spans()
-    assert finished, "the request should be traced"
-    text = " ".join(f"{span.name} {dict(span.attributes or {})}" for span in finished)
+    await service.get("/nowhere/Aminata%20Kossi")  # a name typed where an id goes
+    text = spans_text(spans)
     assert "Aminata" not in text and "2014-03-02" not in text
-    assert "/counters" in text
+    assert "/counters" in text  # the route template names the span
+
+
+async def test_an_unexpected_errors_text_never_reaches_traces(
+    service: httpx.AsyncClient, spans: Any
+) -> None:
+    answer = await service.get("/boom")
+    assert answer.status_code == 500
+    text = spans_text(spans)
+    assert "Aminata" not in text and "Traceback" not in text
