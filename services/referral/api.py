@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, or_, select
 
 from services.referral import capacity as places
+from services.referral.cases import case_owner
 from services.referral.domain import (
     Accept,
     Command,
@@ -96,6 +97,19 @@ async def refer(
         )
     if body.from_unit is not None and await unit_row(runtime.engine, body.from_unit) is None:
         raise invalid("from_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    owner = await case_owner(runtime.engine, body.case_id)
+    if owner is not None:
+        agency, child_id = owner
+        if agency != principal.agency:
+            # Another agency's case answers as a missing one: its existence is not theirs.
+            raise not_found("case", "Dossier")
+        if child_id != body.child_id:
+            raise invalid(
+                "child_id",
+                "This child is not the child of this case.",
+                "Cet enfant n'est pas celui de ce dossier.",
+                "child_not_in_case",
+            )
     # A retried request must name the same referral, so its id comes from the key.
     referral_id = derived_id("referral", principal.user, key) if key else new_id()
     consent = body.consent

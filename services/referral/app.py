@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.referral import api, directory_api, staff_api
+from services.referral import api, cases, directory_api, staff_api
 from services.referral.policies import DeadlinePolicy, ReferralConfig
 from services.referral.projections import projection
 from shared.service import ServiceSpec
@@ -15,7 +15,7 @@ def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
         name="referral",
         context="referral",
         title="Relais referral: service directory and referrals between agencies",
-        projections=[projection],
+        projections=[projection, cases.projection],
         routers=[directory_api.router, staff_api.router, api.router],
         background=[policy.loop],
     )
