@@ -38,7 +38,8 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
 from shared.eventstore import EventStore
-from shared.projection import Projection, StreamProjector, prepare, reset
+from shared.projection import Projection, StreamProjector
+from shared.projection_schema import prepare, reset
 from shared.recorded import RecordedEvent
 from shared.signing import SigningKey
 from shared.streams import desired_config, ensure_streams

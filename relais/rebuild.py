@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shared.config import Settings
 from shared.db import ensure_database, make_engine
-from shared.projection import ProjectionBusy, StreamProjector, prepare, reset
+from shared.projection import StreamProjector
+from shared.projection_schema import ProjectionBusy, prepare, reset
 from shared.service import ServiceSpec
 
 

@@ -25,11 +25,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
-from sqlalchemy import MetaData, delete, insert, select, text, update
+from sqlalchemy import MetaData, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
+from shared.db import checkpoints, dead_letters
 from shared.events import EventRegistry, registry
 from shared.loops import raise_if_cancelling
 from shared.recorded import PoisonEvent, RecordedEvent, decode
@@ -79,7 +79,7 @@ class Projection:
         return self.name.replace(".", "_").replace(" ", "_")
 
 
-def _lock_key(*parts: str) -> int:
+def lock_key(*parts: str) -> int:
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
 
 
@@ -88,67 +88,6 @@ class _Transient(Exception):
 
 
 _TRANSIENT = (OperationalError, InterfaceError)
-
-
-async def prepare(engine: AsyncEngine, projection: Projection) -> None:
-    """Create the projection's tables; if its schema version changed, drop and rebuild them
-    from the log (projections are disposable)."""
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
-        await conn.run_sync(backbone_metadata.create_all)
-        stored = (
-            await conn.execute(
-                select(schema_versions.c.version).where(
-                    schema_versions.c.projector == projection.name
-                )
-            )
-        ).scalar()
-        if stored is not None and stored != projection.version:
-            log.warning(
-                "projection %s schema v%s -> v%s: rebuilding from the log",
-                projection.name,
-                stored,
-                projection.version,
-            )
-            await _reset(conn, projection)
-        await conn.run_sync(projection.metadata.create_all)
-        if stored != projection.version:
-            await conn.execute(
-                delete(schema_versions).where(schema_versions.c.projector == projection.name)
-            )
-            await conn.execute(
-                insert(schema_versions).values(
-                    projector=projection.name, version=projection.version
-                )
-            )
-
-
-class ProjectionBusy(RuntimeError):
-    """A running projector holds the projection: stop its service before rebuilding."""
-
-
-async def reset(engine: AsyncEngine, projection: Projection) -> None:
-    """Drop the projection's rows, checkpoints and dead letters; recreate empty tables.
-    Refused while any instance is applying it: its in-memory position would outlive the
-    wiped checkpoint and skip the start of the log."""
-    async with engine.begin() as conn:
-        for context in projection.contexts:
-            key = _lock_key("projector", projection.name, context.upper())
-            got = (
-                await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
-            ).scalar()
-            if not got:
-                raise ProjectionBusy(f"{projection.name} is being applied; stop its service")
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
-        await conn.run_sync(backbone_metadata.create_all)
-        await _reset(conn, projection)
-        await conn.run_sync(projection.metadata.create_all)
-
-
-async def _reset(conn: AsyncConnection, projection: Projection) -> None:
-    await conn.run_sync(projection.metadata.drop_all)
-    await conn.execute(delete(checkpoints).where(checkpoints.c.projector == projection.name))
-    await conn.execute(delete(dead_letters).where(dead_letters.c.projector == projection.name))
 
 
 class StreamProjector:
@@ -208,7 +147,7 @@ class StreamProjector:
             got = (
                 await conn.execute(
                     text("SELECT pg_try_advisory_lock(:k)"),
-                    {"k": _lock_key("projector", self.projection.name, self.stream)},
+                    {"k": lock_key("projector", self.projection.name, self.stream)},
                 )
             ).scalar()
             await conn.commit()

@@ -31,7 +31,8 @@ from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
 from shared.http import install_error_handlers, unexpected_error
 from shared.keys import publish_signing_key
-from shared.projection import Projection, StreamProjector, prepare
+from shared.projection import Projection, StreamProjector
+from shared.projection_schema import prepare
 from shared.signing import SigningKey
 from shared.streams import ensure_streams, stream_name
 

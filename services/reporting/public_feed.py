@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.asyncapi import load_all_event_types
 from shared.envelope import canonical_json
-from shared.projection import Projection, StreamProjector, prepare
+from shared.projection import Projection, StreamProjector
+from shared.projection_schema import prepare
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
 from shared.streams import ensure_streams, stream_name

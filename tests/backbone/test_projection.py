@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.config import with_database
 from shared.db import checkpoints, dead_letters, ensure_database, make_engine
 from shared.envelope import Aggregate, canonical_json
-from shared.projection import ProjectionBusy, StreamProjector, prepare, reset
+from shared.projection import StreamProjector
+from shared.projection_schema import ProjectionBusy, prepare, reset
 from shared.recorded import RecordedEvent
 from tests import lab
 from tests.backbone.helpers import ACTOR, lab_store, write_counters

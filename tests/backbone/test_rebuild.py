@@ -11,7 +11,8 @@ from rich.console import Console
 from relais.rebuild import rebuild
 from shared.config import Settings
 from shared.db import make_engine
-from shared.projection import StreamProjector, prepare
+from shared.projection import StreamProjector
+from shared.projection_schema import prepare
 from shared.service import ServiceSpec
 from tests import lab
 from tests.backbone.helpers import lab_store, write_counters

@@ -1,0 +1,75 @@
+"""A projection's tables: created at start-up, rebuilt from the log when its schema version
+changes, and reset for a rebuild only when no instance is applying it."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
+from shared.projection import Projection, lock_key
+
+log = logging.getLogger(__name__)
+
+
+async def prepare(engine: AsyncEngine, projection: Projection) -> None:
+    """Create the projection's tables; if its schema version changed, drop and rebuild them
+    from the log (projections are disposable)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
+        await conn.run_sync(backbone_metadata.create_all)
+        stored = (
+            await conn.execute(
+                select(schema_versions.c.version).where(
+                    schema_versions.c.projector == projection.name
+                )
+            )
+        ).scalar()
+        if stored is not None and stored != projection.version:
+            log.warning(
+                "projection %s schema v%s -> v%s: rebuilding from the log",
+                projection.name,
+                stored,
+                projection.version,
+            )
+            await _reset(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
+        if stored != projection.version:
+            await conn.execute(
+                delete(schema_versions).where(schema_versions.c.projector == projection.name)
+            )
+            await conn.execute(
+                insert(schema_versions).values(
+                    projector=projection.name, version=projection.version
+                )
+            )
+
+
+class ProjectionBusy(RuntimeError):
+    """A running projector holds the projection: stop its service before rebuilding."""
+
+
+async def reset(engine: AsyncEngine, projection: Projection) -> None:
+    """Drop the projection's rows, checkpoints and dead letters; recreate empty tables.
+    Refused while any instance is applying it: its in-memory position would outlive the
+    wiped checkpoint and skip the start of the log."""
+    async with engine.begin() as conn:
+        for context in projection.contexts:
+            key = lock_key("projector", projection.name, context.upper())
+            got = (
+                await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+            ).scalar()
+            if not got:
+                raise ProjectionBusy(f"{projection.name} is being applied; stop its service")
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
+        await conn.run_sync(backbone_metadata.create_all)
+        await _reset(conn, projection)
+        await conn.run_sync(projection.metadata.create_all)
+
+
+async def _reset(conn: AsyncConnection, projection: Projection) -> None:
+    await conn.run_sync(projection.metadata.drop_all)
+    await conn.execute(delete(checkpoints).where(checkpoints.c.projector == projection.name))
+    await conn.execute(delete(dead_letters).where(dead_letters.c.projector == projection.name))
