@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -20,34 +23,89 @@ from services.reporting.audit_history import (
     index_envelope,
 )
 from shared.asyncapi import load_all_event_types
-from shared.keys import load_keyring
+from shared.audit_events import RecordAccessed
+from shared.envelope import Actor, Aggregate
+from shared.eventstore import EventStore
+from shared.ids import new_id
+from shared.keys import (
+    PinsInvalid,
+    keys_document,
+    load_keyring,
+    load_pins,
+    publish_signing_key,
+    published_keys,
+)
 from shared.reading import iter_stored
 from shared.recorded import PoisonEvent, parse_envelope
+from shared.signing import SigningKey
 from shared.streams import CONTEXTS, stream_name
 from shared.verify import VerifyReport, verify
 
 
-async def verify_log(
-    nats_url: str, streams: list[str] | None = None, *, user: str = "", password: str = ""
-) -> VerifyReport:
-    nc = await nats.connect(
+async def _connect(nats_url: str, user: str, password: str) -> NATS:
+    return await nats.connect(
         nats_url,
         connect_timeout=5,
         max_reconnect_attempts=1,
         user=user or None,
         password=password or None,
     )
+
+
+async def verify_log(
+    nats_url: str,
+    streams: list[str] | None = None,
+    *,
+    user: str = "",
+    password: str = "",
+    pinned: Path | None = None,
+) -> VerifyReport:
+    """Without ``pinned``, every key published on AUDIT is trusted (a log checked against
+    itself); with it, only the pinned keys are."""
+    keyring = load_pins(pinned) if pinned else None
+    nc = await _connect(nats_url, user, password)
     try:
-        keyring = await load_keyring(nc)
-        return await verify(nc, streams or [stream_name(c) for c in CONTEXTS], keyring)
+        published = await published_keys(nc)
+        if keyring is None:
+            return await verify(
+                nc, streams or [stream_name(c) for c in CONTEXTS], await load_keyring(nc)
+            )
+        return await verify(
+            nc,
+            streams or [stream_name(c) for c in CONTEXTS],
+            keyring,
+            published=[(k.keyid, k.source, k.seq) for k in published],
+        )
     finally:
         await nc.close()
 
 
+async def keys_on_log(nats_url: str, *, user: str = "", password: str = "") -> dict[str, Any]:
+    nc = await _connect(nats_url, user, password)
+    try:
+        return keys_document(await published_keys(nc))
+    finally:
+        await nc.close()
+
+
+def run_keys(nats_url: str, *, user: str = "", password: str = "") -> int:
+    print(json.dumps(asyncio.run(keys_on_log(nats_url, user=user, password=password)), indent=2))
+    return 0
+
+
 def run_verify(
-    nats_url: str, *, json_output: bool = False, user: str = "", password: str = ""
+    nats_url: str,
+    *,
+    json_output: bool = False,
+    user: str = "",
+    password: str = "",
+    pinned: Path | None = None,
 ) -> int:
-    report = asyncio.run(verify_log(nats_url, user=user, password=password))
+    try:
+        report = asyncio.run(verify_log(nats_url, user=user, password=password, pinned=pinned))
+    except PinsInvalid as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]")
+        return 2
     if json_output:
         print(json.dumps(report.as_dict(), indent=2))
         return 0 if report.ok else 1
@@ -100,18 +158,71 @@ async def read_case_history(
     return assemble_history(case_id, candidates, as_of)
 
 
-async def _read_case(
-    nats_url: str, case_id: str, as_of: datetime | None, user: str, password: str
-) -> CaseHistory | None:
-    nc = await nats.connect(
-        nats_url,
-        connect_timeout=5,
-        max_reconnect_attempts=1,
-        user=user or None,
-        password=password or None,
+@dataclass(frozen=True)
+class Reader:
+    """Who runs ``relais audit case``: the read goes on the record like any other, appended to
+    AUDIT under the command line's own signing key (published on AUDIT, so that
+    ``relais audit verify`` checks it as it checks the services')."""
+
+    user: str
+    agency: str
+    site: str
+    keys_dir: Path
+    role: str = "auditor"
+
+
+async def record_read(nc: NATS, reader: Reader, history: CaseHistory) -> None:
+    store = EventStore(
+        nc,
+        key=SigningKey.load_or_create(reader.keys_dir / "relais-cli.pem"),
+        source=f"/relais/{reader.site}/cli/audit",
+        site=reader.site,
+        writable_contexts=("audit",),
     )
+    await publish_signing_key(store)
+    at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    purpose = "audit: case history (relais audit case)" + (
+        f" as of {format_instant(history.as_of)}" if history.as_of else ""
+    )
+    actor = Actor(user=reader.user, agency=reader.agency, role=reader.role)
+    for record_type, record_id in [
+        ("case", history.case_id),
+        *(("child", child) for child in history.ids("child")),
+    ]:
+        await store.append(
+            Aggregate("audit", reader.site, "access", new_id()),
+            0,
+            [
+                RecordAccessed(
+                    user=reader.user,
+                    agency=reader.agency,
+                    role=reader.role,
+                    service="relais-cli",
+                    record_type=record_type,
+                    record_id=record_id,
+                    purpose=purpose,
+                    at=at,
+                )
+            ],
+            actor=actor,
+        )
+
+
+async def _read_case(
+    nats_url: str,
+    case_id: str,
+    as_of: datetime | None,
+    user: str,
+    password: str,
+    reader: Reader | None,
+) -> CaseHistory | None:
+    nc = await _connect(nats_url, user, password)
     try:
-        return await read_case_history(nc, case_id, as_of)
+        history = await read_case_history(nc, case_id, as_of)
+        if history is not None and reader is not None:
+            # Before anything is shown: a read that cannot be recorded is not shown.
+            await record_read(nc, reader, history)
+        return history
     finally:
         await nc.close()
 
@@ -124,8 +235,9 @@ def run_case(
     json_output: bool = False,
     user: str = "",
     password: str = "",
+    reader: Reader | None = None,
 ) -> int:
-    history = asyncio.run(_read_case(nats_url, case_id, as_of, user, password))
+    history = asyncio.run(_read_case(nats_url, case_id, as_of, user, password, reader))
     console = Console()
     if history is None:
         message = {

@@ -16,7 +16,16 @@ audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 DataDir = Annotated[
-    Path, typer.Option("--data-dir", help="Where embedded servers, keys and logs live.")
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="RELAIS_DATA_DIR",
+        help="Where embedded servers, keys and logs live.",
+    ),
+]
+# The bench never touches real data, whatever RELAIS_DATA_DIR says.
+BenchDir = Annotated[
+    Path, typer.Option("--data-dir", help="Where the bench's own servers keep their data.")
 ]
 
 
@@ -33,7 +42,7 @@ def up(data_dir: DataDir = Path(".relais")) -> None:
 def bench(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option("--events", min=100)] = 100_000,
-    data_dir: DataDir = Path(".relais-bench"),
+    data_dir: BenchDir = Path(".relais-bench"),
 ) -> None:
     """Measure the backbone beside the raw limits of the same servers, in the same run."""
     from relais.bench import run_bench
@@ -155,12 +164,41 @@ def audit_verify(
     password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
     data_dir: DataDir = Path(".relais"),
     json_output: Annotated[bool, typer.Option("--json")] = False,
+    pinned_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--pinned-keys",
+            envvar="RELAIS_PINNED_KEYS",
+            help="Trust only these signing keys (a file from 'relais audit keys', checked out "
+            "of band); any other key published on AUDIT is a failure.",
+        ),
+    ] = None,
 ) -> None:
-    """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure."""
+    """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure,
+    2 if the pinned-keys file cannot be read."""
     from relais.audit import run_verify
 
     user, password = _nats_login(user, password, data_dir)
-    raise typer.Exit(run_verify(nats_url, json_output=json_output, user=user, password=password))
+    raise typer.Exit(
+        run_verify(
+            nats_url, json_output=json_output, user=user, password=password, pinned=pinned_keys
+        )
+    )
+
+
+@audit_app.command("keys")
+def audit_keys(
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
+    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Print every signing key published on AUDIT (key id, public key, instance, when), as
+    JSON. Check each with its site's operator, keep the file, and verify with --pinned-keys."""
+    from relais.audit import run_keys
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(run_keys(nats_url, user=user, password=password))
 
 
 @audit_app.command("case")
@@ -175,11 +213,28 @@ def audit_case(
     password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
     data_dir: DataDir = Path(".relais"),
     json_output: Annotated[bool, typer.Option("--json")] = False,
+    reader: Annotated[
+        str,
+        typer.Option(
+            "--reader",
+            envvar="RELAIS_USER",
+            help="Who is reading (recorded on AUDIT); default: the system user.",
+        ),
+    ] = "",
+    agency: Annotated[
+        str,
+        typer.Option("--agency", envvar="RELAIS_AGENCY", help="The reader's agency."),
+    ] = "unspecified",
+    site: Annotated[str, typer.Option("--site", envvar="RELAIS_SITE")] = "hq",
 ) -> None:
     """History of a case and its children across intake, referral and casework.
 
-    Read from the log itself: no service needs to run. Exit 1 if no event names the case."""
-    from relais.audit import run_case
+    Read from the log itself: no service needs to run. The read is recorded on AUDIT (who,
+    which case and children) before anything is shown, as the API records it. Exit 1 if no
+    event names the case."""
+    import getpass
+
+    from relais.audit import Reader, run_case
     from services.reporting.audit_history import parse_instant
 
     moment = None
@@ -192,8 +247,22 @@ def audit_case(
             typer.echo(f"--as-of {as_of!r}: {text}", err=True)
             raise typer.Exit(2) from None
     user, password = _nats_login(user, password, data_dir)
+    if not reader:
+        try:
+            reader = getpass.getuser()
+        except (OSError, KeyError):  # no login name to be found: say so rather than guess
+            reader = "unknown"
+    who = Reader(user=reader, agency=agency, site=site, keys_dir=data_dir / "keys")
     raise typer.Exit(
-        run_case(nats_url, case_id, moment, json_output=json_output, user=user, password=password)
+        run_case(
+            nats_url,
+            case_id,
+            moment,
+            json_output=json_output,
+            user=user,
+            password=password,
+            reader=who,
+        )
     )
 
 

@@ -3,11 +3,13 @@ two server URLs, which keep the names operators already know)."""
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES: tuple[str, ...] = ("intake", "referral", "casework", "reporting")
@@ -72,6 +74,60 @@ class Settings(BaseSettings):
     otel_endpoint: str = ""
     log_level: str = "INFO"
 
+    time_zone: str = Field(
+        default="Africa/Porto-Novo",
+        description="The country's time zone (IANA name): opening hours and 'open now' are "
+        "read in it",
+    )
+    referral_due_hours_emergency: float = Field(
+        default=24.0,
+        description="Hours a receiving unit has to accept or decline an emergency referral",
+    )
+    referral_due_hours_high: float = Field(
+        default=72.0, description="Hours to accept or decline a high-urgency referral"
+    )
+    referral_due_hours_normal: float = Field(
+        default=168.0, description="Hours to accept or decline a normal referral (7 days)"
+    )
+    referral_escalate_after_hours: float = Field(
+        default=24.0,
+        description="Hours an overdue referral waits before it is escalated to the receiving "
+        "unit's supervisor",
+    )
+    referral_reservation_grace_minutes: float = Field(
+        default=10.0,
+        description="Minutes after which a place reserved for a referral that is not accepted "
+        "(or an accepted referral holding no place) is put right by the capacity sweep",
+    )
+
+    @field_validator(
+        "referral_due_hours_emergency",
+        "referral_due_hours_high",
+        "referral_due_hours_normal",
+        "referral_escalate_after_hours",
+    )
+    @classmethod
+    def _positive_hours(cls, value: float, info: ValidationInfo) -> float:
+        # A year at most: beyond it a deadline is surely a typo, and timedelta would overflow.
+        return _positive(value, info, "hours", 24 * 366)
+
+    @field_validator("referral_reservation_grace_minutes")
+    @classmethod
+    def _positive_minutes(cls, value: float, info: ValidationInfo) -> float:
+        return _positive(value, info, "minutes", 60 * 24 * 7)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(
+                f"RELAIS_TIME_ZONE: unknown time zone {value!r}; give an IANA name such as "
+                "Africa/Porto-Novo (the system needs a time zone database, e.g. tzdata)"
+            ) from None
+        return value
+
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
 
@@ -86,6 +142,15 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+
+def _positive(value: float, info: ValidationInfo, unit: str, most: float) -> float:
+    if not math.isfinite(value) or value <= 0 or value > most:
+        variable = f"RELAIS_{(info.field_name or '').upper()}"
+        raise ValueError(
+            f"{variable} must be a positive number of {unit}, at most {most:g} (got {value:g})"
+        )
+    return value
 
 
 def with_database(url: str, database: str) -> str:

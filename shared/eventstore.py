@@ -6,7 +6,9 @@
 * Event ids are derived from the command's idempotency key, so a retry stores nothing new.
   The server checks the expected sequence before deduplicating, so a retry that arrives
   after its first attempt succeeded is recognised by finding its own ids after the expected
-  position rather than by the duplicate window alone.
+  position rather than by the duplicate window alone. A key reused for a different command
+  (same ids, other event types, or none of its events after the expected position) is refused
+  with ``IdempotencyKeyReused``, never taken as success.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ class ConcurrencyConflict(EventStoreError):
         self.aggregate = aggregate
         self.expected = expected
         self.actual = actual
+
+
+class IdempotencyKeyReused(EventStoreError):
+    """The idempotency key already served another command on this aggregate."""
+
+
+class _AlreadyPublished(Exception):
+    """The server deduplicated the message: an event with its id is already stored."""
 
 
 class NotOwner(EventStoreError):
@@ -176,10 +186,17 @@ class EventStore:
             )
             try:
                 seqs = await self._publish(aggregate, expected_version, messages, carrier)
-            except ConcurrencyConflict:
-                stored = await self._already_stored(aggregate, expected_version, messages)
+            except (ConcurrencyConflict, _AlreadyPublished) as exc:
+                # A conflict may be this very command's earlier attempt (stored after the
+                # expected position); a deduplicated message is one stored anywhere.
+                after = expected_version if isinstance(exc, ConcurrencyConflict) else 0
+                stored = await self._already_stored(aggregate, after, messages)
                 if stored is None:
-                    raise
+                    if isinstance(exc, ConcurrencyConflict):
+                        raise
+                    raise IdempotencyKeyReused(
+                        f"{aggregate.type} {aggregate.id}: idempotency key already used"
+                    ) from None
                 metrics.append_duplicates.add(1, {"stream": aggregate.stream})
                 return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
             recorded = [
@@ -273,9 +290,13 @@ class EventStore:
                 if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
                     raise await self._conflict(aggregate, expected) from None
                 raise EventStoreError(f"append refused: {exc.description}") from None
+            if ack.duplicate:
+                raise _AlreadyPublished
             return [ack.seq]
 
-        batch_id = messages[0][2]["id"]
+        # A fresh id per attempt: two writers retrying the same command derive the same event
+        # ids, and batches sharing an id interleave on the server, which then stores neither.
+        batch_id = new_id()
         last = len(messages)
         for number, (subject, payload, envelope) in enumerate(messages, start=1):
             headers = {
@@ -295,8 +316,10 @@ class EventStore:
             error = answer.get("error")
             if error:
                 code = error.get("err_code")
-                if code in (ERR_WRONG_LAST_SEQUENCE, ERR_BATCH_DUPLICATE_ID):
+                if code == ERR_WRONG_LAST_SEQUENCE:
                     raise await self._conflict(aggregate, expected)
+                if code == ERR_BATCH_DUPLICATE_ID:
+                    raise _AlreadyPublished
                 raise EventStoreError(f"append refused: {error.get('description')} ({code})")
             seq = int(answer["seq"])
             count = int(answer.get("count", last))
@@ -315,13 +338,20 @@ class EventStore:
         expected: int,
         messages: list[tuple[str, bytes, dict[str, Any]]],
     ) -> list[RecordedEvent] | None:
-        """The events of an earlier attempt of this very append, if it was stored."""
+        """The events of an earlier attempt of this very append, if it was stored: the same
+        ids after ``expected``, of the same types. (Data may differ: a retry decides again and
+        stamps its own times. Other types mean the key served another command.)"""
         wanted = [envelope["id"] for _, _, envelope in messages]
         after = [e for e in await self.load(aggregate) if e.seq > expected]
         found = [e for e in after if e.id in set(wanted)]
-        if [e.id for e in found] == wanted:
-            return found
-        return None
+        if [e.id for e in found] != wanted:
+            return None
+        for stored, (_, _, envelope) in zip(found, messages, strict=True):
+            if stored.envelope["type"] != envelope["type"]:
+                raise IdempotencyKeyReused(
+                    f"{aggregate.type} {aggregate.id}: idempotency key already used"
+                )
+        return found
 
     async def _head_at(self, aggregate: Aggregate, seq: int) -> AggregateHead:
         if seq == 0:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.domain import DomainError
-from shared.eventstore import ConcurrencyConflict
+from shared.eventstore import ConcurrencyConflict, IdempotencyKeyReused
 from shared.i18n import Message, language, localise, validation_reason
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,21 @@ def install_error_handlers(app: FastAPI) -> None:
             current_version=exc.actual,
         )
         return JSONResponse(body, status_code=409)
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def key_reused(request: Request, exc: IdempotencyKeyReused) -> JSONResponse:
+        body = error_body(
+            request,
+            "idempotency_key_reused",
+            Message(
+                en="This Idempotency-Key was already used for a different request on this "
+                "record. Send a new key with a new request.",
+                fr="Cette clé Idempotency-Key a déjà servi pour une autre demande sur ce "
+                "dossier. Envoyez une nouvelle clé avec une nouvelle demande.",
+            ),
+            field="Idempotency-Key",
+        )
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

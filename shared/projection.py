@@ -79,6 +79,12 @@ class Projection:
         return self.name.replace(".", "_").replace(" ", "_")
 
 
+def subject_event(subject: str) -> tuple[str, str] | None:
+    """(context, event name) from ``<context>.<site>.<aggregate>.<id>.<EventName>``."""
+    parts = subject.split(".")
+    return (parts[0], parts[-1]) if len(parts) == 5 else None
+
+
 def lock_key(*parts: str) -> int:
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
 
@@ -266,12 +272,21 @@ class StreamProjector:
 
     async def _apply_one(self, conn: AsyncConnection, msg: Msg, seq: int, *, isolate: bool) -> None:
         subject = msg.subject
+        named = subject_event(subject)
+        if named is not None and self.projection.handler_for(*named) is None:
+            # Not this read model's business: not even decoded. Replays skip most of a stream
+            # cheaply, and an event type this version does not know yet (a newer service's)
+            # is no dead letter for a projection that would ignore it anyway.
+            return
         try:
             event = decode(
                 msg.data, stream=self.stream, seq=seq, subject=subject, reg=self.registry
             )
         except PoisonEvent as exc:
             await self._dead_letter(conn, msg, seq, str(exc))
+            return
+        if named is not None and named != (event.event.context, event.event.name):
+            await self._dead_letter(conn, msg, seq, "the subject names another event type")
             return
         handler = self.projection.handler_for(event.event.context, event.event.name)
         if handler is None:

@@ -131,8 +131,21 @@ def _check_event(
     heads[key] = _ChainHead(version, sha256_hex(raw), seq)
 
 
-async def verify(nc: NATS, streams: Iterable[str], keyring: Keyring) -> VerifyReport:
+async def verify(
+    nc: NATS,
+    streams: Iterable[str],
+    keyring: Keyring,
+    *,
+    published: Iterable[tuple[str, str, int]] = (),
+) -> VerifyReport:
+    """``published``: (key id, source, AUDIT seq) of keys found on the log; with a pinned
+    keyring, each one not pinned is a failure in itself (events it signed fail as well)."""
     report = VerifyReport()
+    for kid, source, seq in published:
+        if kid not in keyring:
+            report.failures.append(
+                Finding("AUDIT", seq, "", f"signing key {kid} of {source} is not pinned")
+            )
     for stream in streams:
         await verify_stream(nc, stream, keyring, report)
     return report

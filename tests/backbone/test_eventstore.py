@@ -6,13 +6,14 @@ import asyncio
 import itertools
 import json
 
+import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError
 
 from shared.envelope import GENESIS, Actor, Aggregate, canonical_json, sha256_hex
-from shared.eventstore import ConcurrencyConflict, EventStore, NotOwner
+from shared.eventstore import ConcurrencyConflict, EventStore, IdempotencyKeyReused, NotOwner
 from shared.signing import Keyring, SigningKey
 from shared.streams import StreamMisconfigured, ensure_streams
 from tests.lab import CounterMoved, CounterOpened
@@ -137,6 +138,61 @@ async def test_retried_command_stores_its_events_once(store: EventStore) -> None
     await store.append(
         counter("c2"), 0, [CounterOpened(label="y")], actor=ACTOR, idempotency_key="k-1"
     )
+
+
+async def test_concurrent_retries_of_one_batch_store_it_once(nats_url: str) -> None:
+    # Two instances sending the same command at once (a client retry racing the first try,
+    # two policy loops) derive the same event ids; one stores, the other sees its twin.
+    connections = [await nats.connect(nats_url) for _ in range(2)]
+    try:
+        await ensure_streams(connections[0].jetstream(), "hq", contexts=("lab", "audit"))
+        stores = [
+            EventStore(
+                nc,
+                key=SigningKey.generate(),
+                source=f"/relais/hq/lab/{i}",
+                site="hq",
+                writable_contexts=("lab",),
+            )
+            for i, nc in enumerate(connections)
+        ]
+        for round_ in range(200):
+            agg = counter(f"race-{round_}")
+            batch = [CounterOpened(label="x"), CounterMoved(amount=1, unit="u")]
+            results = await asyncio.gather(
+                *(s.append(agg, 0, batch, actor=ACTOR, idempotency_key="same") for s in stores)
+            )
+            assert sorted(r.duplicate for r in results) == [False, True]
+            assert len(await stores[0].load(agg)) == 2
+    finally:
+        for nc in connections:
+            await nc.close()
+
+
+async def test_a_key_reused_for_another_command_is_refused_not_taken_as_stored(
+    store: EventStore,
+) -> None:
+    agg = counter("reuse")
+    head = (await store.append(agg, 0, [CounterOpened(label="x")], actor=ACTOR)).head
+    first = await store.append(
+        agg, head.seq, [CounterMoved(amount=1, unit="u")], actor=ACTOR, idempotency_key="k"
+    )
+    # A retry that reloaded the aggregate after the first attempt succeeded: its twin is found.
+    again = await store.append(
+        agg, first.head.seq, [CounterMoved(amount=1, unit="u")], actor=ACTOR, idempotency_key="k"
+    )
+    assert again.duplicate and again.events[0].seq == first.events[0].seq
+    pair = [CounterMoved(amount=2, unit="u"), CounterMoved(amount=3, unit="u")]
+    batch = await store.append(agg, again.head.seq, pair, actor=ACTOR, idempotency_key="b")
+    batch_again = await store.append(agg, batch.head.seq, pair, actor=ACTOR, idempotency_key="b")
+    assert batch_again.duplicate
+    assert [e.seq for e in batch_again.events] == [e.seq for e in batch.events]
+    # The same key for another kind of command: refused, nothing pretended.
+    with pytest.raises(IdempotencyKeyReused):
+        await store.append(
+            agg, batch.head.seq, [CounterOpened(label="y")], actor=ACTOR, idempotency_key="k"
+        )
+    assert len(await store.load(agg)) == 4
 
 
 async def test_retry_with_a_different_key_after_success_is_a_conflict(store: EventStore) -> None:

@@ -40,6 +40,29 @@ async def connect(server: NatsServer, user: str, password: str, errors: list[str
     )
 
 
+async def first_delivery(publisher, subscription) -> bytes:
+    """Publishes until the import delivers. Plain publishing is at most once, and on a loaded
+    machine the first message can cross the account import before its interest has; what is
+    checked here is that the feed gets through at all, not how fast."""
+    for _ in range(20):
+        await publisher.publish("public.hq.intake.ReportAccepted", b'{"deidentified":true}')
+        await publisher.flush()
+        try:
+            return bytes((await subscription.next_msg(timeout=0.5)).data)
+        except nats.errors.TimeoutError:
+            continue
+    raise AssertionError("the public feed never reached the integrator")
+
+
+async def violation_reported(errors: list[str]) -> None:
+    """The server reports a denied publish asynchronously, on the error callback."""
+    for _ in range(50):
+        if any("permissions violation" in e.lower() for e in errors):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no permissions violation reported: {errors}")
+
+
 async def test_passwords_are_kept_private_and_stable(tmp_path: Path) -> None:
     first = load_or_create_passwords(tmp_path / "p.json")
     assert load_or_create_passwords(tmp_path / "p.json") == first
@@ -54,29 +77,29 @@ async def test_a_service_writes_its_own_stream_and_not_another(secured) -> None:
     casework = await connect(server, "casework", passwords["casework"], errors)
     await ensure_streams(casework.jetstream(), "hq", contexts=("casework",))
 
-    js = intake.jetstream(timeout=1)
+    js = intake.jetstream()
+    denied = intake.jetstream(timeout=1)  # a denied request is never answered: don't wait long
     ack = await js.publish("intake.hq.report.r1.ReportRegistered", b"{}")
     assert ack.stream == "INTAKE"
     with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
-        await js.publish("casework.hq.case.c1.CaseOpened", b"{}")
+        await denied.publish("casework.hq.case.c1.CaseOpened", b"{}")
     with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
-        await js.publish("intake.parakou.report.r1.ReportRegistered", b"{}")  # another site
-    await asyncio.sleep(0.1)
-    assert any("permissions violation" in e.lower() for e in errors)
+        await denied.publish("intake.parakou.report.r1.ReportRegistered", b"{}")  # another site
+    await violation_reported(errors)
     assert (await js.stream_info("CASEWORK")).state.messages == 0
 
     # The log cannot be deleted, purged or trimmed with a service's credentials.
     for attempt in (
-        js.delete_stream("INTAKE"),
-        js.purge_stream("INTAKE"),
-        js.delete_msg("INTAKE", 1),
+        denied.delete_stream("INTAKE"),
+        denied.purge_stream("INTAKE"),
+        denied.delete_msg("INTAKE", 1),
     ):
         with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError, APIError)):
             await attempt
     assert (await js.stream_info("INTAKE")).state.messages == 1
     # Nor can it create or reconfigure another service's stream.
     with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError, APIError)):
-        await ensure_streams(js, "hq", contexts=("referral",))
+        await ensure_streams(denied, "hq", contexts=("referral",))
     await intake.close()
     await casework.close()
 
@@ -114,20 +137,17 @@ async def test_integrators_see_the_public_feed_and_nothing_else(secured) -> None
     public = await integrator.subscribe("public.>")
     private = await integrator.subscribe("intake.>")
     await integrator.flush()
-    await reporting.publish("public.hq.intake.ReportAccepted", b'{"deidentified":true}')
     intake = await connect(server, "intake", passwords["intake"], errors)
     await intake.publish("intake.hq.report.r1.ReportRegistered", b'{"name":"Aminata"}')
     await intake.flush()
-    got = await public.next_msg(timeout=2)
-    assert got.data == b'{"deidentified":true}'
+    assert await first_delivery(reporting, public) == b'{"deidentified":true}'
     with pytest.raises(nats.errors.TimeoutError):
         await private.next_msg(timeout=0.5)
     watcher = await reporting.subscribe("public.>")
     await reporting.flush()
     await integrator.publish("public.hq.intake.Forged", b"forged")
-    await integrator.flush(timeout=1)
-    await asyncio.sleep(0.2)
-    assert any("permissions violation" in e.lower() for e in errors)
+    await integrator.flush()
+    await violation_reported(errors)
     with pytest.raises(nats.errors.TimeoutError):
         await watcher.next_msg(timeout=0.3)
     for conn in (reporting, integrator, intake):

@@ -90,16 +90,27 @@ async def test_cancelled_mid_batch_then_restarted_equals_clean_replay(
     await prepare(engine, lab.projection)
     moved = lab.projection.handlers[("lab", "CounterMoved")]
 
-    async def slow_moved(conn: AsyncConnection, event: RecordedEvent) -> None:
-        await asyncio.sleep(0.002)  # so that cancellation lands inside a batch
-        await moved(conn, event)
+    calls = 0
+    cancel_after = 0
+    reached = asyncio.Event()
 
-    monkeypatch.setitem(lab.projection.handlers, ("lab", "CounterMoved"), slow_moved)
+    async def counted_moved(conn: AsyncConnection, event: RecordedEvent) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == cancel_after:
+            reached.set()
+        await moved(conn, event)  # the cancellation lands here, inside a batch of 40
+
+    monkeypatch.setitem(lab.projection.handlers, ("lab", "CounterMoved"), counted_moved)
     checkpoints_seen = []
-    for delay in (0.1, 0.2, 0.3):
+    # Cancelled by count, not by time, so a fast or a loaded machine cuts in the same places:
+    # inside the first batch, then after one more committed batch each time.
+    for handled in (20, 60, 60):
+        calls, cancel_after = 0, handled
+        reached.clear()
         projector = StreamProjector(lab.projection, "LAB", engine, nc.jetstream(), batch_size=40)
         task = asyncio.create_task(projector.run(until_seq=last))
-        await asyncio.sleep(delay)
+        await asyncio.wait_for(reached.wait(), timeout=60)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -134,7 +145,7 @@ async def test_projector_killed_with_sigkill_then_restarted_equals_clean_replay(
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"running"
-        for _ in range(200):  # let it commit at least one more batch, then cut it off
+        for _ in range(3000):  # let it commit at least one more batch, then cut it off
             async with engine.connect() as conn:
                 seen = (await conn.execute(select(checkpoints.c.last_seq))).scalar() or 0
             if seen > partial:
@@ -165,7 +176,14 @@ async def test_poison_events_go_to_dead_letters_and_the_projector_goes_on(
     envelope.update(id="x1", type="org.relais.lab.CounterMoved.v2", data={"amount": "many"})
     await js.publish("lab.hq.counter.bad.CounterMoved", canonical_json(envelope))
     envelope.update(id="x2", type="org.relais.lab.NoSuchThing.v1", data={})
+    await js.publish("lab.hq.counter.bad.CounterMoved", canonical_json(envelope))
+    # An event type this projection has no handler for is not its business, known or not (a
+    # newer service's event during an upgrade): skipped, not a dead letter.
+    envelope.update(id="x3")
     await js.publish("lab.hq.counter.bad.NoSuchThing", canonical_json(envelope))
+    # A subject that names another event than the one it carries is not trusted.
+    envelope.update(id="x4", type=head_env["type"], data=head_env["data"])
+    await js.publish("lab.hq.counter.bad.CounterMoved", canonical_json(envelope))
     bad = Aggregate("lab", "hq", "counter", "broken")
     await store.append(bad, 0, [lab.CounterBroken(reason="r")], actor=ACTOR)
     result = await store.append(good, head.seq, [lab.CounterMoved(amount=3, unit="u")], actor=ACTOR)
@@ -179,11 +197,12 @@ async def test_poison_events_go_to_dead_letters_and_the_projector_goes_on(
                 select(dead_letters.c.seq, dead_letters.c.error).order_by(dead_letters.c.seq)
             )
         ).all()
-    assert len(letters) == 4
+    assert len(letters) == 5
     assert "not JSON" in letters[0].error
     assert "amount" in letters[1].error and "many" not in letters[1].error  # no data echoed
     assert "unknown event type" in letters[2].error
-    assert "RuntimeError" in letters[3].error
+    assert "another event type" in letters[3].error
+    assert "RuntimeError" in letters[4].error
 
 
 async def test_rebuild_from_the_log_gives_identical_state(engine: AsyncEngine, nc: NATS) -> None:

@@ -8,13 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
 
 from relais.audit import verify_log
 from relais.embedded import NatsServer
-from shared.envelope import canonical_json
-from shared.keys import load_keyring, publish_signing_key
+from shared.envelope import b64, canonical_json
+from shared.keys import (
+    PinsInvalid,
+    keys_document,
+    load_keyring,
+    load_pins,
+    publish_signing_key,
+    published_keys,
+)
 from shared.signing import SigningKey
 from shared.verify import verify
 from tests.backbone.helpers import lab_store, write_counters
@@ -141,3 +149,67 @@ def test_cli_exits_non_zero_on_failure_and_zero_when_clean(nats_url: str) -> Non
     assert done.returncode == 1 and not report["ok"]
     assert {f["stream"] for f in report["failures"]} == {"INTAKE", "REFERRAL", "CASEWORK"}
     assert report["streams"] == {"AUDIT": 1}
+
+
+async def test_only_pinned_keys_are_trusted(nc: NATS, tmp_path: Path) -> None:
+    # The auditor pinned the keys they checked with each site; a key that appeared on AUDIT
+    # since (whoever could write there) signs nothing the verification accepts.
+    store = await lab_store(nc)
+    await publish_signing_key(store)
+    await write_counters(store, counters=2, moves=2)
+    pins = tmp_path / "pins.json"
+    pins.write_text(json.dumps(keys_document(await published_keys(nc))), encoding="utf-8")
+
+    pinned = await verify(nc, ["LAB", "AUDIT"], load_pins(pins))
+    assert pinned.ok, pinned.failures
+
+    intruder = await lab_store(nc)  # another instance, with a key nobody checked
+    await publish_signing_key(intruder)
+    await write_counters(intruder, counters=1, moves=1, prefix="x")
+    published = [(k.keyid, k.source, k.seq) for k in await published_keys(nc)]
+    report = await verify(nc, ["LAB", "AUDIT"], load_pins(pins), published=published)
+    problems = [f.problem for f in report.failures]
+    assert any(f"signing key {intruder.key.key_id}" in p and "not pinned" in p for p in problems)
+    assert any("unknown signing key" in p for p in problems)
+    # Without pins the log vouches for itself, and the intruder's events pass.
+    assert (await verify(nc, ["LAB", "AUDIT"], await load_keyring(nc))).ok
+
+
+def test_a_pin_whose_key_id_is_not_its_keys_is_refused(tmp_path: Path) -> None:
+    key, other = SigningKey.generate(), SigningKey.generate()
+    pins = tmp_path / "pins.json"
+    entry = {"keyid": other.key_id, "publickey": b64(key.public_raw), "source": "s"}
+    pins.write_text(json.dumps({"keys": [entry]}), encoding="utf-8")
+    with pytest.raises(PinsInvalid, match="is not its key's"):
+        load_pins(pins)
+    pins.write_text("not json", encoding="utf-8")
+    with pytest.raises(PinsInvalid, match="not a pinned-keys file"):
+        load_pins(pins)
+
+
+def test_cli_prints_the_keys_to_pin_and_refuses_a_bad_pin_file(
+    nats_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import nats
+
+    async def prepare() -> str:
+        nc = await nats.connect(nats_url)
+        store = await lab_store(nc)
+        await publish_signing_key(store)
+        await nc.close()
+        return store.key.key_id
+
+    kid = asyncio.run(prepare())
+    root = Path(__file__).resolve().parents[2]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "relais.cli", "audit", *args, "--nats-url", nats_url]
+        return subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=60)
+
+    keys = cli("keys")
+    assert keys.returncode == 0 and [k["keyid"] for k in json.loads(keys.stdout)["keys"]] == [kid]
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    refused = cli("verify", "--pinned-keys", str(tmp_path / "bad.json"))
+    assert refused.returncode == 2 and "pinned-keys" in refused.stderr

@@ -1,0 +1,139 @@
+"""Checks on what people type, shared by every service's request bodies: codes from the
+reference data, dates that cannot be in the future, a child's date of birth, consent. Each
+raises ``LocalisedValueError`` with a reason in French and English that never repeats the
+value it refuses (a misplaced field may hold a child's name)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from shared.i18n import LocalisedValueError, Message
+from shared.reference import check_code, codes, locations
+
+CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not "the future"
+# A calendar day is the person's local day: up to UTC+14 may already be "tomorrow" in UTC.
+LOCAL_DAY_AHEAD = timedelta(hours=14)
+FUTURE = Message(en="This date is in the future.", fr="Cette date est dans le futur.")
+
+
+def check_commune(value: str) -> str:
+    area = locations().areas.get(value)
+    if value != "unknown" and (area is None or area.level != 1):
+        raise LocalisedValueError(
+            Message(
+                en="Unknown commune: give a commune code (e.g. bj-littoral-cotonou) or 'unknown'.",
+                fr="Commune inconnue : donnez un code de commune (p. ex. bj-littoral-cotonou) "
+                "ou « unknown ».",
+            )
+        )
+    return value
+
+
+def check_channel(value: str) -> str:
+    return check_code(value, codes().channels, "channel", "Canal")
+
+
+def check_urgency(value: str) -> str:
+    return check_code(value, codes().urgencies, "urgency", "Urgence")
+
+
+def check_sex(value: str) -> str:
+    return check_code(value, codes().sexes, "sex", "Sexe")
+
+
+def check_concerns(values: list[str]) -> list[str]:
+    for code in values:
+        check_code(code, codes().concerns, "concern category", "Catégorie")
+    return list(dict.fromkeys(values))
+
+
+def check_vulnerabilities(values: list[str]) -> list[str]:
+    for code in values:
+        check_code(code, codes().vulnerabilities, "vulnerability factor", "Facteur")
+    return sorted(set(values))
+
+
+def not_future(moment: datetime) -> datetime:
+    if moment > datetime.now(UTC) + CLOCK_SKEW:
+        raise LocalisedValueError(FUTURE)
+    return moment
+
+
+def not_future_day(value: date) -> date:
+    if value > (datetime.now(UTC) + LOCAL_DAY_AHEAD).date():
+        raise LocalisedValueError(FUTURE)
+    return value
+
+
+def check_date_of_birth(value: date) -> date:
+    not_future_day(value)
+    today = datetime.now(UTC).date()
+    if today.year - value.year - ((today.month, today.day) < (value.month, value.day)) > 17:
+        raise LocalisedValueError(
+            Message(
+                en="This date of birth makes the person an adult (18 or over).",
+                fr="Cette date de naissance fait de la personne un adulte (18 ans ou plus).",
+            )
+        )
+    return value
+
+
+def check_consent(
+    given: bool, given_by: str | None, given_at: datetime | None, reason_not_sought: str | None
+) -> None:
+    """Consent to a referral: who gave it and when, or why it was not sought."""
+    if given and (given_by is None or given_at is None):
+        raise LocalisedValueError(
+            Message(
+                en="Say who gave consent (given_by) and when (given_at).",
+                fr="Indiquez qui a donné son consentement (given_by) et quand (given_at).",
+            )
+        )
+    if not given and not (reason_not_sought or "").strip():
+        raise LocalisedValueError(
+            Message(
+                en="Without consent, say why it was not sought (reason_not_sought).",
+                fr="Sans consentement, indiquez pourquoi il n'a pas été recherché "
+                "(reason_not_sought).",
+            )
+        )
+    if given_at is not None and given_at.tzinfo is None:
+        raise LocalisedValueError(
+            Message(
+                en="given_at needs a time zone (e.g. 2026-03-01T14:30:00Z).",
+                fr="given_at doit préciser le fuseau (p. ex. 2026-03-01T14:30:00Z).",
+            )
+        )
+
+
+class ChildDescription(BaseModel):
+    """What a person says of a child, wherever a child is first described (a report at intake,
+    a child found by a worker in casework): each service adds how it takes the age."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    alias: str | None = Field(default=None, min_length=1, max_length=200)
+    sex: str = "unknown"
+    date_of_birth: date | None = None
+    age_years: int | None = Field(default=None, ge=0, le=17)
+    documented: bool | None = None
+    school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
+    vulnerabilities: list[str] = Field(default_factory=list, max_length=20)
+    whereabouts: str | None = Field(default=None, max_length=500)
+
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, v: str) -> str:
+        return check_sex(v)
+
+    @field_validator("vulnerabilities")
+    @classmethod
+    def _vulnerabilities(cls, v: list[str]) -> list[str]:
+        return check_vulnerabilities(v)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_a_child(cls, v: date | None) -> date | None:
+        return v if v is None else check_date_of_birth(v)
