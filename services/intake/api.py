@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from services.intake import api_children as child_records
+from services.intake import recording
 from services.intake.domain import (
     AmendReport,
     RegisterReport,
     ReportState,
     ScreenReport,
+    children_of,
     decide_report,
     iso,
     report_state,
 )
-from services.intake.events import ReportedChild, Reporter, ReportRegistered
+from services.intake.events import ChildRecorded, ReportedChild, Reporter, ReportRegistered
 from services.intake.permissions import permissions
 from services.intake.projections import reports
-from services.intake.schemas import AmendmentIn, ReportIn, ScreeningIn, check_commune
+from services.intake.schemas import AmendmentIn, ReportIn, ScreeningIn
 from services.intake.web import (
     ID_PATTERN,
     actor_of,
@@ -36,8 +39,13 @@ from shared.auth import Principal, Role
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.ids import derived_id, new_id
+from shared.loops import raise_if_cancelling
+from shared.pagination import fetch_page
 from shared.reference import codes
+from shared.service import Runtime
+from shared.validation import check_commune
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/reports", tags=["reports"])
 ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
 Status = Literal["received", "protection_concern", "not_a_concern", "redirect", "more_information"]
@@ -94,17 +102,41 @@ async def register_report(
     events = decide_report(ReportState(), RegisterReport(event, now))
     agg = aggregate(rt, "report", report_id)
     result = await rt.commit(agg, 0, events, actor=actor_of(principal), idempotency_key=key)
-    stored = result.events[0].event
+    registered = result.events[0]
+    stored = registered.event
     assert isinstance(stored, ReportRegistered)
-    recorded = [
-        await child_records.record(rt, principal, stored, child, key) for child in stored.children
-    ]
+    # From here the children are owed their records: recorded now to answer with suggested
+    # duplicates, or by the child-recorder loop if this request dies first.
+    children = [await _record(rt, principal, child, registered.id) for child in children_of(stored)]
     return {
         "report_id": report_id,
         "version": result.head.seq,
         "status": "received",
         "urgency": stored.urgency,
-        "children": recorded,
+        "children": children,
+    }
+
+
+async def _record(
+    rt: Runtime, principal: Principal, child: ChildRecorded, cause: str
+) -> dict[str, Any]:
+    try:
+        done = await recording.record_child(
+            rt, child, actor=actor_of(principal), causation_id=cause, writer="request"
+        )
+    except Exception as exc:
+        # The report is stored: answering 500 would invite a second report. The loop writes
+        # the record; the answer says it is still to come.
+        raise_if_cancelling(exc)
+        log.warning("child record left to the recorder: %s", type(exc).__name__)
+        return {"child_id": child.child_id, "recorded": False, "suggested_duplicates": []}
+    return {
+        "child_id": done.child_id,
+        "recorded": True,
+        "suggested_duplicates": [
+            {"candidate_id": s.candidate_id, "score": s.score, "reasons": s.reasons}
+            for s in done.suggestions
+        ],
     }
 
 
@@ -120,6 +152,7 @@ async def screen_report(
     state, version = await load(rt, agg, report_state)
     if not state.exists or not sees_agency(principal, str(state.data["agency"])):
         raise not_found()
+    child_ids = [c.child_id for c in state.children]
     command = ScreenReport(
         decision=body.decision,
         urgency=body.urgency,
@@ -128,9 +161,8 @@ async def screen_report(
         agency=principal.agency,
         unit=principal.unit,
         now=datetime.now(UTC),
-        canonical_children=await child_records.canonical_ids(
-            rt, [c.child_id for c in state.children]
-        ),
+        canonical_children=await child_records.canonical_ids(rt, child_ids),
+        current_children=await recording.current_details(rt, child_ids),
     )
     events = decide_report(state, command)
     # The version the screener saw, if given: a decision on a stale screen is refused (409).
@@ -144,6 +176,7 @@ async def screen_report(
         "status": getattr(screened, "decision", body.decision),
         "urgency": getattr(screened, "urgency", body.urgency),
         "deadline": getattr(screened, "deadline", None),
+        "rescreen_by": getattr(screened, "rescreen_by", None),
         "accepted": any(e.event.name == "ReportAccepted" for e in result.events),
         "version": result.head.seq,
     }
@@ -200,6 +233,11 @@ def _summary(row: Any, now: datetime) -> dict[str, Any]:
         "deadline": iso(row.deadline),
         "overdue": bool(row.overdue or (row.screened_at is None and row.deadline < now)),
         "within_deadline": row.within_deadline,
+        "rescreen_by": iso(row.rescreen_by) if row.rescreen_by else None,
+        "rescreen_overdue": bool(
+            row.rescreen_overdue
+            or (row.status == "more_information" and row.rescreen_by and row.rescreen_by < now)
+        ),
         "immediate_danger": row.immediate_danger,
         "children_count": row.children_count,
         "version": row.version,
@@ -239,9 +277,13 @@ async def list_reports(
         where.append(reports.c.status == status)
     if urgency:
         where.append(reports.c.urgency == urgency)
+    # Late: past the first screening deadline, or waiting for more information past the
+    # re-screen deadline (flagged by the policy, or not yet).
     late = or_(
         reports.c.overdue.is_(True),
         and_(reports.c.screened_at.is_(None), reports.c.deadline < now),
+        reports.c.rescreen_overdue.is_(True),
+        and_(reports.c.status == "more_information", reports.c.rescreen_by < now),
     )
     if overdue is not None:
         where.append(late if overdue else ~late)
@@ -263,19 +305,16 @@ async def list_reports(
     if received_to:
         where.append(reports.c.received_at <= received_to)
     assert rt.engine is not None
-    async with rt.engine.connect() as conn:
-        total = (
-            await conn.execute(select(func.count()).select_from(reports).where(*where))
-        ).scalar()
-        rows = await conn.execute(
-            select(reports)
-            .where(*where)
-            .order_by(reports.c.received_at.desc(), reports.c.report_id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        items = [_summary(r, now) for r in rows]
-    return {"items": items, "page": page, "page_size": page_size, "total": int(total or 0)}
+    rows, total = await fetch_page(
+        rt.engine,
+        select(reports).where(*where),
+        reports.c.received_at.desc(),
+        reports.c.report_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    items = [_summary(r, now) for r in rows]
+    return {"items": items, "page": page, "page_size": page_size, "total": total}
 
 
 @router.get("/{report_id}")

@@ -1,33 +1,26 @@
-"""Child records and duplicates (search, read, confirm, reject) and complaints (recourse)."""
+"""Child records: search, read, correct, and suggested duplicates (confirm, reject)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from services.intake import matching
+from services.intake import matching, recording
 from services.intake.domain import (
-    RecordChild,
+    CorrectChild,
     ResolveDuplicate,
-    age_range,
+    apply_correction,
     child_state,
+    corrected_changes,
     decide_child,
-    decide_complaint,
-    parse_time,
 )
-from services.intake.events import (
-    ChildRecorded,
-    ComplaintFiled,
-    DuplicateSuggested,
-    ReportedChild,
-    ReportRegistered,
-)
+from services.intake.events import ChildDetailsCorrected, ChildRecorded, DuplicateSuggested
 from services.intake.permissions import permissions
-from services.intake.projections import children, complaints, links, suggestions
-from services.intake.schemas import ComplaintIn, ResolutionIn
+from services.intake.projections import children, links, suggestions
+from services.intake.schemas import CorrectionIn, ResolutionIn
 from services.intake.web import (
     ID_PATTERN,
     actor_of,
@@ -39,119 +32,12 @@ from services.intake.web import (
 )
 from shared.access import sees_agency
 from shared.auth import Principal
-from shared.ids import derived_id, new_id
-from shared.reference import locations
+from shared.http import ApiError
+from shared.i18n import Message
 from shared.service import Runtime
 
-router = APIRouter(tags=["children", "complaints"])
+router = APIRouter(tags=["children"])
 ChildId = Annotated[str, Path(pattern=ID_PATTERN)]
-
-
-def _department(commune: str) -> str | None:
-    return None if commune == "unknown" else locations().parent_of(commune)
-
-
-def _profile_of(row: Any) -> matching.Profile:
-    d = row.details
-    born = (row.born_from, row.born_to) if row.born_from is not None else None
-    return matching.profile(
-        row.child_id,
-        name=d.get("name"),
-        alias=d.get("alias"),
-        sex=row.sex,
-        born=born,
-        commune=row.commune,
-        department=_department(row.commune),
-    )
-
-
-def profile_for(child: ReportedChild, commune: str, received: date) -> matching.Profile:
-    known = age_range(child, received)
-    dob = date.fromisoformat(child.date_of_birth) if child.date_of_birth else None
-    born = matching.birth_window(
-        received, dob, known[0] if known else None, known[1] if known else None
-    )
-    return matching.profile(
-        child.child_id,
-        name=child.name,
-        alias=child.alias,
-        sex=child.sex,
-        born=born,
-        commune=commune,
-        department=_department(commune),
-    )
-
-
-async def candidates(
-    rt: Runtime, new: matching.Profile, keys: list[str], exclude_report: str | None
-) -> list[matching.Match]:
-    """Known children sharing a blocking key, scored by the matcher."""
-    if not keys:
-        return []
-    assert rt.engine is not None
-    query = select(children).where(
-        children.c.block_keys.overlap(keys), children.c.unidentified.is_(False)
-    )
-    if exclude_report:
-        query = query.where(children.c.report_id != exclude_report)
-    async with rt.engine.connect() as conn:
-        rows = (await conn.execute(query.limit(5000))).all()
-    return matching.suggest(new, [_profile_of(r) for r in rows])
-
-
-async def record(
-    rt: Runtime,
-    principal: Principal,
-    report: ReportRegistered,
-    child: ReportedChild,
-    key: str | None,
-) -> dict[str, Any]:
-    """The child record for one child of a new report, with suggested duplicates."""
-    agg = aggregate(rt, "child", child.child_id)
-    state, _ = await load(rt, agg, child_state)
-    matches: list[matching.Match] = []
-    if not state.exists:
-        received = parse_time(report.received_at).date()
-        new = profile_for(child, report.commune, received)
-        keys = matching.blocking_keys(child.name, child.alias)
-        matches = await candidates(rt, new, keys, report.report_id)
-    events = decide_child(
-        state,
-        RecordChild(
-            ChildRecorded(
-                child_id=child.child_id,
-                report_id=report.report_id,
-                agency=report.agency,
-                commune=report.commune,
-                received_at=report.received_at,
-                details=child,
-            ),
-            [
-                DuplicateSuggested(
-                    child_id=child.child_id,
-                    candidate_id=m.candidate_id,
-                    score=m.score,
-                    reasons=list(m.reasons),
-                )
-                for m in matches
-            ],
-        ),
-    )
-    if events:
-        await rt.commit(
-            agg,
-            0,
-            events,
-            actor=actor_of(principal),
-            idempotency_key=f"{key}:child" if key else None,
-        )
-    return {
-        "child_id": child.child_id,
-        "suggested_duplicates": [
-            {"candidate_id": m.candidate_id, "score": m.score, "reasons": list(m.reasons)}
-            for m in matches
-        ],
-    }
 
 
 async def canonical_ids(rt: Runtime, child_ids: list[str]) -> dict[str, str]:
@@ -178,10 +64,11 @@ def _child_view(row: Any) -> dict[str, Any]:
     return {
         "child_id": row.child_id,
         "report_id": row.report_id,
+        "case_id": row.case_id,
         "agency": row.agency,
         "commune": row.commune,
         "received_at": row.received_at.isoformat(),
-        "details": dict(row.details),
+        "details": dict(row.details),  # as it now reads, corrections applied
         "version": row.version,
     }
 
@@ -239,6 +126,7 @@ async def read_child(
                 {"candidate_id": s.candidate_id, "score": s.score, "status": s.status} for s in sugg
             ],
             "linked": [r.other_id for r in linked],
+            "corrections": list(row.corrections),
         }
     await rt.access_log.record(principal, "child", [child_id], purpose="intake.child.read")
     return view
@@ -297,57 +185,61 @@ async def reject_duplicate(
     return await _resolve(request, principal, child_id, candidate_id, False, body)
 
 
-@router.post("/complaints", status_code=201)
-async def file_complaint(
-    body: ComplaintIn,
+@router.post("/children/{child_id}/corrections")
+async def correct_child(
+    child_id: ChildId,
+    body: CorrectionIn,
     request: Request,
-    principal: Annotated[Principal, Depends(permissions.require("complaint.file"))],
+    principal: Annotated[Principal, Depends(permissions.require("child.correct"))],
 ) -> dict[str, Any]:
     rt = runtime_of(request)
-    key = idempotency_key(request)
-    complaint_id = derived_id("intake.complaint", principal.agency, key) if key else new_id()
-    events = decide_complaint(
-        False,
-        ComplaintFiled(
-            complaint_id=complaint_id,
-            about_user=body.about_user,
-            about_agency=body.about_agency,
-            child_id=body.child_id,
-            complainant=body.complainant,
-            account=body.account,
-            filed_by_agency=principal.agency,
-        ),
+    agg = aggregate(rt, "child", child_id)
+    state, version = await load(rt, agg, child_state)
+    if not state.exists or state.details is None or not sees_agency(principal, state.agency):
+        raise not_found()
+    changes = body.changes.model_dump(mode="json", exclude_unset=True)
+    for name in ("sex", "vulnerabilities"):
+        if name in changes and changes[name] is None:
+            raise ApiError(
+                422,
+                "required_field",
+                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
+                field=f"changes.{name}",
+            )
+    if "age_range" in changes:  # the record keeps a range as its two ends
+        ages = changes.pop("age_range") or {}
+        changes["age_min"], changes["age_max"] = ages.get("min"), ages.get("max")
+    # Match the child as corrected: a corrected name or age can reveal a known child.
+    found: list[DuplicateSuggested] = []
+    changed = corrected_changes(state.details, changes)
+    if changed:
+        try:
+            after = apply_correction(state.details, changed)
+        except ValidationError:
+            after = None  # the domain refuses it below, with its reason
+        if after is not None:
+            found = await recording.likely_matches(
+                rt,
+                after,
+                commune=state.commune,
+                received_at=state.received_at,
+                report_id=state.report_id,
+                exclude=await recording.already_related(rt, child_id),
+            )
+    events = decide_child(state, CorrectChild(changes, body.reason, found))
+    expected = body.version if body.version is not None else version
+    result = await rt.commit(
+        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
     )
-    agg = aggregate(rt, "complaint", complaint_id)
-    result = await rt.commit(agg, 0, events, actor=actor_of(principal), idempotency_key=key)
-    # The filer gets a receipt, not the complaint list: only the oversight role reads those.
-    return {"complaint_id": complaint_id, "version": result.head.seq}
-
-
-@router.get("/complaints")
-async def list_complaints(
-    request: Request,
-    principal: Annotated[Principal, Depends(permissions.require("complaint.list"))],
-    page: int = Query(default=1, ge=1),
-    page_size: int = Query(default=50, ge=1, le=200),
-) -> dict[str, Any]:
-    rt = runtime_of(request)
-    assert rt.engine is not None and rt.access_log is not None
-    async with rt.engine.connect() as conn:
-        rows = await conn.execute(
-            select(complaints)
-            .where(complaints.c.about_user != principal.user)  # never the accused's own
-            .order_by(complaints.c.filed_at.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        items = [dict(r.document) for r in rows]
-    await rt.access_log.record(
-        principal, "complaint", [i["complaint_id"] for i in items], purpose="intake.complaint.list"
-    )
+    first = result.events[0].event
+    assert isinstance(first, ChildDetailsCorrected)
     return {
-        "items": items,
-        "page": page,
-        "page_size": page_size,
-        "now": datetime.now(UTC).isoformat(),
+        "child_id": child_id,
+        "fields": first.fields,
+        "version": result.head.seq,
+        "suggested_duplicates": [
+            {"candidate_id": e.candidate_id, "score": e.score, "reasons": e.reasons}
+            for r in result.events
+            if isinstance(e := r.event, DuplicateSuggested)
+        ],
     }

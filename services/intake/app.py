@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.intake import api, api_children
-from services.intake.policies import screening_overdue
+from services.intake import api, api_children, api_complaints
+from services.intake.policies import child_recorder, screening_overdue
 from services.intake.projections import projection
 from shared.service import ServiceSpec
 
@@ -12,6 +12,6 @@ spec = ServiceSpec(
     context="intake",
     title="Relais intake: reports, children, screening, duplicates, complaints",
     projections=[projection],
-    routers=[api.router, api_children.router],
-    background=[screening_overdue],
+    routers=[api.router, api_children.router, api_complaints.router],
+    background=[screening_overdue, child_recorder],
 )

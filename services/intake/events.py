@@ -121,6 +121,10 @@ class ReportScreened(DomainEvent):
     deadline: str = Field(description="received_at + the urgency's hours (RFC 3339)")
     screened_at: str
     within_deadline: bool
+    rescreen_by: str | None = Field(
+        default=None,
+        description="For more_information: when the report must be screened again (RFC 3339)",
+    )
 
 
 @event_type(
@@ -150,20 +154,40 @@ class ScreeningOverdue(DomainEvent):
     deadline: str
 
 
+@event_type(
+    context="intake",
+    aggregate="report",
+    en="A report waiting for more information was not screened again by its deadline.",
+    fr="Un signalement en attente d'informations complémentaires n'a pas été trié de nouveau "
+    "dans le délai.",
+)
+class RescreeningOverdue(DomainEvent):
+    report_id: str
+    urgency: str
+    deadline: str = Field(description="The rescreen_by of the more_information screening")
+
+
 # -- children ----------------------------------------------------------------------------------
 
 
 @event_type(
     context="intake",
     aggregate="child",
-    en="A child mentioned in a report got a child record.",
-    fr="Un enfant mentionné dans un signalement a reçu une fiche enfant.",
+    en="A child mentioned in a report, or found by a worker who opened a case directly, got a "
+    "child record.",
+    fr="Un enfant mentionné dans un signalement, ou trouvé par un intervenant qui a ouvert un "
+    "dossier directement, a reçu une fiche enfant.",
 )
 class ChildRecorded(DomainEvent):
     sensitive_fields = frozenset({"details"})
 
     child_id: str
-    report_id: str
+    report_id: str | None = Field(
+        default=None, description="The report that mentioned the child, if any"
+    )
+    case_id: str | None = Field(
+        default=None, description="The case a worker opened directly for the child, if any"
+    )
     agency: str
     commune: str
     received_at: str
@@ -211,6 +235,23 @@ class DuplicateRejected(DomainEvent):
     note: str | None = None
 
 
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="A child record was corrected: the changed fields, their new values and the reason "
+    "(the original record stays in the log).",
+    fr="Une fiche enfant a été corrigée : les champs modifiés, leurs nouvelles valeurs et le "
+    "motif (la fiche d'origine reste dans le journal).",
+)
+class ChildDetailsCorrected(DomainEvent):
+    sensitive_fields = frozenset({"changes", "reason"})
+
+    child_id: str
+    fields: list[str] = Field(min_length=1)
+    changes: dict[str, Any] = Field(description="New values of the ReportedChild fields")
+    reason: str
+
+
 # -- complaints (recourse) ---------------------------------------------------------------------
 
 
@@ -231,3 +272,30 @@ class ComplaintFiled(DomainEvent):
     complainant: str = Field(description="child, family, other, anonymous")
     account: str = Field(description="What happened, in the complainant's words")
     filed_by_agency: str
+
+
+@event_type(
+    context="intake",
+    aggregate="complaint",
+    en="The oversight body acknowledged a complaint and is dealing with it.",
+    fr="L'organe de contrôle a accusé réception d'une plainte et la traite.",
+)
+class ComplaintAcknowledged(DomainEvent):
+    sensitive_fields = frozenset({"note"})
+
+    complaint_id: str
+    note: str | None = None
+
+
+@event_type(
+    context="intake",
+    aggregate="complaint",
+    en="The oversight body closed a complaint: upheld or not, and the outcome.",
+    fr="L'organe de contrôle a clos une plainte : fondée ou non, et la suite donnée.",
+)
+class ComplaintResolved(DomainEvent):
+    sensitive_fields = frozenset({"outcome"})
+
+    complaint_id: str
+    upheld: bool
+    outcome: str = Field(description="What was found and done, for the complainant")

@@ -47,6 +47,15 @@ permissions = Permissions(
             R.screener,
             R.supervisor,
         ),
+        "child.correct": rule(
+            "write",
+            "Correct a child record",
+            "Corriger une fiche enfant",
+            R.hotline_operator,
+            R.intake_officer,
+            R.screener,
+            R.supervisor,
+        ),
         "complaint.file": rule(
             "write",
             "File a complaint",
@@ -61,6 +70,12 @@ permissions = Permissions(
         ),
         "complaint.list": rule(
             "read", "Read complaints", "Consulter les plaintes", R.oversight, R.auditor
+        ),
+        "complaint.handle": rule(
+            "write",
+            "Acknowledge and resolve a complaint",
+            "Accuser réception d'une plainte et la clore",
+            R.oversight,
         ),
     },
 )

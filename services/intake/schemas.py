@@ -3,17 +3,26 @@ and English. A body that fails here writes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.i18n import LocalisedValueError, Message
-from shared.reference import check_code, codes, locations
+from shared.validation import (
+    ChildDescription,
+    check_channel,
+    check_commune,
+    check_concerns,
+    check_date_of_birth,
+    check_sex,
+    check_urgency,
+    check_vulnerabilities,
+    not_future,
+)
 
 NARRATIVE_MAX = 20_000  # a long call transcribed; a 5 MB body is refused, not stored
 TEXT_MAX = 2_000
-CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not "the future"
 SCHOOL_STATUSES = ("enrolled", "out_of_school", "never_schooled", "unknown")
 
 
@@ -21,39 +30,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def check_commune(value: str) -> str:
-    area = locations().areas.get(value)
-    if value != "unknown" and (area is None or area.level != 1):
-        raise LocalisedValueError(
-            Message(
-                en="Unknown commune: give a commune code (e.g. bj-littoral-cotonou) or 'unknown'.",
-                fr="Commune inconnue : donnez un code de commune (p. ex. bj-littoral-cotonou) "
-                "ou « unknown ».",
-            )
-        )
-    return value
-
-
-def check_channel(value: str) -> str:
-    return check_code(value, codes().channels, "channel", "Canal")
-
-
-def check_urgency(value: str) -> str:
-    return check_code(value, codes().urgencies, "urgency", "Urgence")
-
-
-def check_concerns(values: list[str]) -> list[str]:
-    for code in values:
-        check_code(code, codes().concerns, "concern category", "Catégorie")
-    return list(dict.fromkeys(values))
-
-
-def not_future(moment: datetime) -> datetime:
-    if moment > datetime.now(UTC) + CLOCK_SKEW:
-        raise LocalisedValueError(
-            Message(en="This date is in the future.", fr="Cette date est dans le futur.")
-        )
-    return moment
+ONE_AGE = Message(
+    en="Give one of date_of_birth, age_years or age_range, not several.",
+    fr="Donnez une seule des valeurs date_of_birth, age_years ou age_range.",
+)
 
 
 class ReporterIn(Strict):
@@ -90,60 +70,15 @@ class AgeRange(Strict):
         return self
 
 
-class ChildIn(Strict):
+class ChildIn(Strict, ChildDescription):
     unidentified: bool = False
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    alias: str | None = Field(default=None, min_length=1, max_length=200)
-    sex: str = "unknown"
-    date_of_birth: date | None = None
-    age_years: int | None = Field(default=None, ge=0, le=17)
     age_range: AgeRange | None = None
-    documented: bool | None = None
-    school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
-    vulnerabilities: list[str] = Field(default_factory=list, max_length=20)
-    whereabouts: str | None = Field(default=None, max_length=500)
-
-    @field_validator("sex")
-    @classmethod
-    def _sex(cls, v: str) -> str:
-        return check_code(v, codes().sexes, "sex", "Sexe")
-
-    @field_validator("vulnerabilities")
-    @classmethod
-    def _vulnerabilities(cls, v: list[str]) -> list[str]:
-        for code in v:
-            check_code(code, codes().vulnerabilities, "vulnerability factor", "Facteur")
-        return sorted(set(v))
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born_a_child(cls, v: date | None) -> date | None:
-        if v is None:
-            return v
-        today = datetime.now(UTC).date()
-        if v > today:
-            raise LocalisedValueError(
-                Message(en="This date is in the future.", fr="Cette date est dans le futur.")
-            )
-        if today.year - v.year - ((today.month, today.day) < (v.month, v.day)) > 17:
-            raise LocalisedValueError(
-                Message(
-                    en="This date of birth makes the person an adult (18 or over).",
-                    fr="Cette date de naissance fait de la personne un adulte (18 ans ou plus).",
-                )
-            )
-        return v
 
     @model_validator(mode="after")
     def _one_age(self) -> Self:
         given = [x for x in (self.date_of_birth, self.age_years, self.age_range) if x is not None]
         if len(given) > 1:
-            raise LocalisedValueError(
-                Message(
-                    en="Give one of date_of_birth, age_years or age_range, not several.",
-                    fr="Donnez une seule des valeurs date_of_birth, age_years ou age_range.",
-                )
-            )
+            raise LocalisedValueError(ONE_AGE)
         if self.unidentified and (self.name or self.alias):
             raise LocalisedValueError(
                 Message(
@@ -261,3 +196,58 @@ class ComplaintIn(Strict):
     child_id: str | None = Field(default=None, max_length=64)
     complainant: Literal["child", "family", "other", "anonymous"]
     account: str = Field(min_length=3, max_length=NARRATIVE_MAX)
+
+
+class CorrectableChildIn(Strict):
+    """The fields of a child record a correction may set; a field left out stays as it is,
+    a field set to null is emptied (except the sex: say "unknown")."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    alias: str | None = Field(default=None, min_length=1, max_length=200)
+    sex: str | None = None
+    date_of_birth: date | None = None
+    age_years: int | None = Field(default=None, ge=0, le=17)
+    age_range: AgeRange | None = None
+    documented: bool | None = None
+    school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
+    vulnerabilities: list[str] | None = Field(default=None, max_length=20)
+    whereabouts: str | None = Field(default=None, max_length=500)
+
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, v: str | None) -> str | None:
+        return v if v is None else check_sex(v)
+
+    @field_validator("vulnerabilities")
+    @classmethod
+    def _vulnerabilities(cls, v: list[str] | None) -> list[str] | None:
+        return v if v is None else check_vulnerabilities(v)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_a_child(cls, v: date | None) -> date | None:
+        return v if v is None else check_date_of_birth(v)
+
+    @model_validator(mode="after")
+    def _one_age(self) -> Self:
+        # Any age field given replaces the whole age, so two of them contradict each other.
+        if len({"date_of_birth", "age_years", "age_range"} & self.model_fields_set) > 1:
+            raise LocalisedValueError(ONE_AGE)
+        return self
+
+
+class CorrectionIn(Strict):
+    changes: CorrectableChildIn
+    reason: str = Field(min_length=3, max_length=TEXT_MAX)
+    version: int | None = Field(default=None, ge=1, description="The version you corrected")
+
+
+class AcknowledgementIn(Strict):
+    note: str | None = Field(default=None, max_length=TEXT_MAX)
+    version: int | None = Field(default=None, ge=1)
+
+
+class ComplaintOutcomeIn(Strict):
+    upheld: bool
+    outcome: str = Field(min_length=3, max_length=NARRATIVE_MAX)
+    version: int | None = Field(default=None, ge=1)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from fastapi import FastAPI
 
@@ -17,6 +18,7 @@ from services.intake.app import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import ServiceSpec, create_app
+from shared.streams import ensure_streams
 
 
 def settings_for(
@@ -82,6 +84,10 @@ def make_intake(nats_url: str, pg_server_url: str, tmp_path: Path) -> Callable[.
     prefix = f"t{uuid.uuid4().hex[:10]}_"
 
     async def make(instance: str = "1", background: list[Any] | None = None) -> Intake:
+        # Casework's stream exists in any deployment (intake reads its ChildIdentified).
+        nc = await nats.connect(nats_url)
+        await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "casework", "audit"))
+        await nc.close()
         s = settings_for(nats_url, pg_server_url, tmp_path, prefix, instance)
         return await start(dataclasses.replace(spec, background=background or []), s)
 
@@ -109,3 +115,14 @@ def report_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The matcher's precision and recall, shown at the end of any run that measured them."""
+    from tests.intake.matcher_quality import RESULTS
+
+    if not RESULTS:
+        return
+    terminalreporter.section("duplicate matcher quality")
+    for label, quality in RESULTS.items():
+        terminalreporter.write_line(quality.line(label))

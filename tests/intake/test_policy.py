@@ -1,11 +1,15 @@
-"""The ScreeningOverdue policy fires once per report, even with two instances running it."""
+"""The overdue policies fire once per report and deadline, even with two instances running
+them: ScreeningOverdue for a report nobody screened, RescreeningOverdue for one that waited
+for more information past its re-screen deadline."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.intake.domain import parse_time
 from services.intake.policies import fire_overdue, screening_overdue_every
 from shared.envelope import Aggregate
 from tests.intake.conftest import ago, report_body, stop
@@ -63,6 +67,59 @@ async def test_two_passes_at_the_same_moment_store_one_event(
         assert sum(fired) == 5
         assert [await _overdue_count(a, rid) for rid in ids] == [1] * 5
         assert await fire_overdue(a.runtime) == 0
+    finally:
+        await stop(a)
+        await stop(b)
+
+
+async def _names(intake: Any, report_id: str) -> list[str]:
+    stored = await intake.runtime.store.load(Aggregate("intake", "hq", "report", report_id))
+    return [e.event.name for e in stored]
+
+
+async def test_more_information_not_rescreened_is_flagged_once_per_deadline(
+    make_intake: Callable[..., Any],
+) -> None:
+    a = await make_intake("a")
+    b = await make_intake("b")
+    try:
+        created = await a.as_("hotline_operator").post("/reports", report_body())
+        rid = created.json()["report_id"]
+        screener = a.as_("screener")
+        ask = {"decision": "more_information", "urgency": "high", "rationale": "Rappeler"}
+        asked = await screener.post(f"/reports/{rid}/screening", ask)
+        assert asked.status_code == 200, asked.text
+        rescreen_by = parse_time(asked.json()["rescreen_by"])
+        assert timedelta(hours=47) < rescreen_by - datetime.now(UTC) <= timedelta(hours=48)
+        listed = (await screener.get("/reports", status="more_information")).json()["items"]
+        assert listed[0]["rescreen_by"] == asked.json()["rescreen_by"]
+        assert listed[0]["rescreen_overdue"] is False
+        assert await fire_overdue(a.runtime, now=rescreen_by - timedelta(minutes=1)) == 0
+        later = rescreen_by + timedelta(minutes=1)
+        fired = await asyncio.gather(
+            fire_overdue(a.runtime, now=later), fire_overdue(b.runtime, now=later)
+        )
+        assert sum(fired) == 1
+        assert await fire_overdue(b.runtime, now=later + timedelta(days=3)) == 0
+        assert (await _names(a, rid)).count("RescreeningOverdue") == 1
+        late = (await screener.get("/reports", overdue=True)).json()["items"]
+        assert [r["report_id"] for r in late] == [rid] and late[0]["rescreen_overdue"] is True
+        # Asked again: a new deadline, flagged once in its turn.
+        again = await screener.post(f"/reports/{rid}/screening", ask)
+        second_by = parse_time(again.json()["rescreen_by"])
+        assert second_by > rescreen_by
+        assert (await screener.get("/reports", overdue=True)).json()["items"] == []
+        fired = await asyncio.gather(
+            fire_overdue(a.runtime, now=second_by + timedelta(minutes=1)),
+            fire_overdue(b.runtime, now=second_by + timedelta(minutes=1)),
+        )
+        assert sum(fired) == 1
+        # Screened for good: nothing more to flag, ever.
+        final = {"decision": "not_a_concern", "urgency": "normal", "rationale": "Rien"}
+        assert (await screener.post(f"/reports/{rid}/screening", final)).status_code == 200
+        assert await fire_overdue(a.runtime, now=second_by + timedelta(days=30)) == 0
+        names = await _names(a, rid)
+        assert names.count("RescreeningOverdue") == 2 and "ScreeningOverdue" not in names
     finally:
         await stop(a)
         await stop(b)

@@ -1,8 +1,5 @@
-"""Intake's decisions, without I/O: ``decide(state, command) -> events`` and
-``evolve(state, event) -> state`` for reports, children and complaints.
-
-Input shape (known codes, lengths, dates not in the future) is checked at the API edge; here
-are the rules that depend on what already happened to the aggregate."""
+"""A report's decisions: registration, screening, amendment and the screening deadlines
+it runs against."""
 
 from __future__ import annotations
 
@@ -10,18 +7,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from services.intake.domain.children import age_range
+from services.intake.domain.timestamps import iso, parse_time
 from services.intake.events import (
     AcceptedChild,
-    ChildRecorded,
-    ComplaintFiled,
-    DuplicateConfirmed,
-    DuplicateRejected,
-    DuplicateSuggested,
     ReportAccepted,
     ReportAmended,
     ReportedChild,
     ReportRegistered,
     ReportScreened,
+    RescreeningOverdue,
     ScreeningOverdue,
 )
 from shared.domain import DomainError
@@ -45,12 +40,11 @@ AMENDABLE = (
 )
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# Hours a screener has to screen again a report that waited for more information, counted
+# from that screening. Shorter than the first deadlines (24 h / 72 h / 7 days from receipt):
+# the report has already waited, and the missing piece is usually one call back; a child
+# reported in an emergency should not wait another full day.
+RESCREEN_HOURS = {"emergency": 12, "high": 48, "normal": 120}
 
 
 def deadline_for(received_at: datetime, urgency: str) -> datetime:
@@ -58,20 +52,9 @@ def deadline_for(received_at: datetime, urgency: str) -> datetime:
     return received_at + timedelta(hours=codes().urgency_hours[urgency])
 
 
-def age_on(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
-def age_range(child: ReportedChild, received: date) -> tuple[int, int] | None:
-    """What is known of the child's age when the report was received."""
-    if child.date_of_birth:
-        age = age_on(date.fromisoformat(child.date_of_birth), received)
-        return age, age
-    if child.age_years is not None:
-        return child.age_years, child.age_years
-    if child.age_min is not None and child.age_max is not None:
-        return child.age_min, child.age_max
-    return None
+def rescreen_deadline(screened_at: datetime, urgency: str) -> datetime:
+    hours = RESCREEN_HOURS.get(urgency, codes().urgency_hours[urgency])
+    return screened_at + timedelta(hours=hours)
 
 
 def accepted_child(child: ReportedChild, received: date, child_id: str) -> AcceptedChild:
@@ -83,9 +66,6 @@ def accepted_child(child: ReportedChild, received: date, child_id: str) -> Accep
     return AcceptedChild(child_id=child_id, sex=child.sex, age_years=age, age_band=band)
 
 
-# -- reports -----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class ReportState:
     exists: bool = False
@@ -95,6 +75,8 @@ class ReportState:
     decision: str | None = None
     urgency: str | None = None
     overdue: bool = False
+    rescreen_by: datetime | None = None  # while waiting for more information
+    rescreen_flagged: datetime | None = None  # the re-screen deadline already flagged
 
     @property
     def received_at(self) -> datetime:
@@ -127,6 +109,9 @@ class ScreenReport:
     # child record id per reported child id, where a confirmed duplicate links it to an
     # earlier record: casework then adds the report to that child's case.
     canonical_children: dict[str, str] = field(default_factory=dict)
+    # The child records as they now read (corrected since the report), by child id: casework
+    # gets the corrected sex and age band, not what the caller first guessed.
+    current_children: dict[str, ReportedChild] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,6 +168,9 @@ def _screen(state: ReportState, cmd: ScreenReport) -> list[DomainEvent]:
         )
     report_id = str(state.data["report_id"])
     deadline = deadline_for(state.received_at, cmd.urgency)
+    rescreen = (
+        rescreen_deadline(cmd.now, cmd.urgency) if cmd.decision == "more_information" else None
+    )
     events: list[DomainEvent] = [
         ReportScreened(
             report_id=report_id,
@@ -193,6 +181,7 @@ def _screen(state: ReportState, cmd: ScreenReport) -> list[DomainEvent]:
             deadline=iso(deadline),
             screened_at=iso(cmd.now),
             within_deadline=cmd.now <= deadline,
+            rescreen_by=iso(rescreen) if rescreen else None,
         )
     ]
     if cmd.decision == "protection_concern":
@@ -201,7 +190,11 @@ def _screen(state: ReportState, cmd: ScreenReport) -> list[DomainEvent]:
             ReportAccepted(
                 report_id=report_id,
                 children=[
-                    accepted_child(c, received, cmd.canonical_children.get(c.child_id, c.child_id))
+                    accepted_child(
+                        cmd.current_children.get(c.child_id, c),
+                        received,
+                        cmd.canonical_children.get(c.child_id, c.child_id),
+                    )
                     for c in state.children
                 ],
                 concerns=list(state.data["concerns"]),
@@ -239,15 +232,23 @@ def _amend(state: ReportState, cmd: AmendReport) -> list[DomainEvent]:
 
 
 def _overdue(state: ReportState, cmd: MarkOverdue) -> list[DomainEvent]:
-    # Only a report nobody has screened yet is overdue; it fires once per report.
-    if state.decision is not None or state.overdue or cmd.now <= state.deadline:
-        return []
+    report_id = str(state.data["report_id"])
     urgency = state.urgency or str(state.data["urgency"])
-    return [
-        ScreeningOverdue(
-            report_id=str(state.data["report_id"]), urgency=urgency, deadline=iso(state.deadline)
-        )
-    ]
+    if state.decision is None:
+        # A report nobody has screened yet is overdue once per report.
+        if state.overdue or cmd.now <= state.deadline:
+            return []
+        return [
+            ScreeningOverdue(report_id=report_id, urgency=urgency, deadline=iso(state.deadline))
+        ]
+    # Waiting for more information: once per re-screen deadline, since each new
+    # "more information" screening sets a new one.
+    due = state.rescreen_by
+    if due is None or state.decision != "more_information" or cmd.now <= due:
+        return []
+    if state.rescreen_flagged == due:
+        return []
+    return [RescreeningOverdue(report_id=report_id, urgency=urgency, deadline=iso(due))]
 
 
 def evolve_report(state: ReportState, event: DomainEvent) -> ReportState:
@@ -257,11 +258,27 @@ def evolve_report(state: ReportState, event: DomainEvent) -> ReportState:
             exists=True, data=data, children=tuple(event.children), status="received"
         )
     if isinstance(event, ReportScreened):
-        return replace(state, status=event.decision, decision=event.decision, urgency=event.urgency)
+        rescreen_by = None
+        if event.decision == "more_information":
+            # Screenings stored before re-screen deadlines existed carry none: derive it.
+            rescreen_by = (
+                parse_time(event.rescreen_by)
+                if event.rescreen_by
+                else rescreen_deadline(parse_time(event.screened_at), event.urgency)
+            )
+        return replace(
+            state,
+            status=event.decision,
+            decision=event.decision,
+            urgency=event.urgency,
+            rescreen_by=rescreen_by,
+        )
     if isinstance(event, ReportAmended):
         return replace(state, data={**state.data, **event.changes})
     if isinstance(event, ScreeningOverdue):
         return replace(state, overdue=True)
+    if isinstance(event, RescreeningOverdue):
+        return replace(state, rescreen_flagged=parse_time(event.deadline))
     return state  # ReportAccepted changes nothing intake decides on
 
 
@@ -270,84 +287,3 @@ def report_state(events: list[DomainEvent]) -> ReportState:
     for event in events:
         state = evolve_report(state, event)
     return state
-
-
-# -- children ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChildState:
-    exists: bool = False
-    child_id: str = ""
-    suggestions: dict[str, str] = field(default_factory=dict)  # candidate -> pending/...
-
-
-@dataclass(frozen=True)
-class RecordChild:
-    event: ChildRecorded
-    suggestions: list[DuplicateSuggested]
-
-
-@dataclass(frozen=True)
-class ResolveDuplicate:
-    candidate_id: str
-    confirm: bool
-    note: str | None
-
-
-def decide_child(state: ChildState, command: RecordChild | ResolveDuplicate) -> list[DomainEvent]:
-    if isinstance(command, RecordChild):
-        if state.exists:
-            return []  # a retried registration: the record is already there
-        # Suggestions only: never merged automatically, a person decides.
-        return [command.event, *command.suggestions]
-    status = state.suggestions.get(command.candidate_id)
-    if not state.exists or status is None:
-        raise DomainError(
-            "no_such_suggestion",
-            Message(en="No such suggested duplicate.", fr="Aucun doublon suggéré de ce type."),
-            status=404,
-        )
-    if status != "pending":
-        raise DomainError(
-            "already_resolved",
-            Message(
-                en="This suggested duplicate was already confirmed or rejected.",
-                fr="Ce doublon suggéré a déjà été confirmé ou rejeté.",
-            ),
-        )
-    child_id = state.child_id
-    if command.confirm:
-        return [
-            DuplicateConfirmed(
-                child_id=child_id, candidate_id=command.candidate_id, note=command.note
-            )
-        ]
-    return [
-        DuplicateRejected(child_id=child_id, candidate_id=command.candidate_id, note=command.note)
-    ]
-
-
-def evolve_child(state: ChildState, event: DomainEvent) -> ChildState:
-    if isinstance(event, ChildRecorded):
-        return ChildState(exists=True, child_id=event.child_id)
-    if isinstance(event, DuplicateSuggested):
-        return replace(state, suggestions={**state.suggestions, event.candidate_id: "pending"})
-    if isinstance(event, DuplicateConfirmed):
-        return replace(state, suggestions={**state.suggestions, event.candidate_id: "confirmed"})
-    if isinstance(event, DuplicateRejected):
-        return replace(state, suggestions={**state.suggestions, event.candidate_id: "rejected"})
-    return state
-
-
-def child_state(events: list[DomainEvent]) -> ChildState:
-    state = ChildState()
-    for event in events:
-        state = evolve_child(state, event)
-    return state
-
-
-def decide_complaint(exists: bool, event: ComplaintFiled) -> list[DomainEvent]:
-    if exists:
-        return []
-    return [event]

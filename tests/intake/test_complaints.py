@@ -1,0 +1,131 @@
+"""Complaint follow-up by the oversight body: acknowledged, then resolved (upheld or not, with
+an outcome); illegal steps refused with 409; the actor complained about never sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.envelope import Aggregate
+from tests.intake.conftest import Intake
+
+EN = {"Accept-Language": "en"}
+
+
+def _complaint(about: str) -> dict[str, Any]:
+    return {
+        "about_user": about,
+        "about_agency": "police-parakou",
+        "complainant": "family",
+        "account": "L'agent a frappé l'enfant pendant l'audition.",
+    }
+
+
+async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: Intake) -> None:
+    filer = intake.as_("case_worker")
+    first = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    second = (await filer.post("/complaints", _complaint("agent-9"))).json()["complaint_id"]
+    ombud = intake.as_("oversight", user="ombud-1", agency="inspection")
+
+    async def listed(**params: Any) -> list[str]:
+        answer = await ombud.get("/complaints", **params)
+        assert answer.status_code == 200, answer.text
+        return [c["complaint_id"] for c in answer.json()["items"]]
+
+    assert set(await listed(status="filed")) == {first, second}
+    early = await ombud.post(
+        f"/complaints/{first}/resolution", {"upheld": True, "outcome": "Sanction"}, **EN
+    )
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_acknowledged"
+    assert early.json()["error"]["message"] == "Acknowledge the complaint before resolving it."
+    acked = await ombud.post(f"/complaints/{first}/acknowledgement", {"note": "Dossier ouvert"})
+    assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
+    twice = await ombud.post(f"/complaints/{first}/acknowledgement")
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_acknowledged"
+    assert twice.json()["error"]["message"] == "La réception de cette plainte a déjà été accusée."
+    assert await listed(status="acknowledged") == [first]
+    assert await listed(status="filed") == [second]
+    resolved = await ombud.post(
+        f"/complaints/{first}/resolution",
+        {
+            "upheld": True,
+            "outcome": "Agent suspendu, famille informée",
+            "version": acked.json()["version"],
+        },
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert await listed(status="resolved") == [first]
+    view = (await ombud.get(f"/complaints/{first}")).json()
+    assert view["status"] == "resolved" and view["resolved"]["upheld"] is True
+    assert view["resolved"]["outcome"] == "Agent suspendu, famille informée"
+    assert view["acknowledged"]["by"]["user"] == "ombud-1"
+    for step, body in (
+        ("acknowledgement", {}),
+        ("resolution", {"upheld": False, "outcome": "Non"}),
+    ):
+        late = await ombud.post(f"/complaints/{first}/{step}", body)
+        assert late.status_code == 409 and late.json()["error"]["code"] == "complaint_resolved"
+    stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", first))
+    assert [e.event.name for e in stored] == [
+        "ComplaintFiled",
+        "ComplaintAcknowledged",
+        "ComplaintResolved",
+    ]
+    # A decision on a stale view of the complaint is refused with the current version.
+    stale = await ombud.post(f"/complaints/{second}/acknowledgement", {"version": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+    assert (
+        stale.json()["error"]["current_version"]
+        == (await ombud.get(f"/complaints/{second}")).json()["version"]
+    )
+
+
+async def test_the_accused_never_sees_or_handles_the_complaint(intake: Intake) -> None:
+    filer = intake.as_("hotline_operator")
+    cid = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    accused = intake.as_("oversight", user="agent-7", agency="police-parakou")
+    assert (await accused.get("/complaints")).json()["items"] == []
+    assert (await accused.get("/complaints", status="filed")).json()["total"] == 0
+    assert (await accused.get(f"/complaints/{cid}")).status_code == 404
+    ack = await accused.post(f"/complaints/{cid}/acknowledgement")
+    assert ack.status_code == 404 and ack.json()["error"]["code"] == "not_found"
+    resolve = await accused.post(
+        f"/complaints/{cid}/resolution", {"upheld": False, "outcome": "Rien"}
+    )
+    assert resolve.status_code == 404
+    # Other people's complaints: the same answer as for one that does not exist.
+    unknown = "00000000-0000-7000-8000-000000000000"
+    assert (await accused.post(f"/complaints/{unknown}/acknowledgement")).status_code == 404
+    stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", cid))
+    assert [e.event.name for e in stored] == ["ComplaintFiled"]
+    auditor = intake.as_("auditor", agency="inspection")
+    assert (await auditor.get(f"/complaints/{cid}")).status_code == 200
+    for role in ("auditor", "hotline_operator", "supervisor", "case_worker"):
+        refused = await intake.as_(role).post(f"/complaints/{cid}/acknowledgement")
+        assert refused.status_code == 403, role
+
+
+async def test_bad_follow_up_bodies_and_filters(intake: Intake) -> None:
+    filer = intake.as_("hotline_operator")
+    cid = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    ombud = intake.as_("oversight", user="ombud-1")
+    await ombud.post(f"/complaints/{cid}/acknowledgement")
+    url = f"/complaints/{cid}/resolution"
+    for body, field in [
+        ({"upheld": True}, "outcome"),
+        ({"outcome": "Sanction"}, "upheld"),
+        ({"upheld": "perhaps", "outcome": "Sanction"}, "upheld"),
+        ({"upheld": True, "outcome": "ok"}, "outcome"),
+        ({"upheld": True, "outcome": "x" * 20_001}, "outcome"),
+        ({"upheld": True, "outcome": "Sanction", "blame": "x"}, "blame"),
+    ]:
+        answer = await ombud.post(url, body, **EN)
+        assert answer.status_code == 422, answer.text
+        assert field in {f["field"] for f in answer.json()["error"]["fields"]}
+    long_note = await ombud.post(f"/complaints/{cid}/acknowledgement", {"note": "x" * 3000})
+    assert long_note.status_code == 422
+    assert (await ombud.get("/complaints", status="lost")).status_code == 422
+    assert (await ombud.get("/complaints", page_size=1000)).status_code == 422
+    assert (await ombud.post("/complaints/nope/acknowledgement")).status_code == 422
+    assert (await ombud.get("/complaints/00000000-0000-7000-8000-000000000000")).status_code == 404
+    stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", cid))
+    assert [e.event.name for e in stored] == ["ComplaintFiled", "ComplaintAcknowledged"]
