@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 
 from services.referral import capacity as places
-from services.referral.cases import case_owner
+from services.referral.config import ReferralConfig, get_config
 from services.referral.domain import (
     Accept,
     Command,
     Complete,
     Decline,
-    Make,
     Status,
     Withdraw,
     decide,
-    iso,
 )
-from services.referral.events import Consent, ReferralDetailsShared, ReferralMade
 from services.referral.permissions import permissions
-from services.referral.policies import ReferralConfig, get_config
 from services.referral.projections import referrals
 from services.referral.queries import (
+    case_agency,
     full_view,
     referral_row,
     referral_state,
+    referrals_with_owner,
     shared_view,
-    unit_row,
 )
+from services.referral.referring import CASE_OF_ANOTHER_AGENCY, referral_events
 from services.referral.schemas import (
     AcceptBody,
     CompleteBody,
@@ -46,7 +43,7 @@ from services.referral.web import (
     actor,
     aggregate,
     forbidden_row,
-    invalid,
+    known_unit,
     not_found,
     paged,
     replayed,
@@ -54,15 +51,19 @@ from services.referral.web import (
     wait_projected,
 )
 from shared.auth import Principal, Role
+from shared.domain import DomainError
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id, new_id
+from shared.pagination import fetch_page
 from shared.service import Runtime
 
 router = APIRouter(tags=["referrals"])
 
 
 def _referrer(principal: Principal, row: Any) -> bool:
-    return principal.has(Role.case_worker, Role.supervisor) and principal.agency == row.from_agency
+    """Whoever owns the case now: after a transfer, the new agency follows up on the referrals
+    its case already has, and the old one no longer sees them."""
+    return principal.has(Role.case_worker, Role.supervisor) and principal.agency == row.case_agency
 
 
 def _receiver(principal: Principal, row: Any) -> bool:
@@ -85,56 +86,17 @@ async def refer(
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     assert runtime.engine is not None
-    unit = await unit_row(runtime.engine, body.to_unit)
-    if unit is None:
-        raise invalid("to_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
-    if body.service_kind not in unit.service_kinds:
-        raise invalid(
-            "service_kind",
-            "The unit does not offer this service.",
-            "L'unité n'offre pas ce service.",
-            "service_not_offered",
-        )
-    if body.from_unit is not None and await unit_row(runtime.engine, body.from_unit) is None:
-        raise invalid("from_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
-    owner = await case_owner(runtime.engine, body.case_id)
-    if owner is not None:
-        agency, child_id = owner
-        if agency != principal.agency:
-            # Another agency's case answers as a missing one: its existence is not theirs.
-            raise not_found("case", "Dossier")
-        if child_id != body.child_id:
-            raise invalid(
-                "child_id",
-                "This child is not the child of this case.",
-                "Cet enfant n'est pas celui de ce dossier.",
-                "child_not_in_case",
-            )
     # A retried request must name the same referral, so its id comes from the key.
     referral_id = derived_id("referral", principal.user, key) if key else new_id()
-    consent = body.consent
-    made = ReferralMade(
-        referral_id=referral_id,
-        case_id=body.case_id,
-        child_id=body.child_id,
-        from_agency=principal.agency,
-        from_unit=body.from_unit,
-        to_agency=unit.agency_id,
-        to_unit=body.to_unit,
-        service_kind=body.service_kind,
-        urgency=body.urgency,
-        reason=body.reason,
-        consent=Consent(
-            given=consent.given,
-            given_by=consent.given_by,
-            given_at=iso(consent.given_at.astimezone(UTC)) if consent.given_at else None,
-            reason_not_sought=consent.reason_not_sought,
-        ),
-        shared_fields=list(dict.fromkeys(body.shared_fields)),
-        due_at=iso(config.due_at(body.urgency).astimezone(UTC)),
-    )
-    details = ReferralDetailsShared(referral_id=referral_id, **body.details.model_dump())
-    events = decide(None, Make(made, details))
+    try:
+        events = await referral_events(
+            runtime.engine, config, body, referral_id=referral_id, from_agency=principal.agency
+        )
+    except DomainError as exc:
+        if exc.code == CASE_OF_ANOTHER_AGENCY:
+            # Another agency's case answers as a missing one: its existence is not theirs.
+            raise not_found("case", "Dossier") from None
+        raise
     await runtime.commit(
         aggregate(runtime, "referral", referral_id),
         0,
@@ -194,8 +156,8 @@ async def accept(
         new = await _transition(runtime, principal, row, command, key)
     except ConcurrencyConflict as exc:
         # The referral moved first (withdrawn, or accepted by a colleague): give the place
-        # back unless it is accepted after all. Other failures keep the place: the accept
-        # may be stored, and a place held too long is safer than a child with no bed.
+        # back unless it is accepted after all. Other failures keep the place (the accept
+        # may be stored); if it was not, the capacity sweep gives it back after its grace.
         await wait_projected(runtime, exc.actual)
         await places.release_unless_accepted(runtime, principal, row.to_unit, referral_id)
         raise
@@ -215,11 +177,8 @@ async def decline(
     row = await _load(runtime, referral_id)
     if not _receiver(principal, row):
         raise forbidden_row()
-    if (
-        body.suggested_unit is not None
-        and await unit_row(runtime.engine, body.suggested_unit) is None
-    ):
-        raise invalid("suggested_unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    if body.suggested_unit is not None:
+        await known_unit(runtime.engine, body.suggested_unit, "suggested_unit")
     new = await _transition(runtime, principal, row, Decline(body.reason, body.suggested_unit), key)
     return shared_view(new)
 
@@ -287,11 +246,11 @@ async def list_referrals(
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     assert runtime.engine is not None and runtime.access_log is not None
-    query = select(referrals)
+    query = referrals_with_owner()
     if not principal.has(Role.auditor):
         scopes = []
         if principal.has(Role.case_worker, Role.supervisor):
-            scopes.append(referrals.c.from_agency == principal.agency)
+            scopes.append(case_agency == principal.agency)
         if principal.has(Role.unit_coordinator) and principal.unit:
             scopes.append(referrals.c.to_unit == principal.unit)
         query = query.where(or_(*scopes) if scopes else referrals.c.referral_id.is_(None))
@@ -304,17 +263,14 @@ async def list_referrals(
     ):
         if value is not None:
             query = query.where(column == value)
-    async with runtime.engine.connect() as conn:
-        total = (
-            await conn.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
-        rows = (
-            await conn.execute(
-                query.order_by(referrals.c.due_at, referrals.c.referral_id)
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        ).all()
+    rows, total = await fetch_page(
+        runtime.engine,
+        query,
+        referrals.c.due_at,
+        referrals.c.referral_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
     await runtime.access_log.record(
         principal, "referral", [r.referral_id for r in rows], purpose="referral.list"
     )

@@ -1,21 +1,23 @@
-"""The service directory: agencies, units, capacity and the search for a service."""
+"""The service directory: agencies, their units and each unit's capacity.
+
+The search for a service is in ``search_api``; services offered against those expected, in
+``availability_api``."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referral.domain import SetCapacity, decide_capacity
 from services.referral.events import AgencyRegistered, UnitDescribed
 from services.referral.permissions import permissions
-from services.referral.policies import ReferralConfig, get_config
-from services.referral.projections import agencies, capacity, units
-from services.referral.queries import capacity_state, unit_entry, unit_row, unit_view
-from services.referral.search import WEEKDAYS, Need, parse_interval, rank
+from services.referral.projections import agencies, units
+from services.referral.queries import capacity_state, unit_row, unit_view, units_with_capacity
+from services.referral.search import WEEKDAYS, parse_interval
 from services.referral.web import (
     ID_PATTERN,
     Body,
@@ -32,6 +34,7 @@ from services.referral.web import (
 )
 from shared.auth import Principal, Role
 from shared.i18n import LocalisedValueError, Message
+from shared.pagination import fetch_page
 from shared.reference import check_code, codes, locations
 
 router = APIRouter(tags=["directory"])
@@ -70,6 +73,11 @@ class UnitBody(Body):
     sexes: list[str] = Field(default_factory=list, description="Empty: every sex")
     expected_services: list[str] = Field(default_factory=list, max_length=20)
     supervisor: str | None = Field(default=None, max_length=200)
+    hub_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="The unit (a regional hub) whose expected services this unit counts towards",
+    )
 
     _check_commune = field_validator("commune")(_commune)
 
@@ -156,16 +164,15 @@ async def list_agencies(
 ) -> dict[str, Any]:
     engine = runtime_of(request).engine
     assert engine is not None
-    async with engine.connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(agencies))).scalar_one()
-        rows = await conn.execute(
-            select(agencies)
-            .order_by(agencies.c.name)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        items = [dict(r._mapping) for r in rows]
-    return paged(items, total, page, page_size)
+    rows, total = await fetch_page(
+        engine,
+        select(agencies),
+        agencies.c.name,
+        agencies.c.agency_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return paged([dict(r._mapping) for r in rows], total, page, page_size)
 
 
 def _may_maintain(principal: Principal, unit_id: str, agency_id: str) -> bool:
@@ -199,6 +206,8 @@ async def describe_unit(
         )
         if known.one_or_none() is None:
             raise invalid("agency_id", "Unknown agency.", "Structure inconnue.", "unknown_agency")
+    if body.hub_id is not None:
+        await _check_hub(runtime.engine, unit_id, body.hub_id)
     await runtime.commit(
         aggregate(runtime, "unit", unit_id),
         current.last_seq if current is not None else 0,
@@ -209,6 +218,23 @@ async def describe_unit(
     row = await unit_row(runtime.engine, unit_id)
     assert row is not None
     return unit_view(row)
+
+
+async def _check_hub(engine: AsyncEngine, unit_id: str, hub_id: str) -> None:
+    if hub_id == unit_id:
+        raise invalid(
+            "hub_id",
+            "A unit cannot be its own hub; leave hub_id out for a hub.",
+            "Une unité ne peut pas être son propre pôle ; omettez hub_id pour un pôle.",
+            "hub_is_self",
+        )
+    if await unit_row(engine, hub_id) is None:
+        raise invalid(
+            "hub_id",
+            "Unknown hub: name a unit already in the directory.",
+            "Pôle inconnu : indiquez une unité déjà présente dans l'annuaire.",
+            "unknown_hub",
+        )
 
 
 @router.put("/units/{unit_id}/capacity")
@@ -253,24 +279,22 @@ async def list_units(
 ) -> dict[str, Any]:
     engine = runtime_of(request).engine
     assert engine is not None
-    query = select(
-        units, capacity.c.total, capacity.c.occupied_outside, capacity.c.reserved
-    ).outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
+    query = units_with_capacity()
     if agency_id:
         query = query.where(units.c.agency_id == agency_id)
     if service_kind:
         query = query.where(units.c.service_kinds.contains([service_kind]))
     if commune:
         query = query.where(units.c.commune == commune)
-    async with engine.connect() as conn:
-        total = (
-            await conn.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
-        rows = await conn.execute(
-            query.order_by(units.c.name).offset((page - 1) * page_size).limit(page_size)
-        )
-        items = [unit_view(r) for r in rows]
-    return paged(items, total, page, page_size)
+    rows, total = await fetch_page(
+        engine,
+        query,
+        units.c.name,
+        units.c.unit_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return paged([unit_view(r) for r in rows], total, page, page_size)
 
 
 @router.get("/units/{unit_id}")
@@ -285,52 +309,3 @@ async def get_unit(
     if row is None:
         raise not_found("unit", "Unité")
     return unit_view(row)
-
-
-@router.get("/search")
-async def search_units(
-    config: Annotated[ReferralConfig, Depends(get_config)],
-    _: Annotated[Principal, Depends(permissions.require("directory.read"))],
-    request: Request,
-    service_kind: str,
-    age: Annotated[int | None, Query(ge=0, le=17)] = None,
-    sex: str | None = None,
-    near: str | None = None,
-    language: str | None = None,
-    on: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
-    """Who can provide ``service_kind`` for this child near ``near`` on ``on`` (default today),
-    best first: free place, same commune, same department, fit."""
-    if service_kind not in codes().service_kinds:
-        raise invalid("service_kind", "Unknown service kind.", "Type de service inconnu.")
-    if sex is not None and sex not in codes().sexes:
-        raise invalid("sex", "Unknown sex.", "Sexe inconnu.")
-    if near is not None and near not in locations().areas:
-        raise invalid("near", "Unknown location.", "Lieu inconnu.")
-    engine = runtime_of(request).engine
-    assert engine is not None
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(units, capacity.c.total, capacity.c.occupied_outside, capacity.c.reserved)
-            .outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
-            .where(units.c.service_kinds.contains([service_kind]))
-        )
-        entries = [unit_entry(r) for r in rows]
-    need = Need(service_kind, age, sex, near, language, on or config.clock())
-    ranked = rank(entries, need, locations())[:limit]
-    return {
-        "items": [
-            {
-                "unit_id": c.unit.unit_id,
-                "name": c.unit.name,
-                "agency_id": c.unit.agency_id,
-                "commune": c.unit.commune,
-                "available": c.unit.available,
-                "same_commune": c.same_commune,
-                "same_department": c.same_department,
-                "fit": c.fit,
-            }
-            for c in ranked
-        ]
-    }

@@ -6,6 +6,7 @@ go through here, so a transition is allowed or refused in exactly one place."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ from services.referral.events import (
     ReferralEscalated,
     ReferralMade,
     ReferralOverdue,
+    ReferralRequestRefused,
     ReferralWithdrawn,
 )
 from shared.domain import DomainError
@@ -53,6 +55,12 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def due_at(made_at: datetime, urgency: str, deadline_hours: Mapping[str, float]) -> datetime:
+    """When the receiving unit must have answered a referral of ``urgency`` made at
+    ``made_at``; the hours per urgency are configuration, passed in."""
+    return made_at + timedelta(hours=deadline_hours[urgency])
+
+
 @dataclass(frozen=True)
 class Referral:
     referral_id: str
@@ -71,6 +79,18 @@ class Referral:
 class Make:
     made: ReferralMade
     details: ReferralDetailsShared
+
+
+@dataclass(frozen=True)
+class RefuseRequest:
+    """Casework asked for a referral that cannot be made: the answer goes on the referral
+    aggregate casework named, so the request is settled there exactly once."""
+
+    referral_id: str
+    case_id: str
+    action_id: str
+    code: str
+    message: Message
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,7 @@ class Escalate:
     escalated_to: str | None
 
 
-Command = Make | Accept | Decline | Complete | Withdraw | MarkOverdue | Escalate
+Command = Make | RefuseRequest | Accept | Decline | Complete | Withdraw | MarkOverdue | Escalate
 
 _VERB = {
     Accept: Message(en="accepted", fr="acceptée"),
@@ -142,6 +162,22 @@ def decide(state: Referral | None, command: Command) -> list[DomainEvent]:
                 Message(en="This referral already exists.", fr="Cette orientation existe déjà."),
             )
         return [command.made, command.details]
+    if isinstance(command, RefuseRequest):
+        if state is not None:
+            raise DomainError(
+                "already_exists",
+                Message(en="This referral already exists.", fr="Cette orientation existe déjà."),
+            )
+        return [
+            ReferralRequestRefused(
+                referral_id=command.referral_id,
+                case_id=command.case_id,
+                action_id=command.action_id,
+                code=command.code,
+                message_en=command.message.en,
+                message_fr=command.message.fr,
+            )
+        ]
     if state is None:
         raise DomainError(
             "not_found",
@@ -237,6 +273,9 @@ class Capacity:
     total: int = 0
     occupied_outside: int = 0
     reserved: frozenset[str] = frozenset()
+    # A unit that never set a capacity (a psychologist, a legal clinic) has no places to count:
+    # accepting reserves nothing and is never refused as full.
+    counted: bool = False
 
     @property
     def available(self) -> int:
@@ -282,8 +321,8 @@ def decide_capacity(state: Capacity, command: CapacityCommand) -> list[DomainEve
             )
         ]
     if isinstance(command, Reserve):
-        if command.referral_id in state.reserved:
-            return []  # a retry of an accept already counted
+        if not state.counted or command.referral_id in state.reserved:
+            return []  # no places to count, or a retry of an accept already counted
         if state.available <= 0 and not (command.override_reason or "").strip():
             raise DomainError(
                 "unit_full",
@@ -312,9 +351,28 @@ def decide_capacity(state: Capacity, command: CapacityCommand) -> list[DomainEve
 
 def evolve_capacity(state: Capacity, event: DomainEvent) -> Capacity:
     if isinstance(event, CapacitySet):
-        return replace(state, total=event.total, occupied_outside=event.occupied_outside)
+        return replace(
+            state, total=event.total, occupied_outside=event.occupied_outside, counted=True
+        )
     if isinstance(event, PlaceReserved):
         return replace(state, reserved=state.reserved | {event.referral_id})
     if isinstance(event, PlaceReleased):
         return replace(state, reserved=state.reserved - {event.referral_id})
     return state
+
+
+# -- capacity kept true after an interruption ----------------------------------------------
+
+
+def place_to_release(status: Status | None) -> str | None:
+    """Why a place still held for a referral in ``status`` must be given back, or None to
+    keep it. Only an accepted referral holds a place; anything else still holding one was
+    interrupted between its two appends (reserve then accept, complete or withdraw then
+    release)."""
+    if status is Status.accepted:
+        return None
+    if status is Status.completed:
+        return "completed"
+    if status is Status.withdrawn:
+        return "withdrawn"
+    return "not_accepted"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import DomainEvent, event_type
@@ -38,6 +40,12 @@ class CompetencyAssessed(DomainEvent):
     level: str = Field(description="A level of the framework, e.g. meets_expectations")
     assessor: str
     assessed_on: str = Field(description="Date of the assessment (YYYY-MM-DD)")
+
+
+# The fields a referrer may choose to share with the receiving unit (data minimisation): the
+# receiving unit sees these and nothing else of the case.
+Shareable = Literal["child_age_band", "child_sex", "concerns", "urgency", "reason", "contact"]
+SHAREABLE: tuple[str, ...] = get_args(Shareable)
 
 
 class Consent(BaseModel):
@@ -164,6 +172,10 @@ class UnitDescribed(DomainEvent):
         default_factory=list, description="Service kinds this unit or hub is expected to offer"
     )
     supervisor: str | None = Field(default=None, description="Who overdue referrals go to")
+    hub_id: str | None = Field(
+        default=None,
+        description="The unit (a regional hub) whose expected services this unit counts towards",
+    )
 
 
 @event_type(
@@ -261,3 +273,21 @@ class ReferralEscalated(DomainEvent):
     to_unit: str
     escalated_to: str | None = Field(description="The unit's supervisor, if the unit names one")
     overdue_since: str
+
+
+@event_type(
+    context="referral",
+    aggregate="referral",
+    en="Referral could not make a referral casework requested for a plan action (unknown unit, "
+    "service not offered, consent missing...): the reason, in French and English.",
+    fr="L'orientation n'a pas pu émettre une orientation demandée par le suivi pour une action "
+    "du plan (unité inconnue, service non offert, consentement absent...) : le motif, en "
+    "français et en anglais.",
+)
+class ReferralRequestRefused(DomainEvent):
+    referral_id: str
+    case_id: str
+    action_id: str
+    code: str = Field(description="Machine-readable reason, e.g. unknown_unit")
+    message_en: str
+    message_fr: str

@@ -45,6 +45,14 @@ permissions = Permissions(
             "Consulter et chercher dans l'annuaire des services",
             *DIRECTORY_READERS,
         ),
+        "availability.read": rule(
+            "read",
+            "Read the services a hub or unit offers now against those expected of it",
+            "Consulter les services qu'un pôle ou une unité offre en ce moment par rapport "
+            "à ceux attendus",
+            *DIRECTORY_READERS,
+            R.statistician,
+        ),
         "staff.manage": rule(
             "write",
             "Register staff, assessments and training sessions",

@@ -10,63 +10,42 @@ so the loser of a race finds its own ids already stored (a duplicate) or a moved
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from services.referral.config import ReferralConfig
 from services.referral.domain import Escalate, MarkOverdue, decide
 from services.referral.projections import referrals, units
 from services.referral.queries import referral_state
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import repeat
-from shared.reference import codes
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("referral-deadlines")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class ReferralConfig:
-    clock: Callable[[], datetime] = _utc_now
-    # Hours to accept, per urgency; defaults from the reference codes (24 h, 72 h, 7 days).
-    deadline_hours: dict[str, int] = field(default_factory=lambda: dict(codes().urgency_hours))
-    escalate_after: timedelta = timedelta(hours=24)
-    interval_s: float = 60.0
-
-    def due_at(self, urgency: str) -> datetime:
-        return self.clock() + timedelta(hours=self.deadline_hours[urgency])
-
-
-DEFAULT_CONFIG = ReferralConfig()
-
-
-def get_config() -> ReferralConfig:
-    """A FastAPI dependency; tests override it (``app.dependency_overrides``) with a clock."""
-    return DEFAULT_CONFIG
-
-
 @dataclass
 class DeadlinePolicy:
-    config: ReferralConfig = field(default_factory=lambda: DEFAULT_CONFIG)
+    config: ReferralConfig | None = None  # None: from the runtime's settings
+
+    def config_for(self, runtime: Runtime) -> ReferralConfig:
+        return self.config or ReferralConfig.from_settings(runtime.settings)
 
     async def loop(self, runtime: Runtime) -> None:
         async def one_tick() -> None:
             await self.run_once(runtime)
 
-        await repeat(one_tick, interval_s=self.config.interval_s, label="deadline policy")
+        interval = self.config_for(runtime).interval_s
+        await repeat(one_tick, interval_s=interval, label="deadline policy")
 
     async def run_once(self, runtime: Runtime) -> int:
         """Fire what is due now; returns how many events this instance appended."""
         assert runtime.engine is not None
-        now = self.config.clock()
+        config = self.config_for(runtime)
+        now = config.clock()
         async with runtime.engine.connect() as conn:
             due = (
                 await conn.execute(
@@ -84,7 +63,7 @@ class DeadlinePolicy:
             state = referral_state(row)
             for kind, command in (
                 ("overdue", MarkOverdue(now)),
-                ("escalated", Escalate(now, self.config.escalate_after, row.supervisor)),
+                ("escalated", Escalate(now, config.escalate_after, row.supervisor)),
             ):
                 events = decide(state, command)
                 if not events:

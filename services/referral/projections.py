@@ -58,6 +58,7 @@ units = Table(
     Column("sexes", JSONB, nullable=False),
     Column("expected_services", JSONB, nullable=False),
     Column("supervisor", String(200)),
+    Column("hub_id", String(64), index=True),
     Column("last_seq", BigInteger, nullable=False),
 )
 
@@ -77,6 +78,9 @@ reservations = Table(
     Column("unit_id", String(64), primary_key=True),
     Column("referral_id", String(64), primary_key=True),
     Column("override_reason", Text),
+    # When the place was taken (the event's time), so the capacity sweep can tell a
+    # reservation whose acceptance is still on its way from one left by an interruption.
+    Column("reserved_at", DateTime(timezone=True), nullable=False),
 )
 
 staff = Table(
@@ -150,7 +154,8 @@ referrals = Table(
     Column("last_command_id", String(64)),
 )
 
-projection = Projection(name="referral.directory", version=1, metadata=metadata)
+# v2: units.hub_id, reservations.reserved_at.
+projection = Projection(name="referral.directory", version=2, metadata=metadata)
 
 
 def _model(e: RecordedEvent) -> dict[str, object]:
@@ -203,6 +208,7 @@ async def _reserved(conn: AsyncConnection, e: RecordedEvent) -> None:
             unit_id=e.event.unit_id,
             referral_id=e.event.referral_id,
             override_reason=e.event.override_reason,
+            reserved_at=parse_time(e.time),
         )
         .on_conflict_do_nothing()
     )

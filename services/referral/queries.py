@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.referral.cases import case_owners
 from services.referral.domain import Capacity, Referral, Status
 from services.referral.projections import capacity, referrals, reservations, units
 from services.referral.search import UnitEntry
-
-# What a referrer may choose to share with the receiving unit (data minimisation).
-SHAREABLE = ("child_age_band", "child_sex", "concerns", "urgency", "reason", "contact")
 
 # What the receiving unit always sees: the referral's own bookkeeping, nothing about the child.
 RECEIVER_FIELDS = (
@@ -48,11 +46,22 @@ def referral_state(row: Row[Any]) -> Referral:
     )
 
 
+# The agency that owns the referral's case now: referrals follow a case transferred to another
+# agency, as the rest of the case does. Until casework's events say otherwise, the referrer's.
+case_agency = func.coalesce(case_owners.c.agency, referrals.c.from_agency).label("case_agency")
+
+
+def referrals_with_owner() -> Select[Any]:
+    return select(referrals, case_agency).outerjoin(
+        case_owners, case_owners.c.case_id == referrals.c.case_id
+    )
+
+
 async def referral_row(engine: AsyncEngine, referral_id: str) -> Row[Any] | None:
+    query = referrals_with_owner().where(referrals.c.referral_id == referral_id)
     async with engine.connect() as conn:
-        return (
-            await conn.execute(select(referrals).where(referrals.c.referral_id == referral_id))
-        ).one_or_none()
+        row: Row[Any] | None = (await conn.execute(query)).one_or_none()
+    return row
 
 
 async def unit_row(engine: AsyncEngine, unit_id: str) -> Row[Any] | None:
@@ -64,6 +73,13 @@ async def unit_row(engine: AsyncEngine, unit_id: str) -> Row[Any] | None:
                 .where(units.c.unit_id == unit_id)
             )
         ).one_or_none()
+
+
+def units_with_capacity() -> Select[Any]:
+    """Every unit with its capacity columns (``None`` for a unit that never set one)."""
+    return select(
+        units, capacity.c.total, capacity.c.occupied_outside, capacity.c.reserved
+    ).outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
 
 
 async def capacity_state(engine: AsyncEngine, unit_id: str) -> tuple[Capacity, int]:
@@ -80,7 +96,10 @@ async def capacity_state(engine: AsyncEngine, unit_id: str) -> tuple[Capacity, i
         reserved = frozenset(str(r) for r in held)
     if row is None:
         return Capacity(unit_id), 0
-    return Capacity(unit_id, row.total, row.occupied_outside, reserved), int(row.last_seq)
+    return (
+        Capacity(unit_id, row.total, row.occupied_outside, reserved, counted=True),
+        int(row.last_seq),
+    )
 
 
 def available(row: Row[Any]) -> int:
@@ -120,6 +139,7 @@ def unit_view(row: Row[Any]) -> dict[str, Any]:
         "max_age": row.max_age,
         "sexes": row.sexes,
         "supervisor": row.supervisor,
+        "hub_id": row.hub_id,
         "capacity": {
             "total": row.total or 0,
             "occupied_outside": row.occupied_outside or 0,

@@ -8,12 +8,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from services.referral.queries import SHAREABLE
+from services.referral.events import SHAREABLE, Shareable
 from services.referral.web import ID_PATTERN, Body
 from shared.i18n import LocalisedValueError, Message
 from shared.reference import check_code, codes
-
-Shareable = Literal["child_age_band", "child_sex", "concerns", "urgency", "reason", "contact"]
+from shared.validation import check_consent
 
 
 class ConsentBody(Body):
@@ -24,28 +23,7 @@ class ConsentBody(Body):
 
     @model_validator(mode="after")
     def _complete(self) -> ConsentBody:
-        if self.given and (self.given_by is None or self.given_at is None):
-            raise LocalisedValueError(
-                Message(
-                    en="Say who gave consent (given_by) and when (given_at).",
-                    fr="Indiquez qui a donné son consentement (given_by) et quand (given_at).",
-                )
-            )
-        if not self.given and not (self.reason_not_sought or "").strip():
-            raise LocalisedValueError(
-                Message(
-                    en="Without consent, say why it was not sought (reason_not_sought).",
-                    fr="Sans consentement, indiquez pourquoi il n'a pas été recherché "
-                    "(reason_not_sought).",
-                )
-            )
-        if self.given_at is not None and self.given_at.tzinfo is None:
-            raise LocalisedValueError(
-                Message(
-                    en="given_at needs a time zone (e.g. 2026-03-01T14:30:00Z).",
-                    fr="given_at doit préciser le fuseau (p. ex. 2026-03-01T14:30:00Z).",
-                )
-            )
+        check_consent(self.given, self.given_by, self.given_at, self.reason_not_sought)
         return self
 
 

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.referral.events import CompetencyAssessed, StaffMemberRegistered, TrainingSessionHeld
 from services.referral.permissions import permissions
 from services.referral.projections import assessments, staff, trainings
-from services.referral.queries import unit_row
 from services.referral.web import (
     Body,
     IdempotencyKey,
@@ -23,12 +22,14 @@ from services.referral.web import (
     aggregate,
     forbidden_row,
     invalid,
+    known_unit,
     not_found,
     paged,
     runtime_of,
 )
 from shared.auth import Principal, Role
 from shared.ids import derived_id, new_id
+from shared.pagination import fetch_page
 from shared.reference import check_code, frameworks
 from shared.service import Runtime
 
@@ -100,9 +101,7 @@ async def register_staff(
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     assert runtime.engine is not None
-    unit = await unit_row(runtime.engine, body.unit)
-    if unit is None:
-        raise invalid("unit", "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    unit = await known_unit(runtime.engine, body.unit, "unit")
     if unit.agency_id != principal.agency:
         raise forbidden_row()
     current = await _staff_row(runtime, body.staff_id)
@@ -227,14 +226,12 @@ async def list_trainings(
     query = select(trainings)
     if not principal.has(Role.auditor):
         query = query.where(trainings.c.agency_id == principal.agency)
-    async with engine.connect() as conn:
-        total = (
-            await conn.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
-        rows = await conn.execute(
-            query.order_by(trainings.c.held_on.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        items = [dict(r._mapping) for r in rows]
-    return paged(items, total, page, page_size)
+    rows, total = await fetch_page(
+        engine,
+        query,
+        trainings.c.held_on.desc(),
+        trainings.c.session_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return paged([dict(r._mapping) for r in rows], total, page, page_size)

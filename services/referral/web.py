@@ -7,7 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.referral.queries import unit_row
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
 from shared.http import ApiError
@@ -82,3 +85,11 @@ async def wait_projected(runtime: Runtime, seq: int) -> None:
 
 def paged(items: list[dict[str, Any]], total: int, page: int, size: int) -> dict[str, Any]:
     return {"items": items, "total": total, "page": page, "page_size": size}
+
+
+async def known_unit(engine: AsyncEngine, unit_id: str, field: str) -> Row[Any]:
+    """The unit's row, or a 422 on ``field`` saying the unit is unknown."""
+    row = await unit_row(engine, unit_id)
+    if row is None:
+        raise invalid(field, "Unknown unit.", "Unité inconnue.", "unknown_unit")
+    return row

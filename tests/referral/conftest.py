@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from fastapi import FastAPI
 
 from services.referral.app import build_spec
-from services.referral.policies import ReferralConfig, get_config
+from services.referral.config import ReferralConfig, get_config
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import create_app
+from shared.streams import ensure_streams
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -74,25 +76,38 @@ Starter = Callable[..., Awaitable[Service]]
 async def start_service(
     nats_url: str, pg_server_url: str, tmp_path: Path
 ) -> AsyncIterator[Starter]:
-    """Start one or more instances of the service sharing NATS, database and clock."""
+    """Start one or more instances of the service sharing NATS, database and clock; settings
+    may be overridden (the same for every instance of a test)."""
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     clock = Clock()
-    config = ReferralConfig(clock=clock, escalate_after=timedelta(hours=12), interval_s=0.05)
     started: list[tuple[FastAPI, httpx.AsyncClient]] = []
+    # Casework's stream exists in any deployment; without it the case projector would wait
+    # for its next retry before seeing the events a test appends there.
+    nc = await nats.connect(nats_url)
+    await ensure_streams(nc.jetstream(), "hq", contexts=("casework",))
+    await nc.close()
 
-    async def start(instance: str = "1", background: bool = False) -> Service:
+    async def start(
+        instance: str = "1", background: bool = False, clocked: bool = True, **overrides: Any
+    ) -> Service:
+        """``clocked=False``: the service as deployed, reading its settings and the real time."""
         settings = Settings(
             nats_url=nats_url,
             database_url=pg_server_url,
             database_prefix=prefix,
             data_dir=tmp_path,
             instance=instance,
+            **{"referral_escalate_after_hours": 12, **overrides},
         )
-        spec = build_spec(config)
+        config = ReferralConfig.from_settings(
+            settings, clock=clock, interval_s=0.05, requests_interval_s=0.05
+        )
+        spec = build_spec(config if clocked else None)
         if not background:
             spec.background = []
         app = create_app(spec, settings)
-        app.dependency_overrides[get_config] = lambda: config
+        if clocked:
+            app.dependency_overrides[get_config] = lambda: config
         await app.state.runtime.start()
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         client = httpx.AsyncClient(transport=transport, base_url="http://referral")

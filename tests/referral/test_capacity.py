@@ -1,10 +1,21 @@
-"""Capacity accounting through referrals, including accepts racing for the last places."""
+"""Capacity accounting through referrals, including accepts racing for the last places, and
+the sweep that puts places right after a process died between its two appends."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.referral.capacity import RESTORED, sweep_once
+from services.referral.events import (
+    PlaceReleased,
+    PlaceReserved,
+    ReferralAccepted,
+    ReferralCompleted,
+)
+from shared.envelope import Actor, Aggregate
+from shared.events import DomainEvent
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
 
 
@@ -108,3 +119,94 @@ async def test_concurrent_accepts_of_the_same_referral_reserve_one_place(svc: Se
     )
     assert sorted(a.status_code for a in answers) == [200, 409, 409]
     assert (await capacity(svc))["reserved"] == 1
+
+
+# -- after an interruption -------------------------------------------------------------------
+
+COORDINATOR = Actor(user="coord", agency="ocpm", role="unit_coordinator")
+
+
+async def append(svc: Service, kind: str, ident: str, event: DomainEvent) -> None:
+    """Write straight to the log what a process wrote before it died."""
+    aggregate = Aggregate("referral", svc.runtime.settings.site, kind, ident)
+    stored = await svc.runtime.store.load(aggregate)
+    await svc.runtime.commit(aggregate, stored[-1].seq if stored else 0, [event], actor=COORDINATOR)
+
+
+async def place_events(svc: Service, unit: str = "transit") -> list[tuple[str, str, str]]:
+    aggregate = Aggregate("referral", svc.runtime.settings.site, "capacity", unit)
+    out = []
+    for recorded in await svc.runtime.store.load(aggregate):
+        event = recorded.event
+        if isinstance(event, PlaceReserved):
+            out.append(("reserved", event.referral_id, event.override_reason or ""))
+        elif isinstance(event, PlaceReleased):
+            out.append(("released", event.referral_id, event.because))
+    return out
+
+
+def later(minutes: float) -> datetime:
+    # Reservations carry the time they were written (the real clock), like the sweep's default.
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+async def test_a_place_left_by_an_interrupted_accept_is_released_once(
+    start_service: Starter,
+) -> None:
+    one = await start_service("1")
+    two = await start_service("2")
+    await seed(one)
+    [rid] = await refer_many(one, 1)
+    # The accept reserved its place, then the process died before recording the acceptance.
+    await append(one, "capacity", "transit", PlaceReserved(unit_id="transit", referral_id=rid))
+    assert (await capacity(one))["reserved"] == 1
+    assert await sweep_once(one.runtime, one.config, later(0)) == 0  # an accept may be on its way
+    fired = await asyncio.gather(
+        sweep_once(one.runtime, one.config, later(11)),
+        sweep_once(two.runtime, two.config, later(11)),
+    )
+    assert sorted(fired) == [0, 1]
+    assert await place_events(one) == [
+        ("reserved", rid, ""),
+        ("released", rid, "not_accepted"),
+    ]
+    assert (await capacity(one))["available"] == 2
+    # The referral still waits for an answer, and accepting it takes a place again.
+    accepted = await one.client.post(f"/referrals/{rid}/accept", json={}, headers=coordinator(one))
+    assert accepted.status_code == 200
+    assert (await capacity(one))["reserved"] == 1
+    assert await sweep_once(two.runtime, two.config, later(60)) == 0
+
+
+async def test_interrupted_answers_and_closures_are_put_right(svc: Service) -> None:
+    placeless, completed, declined = await refer_many(svc, 3)
+    # Accepted, but the place was never taken (its reservation released under it).
+    await append(
+        svc,
+        "referral",
+        placeless,
+        ReferralAccepted(referral_id=placeless, case_id="case-0", to_unit="transit"),
+    )
+    # Completed, and the process died before giving the place back.
+    await svc.client.post(f"/referrals/{completed}/accept", json={}, headers=coordinator(svc))
+    await append(
+        svc,
+        "referral",
+        completed,
+        ReferralCompleted(referral_id=completed, case_id="case-1", outcome="ok"),
+    )
+    # Declined after an accept that died between its two appends.
+    await append(svc, "capacity", "transit", PlaceReserved(unit_id="transit", referral_id=declined))
+    answer = await svc.client.post(
+        f"/referrals/{declined}/decline", json={"reason": "No bed"}, headers=coordinator(svc)
+    )
+    assert answer.status_code == 200
+    assert (await capacity(svc))["reserved"] == 2
+    assert await sweep_once(svc.runtime, svc.config, later(5)) == 0
+    assert await sweep_once(svc.runtime, svc.config, later(11)) == 3
+    events = await place_events(svc)
+    assert ("released", completed, "completed") in events
+    assert ("released", declined, "not_accepted") in events
+    assert events[-1] == ("reserved", placeless, RESTORED)
+    assert (await capacity(svc))["reserved"] == 1
+    assert await sweep_once(svc.runtime, svc.config, later(30)) == 0

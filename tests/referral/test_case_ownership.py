@@ -1,58 +1,14 @@
 """A worker refers only their own agency's cases: referral learns who owns a case from
-casework's CaseOpened events (never from casework's database)."""
+casework's CaseOpened and TransferAccepted events (never from casework's database)."""
 
 from __future__ import annotations
 
-import asyncio
-
-from services.casework.events import CaseOpened
-from shared.envelope import Actor, Aggregate
-from shared.eventstore import EventStore
-from shared.signing import SigningKey
-from shared.streams import ensure_streams
+from tests.referral.casework_log import Casework
 from tests.referral.conftest import Service, referral_body, worker
-
-CASEWORK_ACTOR = Actor(user="system:case-opener", agency="ocpm", role="system")
 
 
 async def open_case(svc: Service, case_id: str, child_id: str, agency: str) -> None:
-    nc = svc.runtime.nc
-    await ensure_streams(nc.jetstream(), "hq", contexts=("casework",))
-    store = EventStore(
-        nc,
-        key=SigningKey.generate(),
-        source="/t/casework",
-        site="hq",
-        writable_contexts=("casework",),
-    )
-    opened = CaseOpened(
-        case_id=case_id,
-        child_id=child_id,
-        sex="female",
-        age_band="10-14",
-        report_id="r-1",
-        agency=agency,
-        commune="bj-donga-djougou",
-        concerns=["child_labour"],
-        urgency="high",
-        initial_risk="high",
-        received_at="2026-11-23T08:00:00Z",
-        registration_due_at="2026-11-24T08:00:00Z",
-    )
-    await store.append(
-        Aggregate("casework", "hq", "case", case_id), 0, [opened], actor=CASEWORK_ACTOR
-    )
-    for _ in range(100):  # casework's events reach referral's read model shortly
-        if await _known(svc, case_id):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("referral never learnt of the case")
-
-
-async def _known(svc: Service, case_id: str) -> bool:
-    from services.referral.cases import case_owner
-
-    return await case_owner(svc.runtime.engine, case_id) is not None
+    await Casework(svc).open_case(case_id, child_id, agency)
 
 
 async def test_another_agencys_case_cannot_be_referred(svc: Service) -> None:
@@ -81,3 +37,59 @@ async def test_the_child_must_be_the_cases_child(svc: Service) -> None:
         headers=worker(svc),
     )
     assert right.status_code == 201, right.text
+
+
+async def test_a_transfer_moves_the_right_to_refer_to_the_new_agency(svc: Service) -> None:
+    casework = Casework(svc)
+    await casework.open_case("case-t", "child-t", agency="ocpm")
+    body = referral_body(
+        case_id="case-t", child_id="child-t", to_unit="djougou", service_kind="psychological"
+    )
+    before = await svc.client.post("/referrals", json=body, headers=worker(svc))
+    assert before.status_code == 201, before.text
+    await casework.transfer("case-t", from_agency="ocpm", to_agency="upe")
+    old = await svc.client.post("/referrals", json=body, headers=worker(svc, lang="en"))
+    assert old.status_code == 404 and old.json()["error"]["code"] == "not_found"
+    assert "upe" not in old.text
+    new = await svc.client.post(
+        "/referrals", json=body, headers=svc.headers("case_worker", agency="upe")
+    )
+    assert new.status_code == 201, new.text
+    assert new.json()["from_agency"] == "upe"
+
+
+async def test_a_cases_referrals_follow_it_to_the_new_agency(svc: Service) -> None:
+    casework = Casework(svc)
+    await casework.open_case("case-f", "child-f", agency="ocpm")
+    body = referral_body(
+        case_id="case-f", child_id="child-f", to_unit="djougou", service_kind="psychological"
+    )
+    made = await svc.client.post("/referrals", json=body, headers=worker(svc))
+    assert made.status_code == 201, made.text
+    referral_id = made.json()["referral_id"]
+    old_worker, new_worker = worker(svc), svc.headers("case_worker", agency="upe")
+
+    async def listed(headers: dict[str, str]) -> list[str]:
+        answer = await svc.client.get("/referrals?case_id=case-f", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [r["referral_id"] for r in answer.json()["items"]]
+
+    assert await listed(old_worker) == [referral_id] and await listed(new_worker) == []
+    await casework.transfer("case-f", from_agency="ocpm", to_agency="upe")
+
+    # The new owner sees the referral whole and may withdraw it; the old one sees nothing.
+    assert await listed(new_worker) == [referral_id] and await listed(old_worker) == []
+    seen = await svc.client.get(f"/referrals/{referral_id}", headers=new_worker)
+    assert seen.status_code == 200 and seen.json()["reason"] == body["reason"]
+    assert (
+        await svc.client.get(f"/referrals/{referral_id}", headers=old_worker)
+    ).status_code == 404
+    refused = await svc.client.post(
+        f"/referrals/{referral_id}/withdraw", json={"reason": "moved"}, headers=old_worker
+    )
+    assert refused.status_code in (403, 404)
+    withdrawn = await svc.client.post(
+        f"/referrals/{referral_id}/withdraw", json={"reason": "Family moved"}, headers=new_worker
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn"

@@ -88,10 +88,16 @@ async def test_bad_unit_entries_name_the_field(svc: Service) -> None:
     assert "Unknown day" in fields(day)["opening_hours"]
     french = await svc.client.put(
         "/units/brigade",
-        json={**UNIT, "opening_hours": {"mon": ["17:00-08:00"]}},
+        json={**UNIT, "opening_hours": {"mon": ["17:00-17:00"]}},
         headers=svc.headers("agency_admin"),
     )
     assert "plage horaire" in fields(french)["opening_hours"]
+    overnight = await svc.client.put(
+        "/units/veille",
+        json={**UNIT, "opening_hours": {"fri": ["20:00-08:00"], "sat": ["00:00-24:00"]}},
+        headers=admin,
+    )
+    assert overnight.status_code == 200, overnight.text
     ages = await svc.client.put(
         "/units/brigade", json={**UNIT, "min_age": 15, "max_age": 12}, headers=admin
     )
@@ -223,11 +229,17 @@ async def test_search_refuses_unknown_codes_and_malformed_times(svc: Service) ->
         ({"service_kind": "medical", "near": "bj-nowhere"}, "near"),
         ({"service_kind": "medical", "sex": "robot"}, "sex"),
         ({"service_kind": "medical", "on": "tomorrow-ish"}, "on"),
+        ({"service_kind": "medical", "at": "tonight"}, "at"),
+        ({"service_kind": "medical", "at": "2026-03-02T25:00:00Z"}, "at"),
         ({"service_kind": "medical", "age": 30}, "age"),
     ):
         answer = await svc.client.get("/search", params=params, headers=h)
         assert answer.status_code == 422, params
         assert field in fields(answer), (params, answer.json())
+    french = await svc.client.get(
+        "/search", params={"service_kind": "medical", "at": "soon"}, headers=svc.headers("screener")
+    )
+    assert "date et heure" in fields(french)["at"]
 
 
 async def test_every_route_requires_a_token(svc: Service) -> None:
@@ -240,3 +252,142 @@ async def test_every_route_requires_a_token(svc: Service) -> None:
     ):
         answer = await svc.client.request(method, path, json={})
         assert answer.status_code == 401, path
+
+
+NIGHT = {d: ["20:00-08:00"] for d in ("sun", "mon", "tue", "wed", "thu", "fri", "sat")}
+
+
+async def test_search_reads_opening_hours_in_the_countrys_time(svc: Service) -> None:
+    admin = svc.headers("agency_admin")
+    night = {
+        **UNIT,
+        "name": "Veille de nuit",
+        "commune": "bj-littoral-cotonou",
+        "service_kinds": ["psychological"],
+        "opening_hours": NIGHT,
+    }
+    assert (await svc.client.put("/units/nuit", json=night, headers=admin)).status_code == 200
+    h = svc.headers("case_worker")
+    near = {"service_kind": "psychological", "near": "bj-donga-djougou"}
+
+    async def search(**params: str) -> list[tuple[str, bool | None]]:
+        answer = await svc.client.get("/search", params={**near, **params}, headers=h)
+        assert answer.status_code == 200, answer.text
+        return [(i["unit_id"], i["open_now"]) for i in answer.json()["items"]]
+
+    # 07:30 UTC is 08:30 in Porto-Novo: the day units have opened, the night one has closed.
+    assert await search(at="2026-03-02T07:30:00Z") == [
+        ("djougou", True),
+        ("transit", True),
+        ("nuit", False),
+    ]
+    # 21:00 UTC is 22:00 there; the same moment given as local time without an offset.
+    for at in ("2026-03-02T21:00:00Z", "2026-03-02T22:00:00", "2026-03-02T22:00:00+01:00"):
+        assert await search(at=at) == [("nuit", True), ("djougou", False), ("transit", False)]
+    # Saturday 06:00: only Friday night's watch is on, and only it opens that day.
+    assert await search(at="2026-03-07T06:00:00+01:00") == [("nuit", True)]
+    # Sunday 23:30 UTC is already Monday in Porto-Novo: the weekday units open that day.
+    monday = await svc.client.get(
+        "/search", params={**near, "on": "2026-03-08T23:30:00Z"}, headers=h
+    )
+    assert monday.json()["day"] == "2026-03-09"
+    assert {i["unit_id"] for i in monday.json()["items"]} == {"djougou", "transit", "nuit"}
+    assert {i["open_now"] for i in monday.json()["items"]} == {None}  # no time asked about
+    # No time given: now, by the service's clock (Monday 10:00 in Porto-Novo).
+    now = await svc.client.get("/search", params=near, headers=h)
+    assert now.json()["at"] == "2026-03-02T10:00:00+01:00"
+    assert now.json()["items"][0]["unit_id"] == "djougou"
+
+
+HUB_UNITS = {
+    "hub": {
+        "name": "Pôle régional de Parakou",
+        "service_kinds": ["legal_aid"],
+        "expected_services": ["legal_aid", "psychological", "medical", "transit_shelter"],
+    },
+    "m-care": {"name": "Centre de soins", "service_kinds": ["psychological", "medical"]},
+    "m-shelter": {"name": "Abri", "service_kinds": ["transit_shelter", "legal_aid"]},
+}
+
+
+async def test_services_offered_against_expected_per_hub(svc: Service) -> None:
+    admin = svc.headers("agency_admin")
+    for unit_id, extra in HUB_UNITS.items():
+        hub = {} if unit_id == "hub" else {"hub_id": "hub"}
+        answer = await svc.client.put(
+            f"/units/{unit_id}", json={**UNIT, **extra, **hub}, headers=admin
+        )
+        assert answer.status_code == 200, answer.text
+    assert (await svc.client.get("/units/m-care", headers=admin)).json()["hub_id"] == "hub"
+    capacity = {"m-care": {"total": 1}, "m-shelter": {"total": 0}}  # the hub counts no places
+    for unit_id, body in capacity.items():
+        await svc.client.put(f"/units/{unit_id}/capacity", json=body, headers=admin)
+
+    async def hub() -> dict[str, Any]:
+        answer = await svc.client.get("/hubs/hub/services", headers=svc.headers("statistician"))
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    first = await hub()
+    assert {k: first[k] for k in ("expected", "offered", "missing", "label_en", "label_fr")} == {
+        "expected": 4,
+        "offered": 3,
+        "missing": ["transit_shelter"],
+        "label_en": "3 of 4 services available",
+        "label_fr": "3 services sur 4 disponibles",
+    }
+    assert {u["unit_id"]: u["takes_children"] for u in first["units"]} == {
+        "hub": True,
+        "m-care": True,
+        "m-shelter": False,
+    }
+    await svc.client.put("/units/m-shelter/capacity", json={"total": 2}, headers=admin)
+    await svc.client.put(
+        "/units/m-care/capacity", json={"total": 1, "occupied_outside": 1}, headers=admin
+    )
+    second = await hub()
+    assert (second["offered_services"], second["missing"]) == (
+        ["legal_aid", "transit_shelter"],
+        ["psychological", "medical"],
+    )
+    one = await svc.client.get("/units/transit/services", headers=svc.headers("hotline_operator"))
+    assert one.status_code == 200
+    assert (one.json()["expected"], one.json()["offered"], one.json()["missing"]) == (
+        3,
+        2,
+        ["medical"],
+    )
+    assert one.json()["label_fr"] == "2 services sur 3 disponibles"
+    alone = await svc.client.get("/hubs/cpu/services", headers=admin)
+    assert alone.json()["label_en"] == "0 of 0 services available"
+
+
+async def test_hubs_must_be_known_units_other_than_the_unit_itself(svc: Service) -> None:
+    admin = svc.headers("agency_admin", lang="en")
+    for hub_id, code in (("ghost", "unknown_hub"), ("brigade", "hub_is_self")):
+        answer = await svc.client.put(
+            "/units/brigade", json={**UNIT, "hub_id": hub_id}, headers=admin
+        )
+        assert answer.status_code == 422, hub_id
+        error = answer.json()["error"]
+        assert (error["code"], error["field"]) == (code, "hub_id")
+    french = await svc.client.put(
+        "/units/brigade", json={**UNIT, "hub_id": "ghost"}, headers=svc.headers("agency_admin")
+    )
+    assert french.json()["error"]["message"].startswith("Pôle inconnu")
+    malformed = await svc.client.put(
+        "/units/brigade", json={**UNIT, "hub_id": "a.b"}, headers=admin
+    )
+    assert malformed.status_code == 422 and "hub_id" in fields(malformed)
+    for path, en, fr in (
+        ("/hubs/ghost/services", "No such hub.", "Pôle introuvable."),
+        ("/units/ghost/services", "No such unit.", "Unité introuvable."),
+    ):
+        english = await svc.client.get(path, headers=admin)
+        assert english.status_code == 404 and english.json()["error"]["message"] == en
+        assert (await svc.client.get(path, headers=svc.headers("auditor"))).json()["error"][
+            "message"
+        ] == fr
+    nobody = await svc.client.get("/hubs/transit/services")
+    assert nobody.status_code == 401

@@ -8,6 +8,7 @@ import pytest
 
 from services.referral import domain as d
 from services.referral import events as ev
+from shared.i18n import Message
 
 DUE = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -185,6 +186,14 @@ def test_a_full_unit_refuses_unless_an_override_reason_is_given() -> None:
     assert state.reserved == frozenset({"r1", "r2"}) and state.available == 0
 
 
+def test_a_unit_that_counts_no_places_accepts_without_reserving() -> None:
+    assert d.decide_capacity(d.Capacity("psychologist"), d.Reserve("r1")) == []
+    # Once it counts places, a capacity of zero is full.
+    state = fold(d.Capacity("psychologist"), d.SetCapacity(0))
+    with pytest.raises(d.DomainError):
+        d.decide_capacity(state, d.Reserve("r1"))
+
+
 def test_capacity_below_zero_is_refused() -> None:
     for command in (d.SetCapacity(-1), d.SetCapacity(1, occupied_outside=-1)):
         with pytest.raises(d.DomainError) as err:
@@ -194,3 +203,47 @@ def test_capacity_below_zero_is_refused() -> None:
 
 def test_releasing_a_place_never_reserved_records_nothing() -> None:
     assert d.decide_capacity(d.Capacity("u1", 3), d.Release("r9", "withdrawn")) == []
+
+
+# -- requests from casework, deadlines, places after an interruption ------------------------
+
+
+def test_a_refused_request_settles_the_referral_id_once() -> None:
+    refuse = d.RefuseRequest(
+        "r1", "c1", "a1", "unknown_unit", Message(en="Unknown unit.", fr="Unité inconnue.")
+    )
+    [refused] = d.decide(None, refuse)
+    assert isinstance(refused, ev.ReferralRequestRefused)
+    assert (refused.code, refused.message_en, refused.message_fr) == (
+        "unknown_unit",
+        "Unknown unit.",
+        "Unité inconnue.",
+    )
+    assert d.evolve(None, refused) is None  # no referral was made
+    with pytest.raises(d.DomainError) as err:
+        d.decide(state_after(), refuse)
+    assert err.value.code == "already_exists"
+
+
+def test_the_due_time_follows_the_configured_hours() -> None:
+    made = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    hours = {"emergency": 2.5, "high": 72.0, "normal": 168.0}
+    assert d.due_at(made, "emergency", hours) == made + timedelta(hours=2, minutes=30)
+    assert d.due_at(made, "normal", hours) == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "because"),
+    [
+        (d.Status.accepted, None),
+        (d.Status.made, "not_accepted"),
+        (d.Status.declined, "not_accepted"),
+        (None, "not_accepted"),
+        (d.Status.completed, "completed"),
+        (d.Status.withdrawn, "withdrawn"),
+    ],
+)
+def test_only_an_accepted_referral_keeps_its_place(
+    status: d.Status | None, because: str | None
+) -> None:
+    assert d.place_to_release(status) == because

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from services.referral.search import Need, UnitEntry, parse_interval, rank
+from services.referral.search import (
+    Interval,
+    Need,
+    UnitEntry,
+    is_open,
+    opens_on,
+    parse_interval,
+    rank,
+)
 from shared.reference import locations
 
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -95,12 +103,73 @@ def test_no_location_or_day_given_filters_only_on_the_service() -> None:
     assert ids(units, Need("psychological")) == ["b", "a"]
 
 
-@pytest.mark.parametrize("bad", ["8-17", "08:00", "17:00-08:00", "25:00-26:00", "08h00-12h00"])
+@pytest.mark.parametrize(
+    "bad",
+    ["8-17", "08:00", "08:00-08:00", "25:00-26:00", "08h00-12h00", "24:00-08:00", "08:00-24:30"],
+)
 def test_malformed_opening_intervals_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_interval(bad)
 
 
-def test_well_formed_interval() -> None:
-    opens, closes = parse_interval("08:00-17:30")
-    assert (opens.hour, closes.minute) == (8, 30)
+def test_well_formed_intervals() -> None:
+    assert parse_interval("08:00-17:30") == Interval(8 * 60, 17 * 60 + 30)
+    assert not parse_interval("08:00-17:30").overnight
+    assert parse_interval("00:00-24:00") == Interval(0, 24 * 60)
+    assert parse_interval(" 20:00 - 08:00 ").overnight  # into the next morning
+
+
+SHELTER = {"mon": ["08:00-12:00", "14:00-18:00"], "fri": ["20:00-08:00"], "sat": ["00:00-24:00"]}
+
+
+@pytest.mark.parametrize(
+    ("moment", "open_"),
+    [
+        (datetime(2026, 3, 2, 7, 59), False),  # Monday, before opening
+        (datetime(2026, 3, 2, 8, 0), True),
+        (datetime(2026, 3, 2, 12, 30), False),  # the lunch break
+        (datetime(2026, 3, 2, 17, 59), True),
+        (datetime(2026, 3, 2, 18, 0), False),  # closing time is closed
+        (datetime(2026, 3, 6, 19, 59), False),  # Friday evening
+        (datetime(2026, 3, 6, 23, 0), True),
+        (datetime(2026, 3, 7, 3, 0), True),  # Saturday: Friday's night and its own day
+        (datetime(2026, 3, 7, 23, 59), True),
+        (datetime(2026, 3, 8, 0, 0), False),  # Sunday: nothing spills from "24:00"
+        (datetime(2026, 3, 3, 3, 0), False),  # Tuesday night: Monday closed at 18:00
+    ],
+)
+def test_open_at_a_time_of_day_including_overnight(moment: datetime, open_: bool) -> None:
+    assert is_open(SHELTER, moment) is open_
+
+
+def test_open_on_a_day_counts_the_small_hours_of_an_overnight_interval() -> None:
+    night = {"sun": ["22:00-06:00"]}
+    assert opens_on(night, datetime(2026, 3, 8))  # Sunday
+    assert opens_on(night, datetime(2026, 3, 9))  # Monday until 06:00
+    assert not opens_on(night, datetime(2026, 3, 10))
+    assert not opens_on({"sun": ["22:00-00:00"]}, datetime(2026, 3, 9))
+
+
+def test_an_unreadable_stored_interval_counts_as_closed() -> None:
+    assert not is_open({"mon": ["whenever"]}, datetime(2026, 3, 2, 10, 0))
+
+
+def test_open_now_ranks_first_when_a_time_is_asked_about() -> None:
+    night = {d: ["20:00-08:00"] for d in ("sun", "mon", "tue", "wed", "thu", "fri", "sat")}
+    units = [
+        unit("day-near", "bj-donga-djougou", available=3),
+        unit("night-far-full", "bj-littoral-cotonou", opening_hours=night, available=0),
+    ]
+    evening = datetime(2026, 3, 2, 22, 0)
+    need = Need("psychological", near="bj-donga-djougou", on=evening, at=evening)
+    ranked = rank(units, need, locations())
+    assert [(c.unit.unit_id, c.open_now) for c in ranked] == [
+        ("night-far-full", True),
+        ("day-near", False),
+    ]
+    morning = datetime(2026, 3, 2, 10, 0)
+    assert ids(units, Need("psychological", on=morning, at=morning)) == [
+        "day-near",
+        "night-far-full",
+    ]
+    assert rank(units, Need("psychological"), locations())[0].open_now is None
