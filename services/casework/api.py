@@ -7,6 +7,7 @@ the same ``Idempotency-Key`` finds its own earlier events and answers as the fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from services.casework.directory import competencies, staff
 from services.casework.permissions import require
 from services.casework.policies import case_aggregate
 from services.casework.rules import load_rules
+from services.casework.schemas import ReferralRequestBody
 from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.envelope import Actor
@@ -92,6 +94,11 @@ class ActionBody(Body):
         pattern=r"^[A-Za-z0-9-]{1,64}$",
         description="The referral made through referral's API that carries out this action",
     )
+    referral_request: ReferralRequestBody | None = Field(
+        default=None,
+        description="For a unit of another agency: ask referral to make the referral "
+        "(the action then shows its status: requested, made, accepted... or refused)",
+    )
 
 
 class ClosureBody(Body):
@@ -161,18 +168,38 @@ def new_child_id(request: Request, case_id: str, what: str) -> str:
     return derived_id("casework", case_id, key, what) if key else new_id()
 
 
+ID_FIELDS = (
+    "goal_id",
+    "action_id",
+    "assessment_id",
+    "determination_id",
+    "service_id",
+    "visit_id",
+    "note_id",
+    "transfer_id",
+    "referral_id",
+)
+
+
 async def execute(
     request: Request,
     principal: Principal,
     case_id: str,
     command: d.Command,
+    *,
+    may_act: Callable[[d.CaseState], bool] | None = None,
 ) -> JSONResponse:
+    """Decide ``command`` on the case as the client last saw it and append the events.
+    ``may_act`` says who may act on the case as it stands now (default: its agency)."""
     runtime: Runtime = request.app.state.runtime
     assert runtime.store is not None
     seen, key = seen_version(request), idempotency_key(request)
     aggregate = case_aggregate(runtime, case_id)
     recorded = await runtime.store.load(aggregate)
-    if not recorded or not sees_agency(principal, d.fold([(recorded[0].event, "")]).agency):
+    # The case as it stands now says who owns it: a transfer may have moved it since.
+    current = d.fold((r.event, r.actor.user) for r in recorded)
+    allowed = may_act(current) if may_act else sees_agency(principal, current.agency)
+    if not recorded or not allowed:
         # Another agency's case answers as a missing one: its existence is not theirs to know.
         raise ApiError(404, "case_not_found", NOT_FOUND)
     if seen not in {r.seq for r in recorded}:
@@ -192,7 +219,7 @@ async def execute(
         "duplicate": result.duplicate,
     }
     for r in result.events:
-        for id_field in ("goal_id", "action_id", "assessment_id", "determination_id"):
+        for id_field in ID_FIELDS:
             if id_field in type(r.event).model_fields:
                 body[id_field] = getattr(r.event, id_field)
     return JSONResponse(body, headers={"ETag": f'"{result.head.seq}"'})
@@ -297,6 +324,19 @@ async def add_action(
     request: Request,
     principal: Annotated[Principal, Depends(require("case.plan"))],
 ) -> JSONResponse:
+    """Add an action to a goal. An action for another agency either names a referral already
+    made (``referral_id``) or carries a ``referral_request`` that referral answers."""
+    asked = body.referral_request
+    request_ = None
+    if asked is not None:
+        request_ = d.ReferralRequest(
+            referral_id=new_child_id(request, case_id, "referral"),
+            to_unit=asked.to_unit,
+            urgency=asked.urgency,
+            reason=asked.reason,
+            consent=asked.consent.consent(),
+            shared_fields=tuple(dict.fromkeys(asked.shared_fields)),
+        )
     command = d.AddAction(
         action_id=new_child_id(request, case_id, "action"),
         goal_id=body.goal_id,
@@ -306,6 +346,7 @@ async def add_action(
         service_kind=body.service_kind,
         due_on=body.due_on,
         referral_id=body.referral_id,
+        request=request_,
     )
     return await execute(request, principal, case_id, command)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from services.casework.api import router as command_router
+from services.casework.api_followup import router as followup_router
 from services.casework.directory import staff_projection
-from services.casework.policies import flag_overdue, open_cases
+from services.casework.policies import flag_missed_visits, flag_overdue, open_cases
 from services.casework.projections import projection
+from services.casework.supervision import router as supervision_router
 from services.casework.views import router as read_router
 from shared.service import ServiceSpec
 
@@ -13,10 +15,12 @@ spec = ServiceSpec(
     name="casework",
     context="casework",
     title="Relais casework: cases from opening to closure",
-    description="Cases opened from accepted reports, assignment by competency, assessments, "
-    "best interests, the case plan, closure and reopening; supervisor views.",
+    description="Cases opened from accepted reports or directly by a worker who found a "
+    "child, assignment by competency, assessments, best interests, the case plan and its "
+    "referral requests, services, follow-up visits, notes by sensitivity, transfers between "
+    "agencies, closure and reopening; supervisor views.",
     projections=[projection, staff_projection],
-    routers=[read_router, command_router],
-    # Started once the projectors run; both are safe on several instances at once.
-    background=[open_cases, flag_overdue],
+    routers=[read_router, supervision_router, command_router, followup_router],
+    # Started once the projectors run; each is safe on several instances at once.
+    background=[open_cases, flag_overdue, flag_missed_visits],
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import DomainEvent, event_type
 
@@ -13,15 +13,20 @@ AGGREGATE = "case"
 @event_type(
     context=CONTEXT,
     aggregate=AGGREGATE,
-    en="A case was opened for a child from an accepted report.",
-    fr="Un dossier a été ouvert pour un enfant à partir d'un signalement accepté.",
+    en="A case was opened for a child, from an accepted report or directly by an authorised "
+    "worker who found the child.",
+    fr="Un dossier a été ouvert pour un enfant, à partir d'un signalement accepté ou "
+    "directement par un intervenant habilité qui a trouvé l'enfant.",
 )
 class CaseOpened(DomainEvent):
     case_id: str
     child_id: str
     sex: str
     age_band: str
-    report_id: str
+    report_id: str | None = Field(
+        default=None, description="The accepted report; none when a worker opened it directly"
+    )
+    opened_directly: bool = False
     agency: str
     unit: str | None = None
     commune: str
@@ -207,4 +212,206 @@ class CaseClosed(DomainEvent):
 class CaseReopened(DomainEvent):
     reason: str
     due_at: str
+    sensitive_fields = frozenset({"reason"})
+
+
+# -- direct opening ------------------------------------------------------------------------
+
+
+class IdentifiedChild(BaseModel):
+    """The child as the worker who found them describes them (identifying: stays out of logs
+    and feeds). Intake turns it into a child record; casework keeps only the id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, max_length=200)
+    alias: str | None = Field(default=None, max_length=200)
+    sex: str = "unknown"
+    date_of_birth: str | None = Field(default=None, description="YYYY-MM-DD")
+    age_years: int | None = Field(default=None, ge=0, le=17)
+    age_min: int | None = Field(default=None, ge=0, le=17)
+    age_max: int | None = Field(default=None, ge=0, le=17)
+    documented: bool | None = None
+    school_status: str | None = None
+    vulnerabilities: list[str] = Field(default_factory=list)
+    whereabouts: str | None = Field(default=None, max_length=500)
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="A worker who opened a case directly described the child; intake creates the child "
+    "record from it.",
+    fr="Un intervenant qui a ouvert un dossier directement a décrit l'enfant ; l'accueil crée "
+    "la fiche enfant à partir de cette description.",
+)
+class ChildIdentified(DomainEvent):
+    child_id: str
+    agency: str
+    unit: str | None = None
+    commune: str = Field(description="Location code, or 'unknown'")
+    found_at: str = Field(description="When the worker found the child (RFC 3339)")
+    details: IdentifiedChild
+    sensitive_fields = frozenset({"details"})
+
+
+# -- services, visits, notes ---------------------------------------------------------------
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="A service was delivered to the child (by the owning agency or through a referral).",
+    fr="Un service a été rendu à l'enfant (par la structure responsable ou par orientation).",
+)
+class ServiceDelivered(DomainEvent):
+    service_id: str
+    child_id: str
+    service_kind: str
+    agency: str = Field(description="Agency that delivered the service")
+    unit: str | None = None
+    delivered_on: str = Field(description="YYYY-MM-DD")
+    action_id: str | None = Field(default=None, description="The plan action it carries out")
+    referral_id: str | None = None
+    note: str | None = Field(default=None, max_length=5000)
+    sensitive_fields = frozenset({"note"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="A follow-up visit to the child was recorded.",
+    fr="Une visite de suivi de l'enfant a été enregistrée.",
+)
+class FollowUpVisitRecorded(DomainEvent):
+    visit_id: str
+    visited_on: str = Field(description="YYYY-MM-DD")
+    child_seen: bool
+    risk_level: str | None = Field(default=None, description="low, medium or high, if reassessed")
+    findings: str | None = Field(default=None, max_length=5000)
+    next_visit_due: str | None = Field(default=None, description="YYYY-MM-DD")
+    sensitive_fields = frozenset({"findings"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="A note was added to the case, with a sensitivity level that limits who may read it.",
+    fr="Une note a été ajoutée au dossier, avec un niveau de sensibilité qui limite qui peut "
+    "la lire.",
+)
+class CaseNoteAdded(DomainEvent):
+    note_id: str
+    sensitivity: str = Field(description="normal, restricted or confidential")
+    text: str = Field(max_length=20000)
+    sensitive_fields = frozenset({"text"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The follow-up visit a previous visit scheduled did not happen by its due date (flagged "
+    "by a policy).",
+    fr="La visite de suivi prévue lors d'une visite précédente n'a pas eu lieu à la date "
+    "prévue (signalé par une règle).",
+)
+class FollowUpVisitOverdue(DomainEvent):
+    visit_id: str = Field(description="The visit that scheduled the missed one")
+    due_on: str = Field(description="YYYY-MM-DD")
+
+
+# -- transfer ------------------------------------------------------------------------------
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The owning agency asked another agency to take over responsibility for the case.",
+    fr="La structure responsable a demandé à une autre structure de reprendre le dossier.",
+)
+class TransferRequested(DomainEvent):
+    transfer_id: str
+    from_agency: str
+    to_agency: str
+    to_unit: str | None = None
+    reason: str = Field(max_length=2000)
+    sensitive_fields = frozenset({"reason"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The receiving agency accepted the transfer: it now owns the case.",
+    fr="La structure destinataire a accepté le transfert : elle est désormais responsable du "
+    "dossier.",
+)
+class TransferAccepted(DomainEvent):
+    transfer_id: str
+    from_agency: str
+    to_agency: str
+    to_unit: str | None = None
+    accepted_by: str
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The receiving agency declined the transfer: responsibility stays where it was.",
+    fr="La structure destinataire a refusé le transfert : la responsabilité reste inchangée.",
+)
+class TransferDeclined(DomainEvent):
+    transfer_id: str
+    to_agency: str
+    reason: str = Field(max_length=2000)
+    sensitive_fields = frozenset({"reason"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The owning agency withdrew its transfer request before the receiving agency answered.",
+    fr="La structure responsable a retiré sa demande de transfert avant la réponse de la "
+    "structure destinataire.",
+)
+class TransferWithdrawn(DomainEvent):
+    transfer_id: str
+    to_agency: str
+    reason: str = Field(max_length=2000)
+    sensitive_fields = frozenset({"reason"})
+
+
+# -- plan actions carried out by another agency --------------------------------------------
+
+
+class RequestedConsent(BaseModel):
+    """Consent for a referral, as recorded by the case worker (same shape as referral's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    given: bool
+    given_by: str | None = Field(default=None, description="child, guardian, both, court")
+    given_at: str | None = None
+    reason_not_sought: str | None = Field(default=None, max_length=1000)
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="A plan action needs another agency: casework asks referral to make the referral "
+    "(referral answers with ReferralMade or ReferralRequestRefused under the same id).",
+    fr="Une action du plan relève d'une autre structure : le suivi demande à l'orientation de "
+    "l'émettre (réponse ReferralMade ou ReferralRequestRefused sous le même identifiant).",
+)
+class ReferralRequested(DomainEvent):
+    referral_id: str = Field(description="Chosen by casework; referral uses it as is")
+    action_id: str
+    child_id: str
+    from_agency: str
+    from_unit: str | None = None
+    to_unit: str
+    service_kind: str
+    urgency: str = Field(description="emergency, high or normal")
+    reason: str = Field(max_length=2000)
+    consent: RequestedConsent
+    shared_fields: list[str]
     sensitive_fields = frozenset({"reason"})

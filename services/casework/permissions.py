@@ -13,6 +13,45 @@ permissions = Permissions(
     "casework",
     {
         "case.read": rule("read", "Read cases", "Consulter les dossiers", W, S, A),
+        "case.open": rule(
+            "write",
+            "Open a case directly for a child found by the agency",
+            "Ouvrir directement un dossier pour un enfant trouvé par la structure",
+            W,
+            S,
+        ),
+        "case.services": rule(
+            "write",
+            "Record a service delivered to the child",
+            "Enregistrer un service rendu à l'enfant",
+            W,
+            S,
+        ),
+        "case.visit": rule(
+            "write", "Record a follow-up visit", "Enregistrer une visite de suivi", W, S
+        ),
+        "case.note": rule("write", "Add a note to a case", "Ajouter une note au dossier", W, S),
+        "case.transfer": rule(
+            "write",
+            "Ask another agency to take over a case, or withdraw the request",
+            "Demander à une autre structure de reprendre un dossier, ou retirer la demande",
+            W,
+            S,
+        ),
+        # Taking over responsibility for a child is a supervisor's decision, as is closing.
+        "transfer.answer": rule(
+            "write",
+            "Accept or decline a case transferred to the agency",
+            "Accepter ou refuser un dossier transféré à la structure",
+            S,
+        ),
+        "transfer.read": rule(
+            "read",
+            "See transfers awaiting the agency's answer",
+            "Voir les transferts qui attendent la réponse de la structure",
+            S,
+            A,
+        ),
         "case.assign": rule(
             "write",
             "Assign a worker and supervisor",

@@ -8,6 +8,9 @@
 * **Overdue flagger**: a stage past its due date gets one ``StageOverdue``, keyed by the case
   and the position where the stage began, so re-entering a stage after reopening can be
   flagged again but no stage is ever flagged twice.
+* **Missed-visit flagger**: a follow-up visit not recorded by the day the previous visit set
+  gets one ``FollowUpVisitOverdue``, keyed by the case and the position of the visit that
+  set the date, so each scheduled visit is flagged at most once.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from services.casework.domain import (
     AttachReport,
     CaseState,
     FlagOverdue,
+    FlagVisitOverdue,
     OpenCase,
     decide,
     fold,
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0  # read on every turn, so tests may shorten it
 OPENER = Actor.system("casework.opener")
 FLAGGER = Actor.system("casework.overdue")
+VISITS = Actor.system("casework.visits")
 
 
 def case_aggregate(runtime: Runtime, case_id: str) -> Aggregate:
@@ -194,6 +199,45 @@ async def flag_overdue_once(runtime: Runtime, now: datetime | None = None) -> in
     return flagged
 
 
+# -- missed follow-up visits --------------------------------------------------------------
+
+
+async def flag_missed_visits_once(runtime: Runtime, now: datetime | None = None) -> int:
+    assert runtime.engine is not None
+    now = now or datetime.now(UTC)
+    async with runtime.engine.connect() as conn:
+        due = (
+            await conn.execute(
+                select(cases.c.case_id)
+                .where(cases.c.status != "closed")
+                .where(cases.c.visit_overdue_flagged.is_(False))
+                .where(cases.c.visit_due_at <= now)
+                .order_by(cases.c.visit_due_at)
+                .limit(200)
+            )
+        ).scalars()
+        case_ids = list(due)
+    flagged = 0
+    for case_id in case_ids:
+        state, recorded = await load_case(runtime, case_id)
+        events = decide(state, FlagVisitOverdue(today=now.date()), load_rules())
+        if not events:
+            continue
+        scheduled = max(r.seq for r in recorded if isinstance(r.event, ev.FollowUpVisitRecorded))
+        try:
+            result = await runtime.commit(
+                case_aggregate(runtime, case_id),
+                recorded[-1].seq,
+                events,
+                actor=VISITS,
+                idempotency_key=f"visit-overdue:{case_id}:{scheduled}",
+            )
+        except ConcurrencyConflict:
+            continue
+        flagged += 0 if result.duplicate else 1
+    return flagged
+
+
 # -- the loops -----------------------------------------------------------------------------
 
 
@@ -210,3 +254,7 @@ async def open_cases(runtime: Runtime) -> None:
 
 async def flag_overdue(runtime: Runtime) -> None:
     await _every(runtime, flag_overdue_once, "overdue flagger")
+
+
+async def flag_missed_visits(runtime: Runtime) -> None:
+    await _every(runtime, flag_missed_visits_once, "missed-visit flagger")

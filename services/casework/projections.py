@@ -1,5 +1,8 @@
 """Casework's read model of cases, fed by intake, referral and casework events (the staff
-directory is in ``directory.py``).
+directory is in ``directory.py``): its tables, and the handlers of a case's workflow from
+the accepted report to closure. Handlers of what follows the plan are in
+``projections_followup.py``, those of referral requests and outcomes in
+``projections_referrals.py``; all register on the one ``projection`` defined here.
 
 Events from different streams arrive in no particular order relative to each other (a
 rebuild replays every stream at once), so every cross-stream handler is an upsert and joins
@@ -28,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casework import events as ev
 from services.intake.events import ReportAccepted
-from services.referral.events import ReferralMade
 from shared.projection import Projection
 from shared.recorded import RecordedEvent
 
@@ -59,6 +61,13 @@ cases = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
+    Column("opened_directly", Boolean, nullable=False, default=False),
+    # Since when the current agency has had the case: opening, or the accepted transfer.
+    Column("owner_since", DateTime(timezone=True), nullable=False),
+    Column("next_visit_due", String(10)),
+    # The moment the scheduled visit counts as missed: the start of the day after it is due.
+    Column("visit_due_at", DateTime(timezone=True), index=True),
+    Column("visit_overdue_flagged", Boolean, nullable=False, default=False),
     Column("last_seq", BigInteger, nullable=False),
     # Assessments, determinations, goals, reports and the pending closure request: read whole
     # with the case, never queried across cases.
@@ -108,34 +117,70 @@ referrals = Table(
     Column("case_id", String(64), nullable=False, index=True),
     Column("status", String(20), nullable=False),
     Column("service_kind", String(60)),
+    Column("to_agency", String(200)),
     Column("to_unit", String(200)),
+    Column("refusal_code", String(100)),
+    Column("refusal_en", Text),
+    Column("refusal_fr", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-projection = Projection(name="casework.cases", version=1, metadata=metadata)
+# Read only through GET /cases/{id}/notes, which filters by sensitivity: never joined into
+# a list or the case detail.
+notes = Table(
+    "cw_notes",
+    metadata,
+    Column("note_id", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("sensitivity", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("author_agency", String(200), nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+transfers = Table(
+    "cw_transfers",
+    metadata,
+    Column("transfer_id", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("from_agency", String(200), nullable=False),
+    Column("to_agency", String(200), nullable=False),
+    Column("to_unit", String(200)),
+    Column("status", String(20), nullable=False),  # pending, accepted, declined, withdrawn
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+    Index("ix_cw_transfers_to", "to_agency", "status"),
+    Index("ix_cw_transfers_from", "from_agency", "status"),
+)
+
+projection = Projection(name="casework.cases", version=3, metadata=metadata)
 
 
-def _dt(value: str) -> datetime:
+def as_datetime(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def _touch(conn: AsyncConnection, e: RecordedEvent, **values: Any) -> None:
+async def touch(conn: AsyncConnection, e: RecordedEvent, **values: Any) -> None:
+    """Update the case the event belongs to, moving its version (``last_seq``, which clients
+    send back in ``If-Match``) on."""
     await conn.execute(
         update(cases).where(cases.c.case_id == e.aggregate.id).values(last_seq=e.seq, **values)
     )
 
 
-async def _detail(conn: AsyncConnection, case_id: str) -> dict[str, Any]:
+async def case_detail(conn: AsyncConnection, case_id: str) -> dict[str, Any]:
     row = (await conn.execute(select(cases.c.detail).where(cases.c.case_id == case_id))).scalar()
     return dict(row or {})
 
 
-async def _append_detail(
+async def append_detail(
     conn: AsyncConnection, e: RecordedEvent, key: str, item: dict[str, Any], **values: Any
 ) -> None:
-    detail = await _detail(conn, e.aggregate.id)
+    detail = await case_detail(conn, e.aggregate.id)
     detail[key] = [*detail.get(key, []), {**item, "at": e.time, "by": e.actor.user}]
-    await _touch(conn, e, detail=detail, **values)
+    await touch(conn, e, detail=detail, **values)
 
 
 # -- intake --------------------------------------------------------------------------------
@@ -213,19 +258,33 @@ async def _opened(conn: AsyncConnection, e: RecordedEvent) -> None:
             urgency=o.urgency,
             risk_level=o.initial_risk,
             stage="registration",
-            stage_due_at=_dt(o.registration_due_at),
+            stage_due_at=as_datetime(o.registration_due_at),
             stage_entered_seq=e.seq,
             overdue_flagged=False,
             status="open",
             competency_override=False,
-            received_at=_dt(o.received_at),
-            opened_at=_dt(e.time),
+            received_at=as_datetime(o.received_at),
+            opened_at=as_datetime(e.time),
+            opened_directly=o.opened_directly,
+            owner_since=as_datetime(e.time),
+            visit_overdue_flagged=False,
             last_seq=e.seq,
-            detail={"reports": [{"report_id": o.report_id, "received_at": o.received_at}]},
+            detail={
+                "reports": [{"report_id": o.report_id, "received_at": o.received_at}]
+                if o.report_id
+                else []
+            },
         )
         .on_conflict_do_nothing()
     )
-    await _report_done(conn, o.report_id, o.child_id, o.case_id)
+    if o.report_id:
+        await _report_done(conn, o.report_id, o.child_id, o.case_id)
+
+
+@projection.on("casework", "ChildIdentified")
+async def _child_identified(conn: AsyncConnection, e: RecordedEvent) -> None:
+    # The description is intake's to keep; here it only moves the case's version on.
+    await touch(conn, e)
 
 
 @projection.on("casework", "ReportAttachedToCase")
@@ -241,7 +300,7 @@ async def _attached(conn: AsyncConnection, e: RecordedEvent) -> None:
         {"report_id": a.report_id, "received_at": a.received_at},
     ]
     concerns = list(dict.fromkeys([*row.concerns, *a.concerns]))
-    await _touch(conn, e, concerns=concerns, urgency=urgency, detail=detail)
+    await touch(conn, e, concerns=concerns, urgency=urgency, detail=detail)
     await _report_done(conn, a.report_id, a.child_id, e.aggregate.id)
 
 
@@ -249,7 +308,7 @@ async def _attached(conn: AsyncConnection, e: RecordedEvent) -> None:
 async def _assigned(conn: AsyncConnection, e: RecordedEvent) -> None:
     a = e.event
     assert isinstance(a, ev.CaseAssigned)
-    await _append_detail(
+    await append_detail(
         conn,
         e,
         "assignments",
@@ -269,11 +328,11 @@ async def _assigned(conn: AsyncConnection, e: RecordedEvent) -> None:
 async def _stage(conn: AsyncConnection, e: RecordedEvent) -> None:
     s = e.event
     assert isinstance(s, ev.StageChanged)
-    await _touch(
+    await touch(
         conn,
         e,
         stage=s.to_stage,
-        stage_due_at=_dt(s.due_at) if s.due_at else None,
+        stage_due_at=as_datetime(s.due_at) if s.due_at else None,
         stage_entered_seq=e.seq,
         overdue_flagged=False,
     )
@@ -281,24 +340,24 @@ async def _stage(conn: AsyncConnection, e: RecordedEvent) -> None:
 
 @projection.on("casework", "StageOverdue")
 async def _overdue(conn: AsyncConnection, e: RecordedEvent) -> None:
-    await _touch(conn, e, overdue_flagged=True)
+    await touch(conn, e, overdue_flagged=True)
 
 
 @projection.on("casework", "AssessmentRecorded")
 async def _assessed(conn: AsyncConnection, e: RecordedEvent) -> None:
     a = e.event
     assert isinstance(a, ev.AssessmentRecorded)
-    await _append_detail(conn, e, "assessments", a.model_dump(mode="json"), risk_level=a.risk_level)
+    await append_detail(conn, e, "assessments", a.model_dump(mode="json"), risk_level=a.risk_level)
 
 
 @projection.on("casework", "BestInterestsDetermined")
 async def _bid(conn: AsyncConnection, e: RecordedEvent) -> None:
-    await _append_detail(conn, e, "determinations", e.event.model_dump(mode="json"))
+    await append_detail(conn, e, "determinations", e.event.model_dump(mode="json"))
 
 
 @projection.on("casework", "PlanGoalAdded")
 async def _goal(conn: AsyncConnection, e: RecordedEvent) -> None:
-    await _append_detail(conn, e, "goals", e.event.model_dump(mode="json"))
+    await append_detail(conn, e, "goals", e.event.model_dump(mode="json"))
 
 
 @projection.on("casework", "PlanActionAdded")
@@ -310,39 +369,42 @@ async def _action(conn: AsyncConnection, e: RecordedEvent) -> None:
         .values(case_id=e.aggregate.id, seq=e.seq, **a.model_dump())
         .on_conflict_do_nothing()
     )
-    await _touch(conn, e)
+    await touch(conn, e)
 
 
 @projection.on("casework", "ClosureRequested")
 async def _closure_requested(conn: AsyncConnection, e: RecordedEvent) -> None:
     c = e.event
     assert isinstance(c, ev.ClosureRequested)
-    detail = await _detail(conn, e.aggregate.id)
+    detail = await case_detail(conn, e.aggregate.id)
     detail["closure_request"] = {"reason": c.reason, "note": c.note, "by": e.actor.user}
-    await _touch(conn, e, status="closure_requested", detail=detail)
+    await touch(conn, e, status="closure_requested", detail=detail)
 
 
 @projection.on("casework", "ClosureRejected")
 async def _closure_rejected(conn: AsyncConnection, e: RecordedEvent) -> None:
-    detail = await _detail(conn, e.aggregate.id)
+    detail = await case_detail(conn, e.aggregate.id)
     detail["closure_request"] = None
-    await _touch(conn, e, status="open", detail=detail)
+    await touch(conn, e, status="open", detail=detail)
 
 
 @projection.on("casework", "CaseClosed")
 async def _closed(conn: AsyncConnection, e: RecordedEvent) -> None:
     c = e.event
     assert isinstance(c, ev.CaseClosed)
-    detail = await _detail(conn, e.aggregate.id)
+    detail = await case_detail(conn, e.aggregate.id)
     detail["closure_request"] = None
-    await _touch(
+    await touch(
         conn,
         e,
         status="closed",
         stage="closure",
         stage_due_at=None,
+        next_visit_due=None,
+        visit_due_at=None,
+        visit_overdue_flagged=False,
         closure_reason=c.reason,
-        closed_at=_dt(e.time),
+        closed_at=as_datetime(e.time),
         detail=detail,
     )
 
@@ -351,12 +413,12 @@ async def _closed(conn: AsyncConnection, e: RecordedEvent) -> None:
 async def _reopened(conn: AsyncConnection, e: RecordedEvent) -> None:
     r = e.event
     assert isinstance(r, ev.CaseReopened)
-    await _touch(
+    await touch(
         conn,
         e,
         status="open",
         stage="initial_assessment",
-        stage_due_at=_dt(r.due_at),
+        stage_due_at=as_datetime(r.due_at),
         stage_entered_seq=e.seq,
         overdue_flagged=False,
         closure_reason=None,
@@ -364,30 +426,8 @@ async def _reopened(conn: AsyncConnection, e: RecordedEvent) -> None:
     )
 
 
-# -- referral outcomes ---------------------------------------------------------------------
-
-_REFERRAL_STATUS = {
-    "ReferralMade": "made",
-    "ReferralAccepted": "accepted",
-    "ReferralDeclined": "declined",
-    "ReferralCompleted": "completed",
-    "ReferralWithdrawn": "withdrawn",
-}
-
-
-async def _referral(conn: AsyncConnection, e: RecordedEvent) -> None:
-    data = e.event
-    status = _REFERRAL_STATUS[data.name]
-    referral_id, case_id = getattr(data, "referral_id"), getattr(data, "case_id")  # noqa: B009
-    values: dict[str, Any] = {"status": status, "updated_at": _dt(e.time)}
-    if isinstance(data, ReferralMade):
-        values.update(service_kind=data.service_kind, to_unit=data.to_unit)
-    await conn.execute(
-        insert(referrals)
-        .values(referral_id=referral_id, case_id=case_id, **values)
-        .on_conflict_do_update(index_elements=[referrals.c.referral_id], set_=values)
-    )
-
-
-for _name in _REFERRAL_STATUS:
-    projection.on("referral", _name)(_referral)
+# The follow-up and referral handlers register on ``projection`` when their modules run.
+# Imported here rather than in app.py so that whoever imports this module (a projector, a
+# rebuild, a test) gets the whole projection, including its subscription to the referral
+# stream; the cycle is safe as those modules need only what is defined above.
+from services.casework import projections_followup, projections_referrals  # noqa: E402, F401

@@ -38,6 +38,13 @@ class Rules:
     service_kinds: frozenset[str]
     level_ranks: dict[str, int]
     minimum_level: str = "meets_expectations"
+    age_bands: tuple[tuple[str, int, int], ...] = ()
+
+    def age_band(self, age: int | None) -> str:
+        for code, low, high in self.age_bands:
+            if age is not None and low <= age <= high:
+                return code
+        return "unknown"
 
     def required_competencies(
         self, concerns: list[str] | tuple[str, ...], sector: str
@@ -83,4 +90,5 @@ def load_rules() -> Rules:
         closure_reasons=frozenset(ref.closure_reasons),
         service_kinds=frozenset(ref.service_kinds),
         level_ranks=dict(frameworks().levels),
+        age_bands=ref.age_bands,
     )

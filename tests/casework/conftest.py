@@ -18,7 +18,12 @@ from nats.aio.client import Client as NATS
 from services.casework import policies
 from services.casework.app import spec
 from services.intake.events import AcceptedChild, ReportAccepted
-from services.referral.events import CompetencyAssessed, StaffMemberRegistered
+from services.referral.events import (
+    AgencyRegistered,
+    CompetencyAssessed,
+    StaffMemberRegistered,
+    UnitDescribed,
+)
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate
@@ -118,6 +123,34 @@ class Upstream:
             )
         return seq
 
+    async def agency(self, agency_id: str, *, units: Iterable[str] = ()) -> int:
+        """An agency and its units in referral's directory."""
+        seq = await self.emit(
+            "referral",
+            "agency",
+            agency_id,
+            AgencyRegistered(agency_id=agency_id, agency_name="Agency", type="ngo"),
+        )
+        for unit in units:
+            seq = await self.emit(
+                "referral",
+                "unit",
+                unit,
+                UnitDescribed(
+                    unit_id=unit,
+                    agency_id=agency_id,
+                    unit_name="Unit",
+                    commune="bj-littoral-cotonou",
+                    service_kinds=["transit_shelter"],
+                    opening_hours={},
+                    languages=["fr"],
+                    min_age=0,
+                    max_age=17,
+                    sexes=[],
+                ),
+            )
+        return seq
+
 
 @pytest.fixture
 async def upstream(nc: NATS) -> Upstream:
@@ -184,8 +217,10 @@ class Client:
     async def post(self, path: str, body: dict[str, Any], **who: Any) -> httpx.Response:
         return await self.http.post(path, json=body, headers=self.headers(**who))
 
-    async def case(self, case_id: str) -> dict[str, Any]:
-        answer = await self.get(f"/cases/{case_id}", roles=["supervisor"], user="sup-1")
+    async def case(self, case_id: str, agency: str = "ocpm") -> dict[str, Any]:
+        answer = await self.get(
+            f"/cases/{case_id}", roles=["supervisor"], user="sup-1", agency=agency
+        )
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
@@ -194,7 +229,7 @@ class Client:
         self, case_id: str, path: str, body: dict[str, Any], **who: Any
     ) -> dict[str, Any]:
         """A write that must succeed, at the case's current version."""
-        version = (await self.case(case_id))["version"]
+        version = (await self.case(case_id, who.get("agency", "ocpm")))["version"]
         answer = await self.post(f"/cases/{case_id}/{path}", body, version=version, **who)
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()

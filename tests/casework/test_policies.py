@@ -8,7 +8,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from services.casework.policies import flag_overdue_once, open_pending_once
+from services.casework.policies import (
+    flag_missed_visits_once,
+    flag_overdue_once,
+    open_pending_once,
+)
 from tests.casework.conftest import Client, Upstream
 
 Launch = Callable[[int], Awaitable[Client]]
@@ -105,3 +109,38 @@ async def test_an_overdue_stage_is_flagged_once_by_two_instances(
     assert item["case_id"] == case_id and item["stage"] == "registration"
     assert item["hours_overdue"] >= 24 * 3
     assert await flag_overdue_once(two.runtime) == 0  # a later pass finds nothing new
+
+
+async def test_a_missed_visit_is_flagged_once_by_two_instances(
+    launch: Launch, upstream: Upstream
+) -> None:
+    one, two = await launch(1), await launch(2)
+    _, (kid,), _ = await upstream.report()
+    case_id = await one.case_of(kid)
+    today = datetime.now(UTC).date()
+    visit = {
+        "visited_on": (today - timedelta(days=9)).isoformat(),
+        "child_seen": True,
+        "next_visit_due": (today - timedelta(days=2)).isoformat(),
+    }
+    await one.act(case_id, "visits", visit)
+    await asyncio.gather(*(flag_missed_visits_once(c.runtime) for c in (one, two, one, two)))
+    for _ in range(200):
+        names = [name for case, name in await casework_events(one) if case == case_id]
+        if "FollowUpVisitOverdue" in names:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # both loops kept running: would a second flag show up?
+    events = [name for case, name in await casework_events(two) if case == case_id]
+    assert events == ["CaseOpened", "FollowUpVisitRecorded", "FollowUpVisitOverdue"]
+    assert await flag_missed_visits_once(two.runtime) == 0
+    # The next visit, with a later date, is watched afresh.
+    later = {
+        "visited_on": today.isoformat(),
+        "child_seen": True,
+        "next_visit_due": (today + timedelta(days=7)).isoformat(),
+    }
+    await two.act(case_id, "visits", later)
+    assert not (await two.case(case_id))["visit_overdue"]
+    assert await flag_missed_visits_once(one.runtime, datetime.now(UTC) + timedelta(days=8)) == 1
+    assert await flag_missed_visits_once(two.runtime, datetime.now(UTC) + timedelta(days=9)) == 0

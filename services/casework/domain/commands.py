@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from services.casework.events import IdentifiedChild, RequestedConsent
+
 
 @dataclass(frozen=True)
 class OpenCase:
@@ -22,6 +24,23 @@ class OpenCase:
     urgency: str
     immediate_danger: bool
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenDirectly:
+    """A worker who found a child opens the case at once, describing the child."""
+
+    case_id: str
+    child_id: str
+    child: IdentifiedChild
+    agency: str
+    unit: str | None
+    commune: str
+    concerns: tuple[str, ...]
+    urgency: str
+    immediate_danger: bool
+    found_at: datetime
+    initial_risk: str | None = None  # None: derived from urgency and danger
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,18 @@ class AddGoal:
 
 
 @dataclass(frozen=True)
+class ReferralRequest:
+    """What referral needs to make the referral for a plan action of another agency."""
+
+    referral_id: str
+    to_unit: str
+    urgency: str
+    reason: str
+    consent: RequestedConsent
+    shared_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AddAction:
     action_id: str
     goal_id: str
@@ -94,6 +125,7 @@ class AddAction:
     service_kind: str
     due_on: date
     referral_id: str | None = None
+    request: ReferralRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +154,69 @@ class FlagOverdue:
     now: datetime
 
 
+@dataclass(frozen=True)
+class DeliverService:
+    service_id: str
+    service_kind: str
+    delivered_on: date
+    unit: str | None  # the recording worker's unit, when no action or referral names one
+    action_id: str | None = None
+    referral_id: str | None = None
+    note: str | None = None
+    # Referrals of this case casework has heard of: id -> (receiving agency, unit), if known.
+    known_referrals: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordVisit:
+    visit_id: str
+    visited_on: date
+    child_seen: bool
+    risk_level: str | None = None
+    findings: str | None = None
+    next_visit_due: date | None = None
+
+
+@dataclass(frozen=True)
+class FlagVisitOverdue:
+    today: date
+
+
+@dataclass(frozen=True)
+class AddNote:
+    note_id: str
+    sensitivity: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RequestTransfer:
+    transfer_id: str
+    to_agency: str
+    to_unit: str | None
+    reason: str
+    # Looked up in the directory by the shell: None when the agency is unknown there.
+    to_agency_units: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class AnswerTransfer:
+    transfer_id: str
+    accept: bool
+    by: str
+    by_agency: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawTransfer:
+    transfer_id: str
+    reason: str
+
+
 Command = (
     OpenCase
+    | OpenDirectly
     | AttachReport
     | Assign
     | ChangeStage
@@ -135,4 +228,11 @@ Command = (
     | DecideClosure
     | Reopen
     | FlagOverdue
+    | DeliverService
+    | RecordVisit
+    | FlagVisitOverdue
+    | AddNote
+    | RequestTransfer
+    | AnswerTransfer
+    | WithdrawTransfer
 )

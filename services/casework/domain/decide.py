@@ -8,16 +8,30 @@ from services.casework import events as ev
 from services.casework.domain.commands import (
     AddAction,
     AddGoal,
+    AddNote,
+    AnswerTransfer,
     Assign,
     AttachReport,
     ChangeStage,
     Command,
     DecideClosure,
+    DeliverService,
     DetermineBestInterests,
     FlagOverdue,
+    FlagVisitOverdue,
     OpenCase,
+    OpenDirectly,
     RecordAssessment,
+    RecordVisit,
     Reopen,
+    RequestTransfer,
+    WithdrawTransfer,
+)
+from services.casework.domain.followup import (
+    add_note,
+    deliver_service,
+    flag_visit_overdue,
+    record_visit,
 )
 from services.casework.domain.records import (
     assess,
@@ -27,10 +41,18 @@ from services.casework.domain.records import (
     request_closure,
 )
 from services.casework.domain.state import (
+    RISK_LEVELS,
     STAGES,
     CaseState,
+    age_band_of,
     initial_risk,
     iso,
+)
+from services.casework.domain.transfer import (
+    answer_transfer,
+    refuse_if_pending,
+    request_transfer,
+    withdraw_transfer,
 )
 from services.casework.rules import Rules
 from shared.domain import DomainError, refuse
@@ -41,10 +63,14 @@ from shared.i18n import Message
 def decide(state: CaseState, command: Command, rules: Rules) -> list[DomainEvent]:
     if isinstance(command, OpenCase):
         return _open(state, command, rules)
+    if isinstance(command, OpenDirectly):
+        return _open_directly(state, command, rules)
     if not state.exists:
         refuse("case_not_found", "No such case.", "Dossier introuvable.", status=404)
     if isinstance(command, FlagOverdue):
         return _flag_overdue(state, command)
+    if isinstance(command, FlagVisitOverdue):
+        return flag_visit_overdue(state, command)
     if isinstance(command, Reopen):
         return _reopen(state, command, rules)
     if state.status == "closed":
@@ -53,6 +79,17 @@ def decide(state: CaseState, command: Command, rules: Rules) -> list[DomainEvent
         return _attach(state, command)
     if isinstance(command, DecideClosure):
         return decide_closure(state, command)
+    if isinstance(command, AnswerTransfer):
+        return answer_transfer(state, command)
+    if isinstance(command, WithdrawTransfer):
+        return withdraw_transfer(state, command)
+    # The work with the child goes on while a closure awaits its decision.
+    if isinstance(command, DeliverService):
+        return deliver_service(state, command, rules)
+    if isinstance(command, RecordVisit):
+        return record_visit(state, command)
+    if isinstance(command, AddNote):
+        return add_note(state, command)
     if state.status == "closure_requested":
         refuse(
             "closure_pending",
@@ -69,6 +106,10 @@ def decide(state: CaseState, command: Command, rules: Rules) -> list[DomainEvent
         return best_interests(state, command)
     if isinstance(command, AddGoal | AddAction):
         return plan(state, command, rules)
+    if isinstance(command, RequestTransfer):
+        return request_transfer(state, command)
+    # Closing while another agency decides whether to take the case would lose its answer.
+    refuse_if_pending(state)
     return request_closure(state, command, rules)
 
 
@@ -94,6 +135,60 @@ def _open(state: CaseState, c: OpenCase, rules: Rules) -> list[DomainEvent]:
             received_at=iso(c.received_at),
             registration_due_at=iso(due),
         )
+    ]
+
+
+def _open_directly(state: CaseState, c: OpenDirectly, rules: Rules) -> list[DomainEvent]:
+    if state.exists:
+        refuse("case_exists", "This case is already open.", "Ce dossier est déjà ouvert.")
+    risk = c.initial_risk or initial_risk(c.urgency, c.immediate_danger)
+    if risk not in RISK_LEVELS:
+        refuse(
+            "unknown_risk",
+            "Unknown risk level.",
+            "Niveau de risque inconnu.",
+            status=422,
+            field="initial_risk",
+        )
+    if c.immediate_danger and risk != "high":
+        refuse(
+            "danger_is_high_risk",
+            "A child in immediate danger is at high risk.",
+            "Un enfant en danger immédiat court un risque élevé.",
+            status=422,
+            field="initial_risk",
+        )
+    due = rules.due("registration", c.urgency, c.found_at)
+    assert due is not None
+    found = iso(c.found_at)
+    # Statistics need the sex and age band on the case; the description itself goes to
+    # intake, which owns the child's identity, and casework keeps only the id.
+    return [
+        ev.CaseOpened(
+            case_id=c.case_id,
+            child_id=c.child_id,
+            sex=c.child.sex,
+            age_band=age_band_of(c.child, c.found_at.date(), rules),
+            report_id=None,
+            opened_directly=True,
+            agency=c.agency,
+            unit=c.unit,
+            commune=c.commune,
+            concerns=list(c.concerns),
+            urgency=c.urgency,
+            immediate_danger=c.immediate_danger,
+            initial_risk=risk,
+            received_at=found,
+            registration_due_at=iso(due),
+        ),
+        ev.ChildIdentified(
+            child_id=c.child_id,
+            agency=c.agency,
+            unit=c.unit,
+            commune=c.commune,
+            found_at=found,
+            details=c.child,
+        ),
     ]
 
 

@@ -10,6 +10,7 @@ from services.casework.domain.commands import (
     DecideClosure,
     DetermineBestInterests,
     RecordAssessment,
+    ReferralRequest,
     RequestClosure,
 )
 from services.casework.domain.state import (
@@ -157,6 +158,8 @@ def plan(state: CaseState, c: AddGoal | AddAction, rules: Rules) -> list[DomainE
             status=422,
             field="service_kind",
         )
+    if c.request is not None:
+        return _action_with_request(state, c, c.request)
     return [
         ev.PlanActionAdded(
             action_id=c.action_id,
@@ -168,6 +171,61 @@ def plan(state: CaseState, c: AddGoal | AddAction, rules: Rules) -> list[DomainE
             due_on=c.due_on.isoformat(),
             referral_id=c.referral_id,
         )
+    ]
+
+
+def _action_with_request(
+    state: CaseState, c: AddAction, request: ReferralRequest
+) -> list[DomainEvent]:
+    if c.referral_id is not None:
+        refuse(
+            "referral_and_request",
+            "Name a referral already made, or ask for a new one, not both.",
+            "Indiquez une orientation déjà émise ou demandez-en une nouvelle, pas les deux.",
+            status=422,
+            field="referral_request",
+        )
+    if c.responsible_agency == state.agency:
+        refuse(
+            "request_for_own_agency",
+            "A referral request is for a unit of another agency.",
+            "Une demande d'orientation vise une unité d'une autre structure.",
+            status=422,
+            field="responsible_agency",
+        )
+    if c.responsible_unit is not None and c.responsible_unit != request.to_unit:
+        refuse(
+            "unit_mismatch",
+            "The responsible unit and the unit asked for differ.",
+            "L'unité responsable et l'unité sollicitée diffèrent.",
+            status=422,
+            field="responsible_unit",
+        )
+    # One batch: the action never exists without its request, nor the request without it.
+    return [
+        ev.PlanActionAdded(
+            action_id=c.action_id,
+            goal_id=c.goal_id,
+            text=c.text,
+            responsible_agency=c.responsible_agency,
+            responsible_unit=request.to_unit,
+            service_kind=c.service_kind,
+            due_on=c.due_on.isoformat(),
+            referral_id=request.referral_id,
+        ),
+        ev.ReferralRequested(
+            referral_id=request.referral_id,
+            action_id=c.action_id,
+            child_id=state.child_id,
+            from_agency=state.agency,
+            from_unit=state.unit,
+            to_unit=request.to_unit,
+            service_kind=c.service_kind,
+            urgency=request.urgency,
+            reason=request.reason,
+            consent=request.consent,
+            shared_fields=list(request.shared_fields),
+        ),
     ]
 
 

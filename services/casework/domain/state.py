@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 from services.casework import events as ev
+from services.casework.rules import Rules
 from shared.events import DomainEvent
 
 STAGES: tuple[str, ...] = (
@@ -27,6 +28,22 @@ MAJOR_DECISIONS = frozenset(
     {"placement", "return_to_family", "family_reunification", "judicial_measure", "transfer"}
 )
 DECISION_KINDS = (*sorted(MAJOR_DECISIONS), "other")
+NOTE_SENSITIVITIES = ("normal", "restricted", "confidential")
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    responsible_agency: str
+    responsible_unit: str | None
+    service_kind: str
+    referral_id: str | None
+
+
+@dataclass(frozen=True)
+class PendingTransfer:
+    transfer_id: str
+    to_agency: str
+    to_unit: str | None
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class CaseState:
     case_id: str = ""
     child_id: str = ""
     agency: str = ""
+    unit: str | None = None
     concerns: tuple[str, ...] = ()
     urgency: str = "normal"
     risk_level: str = "low"
@@ -52,6 +70,14 @@ class CaseState:
     actions: frozenset[str] = frozenset()
     closure_reason: str | None = None
     closure_requested_by: str | None = None
+    planned: Mapping[str, PlannedAction] = field(default_factory=dict)
+    next_visit_due: str | None = None  # YYYY-MM-DD, set by the latest visit
+    last_visit_id: str | None = None
+    visit_overdue_flagged: bool = False
+    pending_transfer: PendingTransfer | None = None
+    # Every transfer ever requested -> its receiving agency: who may answer, or hear it is
+    # answered already.
+    transfer_targets: Mapping[str, str] = field(default_factory=dict)
 
 
 def iso(moment: datetime) -> str:
@@ -63,6 +89,20 @@ def initial_risk(urgency: str, immediate_danger: bool) -> str:
     if immediate_danger or urgency == "emergency":
         return "high"
     return "medium" if urgency == "high" else "low"
+
+
+def age_band_of(child: ev.IdentifiedChild, on: date, rules: Rules) -> str:
+    """The band of what is known of the child's age on the day they were found."""
+    if child.date_of_birth:
+        born = date.fromisoformat(child.date_of_birth)
+        return rules.age_band(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
+    if child.age_years is not None:
+        return rules.age_band(child.age_years)
+    if child.age_min is not None and child.age_max is not None:
+        # A range inside one band still counts there; one that spans two does not.
+        low, high = rules.age_band(child.age_min), rules.age_band(child.age_max)
+        return low if low == high else "unknown"
+    return "unknown"
 
 
 # -- evolve --------------------------------------------------------------------------------
@@ -78,11 +118,12 @@ def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseStat
             case_id=event.case_id,
             child_id=event.child_id,
             agency=event.agency,
+            unit=event.unit,
             concerns=tuple(event.concerns),
             urgency=event.urgency,
             risk_level=event.initial_risk,
             stage_due_at=event.registration_due_at,
-            reports=frozenset({event.report_id}),
+            reports=frozenset({event.report_id}) if event.report_id else frozenset(),
         )
     if isinstance(event, ev.ReportAttachedToCase):
         urgent = max(state.urgency, event.urgency, key=lambda u: _URGENCY_RANK.get(u, 0))
@@ -107,7 +148,28 @@ def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseStat
     if isinstance(event, ev.PlanGoalAdded):
         return replace(state, goals=state.goals | {event.goal_id})
     if isinstance(event, ev.PlanActionAdded):
-        return replace(state, actions=state.actions | {event.action_id})
+        planned = PlannedAction(
+            event.responsible_agency, event.responsible_unit, event.service_kind, event.referral_id
+        )
+        return replace(
+            state,
+            actions=state.actions | {event.action_id},
+            planned={**state.planned, event.action_id: planned},
+        )
+    if isinstance(event, ev.FollowUpVisitRecorded):
+        return replace(
+            state,
+            risk_level=event.risk_level or state.risk_level,
+            next_visit_due=event.next_visit_due,
+            last_visit_id=event.visit_id,
+            visit_overdue_flagged=False,
+        )
+    if isinstance(event, ev.FollowUpVisitOverdue):
+        return replace(state, visit_overdue_flagged=True)
+    if isinstance(event, ev.TransferRequested | ev.TransferAccepted | ev.TransferDeclined):
+        return _transfer(state, event)
+    if isinstance(event, ev.TransferWithdrawn):
+        return replace(state, pending_transfer=None)
     if isinstance(event, ev.ClosureRequested):
         return replace(
             state,
@@ -118,7 +180,15 @@ def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseStat
     if isinstance(event, ev.ClosureRejected):
         return replace(state, status="open", closure_reason=None, closure_requested_by=None)
     if isinstance(event, ev.CaseClosed):
-        return replace(state, status="closed", stage="closure", stage_due_at=None)
+        # A closed case expects no visit: a reopened one schedules its own.
+        return replace(
+            state,
+            status="closed",
+            stage="closure",
+            stage_due_at=None,
+            next_visit_due=None,
+            visit_overdue_flagged=False,
+        )
     if isinstance(event, ev.CaseReopened):
         return replace(
             state,
@@ -130,6 +200,28 @@ def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseStat
             closure_requested_by=None,
         )
     return state
+
+
+def _transfer(
+    state: CaseState, event: ev.TransferRequested | ev.TransferAccepted | ev.TransferDeclined
+) -> CaseState:
+    if isinstance(event, ev.TransferRequested):
+        return replace(
+            state,
+            pending_transfer=PendingTransfer(event.transfer_id, event.to_agency, event.to_unit),
+            transfer_targets={**state.transfer_targets, event.transfer_id: event.to_agency},
+        )
+    if isinstance(event, ev.TransferDeclined):
+        return replace(state, pending_transfer=None)
+    # Accepted: the new agency owns the case and must choose its own worker and supervisor.
+    return replace(
+        state,
+        agency=event.to_agency,
+        unit=event.to_unit,
+        worker_id=None,
+        supervisor_id=None,
+        pending_transfer=None,
+    )
 
 
 def fold(events: Iterable[tuple[DomainEvent, str]]) -> CaseState:

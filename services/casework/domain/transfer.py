@@ -1,0 +1,126 @@
+"""Deciding transfers of responsibility between agencies: one pending at a time, answered only
+by the receiving agency, withdrawn only by the owning one."""
+
+from __future__ import annotations
+
+from services.casework import events as ev
+from services.casework.domain.commands import AnswerTransfer, RequestTransfer, WithdrawTransfer
+from services.casework.domain.state import CaseState, PendingTransfer
+from shared.domain import refuse
+from shared.events import DomainEvent
+
+
+def refuse_if_pending(state: CaseState) -> None:
+    if state.pending_transfer is not None:
+        refuse(
+            "transfer_pending",
+            "A transfer of this case awaits the receiving agency's answer.",
+            "Un transfert de ce dossier attend la réponse de la structure destinataire.",
+        )
+
+
+def request_transfer(state: CaseState, c: RequestTransfer) -> list[DomainEvent]:
+    if c.to_agency == state.agency:
+        refuse(
+            "same_agency",
+            "The case already belongs to this agency.",
+            "Le dossier relève déjà de cette structure.",
+            status=422,
+            field="to_agency",
+        )
+    if c.to_agency_units is None:
+        refuse(
+            "unknown_agency",
+            "This agency is not in the directory.",
+            "Cette structure ne figure pas dans l'annuaire.",
+            status=422,
+            field="to_agency",
+        )
+    if c.to_unit is not None and c.to_unit not in c.to_agency_units:
+        refuse(
+            "unit_not_in_agency",
+            "This unit does not belong to the receiving agency.",
+            "Cette unité n'appartient pas à la structure destinataire.",
+            status=422,
+            field="to_unit",
+        )
+    if not c.reason.strip():
+        refuse(
+            "reason_required",
+            "Say why the case should be transferred.",
+            "Indiquez pourquoi le dossier doit être transféré.",
+            status=422,
+            field="reason",
+        )
+    refuse_if_pending(state)
+    return [
+        ev.TransferRequested(
+            transfer_id=c.transfer_id,
+            from_agency=state.agency,
+            to_agency=c.to_agency,
+            to_unit=c.to_unit,
+            reason=c.reason,
+        )
+    ]
+
+
+def _pending(state: CaseState, transfer_id: str) -> PendingTransfer:
+    if transfer_id not in state.transfer_targets:
+        refuse(
+            "transfer_not_found",
+            "No such transfer for this case.",
+            "Aucun transfert de ce type pour ce dossier.",
+            status=404,
+        )
+    pending = state.pending_transfer
+    if pending is None or pending.transfer_id != transfer_id:
+        refuse(
+            "transfer_not_pending",
+            "This transfer was already answered or withdrawn.",
+            "Ce transfert a déjà reçu une réponse ou a été retiré.",
+        )
+    return pending
+
+
+def answer_transfer(state: CaseState, c: AnswerTransfer) -> list[DomainEvent]:
+    pending = _pending(state, c.transfer_id)
+    if c.by_agency != pending.to_agency:
+        refuse(
+            "not_receiving_agency",
+            "Only the receiving agency accepts or declines a transfer.",
+            "Seule la structure destinataire accepte ou refuse un transfert.",
+            status=403,
+        )
+    if c.accept:
+        return [
+            ev.TransferAccepted(
+                transfer_id=pending.transfer_id,
+                from_agency=state.agency,
+                to_agency=pending.to_agency,
+                to_unit=pending.to_unit,
+                accepted_by=c.by,
+            )
+        ]
+    reason = (c.reason or "").strip()
+    if not reason:
+        refuse(
+            "reason_required",
+            "Say why the transfer is declined.",
+            "Indiquez pourquoi le transfert est refusé.",
+            status=422,
+            field="reason",
+        )
+    return [
+        ev.TransferDeclined(
+            transfer_id=pending.transfer_id, to_agency=pending.to_agency, reason=reason
+        )
+    ]
+
+
+def withdraw_transfer(state: CaseState, c: WithdrawTransfer) -> list[DomainEvent]:
+    pending = _pending(state, c.transfer_id)
+    return [
+        ev.TransferWithdrawn(
+            transfer_id=pending.transfer_id, to_agency=pending.to_agency, reason=c.reason
+        )
+    ]
