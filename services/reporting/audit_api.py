@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.audit_history import assemble_history, format_instant, parse_instant
@@ -18,6 +18,7 @@ from shared.access import AccessLog
 from shared.auth import Principal
 from shared.http import ApiError
 from shared.i18n import LocalisedValueError, Message
+from shared.pagination import fetch_page
 from shared.service import Runtime
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -103,18 +104,15 @@ async def access_records(
     if user is not None:
         where.append(t.c.user_id == user)
     async with engine.connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(t).where(*where))).scalar()
-        rows = (
-            await conn.execute(
-                select(t)
-                .where(*where)
-                .order_by(t.c.read_at.desc(), t.c.seq.desc())
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        ).all()
+        rows, total = await fetch_page(
+            conn,
+            select(t).where(*where),
+            t.c.read_at.desc(),
+            t.c.seq.desc(),
+            offset=(page - 1) * page_size,
+            limit=page_size,
+        )
         freshness = await indexed_up_to(conn)
-    total = int(total or 0)
     return {
         "items": [
             {

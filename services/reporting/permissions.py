@@ -1,10 +1,23 @@
 """Who may do what in the reporting service. Auditors read the whole record, and only read:
-``Permissions`` refuses any write rule naming them."""
+``Permissions`` refuses any write rule naming them.
+
+Statistics are aggregates: statisticians, oversight bodies and the managers of agencies read
+them, always with small cells suppressed; auditors read them exact. Statisticians cannot be
+given a write, so agency administrators define the periodic reports statisticians read."""
 
 from __future__ import annotations
 
 from shared.access import Permissions, rule
 from shared.auth import Role
+
+STATISTICS_READERS = (
+    Role.statistician,
+    Role.supervisor,
+    Role.unit_coordinator,
+    Role.agency_admin,
+    Role.oversight,
+    Role.auditor,
+)
 
 permissions = Permissions(
     "reporting",
@@ -20,6 +33,25 @@ permissions = Permissions(
             "See who read which record",
             "Voir qui a consulté quel dossier",
             Role.auditor,
+        ),
+        "statistics.read": rule(
+            "read",
+            "Read indicators and statistics (small cells suppressed for every role but auditors)",
+            "Consulter les indicateurs et statistiques (petits effectifs masqués pour tous les "
+            "rôles sauf les auditeurs)",
+            *STATISTICS_READERS,
+        ),
+        "statistics.reports.read": rule(
+            "read",
+            "Read periodic statistical reports and their publications",
+            "Consulter les rapports statistiques périodiques et leurs publications",
+            *STATISTICS_READERS,
+        ),
+        "statistics.reports.define": rule(
+            "write",
+            "Define a periodic statistical report",
+            "Définir un rapport statistique périodique",
+            Role.agency_admin,
         ),
     },
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from nats.aio.client import Client as NATS
 from typer.testing import CliRunner
@@ -21,6 +22,8 @@ from relais.cli import app as cli
 from services.reporting.app import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
+from shared.keys import load_keyring
+from shared.reading import iter_stored
 from shared.service import create_app
 from tests.reporting.audit_story import Log, write_story
 
@@ -249,3 +252,53 @@ async def test_bad_requests_get_clear_answers_in_both_languages(
     too_big = await svc.client.get("/audit/access?user=x&page_size=1000", headers=svc.auditor)
     assert too_big.status_code == 422
     assert too_big.json()["error"]["fields"][0]["field"] == "page_size"
+
+
+async def test_the_command_line_records_its_own_read_like_the_api(
+    service: tuple[Service, Log],
+) -> None:
+    svc, _ = service
+    runner = CliRunner()
+    result = await asyncio.to_thread(
+        runner.invoke,
+        cli,
+        [
+            "audit",
+            "case",
+            "c-1",
+            "--json",
+            "--reader",
+            "ines.cli",
+            "--agency",
+            "igs",
+            "--nats-url",
+            svc.settings.nats_url,
+            "--data-dir",
+            str(svc.settings.data_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = await wait_for_access(svc, {"user": "ines.cli"}, 2)
+    read = {(i["record_type"], i["record_id"]) for i in body["items"]}
+    assert read == {("case", "c-1"), ("child", "child-a")}
+    assert {i["service"] for i in body["items"]} == {"relais-cli"}
+    assert {i["agency"] for i in body["items"]} == {"igs"}
+    # An unknown case reads nothing, so nothing is recorded.
+    unknown = await asyncio.to_thread(
+        runner.invoke,
+        cli,
+        ["audit", "case", "c-404", "--reader", "ines.cli", "--nats-url", svc.settings.nats_url],
+    )
+    assert unknown.exit_code == 1
+    # The command line signs with its own key, published on AUDIT so verification can check
+    # its access records like any other event.
+    async with await nats.connect(svc.settings.nats_url) as nc:
+        keyring = await load_keyring(nc)
+        stored = [
+            json.loads(m.data)
+            async for _, _, m in iter_stored(nc, "AUDIT", "audit.hq.access.*.RecordAccessed")
+        ]
+    mine = [e for e in stored if e["data"]["service"] == "relais-cli"]
+    assert len(mine) == 2
+    for envelope in mine:
+        assert envelope["keyid"] in keyring and keyring.verify(envelope) is None
