@@ -228,13 +228,32 @@ async def _check_hub(engine: AsyncEngine, unit_id: str, hub_id: str) -> None:
             "Une unité ne peut pas être son propre pôle ; omettez hub_id pour un pôle.",
             "hub_is_self",
         )
-    if await unit_row(engine, hub_id) is None:
+    hub = await unit_row(engine, hub_id)
+    if hub is None:
         raise invalid(
             "hub_id",
             "Unknown hub: name a unit already in the directory.",
             "Pôle inconnu : indiquez une unité déjà présente dans l'annuaire.",
             "unknown_hub",
         )
+    # Hubs are one level deep (decision 0007): a hub's services are its own and its members',
+    # so a hub inside a hub would be counted twice, and a chain could close into a cycle.
+    if hub.hub_id is not None:
+        raise invalid(
+            "hub_id",
+            "That unit belongs to a hub itself: name the hub it belongs to.",
+            "Cette unité fait elle-même partie d'un pôle : indiquez ce pôle.",
+            "hub_is_member",
+        )
+    async with engine.connect() as conn:
+        members = await conn.execute(select(units.c.unit_id).where(units.c.hub_id == unit_id))
+        if members.first() is not None:
+            raise invalid(
+                "hub_id",
+                "This unit is a hub for other units, so it cannot belong to a hub.",
+                "Cette unité est le pôle d'autres unités : elle ne peut pas appartenir à un pôle.",
+                "unit_is_hub",
+            )
 
 
 @router.put("/units/{unit_id}/capacity")

@@ -363,6 +363,34 @@ async def test_services_offered_against_expected_per_hub(svc: Service) -> None:
     assert alone.json()["label_en"] == "0 of 0 services available"
 
 
+async def test_hubs_are_one_level_deep_so_no_chain_or_cycle_can_form(svc: Service) -> None:
+    admin = svc.headers("agency_admin", lang="en")
+    for unit_id, hub in (("hub", None), ("member", "hub"), ("other", None)):
+        body = {**UNIT, **({"hub_id": hub} if hub else {})}
+        answer = await svc.client.put(f"/units/{unit_id}", json=body, headers=admin)
+        assert answer.status_code == 200, answer.text
+    refusals = (
+        ("other", "member", "hub_is_member"),  # a hub inside a hub
+        ("hub", "other", "unit_is_hub"),  # a hub joining another hub
+        ("hub", "member", "hub_is_member"),  # hub -> member -> hub: a cycle
+    )
+    for unit_id, hub_id, code in refusals:
+        answer = await svc.client.put(
+            f"/units/{unit_id}", json={**UNIT, "hub_id": hub_id}, headers=admin
+        )
+        assert answer.status_code == 422, (unit_id, hub_id)
+        error = answer.json()["error"]
+        assert (error["code"], error["field"]) == (code, "hub_id")
+    french = await svc.client.put(
+        "/units/hub", json={**UNIT, "hub_id": "other"}, headers=svc.headers("agency_admin")
+    )
+    assert french.json()["error"]["message"].startswith("Cette unité est le pôle")
+    # Describing a member again under the same hub is no change of structure.
+    again = await svc.client.put("/units/member", json={**UNIT, "hub_id": "hub"}, headers=admin)
+    assert again.status_code == 200
+    assert (await svc.client.get("/units/hub", headers=admin)).json()["hub_id"] is None
+
+
 async def test_hubs_must_be_known_units_other_than_the_unit_itself(svc: Service) -> None:
     admin = svc.headers("agency_admin", lang="en")
     for hub_id, code in (("ghost", "unknown_hub"), ("brigade", "hub_is_self")):
