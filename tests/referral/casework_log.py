@@ -27,7 +27,7 @@ WORKER = Actor(user="awa", agency="ocpm", role="case_worker")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(200):
+    for _ in range(600):
         if await check():
             return
         await asyncio.sleep(0.025)
