@@ -34,6 +34,25 @@ class ApiError(DomainError):
         super().__init__(code, message, status=status, field=field, extra=extra)
 
 
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``: a retry sending the same key stores nothing new."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            Message(
+                en="Idempotency-Key must have 1 to 200 characters.",
+                fr="Idempotency-Key doit compter de 1 à 200 caractères.",
+            ),
+            field="Idempotency-Key",
+        )
+    return key
+
+
 def error_body(request: Request, code: str, message: Message, **extra: Any) -> dict[str, Any]:
     lang = language(request.headers.get("accept-language"))
     return {"error": {"code": code, "message": localise(message, lang), **extra}}

@@ -6,9 +6,9 @@ value it refuses (a misplaced field may hold a child's name)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.i18n import LocalisedValueError, Message
 from shared.reference import check_code, codes, locations
@@ -137,3 +137,81 @@ class ChildDescription(BaseModel):
     @classmethod
     def _born_a_child(cls, v: date | None) -> date | None:
         return v if v is None else check_date_of_birth(v)
+
+
+ONE_AGE = Message(
+    en="Give one of date_of_birth, age_years or age_range, not several.",
+    fr="Donnez une seule des valeurs date_of_birth, age_years ou age_range.",
+)
+NOT_EMPTIED = Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé.")
+
+
+class AgeRange(BaseModel):
+    """An estimated age: "between 12 and 14"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: int = Field(ge=0, le=17)
+    max: int = Field(ge=0, le=17)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise LocalisedValueError(
+                Message(
+                    en="The lower age is above the upper age.",
+                    fr="L'âge minimal dépasse l'âge maximal.",
+                )
+            )
+        return self
+
+
+class ChildCorrection(BaseModel):
+    """The fields of a child record a correction may set, whoever sends it: an intake officer,
+    or a case worker through casework (intake applies both with these same rules, so a worker
+    hears a refusal at once rather than never). A field left out stays as it is; null empties
+    it, except the sex (say "unknown") and the vulnerabilities (send [])."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    alias: str | None = Field(default=None, min_length=1, max_length=200)
+    sex: str | None = None
+    date_of_birth: date | None = None
+    age_years: int | None = Field(default=None, ge=0, le=17)
+    age_range: AgeRange | None = None
+    documented: bool | None = None
+    school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
+    vulnerabilities: list[str] | None = Field(default=None, max_length=20)
+    whereabouts: str | None = Field(default=None, max_length=500)
+
+    # Validators do not run on defaults, so a None seen here was sent as null.
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, v: str | None) -> str:
+        if v is None:
+            raise LocalisedValueError(NOT_EMPTIED)
+        return check_sex(v)
+
+    @field_validator("vulnerabilities")
+    @classmethod
+    def _vulnerabilities(cls, v: list[str] | None) -> list[str]:
+        if v is None:
+            raise LocalisedValueError(NOT_EMPTIED)
+        return check_vulnerabilities(v)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_a_child(cls, v: date | None) -> date | None:
+        return v if v is None else check_date_of_birth(v)
+
+    @model_validator(mode="after")
+    def _one_age(self) -> Self:
+        # Any age field given replaces the whole age, so two of them contradict each other.
+        if len({"date_of_birth", "age_years", "age_range"} & self.model_fields_set) > 1:
+            raise LocalisedValueError(ONE_AGE)
+        return self
+
+    def sent(self) -> dict[str, Any]:
+        """The fields sent, as JSON."""
+        return self.model_dump(mode="json", exclude_unset=True)

@@ -25,8 +25,8 @@ from services.casework.schemas import ReferralRequestBody
 from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.envelope import Actor
-from shared.eventstore import ConcurrencyConflict
-from shared.http import ApiError
+from shared.eventstore import AppendResult, ConcurrencyConflict
+from shared.http import ApiError, idempotency_key
 from shared.i18n import Message
 from shared.ids import derived_id, new_id
 from shared.service import Runtime
@@ -142,21 +142,6 @@ def seen_version(request: Request) -> int:
     return int(value)
 
 
-def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise ApiError(
-            422,
-            "invalid_idempotency_key",
-            Message(
-                en="Idempotency-Key: 1 to 200 characters.",
-                fr="Idempotency-Key : 1 à 200 caractères.",
-            ),
-            field="Idempotency-Key",
-        )
-    return key
-
-
 def actor_of(principal: Principal) -> Actor:
     role = next((r for r in (Role.supervisor, Role.case_worker) if principal.has(r)), None)
     return Actor(user=principal.user, agency=principal.agency, role=role or principal.primary_role)
@@ -181,15 +166,16 @@ ID_FIELDS = (
 )
 
 
-async def execute(
+async def append_command(
     request: Request,
     principal: Principal,
     case_id: str,
     command: d.Command,
     *,
     may_act: Callable[[d.CaseState], bool] | None = None,
-) -> JSONResponse:
-    """Decide ``command`` on the case as the client last saw it and append the events.
+) -> tuple[AppendResult | None, int]:
+    """Decide ``command`` on the case as the client last saw it and append the events: the
+    append (None when the command changes nothing) and the case's version.
     ``may_act`` says who may act on the case as it stands now (default: its agency)."""
     runtime: Runtime = request.app.state.runtime
     assert runtime.store is not None
@@ -207,14 +193,28 @@ async def execute(
     state = d.fold((r.event, r.actor.user) for r in recorded if r.seq <= seen)
     events = d.decide(state, command, load_rules())  # a refusal is answered by the handler
     if not events:
-        version = recorded[-1].seq
-        return JSONResponse({"case_id": case_id, "version": version, "events": []})
+        return None, recorded[-1].seq
     result = await runtime.commit(
         aggregate, seen, events, actor=actor_of(principal), idempotency_key=key
     )
+    return result, result.head.seq
+
+
+async def execute(
+    request: Request,
+    principal: Principal,
+    case_id: str,
+    command: d.Command,
+    *,
+    may_act: Callable[[d.CaseState], bool] | None = None,
+) -> JSONResponse:
+    """:func:`append_command`, answered with the case's new version and the events' ids."""
+    result, version = await append_command(request, principal, case_id, command, may_act=may_act)
+    if result is None:
+        return JSONResponse({"case_id": case_id, "version": version, "events": []})
     body: dict[str, Any] = {
         "case_id": case_id,
-        "version": result.head.seq,
+        "version": version,
         "events": [r.event.name for r in result.events],
         "duplicate": result.duplicate,
     }
@@ -222,7 +222,7 @@ async def execute(
         for id_field in ID_FIELDS:
             if id_field in type(r.event).model_fields:
                 body[id_field] = getattr(r.event, id_field)
-    return JSONResponse(body, headers={"ETag": f'"{result.head.seq}"'})
+    return JSONResponse(body, headers={"ETag": f'"{version}"'})
 
 
 @router.post("/{case_id}/assignment")

@@ -18,7 +18,6 @@ from services.casework.api import (
     CaseId,
     actor_of,
     execute,
-    idempotency_key,
     new_child_id,
 )
 from services.casework.directory import units_of
@@ -37,6 +36,7 @@ from services.casework.schemas import (
 )
 from shared.access import sees_agency
 from shared.auth import Principal
+from shared.http import idempotency_key
 from shared.ids import derived_id, new_id
 from shared.service import Runtime
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.casework.api import router as command_router
 from services.casework.api_followup import router as followup_router
+from services.casework.child_corrections import router as child_corrections_router
 from services.casework.directory import staff_projection
 from services.casework.policies import flag_missed_visits, flag_overdue, open_cases
 from services.casework.projections import projection
@@ -18,9 +19,16 @@ spec = ServiceSpec(
     description="Cases opened from accepted reports or directly by a worker who found a "
     "child, assignment by competency, assessments, best interests, the case plan and its "
     "referral requests, services, follow-up visits, notes by sensitivity, transfers between "
-    "agencies, closure and reopening; supervisor views.",
+    "agencies, closure and reopening, corrections of the child's details sent to intake; "
+    "supervisor views.",
     projections=[projection, staff_projection],
-    routers=[read_router, supervision_router, command_router, followup_router],
+    routers=[
+        read_router,
+        supervision_router,
+        command_router,
+        followup_router,
+        child_corrections_router,
+    ],
     # Started once the projectors run; each is safe on several instances at once.
     background=[open_cases, flag_overdue, flag_missed_visits],
 )

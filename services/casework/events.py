@@ -415,3 +415,9 @@ class ReferralRequested(DomainEvent):
     consent: RequestedConsent
     shared_fields: list[str]
     sensitive_fields = frozenset({"reason"})
+
+
+# Registered with the others (the AsyncAPI document loads this module); defined apart for size.
+from services.casework.events_children import (  # noqa: E402
+    ChildDetailsReported as ChildDetailsReported,
+)

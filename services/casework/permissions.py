@@ -31,6 +31,14 @@ permissions = Permissions(
             "write", "Record a follow-up visit", "Enregistrer une visite de suivi", W, S
         ),
         "case.note": rule("write", "Add a note to a case", "Ajouter une note au dossier", W, S),
+        # Intake owns the child record; the worker who visits the child learns what is wrong.
+        "child.correct": rule(
+            "write",
+            "Correct the child's details from the case (intake applies it)",
+            "Corriger les informations de l'enfant depuis le dossier (l'accueil l'applique)",
+            W,
+            S,
+        ),
         "case.transfer": rule(
             "write",
             "Ask another agency to take over a case, or withdraw the request",

@@ -426,8 +426,12 @@ async def _reopened(conn: AsyncConnection, e: RecordedEvent) -> None:
     )
 
 
-# The follow-up and referral handlers register on ``projection`` when their modules run.
-# Imported here rather than in app.py so that whoever imports this module (a projector, a
-# rebuild, a test) gets the whole projection, including its subscription to the referral
-# stream; the cycle is safe as those modules need only what is defined above.
-from services.casework import projections_followup, projections_referrals  # noqa: E402, F401
+# The follow-up, referral and child-correction handlers register on ``projection`` when their
+# modules run. Imported here rather than in app.py so that whoever imports this module (a
+# projector, a rebuild, a test) gets the whole projection, including its subscription to the
+# referral stream; the cycle is safe as those modules need only what is defined above.
+from services.casework import (  # noqa: E402, F401
+    projections_children,
+    projections_followup,
+    projections_referrals,
+)

@@ -1,11 +1,12 @@
 """Request bodies of the follow-up routes (direct opening, services, visits, notes, transfers,
-referral requests): every field checked against the reference codes, with reasons in French
-and English. No reason repeats the value it refuses: a misplaced field may hold a name."""
+referral requests, corrections of the child's details): every field checked against the
+reference codes, with reasons in French and English. No reason repeats the value it refuses:
+a misplaced field may hold a name."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,6 +14,7 @@ from services.casework.events import IdentifiedChild, RequestedConsent
 from services.referral.events import SHAREABLE, Shareable
 from shared.i18n import LocalisedValueError, Message
 from shared.validation import (
+    ChildCorrection,
     ChildDescription,
     check_commune,
     check_concerns,
@@ -185,3 +187,20 @@ class ReferralRequestBody(Body):
     @classmethod
     def _urgency(cls, v: str) -> str:
         return check_urgency(v)
+
+
+# -- corrected details of the child, for intake ----------------------------------------------
+
+
+class ChildChangesBody(ChildCorrection):
+    """The corrected fields of the child: intake's own correction rules (``ChildCorrection``),
+    so what casework accepts, intake applies."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as JSON: what the request event carries to intake."""
+        return self.sent()
+
+
+class ChildCorrectionBody(Body):
+    changes: ChildChangesBody
+    reason: str = Field(min_length=3, max_length=1000)

@@ -29,14 +29,13 @@ from services.intake.web import (
     ID_PATTERN,
     actor_of,
     aggregate,
-    idempotency_key,
     load,
     not_found,
     runtime_of,
 )
 from shared.access import sees_agency
 from shared.auth import Principal, Role
-from shared.http import ApiError
+from shared.http import ApiError, idempotency_key
 from shared.i18n import Message
 from shared.ids import derived_id, new_id
 from shared.loops import raise_if_cancelling

@@ -5,18 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from services.intake import matching, recording
-from services.intake.domain import (
-    CorrectChild,
-    ResolveDuplicate,
-    apply_correction,
-    child_state,
-    corrected_changes,
-    decide_child,
-)
+from services.intake.domain import CorrectChild, ResolveDuplicate, child_state, decide_child
 from services.intake.events import ChildDetailsCorrected, ChildRecorded, DuplicateSuggested
 from services.intake.permissions import permissions
 from services.intake.projections import children, links, suggestions
@@ -25,15 +17,13 @@ from services.intake.web import (
     ID_PATTERN,
     actor_of,
     aggregate,
-    idempotency_key,
     load,
     not_found,
     runtime_of,
 )
 from shared.access import sees_agency
 from shared.auth import Principal
-from shared.http import ApiError
-from shared.i18n import Message
+from shared.http import idempotency_key
 from shared.service import Runtime
 
 router = APIRouter(tags=["children"])
@@ -197,35 +187,8 @@ async def correct_child(
     state, version = await load(rt, agg, child_state)
     if not state.exists or state.details is None or not sees_agency(principal, state.agency):
         raise not_found()
-    changes = body.changes.model_dump(mode="json", exclude_unset=True)
-    for name in ("sex", "vulnerabilities"):
-        if name in changes and changes[name] is None:
-            raise ApiError(
-                422,
-                "required_field",
-                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
-                field=f"changes.{name}",
-            )
-    if "age_range" in changes:  # the record keeps a range as its two ends
-        ages = changes.pop("age_range") or {}
-        changes["age_min"], changes["age_max"] = ages.get("min"), ages.get("max")
-    # Match the child as corrected: a corrected name or age can reveal a known child.
-    found: list[DuplicateSuggested] = []
-    changed = corrected_changes(state.details, changes)
-    if changed:
-        try:
-            after = apply_correction(state.details, changed)
-        except ValidationError:
-            after = None  # the domain refuses it below, with its reason
-        if after is not None:
-            found = await recording.likely_matches(
-                rt,
-                after,
-                commune=state.commune,
-                received_at=state.received_at,
-                report_id=state.report_id,
-                exclude=await recording.already_related(rt, child_id),
-            )
+    changes = body.changes.record_changes()
+    found = await recording.correction_matches(rt, state, changes)
     events = decide_child(state, CorrectChild(changes, body.reason, found))
     expected = body.version if body.version is not None else version
     result = await rt.commit(

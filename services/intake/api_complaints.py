@@ -26,12 +26,12 @@ from services.intake.web import (
     ID_PATTERN,
     actor_of,
     aggregate,
-    idempotency_key,
     load,
     not_found,
     runtime_of,
 )
 from shared.auth import Principal
+from shared.http import idempotency_key
 from shared.ids import derived_id, new_id
 from shared.pagination import fetch_page
 

@@ -5,6 +5,8 @@
   its re-screen deadline gets one ``RescreeningOverdue`` per such deadline.
 * **Child recorder**: every child a registered report mentions, and every child casework
   identified on a case opened directly, gets its ``ChildRecorded`` (see ``recording.py``).
+* **Child corrector** (``case_corrections.py``): every correction a case worker reported
+  from the case becomes the child record's ``ChildDetailsCorrected``.
 
 Each firing is appended with the aggregate's projected version as expected version and a
 key derived from the aggregate and what fired (the deadline; the child), so when two

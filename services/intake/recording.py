@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import or_, select
 
 from services.intake import matching
@@ -26,6 +27,8 @@ from services.intake.domain import (
     ChildState,
     RecordChild,
     age_range,
+    apply_correction,
+    corrected_changes,
     decide_child,
     parse_time,
 )
@@ -122,6 +125,31 @@ async def already_related(rt: Runtime, child_id: str) -> set[str]:
             select(suggestions.c.child_id).where(suggestions.c.candidate_id == child_id)
         )
         return {r[0] for r in linked} | {r[0] for r in named}
+
+
+async def correction_matches(
+    rt: Runtime, state: ChildState, changes: dict[str, Any]
+) -> list[DuplicateSuggested]:
+    """Likely matches for the child as ``changes`` would correct it: a corrected name or age
+    can reveal a known child. None when the correction changes nothing or is invalid (the
+    domain refuses it then, with its reason)."""
+    if state.details is None:
+        return []
+    changed = corrected_changes(state.details, changes)
+    if not changed:
+        return []
+    try:
+        after = apply_correction(state.details, changed)
+    except ValidationError:
+        return []
+    return await likely_matches(
+        rt,
+        after,
+        commune=state.commune,
+        received_at=state.received_at,
+        report_id=state.report_id,
+        exclude=await already_related(rt, state.child_id),
+    )
 
 
 @dataclass(frozen=True)

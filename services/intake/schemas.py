@@ -3,21 +3,21 @@ and English. A body that fails here writes nothing."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal, Self
+from datetime import datetime
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.i18n import LocalisedValueError, Message
 from shared.validation import (
+    ONE_AGE,
+    AgeRange,
+    ChildCorrection,
     ChildDescription,
     check_channel,
     check_commune,
     check_concerns,
-    check_date_of_birth,
-    check_sex,
     check_urgency,
-    check_vulnerabilities,
     not_future,
 )
 
@@ -28,12 +28,6 @@ SCHOOL_STATUSES = ("enrolled", "out_of_school", "never_schooled", "unknown")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-ONE_AGE = Message(
-    en="Give one of date_of_birth, age_years or age_range, not several.",
-    fr="Donnez une seule des valeurs date_of_birth, age_years ou age_range.",
-)
 
 
 class ReporterIn(Strict):
@@ -49,22 +43,6 @@ class ReporterIn(Strict):
                 Message(
                     en="An anonymous reporter has no name or contact.",
                     fr="Un déclarant anonyme n'a ni nom ni contact.",
-                )
-            )
-        return self
-
-
-class AgeRange(Strict):
-    min: int = Field(ge=0, le=17)
-    max: int = Field(ge=0, le=17)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.min > self.max:
-            raise LocalisedValueError(
-                Message(
-                    en="The lower age is above the upper age.",
-                    fr="L'âge minimal dépasse l'âge maximal.",
                 )
             )
         return self
@@ -198,42 +176,15 @@ class ComplaintIn(Strict):
     account: str = Field(min_length=3, max_length=NARRATIVE_MAX)
 
 
-class CorrectableChildIn(Strict):
-    """The fields of a child record a correction may set; a field left out stays as it is,
-    a field set to null is emptied (except the sex: say "unknown")."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    alias: str | None = Field(default=None, min_length=1, max_length=200)
-    sex: str | None = None
-    date_of_birth: date | None = None
-    age_years: int | None = Field(default=None, ge=0, le=17)
-    age_range: AgeRange | None = None
-    documented: bool | None = None
-    school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
-    vulnerabilities: list[str] | None = Field(default=None, max_length=20)
-    whereabouts: str | None = Field(default=None, max_length=500)
-
-    @field_validator("sex")
-    @classmethod
-    def _sex(cls, v: str | None) -> str | None:
-        return v if v is None else check_sex(v)
-
-    @field_validator("vulnerabilities")
-    @classmethod
-    def _vulnerabilities(cls, v: list[str] | None) -> list[str] | None:
-        return v if v is None else check_vulnerabilities(v)
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born_a_child(cls, v: date | None) -> date | None:
-        return v if v is None else check_date_of_birth(v)
-
-    @model_validator(mode="after")
-    def _one_age(self) -> Self:
-        # Any age field given replaces the whole age, so two of them contradict each other.
-        if len({"date_of_birth", "age_years", "age_range"} & self.model_fields_set) > 1:
-            raise LocalisedValueError(ONE_AGE)
-        return self
+class CorrectableChildIn(ChildCorrection):
+    def record_changes(self) -> dict[str, Any]:
+        """The fields sent, as the child record holds them (JSON values, a range as its two
+        ends); whoever sent them, an intake officer or a case worker through casework."""
+        changes = self.sent()
+        if "age_range" in changes:
+            ages = changes.pop("age_range") or {}
+            changes["age_min"], changes["age_max"] = ages.get("min"), ages.get("max")
+        return changes
 
 
 class CorrectionIn(Strict):

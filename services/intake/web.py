@@ -30,21 +30,6 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(user=principal.user, agency=principal.agency, role=principal.primary_role)
 
 
-def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 200):
-        raise ApiError(
-            400,
-            "invalid_idempotency_key",
-            Message(
-                en="Idempotency-Key must have 1 to 200 characters.",
-                fr="Idempotency-Key doit compter de 1 à 200 caractères.",
-            ),
-            field="Idempotency-Key",
-        )
-    return key
-
-
 def aggregate(runtime: Runtime, kind: str, id_: str) -> Aggregate:
     return Aggregate("intake", runtime.settings.site, kind, id_)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from services.casework.events import IdentifiedChild, RequestedConsent
 
@@ -190,6 +191,14 @@ class AddNote:
 
 
 @dataclass(frozen=True)
+class ReportChildDetails:
+    """Corrected details of the child, for intake to apply to the child record."""
+
+    changes: Mapping[str, Any]  # JSON values, named as in intake's correction body
+    reason: str
+
+
+@dataclass(frozen=True)
 class RequestTransfer:
     transfer_id: str
     to_agency: str
@@ -232,6 +241,7 @@ Command = (
     | RecordVisit
     | FlagVisitOverdue
     | AddNote
+    | ReportChildDetails
     | RequestTransfer
     | AnswerTransfer
     | WithdrawTransfer

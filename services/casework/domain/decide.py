@@ -24,6 +24,7 @@ from services.casework.domain.commands import (
     RecordAssessment,
     RecordVisit,
     Reopen,
+    ReportChildDetails,
     RequestTransfer,
     WithdrawTransfer,
 )
@@ -32,6 +33,7 @@ from services.casework.domain.followup import (
     deliver_service,
     flag_visit_overdue,
     record_visit,
+    report_child_details,
 )
 from services.casework.domain.records import (
     assess,
@@ -90,6 +92,8 @@ def decide(state: CaseState, command: Command, rules: Rules) -> list[DomainEvent
         return record_visit(state, command)
     if isinstance(command, AddNote):
         return add_note(state, command)
+    if isinstance(command, ReportChildDetails):
+        return report_child_details(state, command)
     if state.status == "closure_requested":
         refuse(
             "closure_pending",

@@ -12,6 +12,7 @@ from services.casework.domain.commands import (
     DeliverService,
     FlagVisitOverdue,
     RecordVisit,
+    ReportChildDetails,
 )
 from services.casework.domain.state import NOTE_SENSITIVITIES, RISK_LEVELS, CaseState
 from services.casework.rules import Rules
@@ -133,6 +134,32 @@ def add_note(state: CaseState, c: AddNote) -> list[DomainEvent]:
     if not c.text.strip():
         refuse("empty_note", "The note is empty.", "La note est vide.", status=422, field="text")
     return [ev.CaseNoteAdded(note_id=c.note_id, sensitivity=c.sensitivity, text=c.text)]
+
+
+def report_child_details(state: CaseState, c: ReportChildDetails) -> list[DomainEvent]:
+    """What the worker learnt of the child goes to intake, which owns the child record; the
+    case only says that it was sent."""
+    if not c.changes:
+        refuse(
+            "nothing_to_correct",
+            "Give at least one corrected field.",
+            "Indiquez au moins un champ corrigé.",
+            status=422,
+            field="changes",
+        )
+    if not c.reason.strip():
+        refuse(
+            "reason_required",
+            "Say why the child's details are corrected.",
+            "Indiquez pourquoi les informations de l'enfant sont corrigées.",
+            status=422,
+            field="reason",
+        )
+    return [
+        ev.ChildDetailsReported(
+            case_id=state.case_id, child_id=state.child_id, changes=dict(c.changes), reason=c.reason
+        )
+    ]
 
 
 @dataclass(frozen=True)

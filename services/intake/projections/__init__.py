@@ -1,6 +1,6 @@
 """Intake's read model: reports (for lists, filters and the overdue policies), child records
-(for duplicate matching and search), suggestions, links, complaints, and the child records
-still owed (pending children).
+(for duplicate matching and search), suggestions, links, complaints, the child records
+still owed (pending children) and the corrections casework reported (pending corrections).
 
 All intake events live on one stream, so a report's events arrive here in order; a child
 record and its report are different aggregates and each handler stands on its own.
@@ -23,6 +23,7 @@ from services.intake.projections.tables import (
     links,
     metadata,
     pending_children,
+    pending_corrections,
     projection,
     reports,
     suggestions,
@@ -34,6 +35,7 @@ __all__ = [
     "links",
     "metadata",
     "pending_children",
+    "pending_corrections",
     "projection",
     "reports",
     "suggestions",

@@ -4,7 +4,8 @@ suggested duplicates and links, and the child records still owed (pending childr
 Casework's ``ChildIdentified`` comes from another stream, in no particular order relative to
 intake's: a pending child is therefore "owed" only while no child record of that id exists
 (an anti-join at read time), never a status one stream's handler has to flip for the
-other."""
+other. Casework's ``ChildDetailsReported`` is owed the same way: while no correction of the
+child names it as its cause."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.casework.events import ChildIdentified
+from services.casework.events import ChildDetailsReported, ChildIdentified
 from services.intake import matching
 from services.intake.domain import age_range, apply_correction, child_from_identified, parse_time
 from services.intake.events import (
@@ -30,6 +31,7 @@ from services.intake.projections.tables import (
     children,
     links,
     pending_children,
+    pending_corrections,
     projection,
     suggestions,
 )
@@ -41,6 +43,28 @@ async def _identified(conn: AsyncConnection, e: RecordedEvent) -> None:
     ev = e.event
     assert isinstance(ev, ChildIdentified)
     await owe(conn, e, "case", [child_from_identified(e.aggregate.id, ev)])
+
+
+@projection.on("casework", "ChildDetailsReported")
+async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
+    ev = e.event
+    assert isinstance(ev, ChildDetailsReported)
+    await conn.execute(
+        insert(pending_corrections)
+        .values(
+            request_id=e.id,
+            child_id=ev.child_id,
+            case_id=ev.case_id,
+            site=e.aggregate.site,
+            requested_at=parse_time(e.time),
+            # Who asked: the correction is theirs, intake only applies it.
+            actor=e.actor.model_dump(),
+            changes=ev.changes,
+            reason=ev.reason,
+            status="pending",
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 async def owe(
@@ -115,9 +139,17 @@ async def _corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
     assert isinstance(ev, ChildDetailsCorrected)
     row = (await conn.execute(select(children).where(children.c.child_id == ev.child_id))).one()
     details = apply_correction(ReportedChild.model_validate(row.details), ev.changes)
+    # The casework request it answers, if any: what the child corrector's anti-join reads.
+    request_id = e.envelope.get("causationid")
     history = [
         *row.corrections,
-        {"fields": ev.fields, "reason": ev.reason, "at": e.time, "by": e.actor.model_dump()},
+        {
+            "fields": ev.fields,
+            "reason": ev.reason,
+            "at": e.time,
+            "by": e.actor.model_dump(),
+            "request_id": request_id,
+        },
     ]
     await conn.execute(
         update(children)
@@ -128,6 +160,10 @@ async def _corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
             **_matchable(details, row.received_at.isoformat()),
         )
     )
+    if request_id:
+        await conn.execute(
+            delete(pending_corrections).where(pending_corrections.c.request_id == request_id)
+        )
 
 
 @projection.on("intake", "DuplicateSuggested")

@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -70,6 +71,24 @@ pending_children = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
 )
+# Corrections casework reported (``ChildDetailsReported``), one per request, for the child
+# corrector to apply. Owed while the child's corrections do not name the request (an anti-join
+# at read time, as for pending children: the two streams arrive in any order).
+pending_corrections = Table(
+    "intake_pending_corrections",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # the casework event: the causation
+    Column("child_id", String(64), nullable=False, index=True),
+    Column("case_id", String(64), nullable=False),
+    Column("site", String(100), nullable=False),  # the site that must answer the request
+    Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", JSONB, nullable=False),  # the worker, from casework's envelope
+    Column("changes", JSONB, nullable=False),  # as intake's correction body names them
+    Column("reason", Text, nullable=False),
+    # pending, or unusable: intake's rules refused it (it is never tried again).
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("refusal", String(60)),  # the refusal's code, never the values
+)
 suggestions = Table(
     "intake_duplicate_suggestions",
     metadata,
@@ -99,4 +118,5 @@ complaints = Table(
 )
 
 # v2: pending children, corrections, re-screen deadlines, complaint follow-up.
-projection = Projection(name="intake.main", version=2, metadata=metadata)
+# v3: corrections casework reported, and which request each correction answered.
+projection = Projection(name="intake.main", version=3, metadata=metadata)
