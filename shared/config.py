@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "(or an accepted referral holding no place) is put right by the capacity sweep",
     )
 
+    report_revision_days: int = Field(
+        default=90,
+        description="Days after a periodic statistical report is published during which it is "
+        "revised when late events change its figures (0: never revised)",
+    )
+
     @field_validator(
         "referral_due_hours_emergency",
         "referral_due_hours_high",
@@ -115,6 +121,23 @@ class Settings(BaseSettings):
     @classmethod
     def _positive_minutes(cls, value: float, info: ValidationInfo) -> float:
         return _positive(value, info, "minutes", 60 * 24 * 7)
+
+    @field_validator("report_revision_days", mode="before")
+    @classmethod
+    def _revision_days(cls, value: object) -> int:
+        # Before pydantic's own parsing, so that a word instead of a number is also refused
+        # with the variable's name.
+        most = 3660  # ten years: beyond it surely a typo
+        try:
+            days = int(str(value).strip())
+        except ValueError:
+            days = -1
+        if not 0 <= days <= most:
+            raise ValueError(
+                f"RELAIS_REPORT_REVISION_DAYS must be a whole number of days from 0 (never "
+                f"revise) to {most} (got {value!r})"
+            )
+        return days
 
     @field_validator("time_zone")
     @classmethod

@@ -9,6 +9,7 @@ from services.reporting.statistics import api as statistics_api
 from services.reporting.statistics import facts, publications
 from services.reporting.statistics.reports import DEFAULT_POLICY
 from services.reporting.statistics.reports_api import router as statistical_reports_router
+from services.reporting.statistics.retirement_api import router as retirement_router
 from shared.service import ServiceSpec
 
 spec = ServiceSpec(
@@ -23,6 +24,7 @@ spec = ServiceSpec(
         audit_router,
         statistics_api.catalogue_router,
         statistical_reports_router,
+        retirement_router,
         statistics_api.indicator_router,
     ],
     background=[run_public_feed, DEFAULT_POLICY.loop],

@@ -63,3 +63,54 @@ class StatisticalReportPublished(DomainEvent):
     # The tables as published: small cells already suppressed, so nothing here identifies a
     # child; kept in the log so that a publication is as tamper-evident as any other event.
     tables: list[dict[str, Any]]
+
+
+@event_type(
+    context="audit",
+    aggregate="statdefinition",
+    en="A periodic statistical report was retired: the reason, and the last period still owed "
+    "(none once no period is owed).",
+    fr="Un rapport statistique périodique a été retiré : le motif, et la dernière période "
+    "encore due (aucune si plus rien n'est dû).",
+)
+class StatisticalReportRetired(DomainEvent):
+    # Free text typed by an administrator: kept out of logs and feeds like every reason.
+    sensitive_fields = frozenset({"reason"})
+
+    definition_id: str
+    reason: str = Field(min_length=1, max_length=1000)
+    retired_at: str = Field(description="RFC 3339")
+    last_period: str | None = Field(
+        default=None,
+        description="Key of the last period still published; none: no further period",
+    )
+
+
+class RevisionChange(BaseModel):
+    """What a revision changed in one table: how many cells, never which child."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: int = Field(ge=0, description="Position of the table in the report")
+    indicator: str
+    changed_cells: int = Field(ge=0)
+
+
+@event_type(
+    context="audit",
+    aggregate="statreport",
+    en="A published statistical report was revised because events that arrived late changed "
+    "its figures: the new suppressed tables and how many cells changed.",
+    fr="Un rapport statistique publié a été révisé car des événements arrivés en retard en "
+    "ont changé les chiffres : les nouveaux tableaux protégés et le nombre de cellules "
+    "modifiées.",
+)
+class StatisticalReportRevised(DomainEvent):
+    report_id: str
+    definition_id: str
+    period: str = Field(description="The period's key, e.g. 2026-03, 2026-Q1, 2026")
+    revision: int = Field(ge=1, description="1 for the first revision, then 2, ...")
+    revised_at: str = Field(description="RFC 3339")
+    # As in the publication: suppressed, so nothing here identifies a child.
+    tables: list[dict[str, Any]]
+    changes: list[RevisionChange] = Field(default_factory=list)

@@ -49,8 +49,8 @@ permissions = Permissions(
         ),
         "statistics.reports.define": rule(
             "write",
-            "Define a periodic statistical report",
-            "Définir un rapport statistique périodique",
+            "Define a periodic statistical report, or retire one",
+            "Définir un rapport statistique périodique, ou le retirer",
             Role.agency_admin,
         ),
     },

@@ -14,61 +14,10 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.intake import events as it
 from services.reporting.statistics.reports import ReportPolicy
-from shared.envelope import Actor, Aggregate
-from shared.eventstore import EventStore
 from shared.reading import iter_stored
-from shared.signing import SigningKey
-from shared.streams import ensure_streams
+from tests.reporting.reports_support import DEFINITION, write_reports
 from tests.reporting.stats_support import caught_up, running, settings_for
-
-CHANNELS = ["hotline_116", "police", "school"]
-DEFINITION = {
-    "title_en": "Monthly child protection bulletin",
-    "title_fr": "Bulletin mensuel de protection de l'enfant",
-    "items": [
-        {"indicator": "reports_received", "by": ["channel"]},
-        {"indicator": "reports_received", "by": ["sex"]},
-        {"indicator": "reports_screened_within_deadline"},
-    ],
-    "period_kind": "month",
-    "due_days": 10,
-    "first_period": "2026-01",
-}
-
-
-async def write_reports(nc: NATS) -> dict[str, dict[str, int]]:
-    """Reports in January to March 2026; returns the count per month and channel."""
-    await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "referral", "casework", "audit"))
-    store = EventStore(
-        nc, key=SigningKey.generate(), source="/t/intake", site="hq", writable_contexts=("intake",)
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for n in range(45):
-        month = 1 + n % 3
-        channel = CHANNELS[0] if n % 5 else CHANNELS[1 + n % 2]
-        received = datetime(2026, month, 1 + n % 27, 9, tzinfo=UTC)
-        by_channel = counts.setdefault(f"2026-{month:02d}", {})
-        by_channel[channel] = by_channel.get(channel, 0) + 1
-        await store.append(
-            Aggregate("intake", "hq", "report", f"r-{n}"),
-            0,
-            [
-                it.ReportRegistered(
-                    report_id=f"r-{n}",
-                    agency="ocpm",
-                    channel=channel,
-                    received_at=received.isoformat(),
-                    commune="bj-littoral-cotonou",
-                    concerns=["neglect"],
-                    children=[it.ReportedChild(child_id=f"c-{n}", sex="female")],
-                    urgency="normal",
-                )
-            ],
-            actor=Actor(user="op", agency="ocpm", role="hotline_operator"),
-        )
-    return counts
 
 
 async def test_reports_are_published_once_per_closed_period_by_two_instances(
@@ -112,6 +61,7 @@ async def test_reports_are_published_once_per_closed_period_by_two_instances(
 
         listed = await b.client.get("/statistics/reports", headers=b.as_("statistician"))
         [item] = listed.json()["items"]
+        assert (item["status"], item["retired_at"], item["last_period"]) == ("active", None, None)
         assert [p["period"] for p in item["publications"]] == ["2026-01", "2026-02", "2026-03"]
 
         await check_published_report(b, definition_id, counts["2026-03"])
@@ -121,6 +71,7 @@ async def test_reports_are_published_once_per_closed_period_by_two_instances(
 async def check_published_report(svc: Any, definition_id: str, expected: dict[str, int]) -> None:
     url = f"/statistics/reports/{definition_id}/2026-03"
     body = (await svc.client.get(url, headers=svc.as_("statistician"))).json()
+    assert (body["revision"], body["revised_at"], body["revisions"]) == (0, None, [])
     by_channel = body["tables"][0]
     assert by_channel["query"] == {
         "from": "2026-03-01",
@@ -182,6 +133,7 @@ async def test_a_definition_is_checked_before_it_is_recorded(
             ({"period_kind": "week"}, "period_kind"),
             ({"items": [{"indicator": "children_served", "by": ["channel"]}]}, "items"),
             ({"items": [{"indicator": "nope"}]}, "items"),
+            ({"items": [{"indicator": "service_availability"}]}, "items"),  # a snapshot
             ({"items": [{"indicator": "reports_received", "period": "year"}]}, "items.0.period"),
             (
                 {"items": [{"indicator": "reports_received", "filters": {"agency": ["x"]}}]},

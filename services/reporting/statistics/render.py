@@ -37,6 +37,9 @@ WORDS = {
     "due": Message(en="due", fr="échéance"),
     "on_time": Message(en="within its deadline", fr="dans le délai"),
     "late": Message(en="after its deadline", fr="après l'échéance"),
+    "revised": Message(
+        en="revised {day} (revision {revision})", fr="révisé le {day} (révision {revision})"
+    ),
     "legend": Message(en="Hidden values", fr="Valeurs masquées"),
     "not_computed": Message(en="Not computed", fr="Non calculé"),
     "chart_cut": Message(

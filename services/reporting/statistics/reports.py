@@ -1,5 +1,7 @@
 """Periodic statistical reports: a definition (indicators, breakdowns, period kind, days allowed
-after the period's end), and the policy that publishes each period once it has closed.
+after the period's end), and the policy that publishes each period once it has closed, stops
+after the last period a retirement left owed, and revises recent publications that late
+events changed (:mod:`.revisions`).
 
 Several instances may run the policy at once. A publication is appended on a new aggregate
 named by the definition and the period, with expected version 0 and an idempotency key of the
@@ -9,7 +11,6 @@ every event the streams held when it started, so a report counts what the log kn
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,16 +19,9 @@ from typing import Any
 
 from nats.js.errors import NotFoundError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.reporting.events import ReportItem, StatisticalReportPublished
+from services.reporting.events import StatisticalReportPublished
 from services.reporting.statistics import facts
-from services.reporting.statistics.compute import (
-    Problem,
-    compute_answer,
-    indicator_named,
-    make_query,
-)
 from services.reporting.statistics.periods import (
     PERIOD_KINDS,
     Period,
@@ -37,15 +31,35 @@ from services.reporting.statistics.periods import (
     period_of,
 )
 from services.reporting.statistics.publications import definitions, publications
-from services.reporting.statistics.query import TooManyCells
-from shared.envelope import Actor, Aggregate
+from services.reporting.statistics.report_tables import (
+    MAX_PUBLICATION_BYTES,
+    POLICY_ACTOR,
+    TOO_LARGE,
+    fit,
+    iso,
+    item_tables,
+)
+from services.reporting.statistics.revisions import Reviser
+from shared.envelope import Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
 from shared.loops import repeat
 from shared.service import Runtime
 
+__all__ = [
+    "MAX_PUBLICATION_BYTES",
+    "TOO_LARGE",
+    "ReportPolicy",
+    "closed_periods",
+    "due_at",
+    "finer",
+    "fit",
+    "item_tables",
+    "owed_periods",
+    "report_id",
+]
+
 log = logging.getLogger(__name__)
-ACTOR = Actor.system("reporting.statistical-reports")
 
 
 def _utc_now() -> datetime:
@@ -72,57 +86,20 @@ def closed_periods(first: Period, kind: str, today: date) -> list[Period]:
     return out
 
 
-MAX_PUBLICATION_BYTES = 800_000  # under NATS's default 1 MB message limit, with the envelope
-TOO_LARGE = {
-    "en": "Too large to publish: break it down less.",
-    "fr": "Trop volumineux pour être publié : ventilez moins.",
-}
-
-
-def fit(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tables, the largest replaced by a note until the publication fits in one event."""
-    sizes = [len(json.dumps(t)) for t in tables]
-    for index in sorted(range(len(tables)), key=lambda i: -sizes[i]):
-        if sum(sizes) <= MAX_PUBLICATION_BYTES:
-            break
-        tables[index] = {"indicator": tables[index]["indicator"], "error": TOO_LARGE}
-        sizes[index] = len(json.dumps(tables[index]))
-    return tables
-
-
 def finer(inner: str, outer: str) -> bool:
     return PERIOD_KINDS.index(inner) < PERIOD_KINDS.index(outer)
 
 
-async def item_tables(
-    conn: AsyncConnection, items: list[dict[str, Any]], period: Period
-) -> list[dict[str, Any]]:
-    """Each item's answer for the period, suppressed as for any reader who is not an auditor."""
-    tables = []
-    for raw in items:
-        item = ReportItem.model_validate(raw)
-        try:
-            query = make_query(
-                indicator_named(item.indicator),
-                start=period.start,
-                end=period.end,
-                period=item.period,
-                by=item.by,
-                filters=item.filters,
-                today=period.end,
-            )
-            tables.append(await compute_answer(conn, query, protect=True))
-        except (Problem, TooManyCells) as exc:
-            # The definition was valid when made; a filter's agency may since have gone. The
-            # report says which table could not be computed rather than not appearing.
-            reason = getattr(exc, "message", None)
-            tables.append(
-                {
-                    "indicator": {"code": item.indicator},
-                    "error": {"en": reason.en, "fr": reason.fr} if reason else {"en": "", "fr": ""},
-                }
-            )
-    return tables
+def owed_periods(d: Any, today: date) -> list[Period]:
+    """The closed periods a definition owes: none after the last one its retirement left
+    owed (and none at all if it left none)."""
+    periods = closed_periods(parse_period(d.first_period, d.period_kind), d.period_kind, today)
+    if d.retired_at is None:
+        return periods
+    if d.last_period is None:
+        return []
+    last = parse_period(d.last_period, d.period_kind)
+    return [p for p in periods if p.start <= last.start]
 
 
 @dataclass
@@ -131,6 +108,7 @@ class ReportPolicy:
     interval_s: float = 60.0
     catch_up_timeout_s: float = 30.0
     fired: list[str] = field(default_factory=list)  # report ids this instance published
+    reviser: Reviser = field(default_factory=Reviser)
 
     async def loop(self, runtime: Runtime) -> None:
         async def tick() -> None:
@@ -139,8 +117,9 @@ class ReportPolicy:
         await repeat(tick, interval_s=self.interval_s, label="statistical reports")
 
     async def run_once(self, runtime: Runtime) -> int:
-        """Publish every closed period not yet published; returns how many this instance
-        published."""
+        """Publish every closed period owed and not yet published, then revise what late
+        events changed; returns how many reports this instance published (its revisions are
+        in ``reviser.fired``)."""
         assert runtime.engine is not None
         now = self.clock()
         today = local_day(now)
@@ -152,17 +131,24 @@ class ReportPolicy:
                     await conn.execute(select(publications.c.definition_id, publications.c.period))
                 ).all()
             }
-        todo = []
-        for d in defined:
-            first = parse_period(d.first_period, d.period_kind)
-            for period in closed_periods(first, d.period_kind, today):
-                if (d.definition_id, period.key) not in done:
-                    todo.append((d, period))
-        if not todo or not await self._facts_caught_up(runtime):
-            return 0
+        todo = [
+            (d, period)
+            for d in defined
+            for period in owed_periods(d, today)
+            if (d.definition_id, period.key) not in done
+        ]
         count = 0
-        for d, period in todo:
-            count += await self._publish(runtime, d, period, now)
+        if todo and await self._facts_caught_up(runtime):
+            for d, period in todo:
+                try:
+                    count += await self._publish(runtime, d, period, now)
+                except Exception:
+                    # One definition that cannot be computed must not hold back the others'
+                    # reports; it is tried again on the next pass.
+                    log.exception(
+                        "statistical report %s for %s not published", d.definition_id, period.key
+                    )
+        await self.reviser.run(runtime, now, lambda: self._facts_caught_up(runtime))
         return count
 
     async def _facts_caught_up(self, runtime: Runtime) -> bool:
@@ -195,8 +181,8 @@ class ReportPolicy:
             period=period.key,
             period_start=period.start.isoformat(),
             period_end=period.end.isoformat(),
-            published_at=_iso(now),
-            due_at=_iso(deadline),
+            published_at=iso(now),
+            due_at=iso(deadline),
             within_deadline=now <= deadline,
             tables=tables,
         )
@@ -205,7 +191,7 @@ class ReportPolicy:
                 Aggregate("audit", runtime.settings.site, "statreport", rid),
                 0,
                 [event],
-                actor=ACTOR,
+                actor=POLICY_ACTOR,
                 idempotency_key=f"published:{d.definition_id}:{period.key}",
             )
         except ConcurrencyConflict:
@@ -214,10 +200,6 @@ class ReportPolicy:
             return 0
         self.fired.append(rid)
         return 1
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 DEFAULT_POLICY = ReportPolicy()

@@ -1,9 +1,12 @@
 """The statistics API's periodic reports: defining one, listing the definitions with their
-publications, and a publication as JSON, CSV or a page with charts."""
+status and publications, and a publication as JSON, CSV or a page with charts, as its latest
+revision shows it. Retiring a definition is in :mod:`.retirement_api`."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -30,12 +33,13 @@ from services.reporting.statistics.http import (
     invalid,
 )
 from services.reporting.statistics.periods import local_day, parse_period, period_of
-from services.reporting.statistics.publications import definitions, publications
+from services.reporting.statistics.publications import definitions, publications, revisions
+from services.reporting.statistics.report_tables import iso
 from services.reporting.statistics.reports import finer
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
-from shared.http import ApiError
-from shared.i18n import LocalisedValueError, Message
+from shared.http import ApiError, idempotency_key
+from shared.i18n import Language, LocalisedValueError, Message
 from shared.ids import derived_id, new_id
 from shared.service import Runtime
 
@@ -66,8 +70,21 @@ class DefineReport(BaseModel):
     def _items(cls, items: list[ReportItem]) -> list[ReportItem]:
         for item in items:
             try:
+                indicator = indicator_named(item.indicator)
+                if indicator.measure == "availability":
+                    # A snapshot of now, not a count over the period: a report would show
+                    # whatever held on the day it was published, and revise on every change.
+                    raise LocalisedValueError(
+                        Message(
+                            en=f"{item.indicator}: this indicator shows services available "
+                            "now, not a count over a period: ask GET /statistics for it.",
+                            fr=f"{item.indicator} : cet indicateur montre les services "
+                            "disponibles maintenant, pas un effectif sur une période : "
+                            "interrogez GET /statistics.",
+                        )
+                    )
                 make_query(
-                    indicator_named(item.indicator),
+                    indicator,
                     start=None,
                     end=None,
                     period=item.period,
@@ -84,7 +101,16 @@ class DefineReport(BaseModel):
         return items
 
 
-def _definition(row: Any) -> dict[str, Any]:
+def report_clock() -> datetime:
+    """A FastAPI dependency: the time a command is taken at (tests override it)."""
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+def definition_answer(row: Any) -> dict[str, Any]:
     return {
         "definition_id": row.definition_id,
         "title": {"en": row.title_en, "fr": row.title_fr},
@@ -94,11 +120,16 @@ def _definition(row: Any) -> dict[str, Any]:
         "first_period": row.first_period,
         "defined_at": row.defined_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "defined_by_agency": row.defined_by_agency,
+        "status": "active" if row.retired_at is None else "retired",
+        "retired_at": _iso(row.retired_at),
+        "retirement_reason": row.retirement_reason,
+        # Once retired, the last period still owed (None: none was).
+        "last_period": row.last_period,
     }
 
 
-def _publication(row: Any, *, with_tables: bool = False) -> dict[str, Any]:
-    out = {
+def _publication(row: Any) -> dict[str, Any]:
+    return {
         "report_id": row.report_id,
         "definition_id": row.definition_id,
         "period": row.period,
@@ -107,10 +138,9 @@ def _publication(row: Any, *, with_tables: bool = False) -> dict[str, Any]:
         "published_at": row.published_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "due_at": row.due_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "within_deadline": row.within_deadline,
+        "revision": row.revision,
+        "revised_at": _iso(row.revised_at),
     }
-    if with_tables:
-        out["tables"] = row.tables
-    return out
 
 
 @router.post("/reports", status_code=201)
@@ -118,11 +148,12 @@ async def define_report(
     request: Request,
     body: DefineReport,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.define"))],
+    now: Annotated[datetime, Depends(report_clock)],
 ) -> dict[str, Any]:
     """Define a periodic report: it is published, small cells suppressed, once each period
     has closed; ``due_days`` after the period's end is its deadline."""
     runtime: Runtime = request.app.state.runtime
-    today = local_day(datetime.now(UTC))
+    today = local_day(now)
     if body.first_period is None:
         first = period_of(today, body.period_kind)
     else:
@@ -160,7 +191,7 @@ async def define_report(
                 await check_directory_codes(conn, query)
             except Problem as problem:
                 raise invalid(f"items.{index}.filters.{problem.field}", problem.message) from None
-    key = request.headers.get("Idempotency-Key")
+    key = idempotency_key(request)
     definition_id = derived_id("statistical-definition", principal.agency, key) if key else new_id()
     event = StatisticalReportDefined(
         definition_id=definition_id,
@@ -184,7 +215,7 @@ async def define_report(
                 select(definitions).where(definitions.c.definition_id == definition_id)
             )
         ).one()
-    return _definition(row)
+    return definition_answer(row)
 
 
 @router.get("/reports")
@@ -201,7 +232,7 @@ async def list_reports(
     return {
         "items": [
             {
-                **_definition(row),
+                **definition_answer(row),
                 "publications": [
                     _publication(p) for p in published if p.definition_id == row.definition_id
                 ],
@@ -222,8 +253,10 @@ async def published_report(
     period: PeriodKey,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.read"))],
 ) -> dict[str, Any] | Response:
-    """A report as published for a period: JSON, CSV (``format=csv`` or ``Accept: text/csv``)
-    or a page with charts (``format=html`` or ``Accept: text/html``), in French or English."""
+    """A report as published for a period, with the tables of its latest revision: JSON, CSV
+    (``format=csv`` or ``Accept: text/csv``) or a page with charts (``format=html`` or
+    ``Accept: text/html``), in French or English. ``published_at`` and ``within_deadline``
+    stay those of the first publication; a revised CSV or page says so on its first line."""
     wanted = answer_format(request)
     async with engine(request).connect() as conn:
         definition = (
@@ -240,23 +273,65 @@ async def published_report(
                 .where(publications.c.period == period)
             )
         ).first()
-    if row is None:
-        raise ApiError(404, "report_not_published", NOT_PUBLISHED)
+        if row is None:
+            raise ApiError(404, "report_not_published", NOT_PUBLISHED)
+        r = revisions.c
+        revised = (
+            await conn.execute(
+                select(r.revision, r.revised_at, r.changes)
+                .where(r.report_id == row.report_id)
+                .order_by(r.revision)
+            )
+        ).all()
+        # What a reader gets is the latest figures; the publication's time and deadline stay.
+        latest = (
+            await conn.execute(
+                select(r.tables).where(r.report_id == row.report_id, r.revision == row.revision)
+            )
+        ).scalar()
     lang = caller_language(request)
-    tables: list[dict[str, Any]] = list(row.tables)
+    tables: list[dict[str, Any]] = list(latest if latest is not None else row.tables)
     if wanted == "json":
-        return {"definition": _definition(definition), **_publication(row, with_tables=True)}
+        return {
+            "definition": definition_answer(definition),
+            **_publication(row),
+            "tables": tables,
+            "revisions": [
+                {"revision": v.revision, "revised_at": _iso(v.revised_at), "changes": v.changes}
+                for v in revised
+            ],
+        }
     title = definition.title_en if lang == "en" else definition.title_fr
     first = tables[0] if tables else {}
+    note = _revised_note(row, lang)
     if wanted == "csv":
         text = "".join(answer_csv(t, lang) + "\r\n" for t in tables if "error" not in t)
-        return csv_response(text, f"{definition_id}-{period}", first)
+        if note:
+            text = f"{_csv_line(note[:1].upper() + note[1:])}\r\n{text}"
+        name = f"{definition_id}-{period}" + (f"-r{row.revision}" if row.revision else "")
+        return csv_response(text, name, first)
     on_time = render.w("on_time" if row.within_deadline else "late", lang)
+    shown = _publication(row)
     subtitle = (
         f"{render.w('period', lang)} {row.period} — {render.w('published', lang)} "
-        f"{_publication(row)['published_at']} ({render.w('due', lang)} "
-        f"{_publication(row)['due_at']}, {on_time})"
+        f"{shown['published_at']} ({render.w('due', lang)} {shown['due_at']}, {on_time})"
+        + (f" — {note}" if note else "")
     )
     # Drawing charts takes a moment of CPU: off the event loop.
     html = await asyncio.to_thread(render.page, title, tables, lang, subtitle=subtitle)
     return HTMLResponse(html)
+
+
+def _revised_note(row: Any, lang: Language) -> str:
+    """The note that the figures were revised, with the local day of the latest revision;
+    nothing for a report as first published."""
+    if not row.revision or row.revised_at is None:
+        return ""
+    day = local_day(row.revised_at).isoformat()
+    return render.w("revised", lang, day=day, revision=row.revision)
+
+
+def _csv_line(text: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([text])
+    return out.getvalue()
