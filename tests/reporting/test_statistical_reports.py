@@ -8,13 +8,14 @@ import asyncio
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.reporting.statistics.reports import ReportPolicy
+from services.reporting.statistics.reports import ReportPolicy, reports_owed
 from shared.reading import iter_stored
 from tests.reporting.reports_support import DEFINITION, write_reports
 from tests.reporting.stats_support import caught_up, running, settings_for
@@ -157,3 +158,29 @@ async def test_a_definition_is_checked_before_it_is_recorded(
         assert fine.json()["first_period"] == (datetime.now(UTC) + timedelta(hours=1)).strftime(
             "%Y-%m"
         )
+
+
+def test_only_the_site_that_defined_a_report_publishes_it() -> None:
+    def definition(definition_id: str, site: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            definition_id=definition_id,
+            site=site,
+            first_period="2026-01",
+            period_kind="month",
+            retired_at=None,
+            last_period=None,
+        )
+
+    defined = [definition("national", "hq"), definition("borgou", "parakou")]
+    april = date(2026, 4, 5)
+    owed = reports_owed(defined, {("national", "2026-01")}, "hq", april)
+    assert [(d.definition_id, p.key) for d, p in owed] == [
+        ("national", "2026-02"),
+        ("national", "2026-03"),
+    ]
+    assert [p.key for _, p in reports_owed(defined, set(), "parakou", april)] == [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
+    assert reports_owed(defined, set(), "cotonou", april) == []

@@ -12,7 +12,7 @@ every event the streams held when it started, so a report counts what the log kn
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -102,6 +102,21 @@ def owed_periods(d: Any, today: date) -> list[Period]:
     return [p for p in periods if p.start <= last.start]
 
 
+def reports_owed(
+    defined: Sequence[Any], done: set[tuple[str, str]], site: str, today: date
+) -> list[tuple[Any, Period]]:
+    """Each (definition, period) this site owes and has not published. Only the site where a
+    report was defined publishes it: a regional office that receives HQ's definitions holds
+    only part of the country's facts, and would publish a second, smaller edition."""
+    return [
+        (d, period)
+        for d in defined
+        if d.site == site
+        for period in owed_periods(d, today)
+        if (d.definition_id, period.key) not in done
+    ]
+
+
 @dataclass
 class ReportPolicy:
     clock: Callable[[], datetime] = _utc_now
@@ -131,12 +146,7 @@ class ReportPolicy:
                     await conn.execute(select(publications.c.definition_id, publications.c.period))
                 ).all()
             }
-        todo = [
-            (d, period)
-            for d in defined
-            for period in owed_periods(d, today)
-            if (d.definition_id, period.key) not in done
-        ]
+        todo = reports_owed(defined, done, runtime.settings.site, today)
         count = 0
         if todo and await self._facts_caught_up(runtime):
             for d, period in todo:
