@@ -95,6 +95,52 @@ def rebuild_command(
     raise typer.Exit(asyncio.run(rebuild(service, Settings(), Console(stderr=True))))
 
 
+@app.command("dead-letters")
+def dead_letters_command(
+    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 100,
+) -> None:
+    """List the events a service's projections could not apply: where each is in the log,
+    its subject, the reason. Uses DATABASE_URL. Exit status 1 when there is any."""
+    import asyncio
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from relais.dead_letters import list_dead_letters
+    from shared.config import SERVICES, Settings
+
+    if service not in SERVICES:
+        typer.echo(f"unknown service / service inconnu: {service}", err=True)
+        raise typer.Exit(2)
+    try:
+        url = Settings().database_url_for(service)
+    except RuntimeError:
+        typer.echo(
+            "Set DATABASE_URL to the PostgreSQL server of the service / "
+            "indiquez dans DATABASE_URL le serveur PostgreSQL du service",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    total, letters = asyncio.run(list_dead_letters(url, limit=limit))
+    if as_json:
+        typer.echo(json.dumps({"total": total, "items": [d.as_json() for d in letters]}))
+    elif not total:
+        typer.echo(f"{service}: no dead letters / aucune lettre morte")
+    else:
+        table = Table(title=f"{service}: {total} dead letter(s) / lettre(s) morte(s)")
+        for column in ("projector", "stream", "seq", "subject", "reason", "recorded at"):
+            table.add_column(column)
+        for d in letters:
+            table.add_row(
+                d.projector, d.stream, str(d.seq), d.subject, d.reason, d.recorded_at.isoformat()
+            )
+        Console().print(table)
+    raise typer.Exit(1 if total else 0)
+
+
 reporting_app = typer.Typer(help="The reporting service's tools.", no_args_is_help=True)
 app.add_typer(reporting_app, name="reporting")
 
