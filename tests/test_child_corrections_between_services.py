@@ -4,7 +4,10 @@ two intake instances running for real on one NATS and one PostgreSQL:
 - a police worker opens a case for a child found in the street, with the name misspelt and
   the age guessed, and at once sends the right spelling and the birth date from the case;
 - intake records the child, then applies the correction once, under the worker's name and
-  with the worker's reason, however many of its instances run the corrector;
+  with the worker's reason, however many of its instances run the corrector, and the case
+  shows it applied;
+- a correction an intake officer already made (the same spelling) is answered once with a
+  refusal, and the case shows it refused with intake's reason in French and English;
 - casework's read models and every log line hold neither the name nor the birth date.
 """
 
@@ -24,7 +27,7 @@ from sqlalchemy import text
 from services.casework.app import spec as casework_spec
 from services.intake.app import spec as intake_spec
 from services.intake.case_corrections import child_corrector_every
-from services.intake.events import ChildDetailsCorrected
+from services.intake.events import ChildCorrectionRefused, ChildDetailsCorrected
 from services.intake.policies import child_recorder_every
 from shared.auth import LocalIssuer
 from shared.config import Settings
@@ -99,6 +102,19 @@ async def casework_tables(casework: Service) -> dict[str, str]:
         }
 
 
+async def answered(casework: Service, case_id: str) -> dict[str, Any]:
+    """The case, once intake answered every correction it sent."""
+    auditor = who(casework, "auditor", "aud-1")
+
+    async def probe() -> dict[str, Any] | None:
+        case = await casework.ok("GET", f"/cases/{case_id}", auditor)
+        sent = case["child_corrections"]
+        return case if sent and all(c["status"] != "sent" for c in sent) else None
+
+    found: dict[str, Any] = await eventually(probe, "the case to show intake's answer")
+    return found
+
+
 async def test_a_worker_corrects_the_childs_name_and_birth_date_from_the_case(
     services: dict[str, Service], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -160,16 +176,106 @@ async def test_a_worker_corrects_the_childs_name_and_birth_date_from_the_case(
     )
     applied = [r for r in stored if isinstance(r.event, ChildDetailsCorrected)]
     assert [r.envelope["causationid"] for r in applied] == [sent["event_id"]]
+    assert not [r for r in stored if isinstance(r.event, ChildCorrectionRefused)]
 
-    # Casework says a correction was sent, which fields and when; it holds no value.
-    auditor = who(casework, "auditor", "aud-1")
-    case = await casework.ok("GET", f"/cases/{case_id}", auditor)
-    assert [c["fields"] for c in case["child_corrections"]] == [
-        ["date_of_birth", "name", "school_status"]
+    # Casework says a correction was sent, which fields and when, and that intake applied it;
+    # it holds no value.
+    case = await answered(casework, case_id)
+    assert case["child_corrections"] == [
+        {
+            "request_id": sent["event_id"],
+            "fields": ["date_of_birth", "name", "school_status"],
+            "at": case["child_corrections"][0]["at"],
+            "status": "applied",
+            "answered_at": applied[0].time,
+            "code": None,
+            "reason": None,
+        }
     ]
     tables = await casework_tables(casework)
     assert "cw_cases" in tables and case_id in tables["cw_cases"]
     assert not {name: leaks(rows) for name, rows in tables.items() if leaks(rows)}
     lines = log_texts([*caplog.get_records("setup"), *caplog.records])
     assert any("child corrector: 1 correction" in line for line in lines), "logs captured"
+    assert not [(line, leaks(line)) for line in lines if leaks(line)]
+
+
+async def test_a_correction_an_intake_officer_already_made_shows_refused_on_the_case(
+    services: dict[str, Service], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    casework, intake = services["casework"], services["intake"]
+    officer = who(casework, "case_worker", "officer-1")
+    found = {
+        "child": {"name": MISSPELT, "sex": "male", "age_years": 12},
+        "concerns": ["trafficking_labour_other"],
+        "urgency": "high",
+        "commune": "bj-borgou-parakou",
+        "found_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+    }
+    opened = await casework.ok("POST", "/cases", officer, found, status=201)
+    case_id, child_id = opened["case_id"], opened["child_id"]
+    intake_officer = who(intake, "intake_officer", "io-1")
+
+    async def recorded() -> bool:
+        answer = await intake.http.get(f"/children/{child_id}", headers=intake_officer)
+        return answer.status_code == 200
+
+    await eventually(recorded, "intake to record the child")
+    # The intake officer, told by the family, fixes the spelling in intake first.
+    fixed = await intake.ok(
+        "POST",
+        f"/children/{child_id}/corrections",
+        intake_officer,
+        {"changes": {"name": NAME}, "reason": "Appel de l'oncle"},
+    )
+    assert fixed["fields"] == ["name"]
+    # The worker, who has not heard, sends the same spelling from the case.
+    headers = who(
+        casework,
+        "case_worker",
+        "officer-1",
+        **{"If-Match": f'"{opened["version"]}"', "Idempotency-Key": "visite-2"},
+    )
+    sent = await casework.ok(
+        "POST",
+        f"/cases/{case_id}/child-corrections",
+        headers,
+        {"changes": {"name": NAME}, "reason": "Vu à la visite"},
+        status=202,
+    )
+
+    case = await answered(casework, case_id)
+    [refused] = case["child_corrections"]
+    assert {k: refused[k] for k in ("request_id", "fields", "status", "code", "reason")} == {
+        "request_id": sent["event_id"],
+        "fields": ["name"],
+        "status": "refused",
+        "code": "nothing_changed",
+        "reason": {
+            "en": "The correction changes nothing in the child record.",
+            "fr": "La correction ne modifie rien dans la fiche enfant.",
+        },
+    }
+    # Two correctors ran all along: one refusal, caused by the worker's event; the officer's
+    # correction is the only one.
+    intake_store = intake.runtime.store
+    assert intake_store is not None
+    stored = await intake_store.load(
+        Aggregate("intake", intake.runtime.settings.site, "child", child_id)
+    )
+    refusals = [r for r in stored if isinstance(r.event, ChildCorrectionRefused)]
+    assert [r.envelope["causationid"] for r in refusals] == [sent["event_id"]]
+    assert refused["answered_at"] == refusals[0].time
+    corrections = [r for r in stored if isinstance(r.event, ChildDetailsCorrected)]
+    assert [(r.actor.user, "causationid" in r.envelope) for r in corrections] == [("io-1", False)]
+    record = (await intake.http.get(f"/children/{child_id}", headers=intake_officer)).json()
+    assert [r["request_id"] for r in record["refused_corrections"]] == [sent["event_id"]]
+    assert record["details"]["name"] == NAME and len(record["corrections"]) == 1
+
+    tables = await casework_tables(casework)
+    assert "cw_child_corrections" in tables and sent["event_id"] in tables["cw_child_corrections"]
+    assert not {name: leaks(rows) for name, rows in tables.items() if leaks(rows)}
+    lines = log_texts([*caplog.get_records("setup"), *caplog.records])
+    assert any(sent["event_id"] in line and "nothing_changed" in line for line in lines)
     assert not [(line, leaks(line)) for line in lines if leaks(line)]

@@ -3,8 +3,10 @@
 The worker who visits the child learns the real birth date, the right spelling of the name,
 whether the child goes to school; intake owns the child record. So the case asks by an event,
 ``ChildDetailsReported``, and intake's child corrector applies it as its own
-``ChildDetailsCorrected`` under the worker's name. Casework keeps only that a correction was
-sent, which fields and when: never the values.
+``ChildDetailsCorrected`` under the worker's name, or answers ``ChildCorrectionRefused`` with
+its reason (an intake officer made the same change meanwhile, say). Casework keeps only that
+a correction was sent, which fields, when and what became of it (``child_corrections`` of the
+case, from ``projections_children.py``): never the values.
 
 The same conventions as ``api.py``: ``If-Match`` names the version the client saw,
 ``Idempotency-Key`` makes a retry store nothing new."""
@@ -41,7 +43,8 @@ async def correct_child(
 ) -> JSONResponse:
     """Correct the child's details (the fields of intake's correction body, with a reason).
     Accepted, not done: intake applies it to the child record in the background, under the
-    caller's name, once the child record exists."""
+    caller's name, once the child record exists. The case's ``child_corrections`` then show
+    it ``applied``, or ``refused`` with intake's reason; ``sent`` until intake answers."""
     changes = body.changes.changes()
     command = d.ReportChildDetails(changes=changes, reason=body.reason)
     result, version = await append_command(request, principal, case_id, command)

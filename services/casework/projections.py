@@ -155,7 +155,9 @@ transfers = Table(
     Index("ix_cw_transfers_from", "from_agency", "status"),
 )
 
-projection = Projection(name="casework.cases", version=3, metadata=metadata)
+# v4: corrections of the child's details sent to intake, with intake's answers, in a table
+# of their own (cw_child_corrections) rather than the case's detail.
+projection = Projection(name="casework.cases", version=4, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:

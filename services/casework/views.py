@@ -19,6 +19,7 @@ from services.casework.api import NOT_FOUND, CaseId, utc_now
 from services.casework.domain import RISK_LEVELS, STAGES, NoteReader, may_read_note
 from services.casework.permissions import require
 from services.casework.projections import actions, cases, notes, referrals, transfers
+from services.casework.projections_children import corrections_of
 from shared.access import AccessLog, sees_agency
 from shared.auth import Principal, Role
 from shared.http import ApiError
@@ -152,7 +153,8 @@ async def read_case(
     principal: Annotated[Principal, Depends(require("case.read"))],
 ) -> JSONResponse:
     """One case with its reports, assessments, determinations and plan; each plan action shows
-    the state of the referral that carries it out. ``version`` goes back in ``If-Match``."""
+    the state of the referral that carries it out, each correction of the child's details
+    sent to intake its outcome. ``version`` goes back in ``If-Match``."""
     (engine, access_log), now = engine_and_log(request), utc_now()
     async with engine.connect() as conn:
         row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).one_or_none()
@@ -172,6 +174,7 @@ async def read_case(
                 .order_by(actions.c.seq)
             )
         ).all()
+        child_corrections = await corrections_of(conn, case_id)
     await access_log.record(principal, "case", [case_id], purpose="case read")
     lang = language(request.headers.get("accept-language"))
     detail = dict(row.detail)
@@ -214,6 +217,7 @@ async def read_case(
         "closed_at": iso(row.closed_at),
         "goals": goals,
         **detail,
+        "child_corrections": child_corrections,
     }
     return JSONResponse(body, headers={"ETag": f'"{row.last_seq}"'})
 

@@ -117,6 +117,8 @@ async def read_child(
             ],
             "linked": [r.other_id for r in linked],
             "corrections": list(row.corrections),
+            # Corrections a case worker sent that intake could not apply, and why.
+            "refused_corrections": list(row.refusals),
         }
     await rt.access_log.record(principal, "child", [child_id], purpose="intake.child.read")
     return view

@@ -1,5 +1,5 @@
-"""The child corrector: casework's ``ChildDetailsReported`` applied as intake's
-``ChildDetailsCorrected``, exactly once (decision 0006).
+"""The child corrector: casework's ``ChildDetailsReported`` answered exactly once, applied as
+intake's ``ChildDetailsCorrected`` or refused with ``ChildCorrectionRefused`` (decision 0006).
 
 A case worker who visits the child learns what the record got wrong; intake owns the record.
 The projection keeps each request as a pending correction; this loop, on every instance at
@@ -13,8 +13,12 @@ rather than trusted to the server's duplicate window. The append expects the chi
 current version: a correction an intake officer made meanwhile is a conflict, and the loop
 decides again on the record as it now reads.
 
-A request intake's own rules refuse (they are casework's rules too, so it should not happen)
-is marked unusable and logged by its event id only: its values may name the child."""
+A request intake's rules refuse is answered too, with ``ChildCorrectionRefused`` on the child
+record, under the same exactly-once rules (its own idempotency key, the request as
+causation): casework shows the worker why. It happens when an intake officer made the same
+change meanwhile (``nothing_changed``), or when an older or faulty writer sent values the
+rules do not accept. Refusals are logged by the request's id and the code only: the values
+may name the child, and the refusal carries none of them."""
 
 from __future__ import annotations
 
@@ -22,37 +26,68 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select
 
 from services.intake import recording
-from services.intake.domain import CorrectChild, child_state, decide_child
+from services.intake.domain import ChildState, CorrectChild, child_state, decide_child
+from services.intake.events import ChildCorrectionRefused
 from services.intake.projections import children, pending_corrections
 from services.intake.schemas import CorrectableChildIn
 from services.intake.web import aggregate
 from shared.domain import DomainError
 from shared.envelope import Actor
+from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict, EventStoreError
+from shared.i18n import Message
 from shared.loops import raise_if_cancelling, repeat
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
+# A refusal is intake's decision; the correction itself stays the worker's.
+REFUSER = Actor.system("intake.child-corrector")
+INVALID_CHANGES = Message(
+    en="The correction names a field intake does not correct, or a value it does not accept.",
+    fr="La correction nomme un champ que l'accueil ne corrige pas, ou une valeur qu'il "
+    "n'accepte pas.",
+)
 
 
 def correction_key(request_id: str) -> str:
     return f"casework-correction:{request_id}"
 
 
+def refusal_key(request_id: str) -> str:
+    return f"casework-correction-refused:{request_id}"
+
+
+def _names(history: ColumnElement[Any], request_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether a JSONB list of a child's answers has an entry for the request."""
+    return history.contains(
+        func.jsonb_build_array(func.jsonb_build_object("request_id", request_id))
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    events: list[DomainEvent]
+    actor: Actor
+    key: str
+    refusal: str | None = None  # the code, if the answer is a refusal
+
+
 async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
-    """One pass: applies the corrections casework reported whose child record exists here;
-    returns how many this pass wrote (not those another instance got to first)."""
+    """One pass: answers the corrections casework reported whose child record exists here,
+    applied or refused; returns how many answers this pass wrote (not those another instance
+    got to first)."""
     assert runtime.engine is not None
     owed = pending_corrections.c
-    answered = children.c.corrections.contains(
-        func.jsonb_build_array(func.jsonb_build_object("request_id", owed.request_id))
+    answered = _names(children.c.corrections, owed.request_id) | _names(
+        children.c.refusals, owed.request_id
     )
     async with runtime.engine.connect() as conn:
         rows = (
@@ -63,7 +98,6 @@ async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
                 .where(
                     # Another site's case is that site's intake to answer.
                     owed.site == runtime.settings.site,
-                    owed.status == "pending",
                     ~answered,
                 )
                 .order_by(owed.requested_at, owed.request_id)
@@ -86,7 +120,7 @@ async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
 
 
 async def apply_one(runtime: Runtime, row: Any) -> bool:
-    """Apply one reported correction; True if this call stored it."""
+    """Answer one reported correction; True if this call stored the answer."""
     assert runtime.store is not None
     agg = aggregate(runtime, "child", row.child_id)
     for attempt in range(ATTEMPTS):
@@ -95,24 +129,14 @@ async def apply_one(runtime: Runtime, row: Any) -> bool:
             return False  # not recorded yet here: the next pass looks again
         if any(r.envelope.get("causationid") == row.request_id for r in recorded):
             return False  # answered already, by another instance or an earlier attempt
-        state = child_state([r.event for r in recorded])
-        try:
-            changes = CorrectableChildIn.model_validate(row.changes).record_changes()
-            found = await recording.correction_matches(runtime, state, changes)
-            events = decide_child(state, CorrectChild(changes, row.reason, found))
-        except ValidationError:
-            await _unusable(runtime, row.request_id, "invalid_changes")
-            return False
-        except DomainError as refused:
-            await _unusable(runtime, row.request_id, refused.code)
-            return False
+        answer = await _decide(runtime, child_state([r.event for r in recorded]), row)
         try:
             result = await runtime.commit(
                 agg,
                 recorded[-1].seq,
-                events,
-                actor=Actor.model_validate(row.actor),
-                idempotency_key=correction_key(row.request_id),
+                answer.events,
+                actor=answer.actor,
+                idempotency_key=answer.key,
                 causation_id=row.request_id,
             )
         except ConcurrencyConflict:
@@ -124,20 +148,39 @@ async def apply_one(runtime: Runtime, row: Any) -> bool:
                 raise
             await asyncio.sleep(random.uniform(0.01, 0.1))
             continue
+        if answer.refusal and not result.duplicate:
+            # The id and the code only: the values may name the child.
+            log.warning(
+                "child corrector: request %s refused by intake (%s)", row.request_id, answer.refusal
+            )
         return not result.duplicate
     return False  # still moving: the next pass tries again
 
 
-async def _unusable(runtime: Runtime, request_id: str, code: str) -> None:
-    assert runtime.engine is not None
-    async with runtime.engine.begin() as conn:
-        await conn.execute(
-            update(pending_corrections)
-            .where(pending_corrections.c.request_id == request_id)
-            .values(status="unusable", refusal=code[:60])
-        )
-    # The id and the code only: the values may name the child.
-    log.warning("child corrector: request %s refused by intake (%s)", request_id, code)
+async def _decide(runtime: Runtime, state: ChildState, row: Any) -> Answer:
+    """The correction as the record now reads, or the refusal with the rules' reason."""
+    try:
+        changes = CorrectableChildIn.model_validate(row.changes).record_changes()
+        found = await recording.correction_matches(runtime, state, changes)
+        events = decide_child(state, CorrectChild(changes, row.reason, found))
+    except ValidationError:
+        # pydantic's errors quote the values: only that they were invalid goes further.
+        return _refusal(row, "invalid_changes", INVALID_CHANGES)
+    except DomainError as refused:
+        return _refusal(row, refused.code, refused.message)
+    return Answer(events, Actor.model_validate(row.actor), correction_key(row.request_id))
+
+
+def _refusal(row: Any, code: str, reason: Message) -> Answer:
+    refused = ChildCorrectionRefused(
+        child_id=row.child_id,
+        request_id=row.request_id,
+        case_id=row.case_id,
+        code=code,
+        reason_en=reason.en,
+        reason_fr=reason.fr,
+    )
+    return Answer([refused], REFUSER, refusal_key(row.request_id), refusal=code)
 
 
 def child_corrector_every(interval_s: float) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
@@ -145,7 +188,7 @@ def child_corrector_every(interval_s: float) -> Callable[[Runtime], Coroutine[An
         async def one_pass() -> None:
             written = await apply_reported_corrections(runtime)
             if written:
-                log.info("child corrector: %d correction(s)", written)
+                log.info("child corrector: %d correction(s) answered", written)
 
         await repeat(one_pass, interval_s=interval_s, label="child corrector")
 

@@ -252,6 +252,26 @@ class ChildDetailsCorrected(DomainEvent):
     reason: str
 
 
+@event_type(
+    context="intake",
+    aggregate="child",
+    en="Intake could not apply a correction of the child record a case worker sent from the "
+    "case (it changes nothing, or its values are not valid): the reason, in French and "
+    "English. The record is unchanged.",
+    fr="L'accueil n'a pas pu appliquer une correction de la fiche enfant envoyée depuis le "
+    "dossier par un intervenant (elle ne change rien, ou ses valeurs ne sont pas valides) : "
+    "le motif, en français et en anglais. La fiche reste inchangée.",
+)
+class ChildCorrectionRefused(DomainEvent):
+    # No value of the request: the asker has them, and the refusal travels to the feed.
+    child_id: str
+    request_id: str = Field(description="The id of casework's ChildDetailsReported event")
+    case_id: str
+    code: str = Field(description="Machine-readable reason, e.g. nothing_changed")
+    reason_en: str
+    reason_fr: str
+
+
 # -- complaints (recourse) ---------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@
 * **Child recorder**: every child a registered report mentions, and every child casework
   identified on a case opened directly, gets its ``ChildRecorded`` (see ``recording.py``).
 * **Child corrector** (``case_corrections.py``): every correction a case worker reported
-  from the case becomes the child record's ``ChildDetailsCorrected``.
+  from the case becomes the child record's ``ChildDetailsCorrected``, or its
+  ``ChildCorrectionRefused`` with the reason when intake's rules refuse it.
 
 Each firing is appended with the aggregate's projected version as expected version and a
 key derived from the aggregate and what fired (the deadline; the child), so when two

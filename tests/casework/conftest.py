@@ -30,6 +30,7 @@ from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import EventStore
 from shared.ids import new_id
+from shared.recorded import RecordedEvent
 from shared.service import Runtime, create_app
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
@@ -43,14 +44,36 @@ class Upstream:
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
-    async def emit(self, context: str, type_: str, id_: str, event: DomainEvent) -> int:
+    async def emit(
+        self,
+        context: str,
+        type_: str,
+        id_: str,
+        event: DomainEvent,
+        *,
+        causation_id: str | None = None,
+    ) -> int:
+        return (await self.append(context, type_, id_, event, causation_id=causation_id)).seq
+
+    async def append(
+        self,
+        context: str,
+        type_: str,
+        id_: str,
+        event: DomainEvent,
+        *,
+        causation_id: str | None = None,
+    ) -> RecordedEvent:
+        """One event as the upstream service would store it (an answer names its request as
+        its cause)."""
         result = await self.store.append(
             Aggregate(context, "hq", type_, id_),
             (await self._head(context, type_, id_)),
             [event],
             actor=UPSTREAM,
+            causation_id=causation_id,
         )
-        return result.head.seq
+        return result.events[0]
 
     async def _head(self, context: str, type_: str, id_: str) -> int:
         stored = await self.store.load(Aggregate(context, "hq", type_, id_))

@@ -4,8 +4,8 @@ suggested duplicates and links, and the child records still owed (pending childr
 Casework's ``ChildIdentified`` comes from another stream, in no particular order relative to
 intake's: a pending child is therefore "owed" only while no child record of that id exists
 (an anti-join at read time), never a status one stream's handler has to flip for the
-other. Casework's ``ChildDetailsReported`` is owed the same way: while no correction of the
-child names it as its cause."""
+other. Casework's ``ChildDetailsReported`` is owed the same way: while no correction or
+refusal of the child names it as its cause."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from services.casework.events import ChildDetailsReported, ChildIdentified
 from services.intake import matching
 from services.intake.domain import age_range, apply_correction, child_from_identified, parse_time
 from services.intake.events import (
+    ChildCorrectionRefused,
     ChildDetailsCorrected,
     ChildRecorded,
     DuplicateConfirmed,
@@ -61,7 +62,6 @@ async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
             actor=e.actor.model_dump(),
             changes=ev.changes,
             reason=ev.reason,
-            status="pending",
         )
         .on_conflict_do_nothing()
     )
@@ -124,6 +124,7 @@ async def _child(conn: AsyncConnection, e: RecordedEvent) -> None:
             agency=ev.agency,
             commune=ev.commune,
             corrections=[],
+            refusals=[],
             received_at=parse_time(ev.received_at),
             version=e.seq,
             **_matchable(ev.details, ev.received_at),
@@ -164,6 +165,30 @@ async def _corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
         await conn.execute(
             delete(pending_corrections).where(pending_corrections.c.request_id == request_id)
         )
+
+
+@projection.on("intake", "ChildCorrectionRefused")
+async def _correction_refused(conn: AsyncConnection, e: RecordedEvent) -> None:
+    ev = e.event
+    assert isinstance(ev, ChildCorrectionRefused)
+    row = (
+        await conn.execute(select(children.c.refusals).where(children.c.child_id == ev.child_id))
+    ).one()
+    refusal = {
+        "request_id": ev.request_id,
+        "case_id": ev.case_id,
+        "code": ev.code,
+        "reason": {"en": ev.reason_en, "fr": ev.reason_fr},
+        "at": e.time,
+    }
+    await conn.execute(
+        update(children)
+        .where(children.c.child_id == ev.child_id)
+        .values(refusals=[*row.refusals, refusal], version=e.seq)
+    )
+    await conn.execute(
+        delete(pending_corrections).where(pending_corrections.c.request_id == ev.request_id)
+    )
 
 
 @projection.on("intake", "DuplicateSuggested")

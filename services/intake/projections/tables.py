@@ -58,6 +58,8 @@ children = Table(
     Column("block_keys", ARRAY(String(8)), nullable=False),
     Column("details", JSONB, nullable=False),  # as it now reads, corrections applied
     Column("corrections", JSONB, nullable=False, default=list),  # fields, reason, when, who
+    # Corrections casework sent that intake refused: request, case, code, reason; no value.
+    Column("refusals", JSONB, nullable=False, default=list),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False),
 )
@@ -72,8 +74,9 @@ pending_children = Table(
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
 )
 # Corrections casework reported (``ChildDetailsReported``), one per request, for the child
-# corrector to apply. Owed while the child's corrections do not name the request (an anti-join
-# at read time, as for pending children: the two streams arrive in any order).
+# corrector to answer. Owed while neither the child's corrections nor its refusals name the
+# request (an anti-join at read time, as for pending children: the two streams arrive in any
+# order); an answer seen after its request deletes the row.
 pending_corrections = Table(
     "intake_pending_corrections",
     metadata,
@@ -85,9 +88,6 @@ pending_corrections = Table(
     Column("actor", JSONB, nullable=False),  # the worker, from casework's envelope
     Column("changes", JSONB, nullable=False),  # as intake's correction body names them
     Column("reason", Text, nullable=False),
-    # pending, or unusable: intake's rules refused it (it is never tried again).
-    Column("status", String(20), nullable=False, default="pending"),
-    Column("refusal", String(60)),  # the refusal's code, never the values
 )
 suggestions = Table(
     "intake_duplicate_suggestions",
@@ -119,4 +119,6 @@ complaints = Table(
 
 # v2: pending children, corrections, re-screen deadlines, complaint follow-up.
 # v3: corrections casework reported, and which request each correction answered.
-projection = Projection(name="intake.main", version=3, metadata=metadata)
+# v4: refusals of those corrections are answers too (the child's refusals); pending
+#     corrections no longer keep a status of their own.
+projection = Projection(name="intake.main", version=4, metadata=metadata)
