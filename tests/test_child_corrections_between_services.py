@@ -115,20 +115,24 @@ async def answered(casework: Service, case_id: str) -> dict[str, Any]:
     return found
 
 
-async def test_a_worker_corrects_the_childs_name_and_birth_date_from_the_case(
-    services: dict[str, Service], caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    casework, intake = services["casework"], services["intake"]
-    officer = who(casework, "case_worker", "officer-1")
-    found = {
+def found_child() -> dict[str, Any]:
+    """A police worker found a boy two hours ago; the name is written as heard."""
+    return {
         "child": {"name": MISSPELT, "sex": "male", "age_years": 12},
         "concerns": ["trafficking_labour_other"],
         "urgency": "high",
         "commune": "bj-borgou-parakou",
         "found_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
     }
-    opened = await casework.ok("POST", "/cases", officer, found, status=201)
+
+
+async def test_a_worker_corrects_the_childs_name_and_birth_date_from_the_case(
+    services: dict[str, Service], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    casework, intake = services["casework"], services["intake"]
+    officer = who(casework, "case_worker", "officer-1")
+    opened = await casework.ok("POST", "/cases", officer, found_child(), status=201)
     case_id, child_id = opened["case_id"], opened["child_id"]
 
     # At once, from the case: intake may not have recorded the child yet.
@@ -206,14 +210,7 @@ async def test_a_correction_an_intake_officer_already_made_shows_refused_on_the_
     caplog.set_level(logging.DEBUG)
     casework, intake = services["casework"], services["intake"]
     officer = who(casework, "case_worker", "officer-1")
-    found = {
-        "child": {"name": MISSPELT, "sex": "male", "age_years": 12},
-        "concerns": ["trafficking_labour_other"],
-        "urgency": "high",
-        "commune": "bj-borgou-parakou",
-        "found_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
-    }
-    opened = await casework.ok("POST", "/cases", officer, found, status=201)
+    opened = await casework.ok("POST", "/cases", officer, found_child(), status=201)
     case_id, child_id = opened["case_id"], opened["child_id"]
     intake_officer = who(intake, "intake_officer", "io-1")
 

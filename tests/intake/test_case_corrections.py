@@ -186,33 +186,44 @@ async def test_a_reported_correction_waits_for_the_record_then_is_applied_once(
         await stop(b)
 
 
+async def _reported_then_officer_corrects(
+    intake: Any, casework: Casework, monkeypatch: pytest.MonkeyPatch, changes: dict[str, Any]
+) -> tuple[str, str, str]:
+    """A worker reports a new spelling of the name; an intake officer's correction
+    (``changes``) lands just after the loop has read the child's record."""
+    case_id, child_id, seq = await casework.identify(name="Bio Orou", sex="male", age_years=12)
+    await _applied(intake, seq)
+    assert await record_owed_children(intake.runtime) == 1
+    request_id, seq = await casework.report(case_id, child_id, {"name": "Bio Orou Sika"})
+    await _applied(intake, seq)
+    officer = intake.as_("intake_officer", agency="cps-zakpota", user="ines")
+    matches = recording.correction_matches
+    interrupted = False
+
+    async def officer_first(*args: Any) -> Any:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            answer = await officer.post(
+                f"/children/{child_id}/corrections",
+                {"changes": changes, "reason": "Acte de naissance"},
+            )
+            assert answer.status_code == 200, answer.text
+        return await matches(*args)
+
+    monkeypatch.setattr(recording, "correction_matches", officer_first)
+    return case_id, child_id, request_id
+
+
 async def test_an_intake_correction_in_between_is_a_conflict_the_loop_gets_past(
     make_intake: Callable[..., Any], casework: Casework, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     intake = await make_intake()
     try:
-        case_id, child_id, seq = await casework.identify(name="Bio Orou", sex="male", age_years=12)
-        await _applied(intake, seq)
-        assert await record_owed_children(intake.runtime) == 1
-        request_id, seq = await casework.report(case_id, child_id, {"name": "Bio Orou Sika"})
-        await _applied(intake, seq)
-        # An intake officer corrects the age just after the loop read the record.
+        _, child_id, request_id = await _reported_then_officer_corrects(
+            intake, casework, monkeypatch, {"age_years": 13}
+        )
         officer = intake.as_("intake_officer", agency="cps-zakpota", user="ines")
-        matches = recording.correction_matches
-        interrupted = False
-
-        async def officer_first(*args: Any) -> Any:
-            nonlocal interrupted
-            if not interrupted:
-                interrupted = True
-                answer = await officer.post(
-                    f"/children/{child_id}/corrections",
-                    {"changes": {"age_years": 13}, "reason": "Carnet de vaccination"},
-                )
-                assert answer.status_code == 200, answer.text
-            return await matches(*args)
-
-        monkeypatch.setattr(recording, "correction_matches", officer_first)
         assert await apply_reported_corrections(intake.runtime) == 1
         # Decided again on the record as the officer left it: both corrections stand.
         stored = await _corrections(intake, child_id)
@@ -344,28 +355,12 @@ async def test_a_correction_an_intake_officer_made_meanwhile_is_refused_as_chang
 ) -> None:
     intake = await make_intake()
     try:
-        case_id, child_id, seq = await casework.identify(name="Bio Orou", sex="male", age_years=12)
-        await _applied(intake, seq)
-        assert await record_owed_children(intake.runtime) == 1
-        request_id, seq = await casework.report(case_id, child_id, {"name": "Bio Orou Sika"})
-        await _applied(intake, seq)
-        # An intake officer makes the very same change just after the loop read the record.
-        officer = intake.as_("intake_officer", agency="cps-zakpota", user="ines")
-        matches = recording.correction_matches
-        interrupted = False
-
-        async def officer_first(*args: Any) -> Any:
-            nonlocal interrupted
-            if not interrupted:
-                interrupted = True
-                answer = await officer.post(
-                    f"/children/{child_id}/corrections",
-                    {"changes": {"name": "Bio Orou Sika"}, "reason": "Acte de naissance"},
-                )
-                assert answer.status_code == 200, answer.text
-            return await matches(*args)
-
-        monkeypatch.setattr(recording, "correction_matches", officer_first)
+        case_id, child_id, request_id = await _reported_then_officer_corrects(
+            intake,
+            casework,
+            monkeypatch,
+            {"name": "Bio Orou Sika"},  # the very same change
+        )
         assert await apply_reported_corrections(intake.runtime) == 1
         # The officer's correction stands alone; the worker's is answered: nothing changed.
         [officers] = await _corrections(intake, child_id)
