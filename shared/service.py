@@ -29,7 +29,7 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
-from shared.http import install_error_handlers, unexpected_error
+from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
 from shared.keys import publish_signing_key
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
@@ -263,6 +263,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         keys_dir=settings.keys_dir,
     )
     install_error_handlers(app)
+    refuse_nul_characters(app)
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
