@@ -3,6 +3,8 @@ referral stands for, and the directory (agencies, units, staff, competencies, tr
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -62,32 +64,34 @@ async def _referral_moment(
     )
 
 
-@projection.on("referral", "ReferralAccepted")
-async def referral_accepted(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    e = recorded.event
-    assert isinstance(e, ref_ev.ReferralAccepted)
-    await _referral_moment(conn, recorded, e.referral_id, "accepted_at")
+Moment = (
+    ref_ev.ReferralAccepted
+    | ref_ev.ReferralDeclined
+    | ref_ev.ReferralWithdrawn
+    | ref_ev.ReferralOverdue
+)
+# The moments that only stamp a time on the referral's row: the first one counts.
+MOMENTS: dict[type[Moment], str] = {
+    ref_ev.ReferralAccepted: "accepted_at",
+    ref_ev.ReferralDeclined: "declined_at",
+    ref_ev.ReferralWithdrawn: "withdrawn_at",
+    ref_ev.ReferralOverdue: "overdue_at",
+}
 
 
-@projection.on("referral", "ReferralDeclined")
-async def referral_declined(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    e = recorded.event
-    assert isinstance(e, ref_ev.ReferralDeclined)
-    await _referral_moment(conn, recorded, e.referral_id, "declined_at")
+def _moment_handler(
+    kind: type[Moment], column: str
+) -> Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]:
+    async def handle(conn: AsyncConnection, recorded: RecordedEvent) -> None:
+        e = recorded.event
+        assert isinstance(e, kind)
+        await _referral_moment(conn, recorded, e.referral_id, column)
+
+    return handle
 
 
-@projection.on("referral", "ReferralWithdrawn")
-async def referral_withdrawn(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    e = recorded.event
-    assert isinstance(e, ref_ev.ReferralWithdrawn)
-    await _referral_moment(conn, recorded, e.referral_id, "withdrawn_at")
-
-
-@projection.on("referral", "ReferralOverdue")
-async def referral_overdue(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    e = recorded.event
-    assert isinstance(e, ref_ev.ReferralOverdue)
-    await _referral_moment(conn, recorded, e.referral_id, "overdue_at")
+for _kind, _column in MOMENTS.items():
+    projection.on("referral", _kind.__name__)(_moment_handler(_kind, _column))
 
 
 @projection.on("referral", "ReferralCompleted")
