@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relais.embedded import EmbeddedPostgres, NatsServer, free_port, nats_server_binary
-from shared.config import with_database
+from shared.config import Settings, with_database
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
@@ -257,7 +257,8 @@ async def _measure(n: int, nats_url: str, db_url: str, nats_version: str) -> dic
 
 def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    nats_url, db_url = os.environ.get("NATS_URL", ""), os.environ.get("DATABASE_URL", "")
+    settings = Settings()  # the environment as it is now (tests run the bench with their own)
+    nats_url, db_url = settings.nats_url, settings.database_url
     nats_server: NatsServer | None = None
     pg: EmbeddedPostgres | None = None
     nats_version = ""
@@ -282,7 +283,7 @@ def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
             nats_server.stop()
 
     now = datetime.now(UTC)
-    results = Path(os.environ.get("RELAIS_BENCH_RESULTS", "bench/results"))
+    results = settings.bench_results
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps({"timestamp": now.isoformat(), **report}, indent=2) + "\n")

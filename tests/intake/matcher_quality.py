@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
 
-from services.intake import matching
+from services.intake.domain import matching
 from shared.reference import locations
 
 Age = int | tuple[int, int] | None

@@ -3,7 +3,7 @@ was tuned on, and the matcher's building blocks."""
 
 from __future__ import annotations
 
-from services.intake import matching
+from services.intake.domain import matching
 from tests.intake.matcher_quality import Record, evaluate
 
 # (identity, name, sex, age, commune, year reported). Same identity = same child, reported
