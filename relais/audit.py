@@ -25,7 +25,6 @@ from shared.audit_history import (
     index_envelope,
 )
 from shared.envelope import Actor, Aggregate
-from shared.eventstore import EventStore
 from shared.ids import new_id
 from shared.keys import (
     PinsInvalid,
@@ -35,6 +34,7 @@ from shared.keys import (
     publish_signing_key,
     published_keys,
 )
+from shared.nats_store import NatsEventStore
 from shared.reading import iter_stored
 from shared.recorded import PoisonEvent, parse_envelope
 from shared.signing import SigningKey
@@ -172,7 +172,7 @@ class Reader:
 
 
 async def record_read(nc: NATS, reader: Reader, history: CaseHistory) -> None:
-    store = EventStore(
+    store = NatsEventStore(
         nc,
         key=SigningKey.load_or_create(reader.keys_dir / "relais-cli.pem"),
         source=f"/relais/{reader.site}/cli/audit",

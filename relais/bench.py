@@ -37,7 +37,7 @@ from shared.config import Settings, with_database
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
-from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare, reset
 from shared.recorded import RecordedEvent
@@ -122,7 +122,7 @@ async def _append(nc: NATS, n: int) -> tuple[float, int, int]:
     """Seconds to append ``n`` events from WRITERS concurrent writers, the last stream
     sequence, and the mean stored size (for the raw run to publish the same bytes)."""
     key, source = SigningKey.generate(), "/relais/hq/bench/1"
-    store = EventStore(nc, key=key, source=source, site=SITE, writable_contexts=("bench",))
+    store = NatsEventStore(nc, key=key, source=source, site=SITE, writable_contexts=("bench",))
     ledgers = max(WRITERS, n // EVENTS_PER_LEDGER)
     actor = Actor.system("bench")
     stored = [0, 0]  # bytes, last seq

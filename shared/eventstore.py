@@ -1,8 +1,14 @@
-"""The event store: append to and read aggregates on JetStream.
+"""The event store: what every service appends to and reads aggregates from.
 
-* Optimistic concurrency is the server's: every append states the aggregate's last stream
-  sequence (``Nats-Expected-Last-Subject-Sequence`` over the aggregate's wildcard subject).
-* Several events of one command are one JetStream atomic batch: all stored or none.
+:class:`EventStore` is the port; :class:`shared.nats_store.NatsEventStore` is the real log
+(JetStream) and :class:`shared.memory_store.MemoryEventStore` an in-memory stand-in for fast
+tests. Both pass the same contract suite (``tests/backbone/store_contract.py``). What they
+share, sealing events into signed, chained envelopes and recognising a retried command, is
+:class:`SealingStore`; each implements only how messages are published and read.
+
+* Optimistic concurrency: every append states the aggregate's last stream sequence; a stale
+  one is refused (:class:`ConcurrencyConflict`).
+* Several events of one command are stored all or none.
 * Event ids are derived from the command's idempotency key, so a retry stores nothing new.
   The server checks the expected sequence before deduplicating, so a retry that arrives
   after its first attempt succeeded is recognised by finding its own ids after the expected
@@ -13,17 +19,13 @@
 
 from __future__ import annotations
 
-import json
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 
 from shared.envelope import (
@@ -36,15 +38,11 @@ from shared.envelope import (
 )
 from shared.events import DomainEvent, EventRegistry, registry
 from shared.ids import derived_id, new_id
-from shared.reading import iter_stored
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
 from shared.signing import SigningKey
 from shared.telemetry import metrics
 
 tracer = trace.get_tracer("relais.eventstore")
-
-ERR_WRONG_LAST_SEQUENCE = 10071
-ERR_BATCH_DUPLICATE_ID = 10201
 
 
 def event_id(aggregate: Aggregate, idempotency_key: str, index: int) -> str:
@@ -74,7 +72,7 @@ class IdempotencyKeyReused(EventStoreError):
     """The idempotency key already served another command on this aggregate."""
 
 
-class _AlreadyPublished(Exception):
+class AlreadyPublished(Exception):
     """The server deduplicated the message: an event with its id is already stored."""
 
 
@@ -120,27 +118,91 @@ class _HeadCache:
             self.entries.popitem(last=False)
 
 
-class EventStore:
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as a stream holds it: its sequence, subject and stored bytes."""
+
+    seq: int
+    subject: str
+    data: bytes
+
+
+# (subject, stored bytes, envelope) of each event of one append, in order.
+Sealed = list[tuple[str, bytes, dict[str, Any]]]
+
+
+class EventStore(Protocol):
+    """The log, as the services use it."""
+
+    site: str
+    source: str
+    key: SigningKey
+
+    async def append(
+        self,
+        aggregate: Aggregate,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> AppendResult:
+        """Store ``events`` after the aggregate's event at stream sequence
+        ``expected_version`` (0: the aggregate must be new). All or nothing; raises
+        :class:`ConcurrencyConflict`, or :class:`IdempotencyKeyReused` for a key that served
+        another command; a retry of a stored command answers ``duplicate``."""
+        ...
+
+    async def load(self, aggregate: Aggregate, after: int = 0) -> list[RecordedEvent]:
+        """The aggregate's events in order (those after stream sequence ``after``)."""
+        ...
+
+    async def read_raw(
+        self, stream: str, subject_filter: str, start: int = 1
+    ) -> list[StoredMessage]:
+        """Stored messages on ``subject_filter`` from sequence ``start``, undecoded."""
+        ...
+
+
+class SealingStore(ABC):
+    """Appending as every implementation does it: check ownership, seal (envelope, chain,
+    sign), publish, and tell a retry of a stored command from a conflict or a reused key.
+    Subclasses publish and read messages."""
+
     def __init__(
         self,
-        nc: NATS,
         *,
         key: SigningKey,
         source: str,
         site: str,
         writable_contexts: Sequence[str],
         reg: EventRegistry = registry,
-        request_timeout_s: float = 5.0,
     ) -> None:
-        self.nc = nc
-        self.js: JetStreamContext = nc.jetstream(timeout=request_timeout_s)
         self.key = key
         self.source = source
         self.site = site
         self.writable = frozenset(writable_contexts)
         self.registry = reg
-        self.timeout = request_timeout_s
         self._heads = _HeadCache()
+
+    @abstractmethod
+    async def _publish(
+        self, aggregate: Aggregate, expected: int, messages: Sealed, carrier: dict[str, str]
+    ) -> list[int]:
+        """Store the sealed messages after ``expected``, all or none; their sequences. Raises
+        :class:`ConcurrencyConflict` (via :meth:`_conflict`) or :class:`AlreadyPublished`."""
+
+    @abstractmethod
+    async def _message_at(self, stream: str, seq: int) -> StoredMessage | None:
+        """The message at ``seq``, if the stream holds one."""
+
+    @abstractmethod
+    async def read_raw(
+        self, stream: str, subject_filter: str, start: int = 1
+    ) -> list[StoredMessage]:
+        """Stored messages on ``subject_filter`` from sequence ``start``, undecoded."""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -193,7 +255,7 @@ class EventStore:
             )
             try:
                 seqs = await self._publish(aggregate, expected_version, messages, carrier)
-            except (ConcurrencyConflict, _AlreadyPublished) as exc:
+            except (ConcurrencyConflict, AlreadyPublished) as exc:
                 # A conflict may be this very command's earlier attempt (stored after the
                 # expected position); a deduplicated message is one stored anywhere.
                 after = expected_version if isinstance(exc, ConcurrencyConflict) else 0
@@ -237,11 +299,11 @@ class EventStore:
         correlation_id: str | None,
         causation_id: str | None,
         traceparent: str | None,
-    ) -> list[tuple[str, bytes, dict[str, Any]]]:
+    ) -> Sealed:
         """Envelope, chain and sign each event; returns (subject, stored bytes, envelope)."""
         now = utc_now_iso()
         prevhash = head.hash
-        sealed: list[tuple[str, bytes, dict[str, Any]]] = []
+        sealed: Sealed = []
         for index, event in enumerate(events):
             id_ = event_id(aggregate, idempotency_key, index) if idempotency_key else new_id()
             envelope: dict[str, Any] = {
@@ -272,65 +334,6 @@ class EventStore:
             sealed.append((aggregate.subject(event.name), payload, envelope))
         return sealed
 
-    async def _publish(
-        self,
-        aggregate: Aggregate,
-        expected: int,
-        messages: list[tuple[str, bytes, dict[str, Any]]],
-        carrier: dict[str, str],
-    ) -> list[int]:
-        expect = {
-            "Nats-Expected-Last-Subject-Sequence": str(expected),
-            "Nats-Expected-Last-Subject-Sequence-Subject": aggregate.subject_filter,
-            "Nats-Expected-Stream": aggregate.stream,
-        }
-        if len(messages) == 1:
-            subject, payload, envelope = messages[0]
-            headers = {"Nats-Msg-Id": envelope["id"], **expect, **carrier}
-            try:
-                ack = await self.js.publish(subject, payload, headers=headers)
-            except BadRequestError as exc:
-                if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected) from None
-                raise EventStoreError(f"append refused: {exc.description}") from None
-            if ack.duplicate:
-                raise _AlreadyPublished
-            return [ack.seq]
-
-        # A fresh id per attempt: two writers retrying the same command derive the same event
-        # ids, and batches sharing an id interleave on the server, which then stores neither.
-        batch_id = new_id()
-        last = len(messages)
-        for number, (subject, payload, envelope) in enumerate(messages, start=1):
-            headers = {
-                "Nats-Batch-Id": batch_id,
-                "Nats-Batch-Sequence": str(number),
-                "Nats-Msg-Id": envelope["id"],
-                **carrier,
-            }
-            if number == 1:
-                headers.update(expect)
-            if number < last:
-                await self.nc.publish(subject, payload, headers=headers)
-                continue
-            headers["Nats-Batch-Commit"] = "1"
-            reply = await self.nc.request(subject, payload, headers=headers, timeout=self.timeout)
-            answer = json.loads(reply.data or b"{}")
-            error = answer.get("error")
-            if error:
-                code = error.get("err_code")
-                if code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected)
-                if code == ERR_BATCH_DUPLICATE_ID:
-                    raise _AlreadyPublished
-                raise EventStoreError(f"append refused: {error.get('description')} ({code})")
-            seq = int(answer["seq"])
-            count = int(answer.get("count", last))
-            if count != last:
-                raise EventStoreError(f"batch stored {count} of {last} events")
-            return list(range(seq - last + 1, seq + 1))
-        raise AssertionError("unreachable")
-
     async def _conflict(self, aggregate: Aggregate, expected: int) -> ConcurrencyConflict:
         stored = await self.load(aggregate)
         return ConcurrencyConflict(aggregate, expected, stored[-1].seq if stored else 0)
@@ -339,7 +342,7 @@ class EventStore:
         self,
         aggregate: Aggregate,
         expected: int,
-        messages: list[tuple[str, bytes, dict[str, Any]]],
+        messages: Sealed,
     ) -> list[RecordedEvent] | None:
         """The events of an earlier attempt of this very append, if it was stored: the same
         ids after ``expected``, of the same types. (Data may differ: a retry decides again and
@@ -362,14 +365,11 @@ class EventStore:
         cached = self._heads.get(aggregate, seq)
         if cached is not None:
             return cached
-        try:
-            msg = await self.js.get_msg(aggregate.stream, seq, direct=True)
-        except NotFoundError:
-            raise await self._conflict(aggregate, seq) from None
-        if msg.subject is None or Aggregate.from_subject(msg.subject) != aggregate:
+        msg = await self._message_at(aggregate.stream, seq)
+        if msg is None or Aggregate.from_subject(msg.subject) != aggregate:
             raise await self._conflict(aggregate, seq)
-        envelope = parse_envelope(msg.data or b"")
-        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
+        envelope = parse_envelope(msg.data)
+        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data))
         self._heads.put(aggregate, head)
         return head
 
@@ -383,21 +383,14 @@ class EventStore:
         """The aggregate's events in order (those after stream sequence ``after``)."""
         events = [
             decode(
-                msg.data or b"",
+                msg.data,
                 stream=aggregate.stream,
-                seq=seq,
-                subject=subject,
+                seq=msg.seq,
+                subject=msg.subject,
                 reg=self.registry,
             )
-            for seq, subject, msg in await self.read_subject(
-                aggregate.stream, aggregate.subject_filter, after + 1
-            )
+            for msg in await self.read_raw(aggregate.stream, aggregate.subject_filter, after + 1)
         ]
         if events:
             self._heads.put(aggregate, self._head_of(events[-1]))
         return events
-
-    async def read_subject(
-        self, stream: str, subject_filter: str, start: int
-    ) -> list[tuple[int, str, Msg]]:
-        return [item async for item in iter_stored(self.nc, stream, subject_filter, start)]

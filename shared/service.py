@@ -31,6 +31,7 @@ from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
 from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
 from shared.keys import publish_signing_key
+from shared.nats_store import NatsEventStore
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.signing import SigningKey
@@ -99,7 +100,7 @@ class Runtime:
             duplicate_window_s=s.duplicate_window_s,
         )
         key = SigningKey.load_or_create(s.keys_dir / f"{self.spec.name}-{s.instance}.pem")
-        self.store = EventStore(
+        self.store = NatsEventStore(
             self.nc,
             key=key,
             source=self.source,

@@ -70,6 +70,11 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer | None]:
 
 @pytest.fixture
 async def nats_url(nats_server: NatsServer | None) -> str:
+    return await fresh_nats_url(nats_server)
+
+
+async def fresh_nats_url(nats_server: NatsServer | None) -> str:
+    """The URL of the test's own server, or of the external one emptied for the test."""
     if nats_server is not None:
         return nats_server.url
     url = os.environ["NATS_URL"]

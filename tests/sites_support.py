@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from relais.embedded import NatsServer, free_port
 from shared.envelope import Actor
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.reading import iter_stored
 from shared.signing import SigningKey
 
@@ -143,7 +144,7 @@ async def stored(nc: NATS, subjects: str) -> list[tuple[str, bytes, dict[str, st
 
 
 def store_for(nc: NATS, site: str) -> EventStore:
-    return EventStore(
+    return NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source=f"/relais/{site}/lab/1",

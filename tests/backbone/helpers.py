@@ -8,6 +8,7 @@ from nats.aio.client import Client as NATS
 
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 from tests.lab import CounterMoved, CounterOpened
@@ -17,7 +18,7 @@ ACTOR = Actor(user="u-1", agency="ocpm", role="case_worker")
 
 async def lab_store(nc: NATS) -> EventStore:
     await ensure_streams(nc.jetstream(), "hq", contexts=("lab", "audit"))
-    return EventStore(
+    return NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/relais/hq/lab/1",

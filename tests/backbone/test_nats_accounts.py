@@ -13,9 +13,9 @@ from nats.js.errors import APIError
 from contracts.intake import AcceptedChild, ReportAccepted
 from relais.embedded import NatsServer, free_port
 from shared.envelope import Aggregate
-from shared.eventstore import EventStore
 from shared.keys import publish_signing_key
 from shared.nats_accounts import accounts_config, load_or_create_passwords
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 from tests.backbone.helpers import ACTOR
@@ -108,7 +108,7 @@ async def test_an_event_store_with_service_credentials_appends_and_reads(secured
     server, passwords = secured
     nc = await connect(server, "intake", passwords["intake"], [])
     await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "audit"))
-    store = EventStore(
+    store = NatsEventStore(
         nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("intake", "audit")
     )
     await publish_signing_key(store)

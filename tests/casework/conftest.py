@@ -30,6 +30,7 @@ from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import EventStore
 from shared.ids import new_id
+from shared.nats_store import NatsEventStore
 from shared.recorded import RecordedEvent
 from shared.service import Runtime, create_app
 from shared.signing import SigningKey
@@ -179,7 +180,7 @@ class Upstream:
 async def upstream(nc: NATS) -> Upstream:
     await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "referral", "casework", "audit"))
     return Upstream(
-        EventStore(
+        NatsEventStore(
             nc,
             key=SigningKey.generate(),
             source="/relais/hq/upstream/1",

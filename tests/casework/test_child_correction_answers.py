@@ -17,6 +17,7 @@ from services.casework.read.child_correction_handlers import child_corrections
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.ids import derived_id
+from shared.nats_store import NatsEventStore
 from shared.recorded import RecordedEvent
 from shared.signing import SigningKey
 from tests.casework.conftest import Client, Upstream
@@ -91,7 +92,7 @@ class Log:
 
 @pytest.fixture
 async def log(casework: Client, upstream: Upstream, nc: NATS) -> AsyncIterator[Log]:
-    store = EventStore(
+    store = NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/relais/hq/casework/test",

@@ -12,7 +12,6 @@ from typing import Any
 
 from contracts.casework import ChildDetailsReported
 from services.casework.app.policies import case_aggregate
-from shared.eventstore import EventStore
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import new_case
 
@@ -33,7 +32,7 @@ async def correct(
 
 async def reported(casework: Client, case_id: str) -> list[Any]:
     store = casework.runtime.store
-    assert isinstance(store, EventStore)
+    assert store is not None
     stored = await store.load(case_aggregate(casework.runtime, case_id))
     return [r for r in stored if isinstance(r.event, ChildDetailsReported)]
 

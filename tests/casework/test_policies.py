@@ -21,8 +21,8 @@ Launch = Callable[[int], Awaitable[Client]]
 async def casework_events(client: Client) -> list[tuple[str, str]]:
     """(case id, event name) of every event on CASEWORK, in order."""
     assert client.runtime.store is not None
-    stored = await client.runtime.store.read_subject("CASEWORK", "casework.hq.case.>", 1)
-    return [(subject.split(".")[3], subject.split(".")[4]) for _, subject, _ in stored]
+    stored = await client.runtime.store.read_raw("CASEWORK", "casework.hq.case.>")
+    return [(m.subject.split(".")[3], m.subject.split(".")[4]) for m in stored]
 
 
 async def test_an_accepted_report_opens_one_case_per_child(

@@ -25,6 +25,7 @@ from services.intake.app.policies import record_owed_children
 from services.intake.read import pending_corrections
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, stop
 
@@ -79,7 +80,7 @@ class Casework:
 async def casework(nats_url: str) -> AsyncIterator[Casework]:
     nc = await nats.connect(nats_url)
     yield Casework(
-        EventStore(
+        NatsEventStore(
             nc,
             key=SigningKey.generate(),
             source="/relais/hq/casework/1",

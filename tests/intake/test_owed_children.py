@@ -19,6 +19,7 @@ from services.intake.app.policies import child_recorder_every, record_owed_child
 from services.intake.domain import iso
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, report_body, stop
 
@@ -29,7 +30,7 @@ LATER = timedelta(seconds=30)  # past the grace the loop leaves to the registeri
 async def casework(nats_url: str) -> AsyncIterator[EventStore]:
     """Casework's side of the log, as its service would write it (streams made by intake)."""
     nc = await nats.connect(nats_url)
-    yield EventStore(
+    yield NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/relais/hq/casework/1",

@@ -18,7 +18,7 @@ from contracts.casework import (
 from services.referral.read.cases import case_owner, referral_requests
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
-from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.recorded import RecordedEvent
 from shared.signing import SigningKey
 from tests.referral.conftest import Service
@@ -38,7 +38,7 @@ class Casework:
     def __init__(self, svc: Service, site: str = "hq") -> None:
         self.svc = svc
         self.site = site
-        self.store = EventStore(
+        self.store = NatsEventStore(
             svc.runtime.nc,
             key=SigningKey.generate(),
             source=f"/t/{site}/casework",

@@ -12,7 +12,7 @@ from contracts.referral import Consent, ReferralAccepted, ReferralMade
 from shared.audit_events import RecordAccessed
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
-from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 
@@ -67,7 +67,7 @@ class Log:
 
 async def write_story(nc: NATS) -> Log:
     await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "referral", "casework", "audit"))
-    store = EventStore(
+    store = NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/t/upstream",

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from contracts import intake as it
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.reading import iter_stored
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
@@ -32,7 +33,7 @@ DEFINITION: dict[str, Any] = {
 
 
 def intake_store(nc: NATS) -> EventStore:
-    return EventStore(
+    return NatsEventStore(
         nc, key=SigningKey.generate(), source="/t/intake", site="hq", writable_contexts=("intake",)
     )
 

@@ -23,6 +23,7 @@ from contracts import referral as rf
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 
@@ -374,7 +375,7 @@ def generate(seed: int = 7) -> tuple[Story, list[tuple[str, str, str, DomainEven
 
 async def write_story(nc: NATS, seed: int = 7) -> Story:
     await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "referral", "casework", "audit"))
-    store = EventStore(
+    store = NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/t/generator",

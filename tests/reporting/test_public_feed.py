@@ -13,7 +13,7 @@ from contracts.referral import Consent, ReferralMade
 from services.reporting.service import spec
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate
-from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.reading import iter_stored
 from shared.service import create_app
 from shared.signing import SigningKey
@@ -26,7 +26,7 @@ async def test_sensitive_fields_and_people_never_reach_the_public_feed(
     nats_url: str, pg_server_url: str, nc: NATS, tmp_path: Path
 ) -> None:
     await ensure_streams(nc.jetstream(), "hq", contexts=("referral", "audit"))
-    store = EventStore(
+    store = NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/t/referral",

@@ -170,10 +170,9 @@ async def case_details(
     facts: dict[str, Any] = {}
     concerns: list[str] = []
     for name in ("CaseOpened", "ReportAttachedToCase"):
-        stored = await runtime.store.read_subject(case.stream, case.subject(name), 1)
-        for seq, subject, msg in stored:
+        for msg in await runtime.store.read_raw(case.stream, case.subject(name)):
             try:
-                event = decode(msg.data or b"", stream=case.stream, seq=seq, subject=subject).event
+                event = decode(msg.data, stream=case.stream, seq=msg.seq, subject=msg.subject).event
             except PoisonEvent:
                 continue  # set aside by the projector too; its values stay unknown
             if isinstance(event, CaseOpened):
