@@ -24,6 +24,7 @@ from shared import (
 )
 from shared.access import AccessLog
 from shared.auth import verifier_from_settings
+from shared.commands import Commands
 from shared.config import Settings, get_settings
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
@@ -69,6 +70,7 @@ class Runtime:
     store: EventStore | None = None
     engine: AsyncEngine | None = None
     access_log: AccessLog | None = None
+    commands: Commands | None = None
     projectors: list[StreamProjector] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -108,6 +110,7 @@ class Runtime:
             writable_contexts=(self.spec.context, "audit"),
         )
         await publish_signing_key(self.store)
+        self.commands = Commands(self.store, site=s.site, settle=self.settle)
 
         url = s.database_url_for(self.spec.name)
         await ensure_database(url)
@@ -154,6 +157,16 @@ class Runtime:
             log.error("task %s did not stop in time", task.get_name())
         if self.engine is not None:
             await self.engine.dispose()
+
+    async def settle(self, stream: str, seq: int) -> None:
+        """Read-your-writes: wait until this service's read models of ``stream`` have applied
+        ``seq``; :class:`ReadYourWritesTimeout` if they do not in time."""
+        waiting = [p for p in self.projectors if p.stream == stream]
+        done = await asyncio.gather(
+            *(p.wait_for(seq, self.settings.read_your_writes_timeout_s) for p in waiting)
+        )
+        if not all(done):
+            raise ReadYourWritesTimeout(f"{stream}:{seq}")
 
     async def commit(
         self,

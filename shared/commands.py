@@ -1,0 +1,221 @@
+"""One way through the middle: every command, from an HTTP route or a background policy,
+loads its aggregate from the log, folds it with the service's ``evolve``, calls ``decide``,
+and appends, under one concurrency rule and one idempotency rule.
+
+Concurrency. A command states which version of the aggregate it decided on (its
+:class:`Expect`): ``new`` (it creates the aggregate: version 0), ``seen(v)`` (a person saw
+version ``v``: the command is decided on the aggregate *as they saw it* and appended right
+after ``v``, so anything written since is a conflict, never silently overruled), or
+``current`` (a policy or a reaction: decided on the aggregate as it now is; when ``retry`` is
+allowed, a conflict reloads and decides again). The server refuses a stale append
+(:class:`ConcurrencyConflict`).
+
+Idempotency. A command carrying a key gets event ids derived from it, so a retry finds its
+own events and answers as the first time (``duplicate``), and a key reused for another
+command is refused.
+
+Read-your-writes. The answer comes once the service's own read models show the events
+(``settle``), so the caller reads what they saved.
+
+Nothing here knows HTTP; ``shared/command_http.py`` turns requests into commands' inputs and
+outcomes into answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from shared.domain import DomainError
+from shared.envelope import Actor, Aggregate
+from shared.events import DomainEvent
+from shared.eventstore import AppendResult, ConcurrencyConflict, EventStore
+from shared.i18n import Message
+from shared.recorded import RecordedEvent
+
+S = TypeVar("S")
+
+# Wait until this service's read models have applied ``seq`` of ``stream``.
+Settle = Callable[[str, int], Awaitable[None]]
+NOT_FOUND = Message(en="Not found.", fr="Introuvable.")
+
+
+@dataclass(frozen=True)
+class AggregateKind(Generic[S]):
+    """One kind of aggregate of a service: where it lives and how its state is folded."""
+
+    context: str
+    type: str
+    initial: S
+    evolve: Callable[[S, RecordedEvent], S]
+    # How a missing aggregate (or one the caller may not see) is answered: 404.
+    not_found: Message = NOT_FOUND
+    not_found_code: str = "not_found"
+
+    def fold(self, recorded: Iterable[RecordedEvent]) -> S:
+        state = self.initial
+        for event in recorded:
+            state = self.evolve(state, event)
+        return state
+
+    def missing(self) -> DomainError:
+        return DomainError(self.not_found_code, self.not_found, status=404)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Which version the command was decided on: see the module's docstring."""
+
+    kind: str  # "new", "seen" or "current"
+    version: int = 0
+
+    @classmethod
+    def new(cls) -> Expect:
+        return cls("new", 0)
+
+    @classmethod
+    def seen(cls, version: int) -> Expect:
+        return cls("seen", version)
+
+    @classmethod
+    def current(cls) -> Expect:
+        return cls("current")
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    """An aggregate as the log holds it."""
+
+    aggregate: Aggregate
+    recorded: list[RecordedEvent]
+    state: S
+
+    @property
+    def version(self) -> int:
+        """The stream sequence of its last event: what the next append states (0: new)."""
+        return self.recorded[-1].seq if self.recorded else 0
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.recorded)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[S]):
+    """What a command did: the events it stored (or, for a retry, found stored), the
+    aggregate's state and version after it."""
+
+    aggregate: Aggregate
+    state: S
+    version: int
+    events: list[RecordedEvent] = field(default_factory=list)
+    duplicate: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events) and not self.duplicate
+
+
+Decide = Callable[[S], Sequence[DomainEvent]]
+
+
+class Commands:
+    """The application layer every service's routes and policies go through."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        site: str,
+        settle: Settle | None = None,
+        attempts: int = 5,
+    ) -> None:
+        self.store = store
+        self.site = site
+        self.settle = settle
+        self.attempts = attempts
+
+    def aggregate(self, kind: AggregateKind[S], aggregate_id: str) -> Aggregate:
+        return Aggregate(kind.context, self.site, kind.type, aggregate_id)
+
+    async def load(self, kind: AggregateKind[S], aggregate_id: str) -> Loaded[S]:
+        aggregate = self.aggregate(kind, aggregate_id)
+        recorded = await self.store.load(aggregate)
+        return Loaded(aggregate, recorded, kind.fold(recorded))
+
+    async def execute(
+        self,
+        kind: AggregateKind[S],
+        aggregate_id: str,
+        decide: Decide[S],
+        *,
+        expect: Expect,
+        actor: Actor,
+        key: str | None = None,
+        retry: bool = False,
+        visible: Callable[[S], bool] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        read_your_writes: bool = True,
+    ) -> Outcome[S]:
+        """Decide ``decide(state)`` on the aggregate and append its events.
+
+        ``visible``: whether the caller may act on the aggregate as it now stands (an
+        agency's own case); an aggregate it may not see answers as a missing one, so its
+        existence is not disclosed. A decision with no events appends nothing."""
+        for attempt in range(self.attempts if retry else 1):
+            loaded = await self.load(kind, aggregate_id)
+            hidden = visible is not None and not visible(loaded.state)
+            if expect.kind != "new" and (not loaded.exists or hidden):
+                raise kind.missing()
+            state, after = self._decided_on(loaded, expect, kind)
+            events = list(decide(state))
+            if not events:
+                return Outcome(loaded.aggregate, loaded.state, loaded.version)
+            try:
+                result = await self.store.append(
+                    loaded.aggregate,
+                    after,
+                    events,
+                    actor=actor,
+                    idempotency_key=key,
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                )
+            except ConcurrencyConflict:
+                if retry and expect.kind == "current" and attempt + 1 < self.attempts:
+                    continue  # moved meanwhile: decide again on what it now is
+                raise
+            return await self._outcome(kind, loaded, result, read_your_writes)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _decided_on(loaded: Loaded[S], expect: Expect, kind: AggregateKind[S]) -> tuple[S, int]:
+        """The state the command is decided on, and the version it is appended after."""
+        if expect.kind == "seen":
+            positions = {r.seq for r in loaded.recorded}
+            if expect.version not in positions:
+                raise ConcurrencyConflict(loaded.aggregate, expect.version, loaded.version)
+            seen = [r for r in loaded.recorded if r.seq <= expect.version]
+            return kind.fold(seen), expect.version
+        if expect.kind == "new":
+            return kind.initial, 0
+        return loaded.state, loaded.version
+
+    async def _outcome(
+        self,
+        kind: AggregateKind[S],
+        loaded: Loaded[S],
+        result: AppendResult,
+        read_your_writes: bool,
+    ) -> Outcome[S]:
+        if read_your_writes and self.settle is not None:
+            await self.settle(loaded.aggregate.stream, result.head.seq)
+        if result.duplicate:
+            # A retry: the aggregate as stored, which may hold more than this command wrote.
+            reloaded = await self.load(kind, loaded.aggregate.id)
+            return Outcome(loaded.aggregate, reloaded.state, reloaded.version, result.events, True)
+        state = loaded.state
+        for event in result.events:
+            state = kind.evolve(state, event)
+        return Outcome(loaded.aggregate, state, result.head.seq, result.events)
