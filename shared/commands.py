@@ -117,6 +117,8 @@ class Outcome(Generic[S]):
 
 
 Decide = Callable[[S], Sequence[DomainEvent]]
+# An idempotency key, or how to derive it from the aggregate decided on and the events.
+Key = str | Callable[[Loaded[S], Sequence[DomainEvent]], str] | None
 
 
 class Commands:
@@ -151,7 +153,7 @@ class Commands:
         *,
         expect: Expect,
         actor: Actor,
-        key: str | None = None,
+        key: Key[S] = None,
         retry: bool = False,
         visible: Callable[[S], bool] | None = None,
         correlation_id: str | None = None,
@@ -165,8 +167,9 @@ class Commands:
         existence is not disclosed. A decision with no events appends nothing."""
         for attempt in range(self.attempts if retry else 1):
             loaded = await self.load(kind, aggregate_id)
-            hidden = visible is not None and not visible(loaded.state)
-            if expect.kind != "new" and (not loaded.exists or hidden):
+            if expect.kind != "new" and not (
+                loaded.exists and (visible is None or visible(loaded.state))
+            ):
                 raise kind.missing()
             state, after = self._decided_on(loaded, expect, kind)
             events = list(decide(state))
@@ -178,7 +181,7 @@ class Commands:
                     after,
                     events,
                     actor=actor,
-                    idempotency_key=key,
+                    idempotency_key=key(loaded, events) if callable(key) else key,
                     correlation_id=correlation_id,
                     causation_id=causation_id,
                 )

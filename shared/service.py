@@ -33,6 +33,7 @@ from shared.eventstore import AppendResult, EventStore
 from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
 from shared.keys import publish_signing_key
 from shared.nats_store import NatsEventStore
+from shared.process import Clock, Process, utc_now
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.signing import SigningKey
@@ -51,10 +52,11 @@ class ServiceSpec:
     description: str = ""
     projections: Sequence[Projection] = ()
     routers: Sequence[APIRouter] = ()
-    # Long-running loops (deadline policies, process managers), each started with the
-    # runtime once NATS, the database and the projectors are up, and cancelled at stop.
-    # A loop must be safe to run on several instances at once (deterministic idempotency
-    # keys and expected versions), and must let CancelledError through.
+    # Inboxes (react once to another context's events) and sweeps (flag deadlines once),
+    # started once NATS, the database and the projectors are up, and cancelled at stop.
+    processes: Sequence[Process] = ()
+    # Other long-running work (the public feed's republisher), started the same way; it must
+    # be safe on several instances at once and let CancelledError through.
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
 
@@ -71,6 +73,7 @@ class Runtime:
     engine: AsyncEngine | None = None
     access_log: AccessLog | None = None
     commands: Commands | None = None
+    clock: Clock = utc_now
     projectors: list[StreamProjector] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -130,6 +133,8 @@ class Runtime:
         self.access_log = AccessLog(self.spec.name, self.engine, self.store)
         await self.access_log.prepare()
         self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
+        for process in self.spec.processes:
+            self._tasks.append(asyncio.create_task(process.run(self), name=process.name))
         for loop in self.spec.background:
             name = getattr(loop, "__name__", "background")
             self._tasks.append(asyncio.create_task(loop(self), name=name))
@@ -255,9 +260,13 @@ async def _nats_reconnected() -> None:
     log.warning("NATS: reconnected")
 
 
-def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    spec: ServiceSpec, settings: Settings | None = None, *, clock: Clock | None = None
+) -> FastAPI:
+    """The service's app; ``clock`` is the time its commands and processes read (tests give
+    their own)."""
     settings = settings or get_settings()
-    runtime = Runtime(spec, settings)
+    runtime = Runtime(spec, settings, clock=clock or utc_now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

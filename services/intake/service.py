@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contracts
-from services.intake.app.case_corrections import child_corrector_every
-from services.intake.app.policies import child_recorder_every, screening_overdue_every
+from services.intake.app.case_corrections import child_corrector
+from services.intake.app.processes import child_recorder, screening_overdue
 from services.intake.config import IntakeConfig
 from services.intake.read import projection
 from services.intake.web import children, complaints, reports
@@ -12,17 +12,22 @@ from shared.service import ServiceSpec
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
-CONFIG = IntakeConfig()
 
-spec = ServiceSpec(
-    name="intake",
-    context="intake",
-    title="Relais intake: reports, children, screening, duplicates, complaints",
-    projections=[projection],
-    routers=[reports.router, children.router, complaints.router],
-    background=[
-        screening_overdue_every(CONFIG.overdue_interval_s),
-        child_recorder_every(CONFIG.recorder_interval_s, CONFIG.request_grace_s),
-        child_corrector_every(CONFIG.corrector_interval_s),
-    ],
-)
+def build_spec(config: IntakeConfig | None = None) -> ServiceSpec:
+    """The service; tests pass a config with their own intervals."""
+    config = config or IntakeConfig()
+    return ServiceSpec(
+        name="intake",
+        context="intake",
+        title="Relais intake: reports, children, screening, duplicates, complaints",
+        projections=[projection],
+        routers=[reports.router, children.router, complaints.router],
+        processes=[
+            screening_overdue(config.overdue_interval_s),
+            child_recorder(config.recorder_interval_s, config.request_grace_s),
+            child_corrector(config.corrector_interval_s),
+        ],
+    )
+
+
+spec = build_spec()

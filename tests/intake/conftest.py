@@ -19,6 +19,7 @@ from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import ServiceSpec, create_app
 from shared.streams import ensure_streams
+from tests.clock import MovableClock
 
 
 def settings_for(
@@ -40,19 +41,33 @@ class Caller:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    async def post(self, url: str, body: Any = None, **headers: str) -> httpx.Response:
+    async def post(
+        self, url: str, body: Any = None, *, version: int | None = None, **headers: str
+    ) -> httpx.Response:
+        """``version``: the version of the aggregate the caller saw, sent as If-Match."""
         kwargs: dict[str, Any] = {} if body is None else {"json": body}
+        if version is not None:
+            headers = {"If-Match": f'"{version}"', **headers}
         return await self.client.post(url, headers={**self.headers, **headers}, **kwargs)
 
     async def get(self, url: str, **params: Any) -> httpx.Response:
         return await self.client.get(url, headers=self.headers, params=params)
 
+    async def version(self, url: str) -> int:
+        """The version of the aggregate at ``url`` (its ETag), as a command's If-Match."""
+        answer = await self.get(url)
+        assert answer.status_code == 200, answer.text
+        return int(answer.headers["ETag"].strip('"'))
+
 
 class Intake:
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self, app: FastAPI, client: httpx.AsyncClient, settings: Settings, clock: MovableClock
+    ) -> None:
         self.app = app
         self.client = client
         self.settings = settings
+        self.clock = clock
         self.issuer = LocalIssuer.load(settings.keys_dir)
 
     @property
@@ -67,11 +82,12 @@ class Intake:
 
 
 async def start(spec_: ServiceSpec, settings: Settings) -> Intake:
-    app = create_app(spec_, settings)
+    clock = MovableClock()
+    app = create_app(spec_, settings, clock=clock)
     await app.state.runtime.start()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     client = httpx.AsyncClient(transport=transport, base_url="http://intake")
-    return Intake(app, client, settings)
+    return Intake(app, client, settings, clock)
 
 
 async def stop(intake: Intake) -> None:
@@ -83,13 +99,13 @@ async def stop(intake: Intake) -> None:
 def make_intake(nats_url: str, pg_server_url: str, tmp_path: Path) -> Callable[..., Any]:
     prefix = f"t{uuid.uuid4().hex[:10]}_"
 
-    async def make(instance: str = "1", background: list[Any] | None = None) -> Intake:
+    async def make(instance: str = "1", processes: list[Any] | None = None) -> Intake:
         # Casework's stream exists in any deployment (intake reads its ChildIdentified).
         nc = await nats.connect(nats_url)
         await ensure_streams(nc.jetstream(), "hq", contexts=("intake", "casework", "audit"))
         await nc.close()
         s = settings_for(nats_url, pg_server_url, tmp_path, prefix, instance)
-        return await start(dataclasses.replace(spec, background=background or []), s)
+        return await start(dataclasses.replace(spec, processes=processes or []), s)
 
     return make
 

@@ -205,6 +205,7 @@ async def test_bad_screening_and_amendment_bodies(intake: Intake) -> None:
     unknown = await screener.post(
         "/reports/00000000-0000-7000-8000-000000000000/screening",
         {"decision": "not_a_concern", "urgency": "high", "rationale": "abc"},
+        version=1,
     )
     assert unknown.status_code == 404
     stored = await intake.runtime.store.load(Aggregate("intake", "hq", "report", rid))

@@ -20,8 +20,8 @@ import pytest
 from contracts.casework import ChildDetailsReported, ChildIdentified, IdentifiedChild
 from contracts.intake import ChildCorrectionRefused, ChildDetailsCorrected
 from services.intake.app import case_corrections, recording
-from services.intake.app.case_corrections import apply_reported_corrections
-from services.intake.app.policies import record_owed_children
+from services.intake.app.case_corrections import child_corrector
+from services.intake.app.processes import child_recorder
 from services.intake.read import pending_corrections
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
@@ -29,6 +29,7 @@ from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, stop
 
+CORRECTOR, RECORDER = child_corrector(), child_recorder()
 WORKER = Actor(user="worker-7", agency="cps-zakpota", role="case_worker")
 NAME, DOB = "Sèna Houénou", "2014-06-03"
 
@@ -129,12 +130,10 @@ async def test_a_reported_correction_waits_for_the_record_then_is_applied_once(
         )
         await _applied(a, seq)
         # The child has no record yet (the recorder has not run): the correction waits.
-        assert await apply_reported_corrections(a.runtime) == 0
-        assert await record_owed_children(a.runtime) == 1
+        assert await CORRECTOR.run_once(a.runtime) == 0
+        assert await RECORDER.run_once(a.runtime) == 1
         # Both instances at once: one correction.
-        written = await asyncio.gather(
-            apply_reported_corrections(a.runtime), apply_reported_corrections(b.runtime)
-        )
+        written = await asyncio.gather(CORRECTOR.run_once(a.runtime), CORRECTOR.run_once(b.runtime))
         assert sum(written) == 1
         [stored] = await _corrections(a, child_id)
         assert stored.envelope["causationid"] == request_id
@@ -146,8 +145,8 @@ async def test_a_reported_correction_waits_for_the_record_then_is_applied_once(
         event = stored.event
         # A birth date replaces the whole age: the age the worker first guessed goes.
         assert event.fields == ["age_years", "date_of_birth", "name", "school_status"]
-        assert await apply_reported_corrections(a.runtime) == 0
-        assert await apply_reported_corrections(b.runtime) == 0
+        assert await CORRECTOR.run_once(a.runtime) == 0
+        assert await CORRECTOR.run_once(b.runtime) == 0
         view = await a.as_("intake_officer", agency="cps-zakpota").get(f"/children/{child_id}")
         record = view.json()
         assert record["details"]["name"] == NAME and record["details"]["date_of_birth"] == DOB
@@ -173,15 +172,8 @@ async def test_a_reported_correction_waits_for_the_record_then_is_applied_once(
                 )
             )
 
-        tried: list[Any] = []
-
-        async def watched(*args: Any) -> bool:
-            tried.append(args)
-            return False
-
-        monkeypatch.setattr(case_corrections, "apply_one", watched)
-        assert await apply_reported_corrections(a.runtime) == 0
-        assert tried == []
+        assert await case_corrections.pending(a.runtime, 200) == []
+        assert await CORRECTOR.run_once(a.runtime) == 0
     finally:
         await stop(a)
         await stop(b)
@@ -194,7 +186,7 @@ async def _reported_then_officer_corrects(
     (``changes``) lands just after the loop has read the child's record."""
     case_id, child_id, seq = await casework.identify(name="Bio Orou", sex="male", age_years=12)
     await _applied(intake, seq)
-    assert await record_owed_children(intake.runtime) == 1
+    assert await RECORDER.run_once(intake.runtime) == 1
     request_id, seq = await casework.report(case_id, child_id, {"name": "Bio Orou Sika"})
     await _applied(intake, seq)
     officer = intake.as_("intake_officer", agency="cps-zakpota", user="ines")
@@ -208,6 +200,7 @@ async def _reported_then_officer_corrects(
             answer = await officer.post(
                 f"/children/{child_id}/corrections",
                 {"changes": changes, "reason": "Acte de naissance"},
+                version=await officer.version(f"/children/{child_id}"),
             )
             assert answer.status_code == 200, answer.text
         return await matches(*args)
@@ -225,7 +218,7 @@ async def test_an_intake_correction_in_between_is_a_conflict_the_loop_gets_past(
             intake, casework, monkeypatch, {"age_years": 13}
         )
         officer = intake.as_("intake_officer", agency="cps-zakpota", user="ines")
-        assert await apply_reported_corrections(intake.runtime) == 1
+        assert await CORRECTOR.run_once(intake.runtime) == 1
         # Decided again on the record as the officer left it: both corrections stand.
         stored = await _corrections(intake, child_id)
         assert [(r.actor.user, r.event.fields) for r in stored] == [
@@ -266,7 +259,7 @@ async def test_a_correction_intake_refuses_is_answered_once_and_logged_by_id_onl
         )
         await _applied(a, seq)
         await _applied(b, seq)
-        assert await record_owed_children(a.runtime) == 1
+        assert await RECORDER.run_once(a.runtime) == 1
         # Casework's API could not send these; the log could still hold them (an older or a
         # faulty writer): an unknown field, and a correction that changes nothing.
         bad, seq = await casework.report(case_id, child_id, {"name": "Yao Kpadonou-Ahlin",
@@ -288,9 +281,7 @@ async def test_a_correction_intake_refuses_is_answered_once_and_logged_by_id_onl
             return answer
 
         monkeypatch.setattr(case_corrections, "_decide", in_step)
-        written = await asyncio.gather(
-            apply_reported_corrections(a.runtime), apply_reported_corrections(b.runtime)
-        )
+        written = await asyncio.gather(CORRECTOR.run_once(a.runtime), CORRECTOR.run_once(b.runtime))
         monkeypatch.setattr(case_corrections, "_decide", decide)
         assert decided == {bad: 2, same: 2}
         assert sum(written) == 2, written
@@ -319,8 +310,8 @@ async def test_a_correction_intake_refuses_is_answered_once_and_logged_by_id_onl
         # Answered: owed nothing, never tried again, by either instance.
         async with a.runtime.engine.connect() as conn:
             assert (await conn.execute(pending_corrections.select())).all() == []
-        assert await apply_reported_corrections(a.runtime) == 0
-        assert await apply_reported_corrections(b.runtime) == 0
+        assert await CORRECTOR.run_once(a.runtime) == 0
+        assert await CORRECTOR.run_once(b.runtime) == 0
         assert len(await _refusals(b, child_id)) == 2
         # The child's view shows the refusals; the record is as it was.
         view = (
@@ -362,7 +353,7 @@ async def test_a_correction_an_intake_officer_made_meanwhile_is_refused_as_chang
             monkeypatch,
             {"name": "Bio Orou Sika"},  # the very same change
         )
-        assert await apply_reported_corrections(intake.runtime) == 1
+        assert await CORRECTOR.run_once(intake.runtime) == 1
         # The officer's correction stands alone; the worker's is answered: nothing changed.
         [officers] = await _corrections(intake, child_id)
         assert officers.actor.user == "ines" and "causationid" not in officers.envelope
@@ -388,19 +379,11 @@ async def test_a_correction_an_intake_officer_made_meanwhile_is_refused_as_chang
                 )
             )
             row = (await conn.execute(pending_corrections.select())).one()
-        tried: list[Any] = []
-        apply_one = case_corrections.apply_one
-
-        async def watched(*args: Any) -> bool:
-            tried.append(args)
-            return False
-
-        monkeypatch.setattr(case_corrections, "apply_one", watched)
-        assert await apply_reported_corrections(intake.runtime) == 0
-        assert tried == []
+        assert await case_corrections.pending(intake.runtime, 200) == []
+        assert await CORRECTOR.run_once(intake.runtime) == 0
         # And should the read model lag (a crash before it caught up), the log still says the
         # request is answered: nothing is appended.
-        assert await apply_one(intake.runtime, row) is False
+        assert await CORRECTOR.handle(intake.runtime, row) is None
         assert len(await _refusals(intake, child_id)) == 1
     finally:
         await stop(intake)

@@ -27,9 +27,12 @@ async def test_a_known_child_is_suggested_then_confirmed_and_linked(intake: Inta
     assert other["children"][0]["suggested_duplicates"] == []
     officer = intake.as_("intake_officer")
     url = f"/children/{new['child_id']}/duplicates/{old_id}"
-    confirmed = await officer.post(f"{url}/confirm", {"note": "Même mère"})
+    seen = await officer.version(f"/children/{new['child_id']}")
+    confirmed = await officer.post(f"{url}/confirm", {"note": "Même mère"}, version=seen)
     assert confirmed.status_code == 200, confirmed.text
-    again = await officer.post(f"{url}/reject", {}, **{"Accept-Language": "en"})
+    again = await officer.post(
+        f"{url}/reject", {}, version=confirmed.json()["version"], **{"Accept-Language": "en"}
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_resolved"
     view = (await officer.get(f"/children/{new['child_id']}")).json()
     assert view["linked"] == [old_id] and view["suggested_duplicates"][0]["status"] == "confirmed"
@@ -38,6 +41,7 @@ async def test_a_known_child_is_suggested_then_confirmed_and_linked(intake: Inta
     await intake.as_("screener").post(
         f"/reports/{second['report_id']}/screening",
         {"decision": "protection_concern", "urgency": "high", "rationale": "Placement abusif"},
+        version=second["version"],
     )
     stored = await intake.runtime.store.load(
         Aggregate("intake", "hq", "report", second["report_id"])
@@ -54,13 +58,17 @@ async def test_reject_and_concurrent_resolutions(intake: Intake) -> None:
     assert second["children"][0]["suggested_duplicates"][0]["candidate_id"] == old_id
     url = f"/children/{new_id}/duplicates/{old_id}"
     a, b = intake.as_("screener", user="a"), intake.as_("supervisor", user="b")
-    answers = await asyncio.gather(a.post(f"{url}/reject", {}), b.post(f"{url}/confirm", {}))
+    seen = await a.version(f"/children/{new_id}")
+    answers = await asyncio.gather(
+        a.post(f"{url}/reject", {}, version=seen), b.post(f"{url}/confirm", {}, version=seen)
+    )
     assert sorted(r.status_code for r in answers) == [200, 409]
-    nothing = await a.post(f"/children/{new_id}/duplicates/{new_id}/confirm", {})
+    nothing = await a.post(f"/children/{new_id}/duplicates/{new_id}/confirm", {}, version=seen)
     assert nothing.status_code == 404
-    assert (await intake.as_("hotline_operator").post(f"{url}/confirm", {})).status_code == 403
+    operator = intake.as_("hotline_operator")
+    assert (await operator.post(f"{url}/confirm", {}, version=seen)).status_code == 403
     stranger = intake.as_("screener", agency="police-parakou")
-    assert (await stranger.post(f"{url}/confirm", {})).status_code == 404
+    assert (await stranger.post(f"{url}/confirm", {}, version=seen)).status_code == 404
 
 
 async def test_search_children_by_name_variant_records_the_access(intake: Intake) -> None:

@@ -22,7 +22,8 @@ def _complaint(about: str) -> dict[str, Any]:
 
 async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: Intake) -> None:
     filer = intake.as_("case_worker")
-    first = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    filed = (await filer.post("/complaints", _complaint("agent-7"))).json()
+    first, seen = filed["complaint_id"], filed["version"]
     second = (await filer.post("/complaints", _complaint("agent-9"))).json()["complaint_id"]
     ombud = intake.as_("oversight", user="ombud-1", agency="inspection")
 
@@ -33,24 +34,28 @@ async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: 
 
     assert set(await listed(status="filed")) == {first, second}
     early = await ombud.post(
-        f"/complaints/{first}/resolution", {"upheld": True, "outcome": "Sanction"}, **EN
+        f"/complaints/{first}/resolution",
+        {"upheld": True, "outcome": "Sanction"},
+        version=seen,
+        **EN,
     )
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_acknowledged"
     assert early.json()["error"]["message"] == "Acknowledge the complaint before resolving it."
-    acked = await ombud.post(f"/complaints/{first}/acknowledgement", {"note": "Dossier ouvert"})
+    acked = await ombud.post(
+        f"/complaints/{first}/acknowledgement", {"note": "Dossier ouvert"}, version=seen
+    )
     assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
-    twice = await ombud.post(f"/complaints/{first}/acknowledgement")
+    twice = await ombud.post(
+        f"/complaints/{first}/acknowledgement", version=acked.json()["version"]
+    )
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_acknowledged"
     assert twice.json()["error"]["message"] == "La réception de cette plainte a déjà été accusée."
     assert await listed(status="acknowledged") == [first]
     assert await listed(status="filed") == [second]
     resolved = await ombud.post(
         f"/complaints/{first}/resolution",
-        {
-            "upheld": True,
-            "outcome": "Agent suspendu, famille informée",
-            "version": acked.json()["version"],
-        },
+        {"upheld": True, "outcome": "Agent suspendu, famille informée"},
+        version=acked.json()["version"],
     )
     assert resolved.status_code == 200, resolved.text
     assert await listed(status="resolved") == [first]
@@ -62,7 +67,9 @@ async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: 
         ("acknowledgement", {}),
         ("resolution", {"upheld": False, "outcome": "Non"}),
     ):
-        late = await ombud.post(f"/complaints/{first}/{step}", body)
+        late = await ombud.post(
+            f"/complaints/{first}/{step}", body, version=resolved.json()["version"]
+        )
         assert late.status_code == 409 and late.json()["error"]["code"] == "complaint_resolved"
     stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", first))
     assert [e.event.name for e in stored] == [
@@ -71,7 +78,7 @@ async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: 
         "ComplaintResolved",
     ]
     # A decision on a stale view of the complaint is refused with the current version.
-    stale = await ombud.post(f"/complaints/{second}/acknowledgement", {"version": 1})
+    stale = await ombud.post(f"/complaints/{second}/acknowledgement", {}, version=1)
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
     assert (
         stale.json()["error"]["current_version"]
@@ -81,34 +88,37 @@ async def test_oversight_acknowledges_then_resolves_and_lists_by_status(intake: 
 
 async def test_the_accused_never_sees_or_handles_the_complaint(intake: Intake) -> None:
     filer = intake.as_("hotline_operator")
-    cid = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    filed = (await filer.post("/complaints", _complaint("agent-7"))).json()
+    cid, seen = filed["complaint_id"], filed["version"]
     accused = intake.as_("oversight", user="agent-7", agency="police-parakou")
     assert (await accused.get("/complaints")).json()["items"] == []
     assert (await accused.get("/complaints", status="filed")).json()["total"] == 0
     assert (await accused.get(f"/complaints/{cid}")).status_code == 404
-    ack = await accused.post(f"/complaints/{cid}/acknowledgement")
+    ack = await accused.post(f"/complaints/{cid}/acknowledgement", version=seen)
     assert ack.status_code == 404 and ack.json()["error"]["code"] == "not_found"
     resolve = await accused.post(
-        f"/complaints/{cid}/resolution", {"upheld": False, "outcome": "Rien"}
+        f"/complaints/{cid}/resolution", {"upheld": False, "outcome": "Rien"}, version=seen
     )
     assert resolve.status_code == 404
     # Other people's complaints: the same answer as for one that does not exist.
     unknown = "00000000-0000-7000-8000-000000000000"
-    assert (await accused.post(f"/complaints/{unknown}/acknowledgement")).status_code == 404
+    missing = await accused.post(f"/complaints/{unknown}/acknowledgement", version=seen)
+    assert missing.status_code == 404
     stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", cid))
     assert [e.event.name for e in stored] == ["ComplaintFiled"]
     auditor = intake.as_("auditor", agency="inspection")
     assert (await auditor.get(f"/complaints/{cid}")).status_code == 200
     for role in ("auditor", "hotline_operator", "supervisor", "case_worker"):
-        refused = await intake.as_(role).post(f"/complaints/{cid}/acknowledgement")
+        refused = await intake.as_(role).post(f"/complaints/{cid}/acknowledgement", version=seen)
         assert refused.status_code == 403, role
 
 
 async def test_bad_follow_up_bodies_and_filters(intake: Intake) -> None:
     filer = intake.as_("hotline_operator")
-    cid = (await filer.post("/complaints", _complaint("agent-7"))).json()["complaint_id"]
+    filed = (await filer.post("/complaints", _complaint("agent-7"))).json()
+    cid = filed["complaint_id"]
     ombud = intake.as_("oversight", user="ombud-1")
-    await ombud.post(f"/complaints/{cid}/acknowledgement")
+    await ombud.post(f"/complaints/{cid}/acknowledgement", version=filed["version"])
     url = f"/complaints/{cid}/resolution"
     for body, field in [
         ({"upheld": True}, "outcome"),

@@ -31,7 +31,9 @@ async def test_a_corrected_name_and_age_change_view_search_and_matching(intake: 
     officer = intake.as_("intake_officer", user="ines")
     url = f"/children/{misspelt}/corrections"
     answer = await officer.post(
-        url, {"changes": {"name": "Kossi Agbodjan"}, "reason": "Le père a épelé le prénom"}
+        url,
+        {"changes": {"name": "Kossi Agbodjan"}, "reason": "Le père a épelé le prénom"},
+        version=await officer.version(f"/children/{misspelt}"),
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -50,7 +52,9 @@ async def test_a_corrected_name_and_age_change_view_search_and_matching(intake: 
     found = (await officer.get("/children", name="Koffi Agbodjan")).json()["items"]
     assert misspelt not in {c["child_id"] for c in found}
     # The age too: a boy of 15 is no longer the 9-year-old reported next.
-    older = await officer.post(url, {"changes": {"age_years": 15}, "reason": "Acte retrouvé"})
+    older = await officer.post(
+        url, {"changes": {"age_years": 15}, "reason": "Acte retrouvé"}, version=body["version"]
+    )
     assert older.status_code == 200 and older.json()["fields"] == ["age_years"]
     assert older.json()["suggested_duplicates"] == []  # kossi was already suggested
     again = await intake.as_("hotline_operator").post(
@@ -59,7 +63,12 @@ async def test_a_corrected_name_and_age_change_view_search_and_matching(intake: 
     )
     suggested = [s["candidate_id"] for s in again.json()["children"][0]["suggested_duplicates"]]
     assert suggested == [kossi]
-    same = await officer.post(url, {"changes": {"age_years": 15}, "reason": "encore"}, **EN)
+    same = await officer.post(
+        url,
+        {"changes": {"age_years": 15}, "reason": "encore"},
+        version=older.json()["version"],
+        **EN,
+    )
     assert same.status_code == 422 and same.json()["error"]["code"] == "nothing_changed"
     assert same.json()["error"]["message"] == "The correction changes nothing in the child record."
 
@@ -72,6 +81,7 @@ async def test_a_corrected_age_replaces_the_whole_age_and_a_name_identifies(
     ranged = await officer.post(
         f"/children/{born}/corrections",
         {"changes": {"age_range": {"min": 8, "max": 10}}, "reason": "Date de naissance inventée"},
+        version=await officer.version(f"/children/{born}"),
     )
     assert ranged.status_code == 200, ranged.text
     assert ranged.json()["fields"] == ["age_max", "age_min", "date_of_birth"]
@@ -81,6 +91,7 @@ async def test_a_corrected_age_replaces_the_whole_age_and_a_name_identifies(
     named = await officer.post(
         f"/children/{nameless}/corrections",
         {"changes": {"name": "Yetunde Ajayi", "sex": "female"}, "reason": "Elle a dit son nom"},
+        version=await officer.version(f"/children/{nameless}"),
     )
     assert named.status_code == 200, named.text
     assert named.json()["fields"] == ["name", "sex", "unidentified"]
@@ -93,14 +104,17 @@ async def test_acceptance_sends_casework_the_corrected_sex_and_age(intake: Intak
         "/reports", report_body(children=[{"name": "Gounou Sabi", "age_years": 11}])
     )
     rid, cid = created.json()["report_id"], created.json()["children"][0]["child_id"]
-    corrected = await intake.as_("screener").post(
+    screener = intake.as_("screener")
+    corrected = await screener.post(
         f"/children/{cid}/corrections",
         {"changes": {"sex": "male", "age_years": 16}, "reason": "Vu par l'agent"},
+        version=await screener.version(f"/children/{cid}"),
     )
     assert corrected.status_code == 200, corrected.text
-    await intake.as_("screener").post(
+    await screener.post(
         f"/reports/{rid}/screening",
         {"decision": "protection_concern", "urgency": "high", "rationale": "Exploitation"},
+        version=created.json()["version"],
     )
     accepted = (await _log(intake, "report", rid))[-1].event
     assert isinstance(accepted, ReportAccepted)
@@ -113,15 +127,15 @@ async def test_corrections_use_optimistic_concurrency(intake: Intake) -> None:
     a, b = intake.as_("screener", user="a"), intake.as_("supervisor", user="b")
     url = f"/children/{cid}/corrections"
     answers = await asyncio.gather(
-        a.post(url, {"changes": {"age_years": 8}, "reason": "Carnet", "version": seen}),
-        b.post(url, {"changes": {"alias": "Zinzin"}, "reason": "Surnom", "version": seen}),
+        a.post(url, {"changes": {"age_years": 8}, "reason": "Carnet"}, version=seen),
+        b.post(url, {"changes": {"alias": "Zinzin"}, "reason": "Surnom"}, version=seen),
     )
     assert sorted(r.status_code for r in answers) == [200, 409]
     loser = next(r for r in answers if r.status_code == 409).json()["error"]
     winner = next(r for r in answers if r.status_code == 200).json()
     assert loser["code"] == "version_conflict" and loser["current_version"] == winner["version"]
     stale = await a.post(
-        url, {"changes": {"whereabouts": "Marché Dantokpa"}, "reason": "Vu là", "version": seen}
+        url, {"changes": {"whereabouts": "Marché Dantokpa"}, "reason": "Vu là"}, version=seen
     )
     assert (
         stale.status_code == 409 and stale.json()["error"]["current_version"] == winner["version"]
@@ -190,18 +204,20 @@ async def test_bad_corrections_are_refused_with_field_and_reason(intake: Intake)
     assert [f["field"] for f in emptied.json()["error"]["fields"]] == ["changes.sex"]
     french = await officer.post(url, {"changes": {"vulnerabilities": None}, "reason": "abc"})
     assert french.json()["error"]["fields"][0]["reason"] == "Ce champ ne peut être vidé."
-    nothing = await officer.post(url, {"changes": {}, "reason": "abc"})
+    seen = await officer.version(f"/children/{cid}")
+    nothing = await officer.post(url, {"changes": {}, "reason": "abc"}, version=seen)
     assert nothing.status_code == 422 and nothing.json()["error"]["code"] == "nothing_changed"
     unknown = await officer.post(
         "/children/00000000-0000-7000-8000-000000000000/corrections",
         {"changes": {"name": "X"}, "reason": "abc"},
+        version=seen,
     )
     assert unknown.status_code == 404
     assert (await officer.post("/children/nope/corrections", body)).status_code == 422
     good = {"changes": {"name": "Awa Diallo"}, "reason": "abc"}
     stranger = intake.as_("intake_officer", agency="police-parakou")
-    assert (await stranger.post(url, good)).status_code == 404
+    assert (await stranger.post(url, good, version=seen)).status_code == 404
     for role in ("statistician", "auditor", "case_worker", "oversight"):
-        refused = await intake.as_(role).post(url, good)
+        refused = await intake.as_(role).post(url, good, version=seen)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     assert [e.event.name for e in await _log(intake, "child", cid)] == ["ChildRecorded"]

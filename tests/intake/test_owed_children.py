@@ -15,7 +15,7 @@ import pytest
 
 from contracts.casework import ChildIdentified, IdentifiedChild
 from contracts.intake import ChildRecorded, ReportedChild, ReportRegistered
-from services.intake.app.policies import child_recorder_every, record_owed_children
+from services.intake.app.processes import child_recorder
 from services.intake.domain import iso
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
@@ -24,6 +24,18 @@ from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, report_body, stop
 
 LATER = timedelta(seconds=30)  # past the grace the loop leaves to the registering request
+
+RECORDER = child_recorder()
+
+
+async def record_owed(intake: Intake, now: datetime | None = None) -> int:
+    """One pass of the child recorder, as it would run at ``now``."""
+    if now is not None:
+        intake.clock.set(now)
+    try:
+        return await RECORDER.run_once(intake.runtime)
+    finally:
+        intake.clock.reset()
 
 
 @pytest.fixture
@@ -84,9 +96,7 @@ async def test_a_child_found_on_a_direct_case_is_recorded_once_and_matched(
         )
         await _applied(a, "CASEWORK", seq)
         # Both instances answer the same request at once: one record, one answer.
-        written = await asyncio.gather(
-            record_owed_children(a.runtime), record_owed_children(b.runtime)
-        )
+        written = await asyncio.gather(record_owed(a), record_owed(b))
         assert sum(written) == 1
         stored = await _child_events(a, child_id)
         assert [e.event.name for e in stored] == ["ChildRecorded", "DuplicateSuggested"]
@@ -96,7 +106,7 @@ async def test_a_child_found_on_a_direct_case_is_recorded_once_and_matched(
         assert record.details.name == "Sena Houenou" and record.details.age_min == 9
         assert stored[1].event.candidate_id == known_id
         assert stored[0].envelope["actor"] == "system:intake.child-recorder"
-        assert await record_owed_children(a.runtime, now=datetime.now(UTC) + LATER) == 0
+        assert await record_owed(a, datetime.now(UTC) + LATER) == 0
         officer = a.as_("intake_officer")
         view = (await officer.get(f"/children/{child_id}")).json()
         assert view["case_id"] == case_id and view["report_id"] is None
@@ -109,7 +119,7 @@ async def test_a_child_found_on_a_direct_case_is_recorded_once_and_matched(
         # A child the worker could not name still gets a record; nothing to match it on.
         _, nameless, seq = await _identify(casework, sex="male", age_years=4)
         await _applied(a, "CASEWORK", seq)
-        assert await record_owed_children(b.runtime) == 1
+        assert await record_owed(b) == 1
         assert [e.event.name for e in await _child_events(a, nameless)] == ["ChildRecorded"]
     finally:
         await stop(a)
@@ -155,12 +165,10 @@ async def test_a_report_whose_request_died_gets_its_children_recorded_by_the_loo
             actor=Actor(user="u-1", agency="ocpm", role="hotline_operator"),
         )
         # Just registered: the loop leaves the children to the request for a moment...
-        assert await record_owed_children(a.runtime) == 0
+        assert await record_owed(a) == 0
         # ...then records them, once, however many instances look.
         later = datetime.now(UTC) + LATER
-        written = await asyncio.gather(
-            record_owed_children(a.runtime, now=later), record_owed_children(b.runtime, now=later)
-        )
+        written = await asyncio.gather(record_owed(a, later), record_owed(b, later))
         assert sum(written) == 2
         for child in children:
             stored = await _child_events(a, child.child_id)
@@ -169,7 +177,7 @@ async def test_a_report_whose_request_died_gets_its_children_recorded_by_the_loo
             assert stored[0].event.report_id == report_id
         named = await _child_events(a, children[0].child_id)
         assert [e.event.candidate_id for e in named[1:]] == [earlier_id]
-        assert await record_owed_children(b.runtime, now=later) == 0
+        assert await record_owed(b, later) == 0
         found = await a.as_("screener").get("/children", name="Adebayo Ogundele")
         assert {c["child_id"] for c in found.json()["items"]} == {earlier_id, children[0].child_id}
     finally:
@@ -181,9 +189,9 @@ async def test_requests_and_loops_racing_still_record_each_child_once(
     make_intake: Callable[..., Any],
 ) -> None:
     # No grace: the loops on both instances chase every report the requests register.
-    eager = child_recorder_every(0.05, grace_s=0)
-    a = await make_intake("a", background=[eager])
-    b = await make_intake("b", background=[eager])
+    eager = child_recorder(0.05, grace_s=0)
+    a = await make_intake("a", processes=[eager])
+    b = await make_intake("b", processes=[eager])
     try:
         operators = [a.as_("hotline_operator"), b.as_("intake_officer")]
         bodies = [

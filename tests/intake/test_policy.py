@@ -9,10 +9,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.intake.app.policies import fire_overdue, screening_overdue_every
+from services.intake.app.processes import screening_overdue
 from services.intake.domain import parse_time
 from shared.envelope import Aggregate
 from tests.intake.conftest import ago, report_body, stop
+
+OVERDUE = screening_overdue()
 
 
 async def _overdue_count(intake: Any, report_id: str) -> int:
@@ -21,9 +23,9 @@ async def _overdue_count(intake: Any, report_id: str) -> int:
 
 
 async def test_two_instances_running_the_loop_fire_once(make_intake: Callable[..., Any]) -> None:
-    loop = screening_overdue_every(0.05)
-    a = await make_intake("a", background=[loop])
-    b = await make_intake("b", background=[loop])
+    loop = screening_overdue(0.05)
+    a = await make_intake("a", processes=[loop])
+    b = await make_intake("b", processes=[loop])
     try:
         operator = a.as_("hotline_operator")
         late = await operator.post(
@@ -41,9 +43,11 @@ async def test_two_instances_running_the_loop_fire_once(make_intake: Callable[..
         listed = await b.as_("screener").get("/reports", overdue=True)
         assert [r["report_id"] for r in listed.json()["items"]] == [late_id]
         # Screening late still works and says it was late.
-        screened = await b.as_("screener").post(
+        screener = b.as_("screener")
+        screened = await screener.post(
             f"/reports/{late_id}/screening",
             {"decision": "protection_concern", "urgency": "emergency", "rationale": "Urgence"},
+            version=await screener.version(f"/reports/{late_id}"),
         )
         assert screened.status_code == 200, screened.text
     finally:
@@ -63,10 +67,10 @@ async def test_two_passes_at_the_same_moment_store_one_event(
                 "/reports", report_body(received_at=ago(days=8))
             )
             ids.append(answer.json()["report_id"])
-        fired = await asyncio.gather(fire_overdue(a.runtime), fire_overdue(b.runtime))
+        fired = await asyncio.gather(OVERDUE.run_once(a.runtime), OVERDUE.run_once(b.runtime))
         assert sum(fired) == 5
         assert [await _overdue_count(a, rid) for rid in ids] == [1] * 5
-        assert await fire_overdue(a.runtime) == 0
+        assert await OVERDUE.run_once(a.runtime) == 0
     finally:
         await stop(a)
         await stop(b)
@@ -87,37 +91,44 @@ async def test_more_information_not_rescreened_is_flagged_once_per_deadline(
         rid = created.json()["report_id"]
         screener = a.as_("screener")
         ask = {"decision": "more_information", "urgency": "high", "rationale": "Rappeler"}
-        asked = await screener.post(f"/reports/{rid}/screening", ask)
+        asked = await screener.post(
+            f"/reports/{rid}/screening", ask, version=created.json()["version"]
+        )
         assert asked.status_code == 200, asked.text
         rescreen_by = parse_time(asked.json()["rescreen_by"])
         assert timedelta(hours=47) < rescreen_by - datetime.now(UTC) <= timedelta(hours=48)
         listed = (await screener.get("/reports", status="more_information")).json()["items"]
         assert listed[0]["rescreen_by"] == asked.json()["rescreen_by"]
         assert listed[0]["rescreen_overdue"] is False
-        assert await fire_overdue(a.runtime, now=rescreen_by - timedelta(minutes=1)) == 0
+        assert await OVERDUE.run_once(a.runtime, rescreen_by - timedelta(minutes=1)) == 0
         later = rescreen_by + timedelta(minutes=1)
         fired = await asyncio.gather(
-            fire_overdue(a.runtime, now=later), fire_overdue(b.runtime, now=later)
+            OVERDUE.run_once(a.runtime, later), OVERDUE.run_once(b.runtime, later)
         )
         assert sum(fired) == 1
-        assert await fire_overdue(b.runtime, now=later + timedelta(days=3)) == 0
+        assert await OVERDUE.run_once(b.runtime, later + timedelta(days=3)) == 0
         assert (await _names(a, rid)).count("RescreeningOverdue") == 1
         late = (await screener.get("/reports", overdue=True)).json()["items"]
         assert [r["report_id"] for r in late] == [rid] and late[0]["rescreen_overdue"] is True
         # Asked again: a new deadline, flagged once in its turn.
-        again = await screener.post(f"/reports/{rid}/screening", ask)
+        again = await screener.post(
+            f"/reports/{rid}/screening", ask, version=await screener.version(f"/reports/{rid}")
+        )
         second_by = parse_time(again.json()["rescreen_by"])
         assert second_by > rescreen_by
         assert (await screener.get("/reports", overdue=True)).json()["items"] == []
         fired = await asyncio.gather(
-            fire_overdue(a.runtime, now=second_by + timedelta(minutes=1)),
-            fire_overdue(b.runtime, now=second_by + timedelta(minutes=1)),
+            OVERDUE.run_once(a.runtime, second_by + timedelta(minutes=1)),
+            OVERDUE.run_once(b.runtime, second_by + timedelta(minutes=1)),
         )
         assert sum(fired) == 1
         # Screened for good: nothing more to flag, ever.
         final = {"decision": "not_a_concern", "urgency": "normal", "rationale": "Rien"}
-        assert (await screener.post(f"/reports/{rid}/screening", final)).status_code == 200
-        assert await fire_overdue(a.runtime, now=second_by + timedelta(days=30)) == 0
+        seen = await screener.version(f"/reports/{rid}")
+        assert (
+            await screener.post(f"/reports/{rid}/screening", final, version=seen)
+        ).status_code == 200
+        assert await OVERDUE.run_once(a.runtime, second_by + timedelta(days=30)) == 0
         names = await _names(a, rid)
         assert names.count("RescreeningOverdue") == 2 and "ScreeningOverdue" not in names
     finally:

@@ -71,7 +71,9 @@ async def test_protection_concern_emits_report_accepted_in_the_same_append(intak
     answer = await screener.post(
         f"/reports/{created['report_id']}/screening",
         {"decision": "protection_concern", "urgency": "high", "rationale": "Travail forcé"},
+        version=created["version"],
     )
+    assert answer.headers["ETag"] == f'"{answer.json()["version"]}"'
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] is True and answer.json()["status"] == "protection_concern"
     stored = await _events(intake, "report", created["report_id"])
@@ -95,16 +97,18 @@ async def test_protection_concern_emits_report_accepted_in_the_same_append(intak
 async def test_other_decisions_do_not_open_a_case(intake: Intake) -> None:
     operator, screener = intake.as_("hotline_operator"), intake.as_("screener")
     for decision, extra in (("not_a_concern", {}), ("redirect", {"redirect_to": "CPS Abomey"})):
-        rid = (await operator.post("/reports", report_body())).json()["report_id"]
+        created = (await operator.post("/reports", report_body())).json()
         answer = await screener.post(
-            f"/reports/{rid}/screening",
+            f"/reports/{created['report_id']}/screening",
             {"decision": decision, "urgency": "normal", "rationale": "vu, rien", **extra},
+            version=created["version"],
         )
         assert answer.status_code == 200 and answer.json()["accepted"] is False
-    rid = (await operator.post("/reports", report_body())).json()["report_id"]
+    created = (await operator.post("/reports", report_body())).json()
     missing = await screener.post(
-        f"/reports/{rid}/screening",
+        f"/reports/{created['report_id']}/screening",
         {"decision": "redirect", "urgency": "normal", "rationale": "vu, rien"},
+        version=created["version"],
         **{"Accept-Language": "en"},
     )
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "redirect_to"
@@ -113,29 +117,36 @@ async def test_other_decisions_do_not_open_a_case(intake: Intake) -> None:
 async def test_more_information_then_screen_again_but_final_decisions_are_final(
     intake: Intake,
 ) -> None:
-    rid = (await intake.as_("hotline_operator").post("/reports", report_body())).json()["report_id"]
+    created = (await intake.as_("hotline_operator").post("/reports", report_body())).json()
     screener = intake.as_("screener")
-    url = f"/reports/{rid}/screening"
+    url = f"/reports/{created['report_id']}/screening"
     body = {"decision": "more_information", "urgency": "normal", "rationale": "Rappeler"}
-    assert (await screener.post(url, body)).status_code == 200
+    first = await screener.post(url, body, version=created["version"])
+    assert first.status_code == 200
     body["decision"] = "not_a_concern"
-    assert (await screener.post(url, body)).status_code == 200
-    again = await screener.post(url, body, **{"Accept-Language": "en"})
+    second = await screener.post(url, body, version=first.json()["version"])
+    assert second.status_code == 200
+    again = await screener.post(
+        url, body, version=second.json()["version"], **{"Accept-Language": "en"}
+    )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "already_screened"
 
 
 async def test_two_screeners_at_once_one_decision_one_409(intake: Intake) -> None:
-    rid = (await intake.as_("hotline_operator").post("/reports", report_body())).json()["report_id"]
+    created = (await intake.as_("hotline_operator").post("/reports", report_body())).json()
+    rid, seen = created["report_id"], created["version"]
     a, b = intake.as_("screener", user="s-a"), intake.as_("screener", user="s-b")
     answers = await asyncio.gather(
         a.post(
             f"/reports/{rid}/screening",
             {"decision": "protection_concern", "urgency": "emergency", "rationale": "Danger avéré"},
+            version=seen,
         ),
         b.post(
             f"/reports/{rid}/screening",
             {"decision": "not_a_concern", "urgency": "normal", "rationale": "Pas de danger"},
+            version=seen,
         ),
     )
     assert sorted(r.status_code for r in answers) == [200, 409]
@@ -151,11 +162,13 @@ async def test_a_stale_version_is_refused_with_the_current_one(intake: Intake) -
     amend = await intake.as_("intake_officer").post(
         f"/reports/{rid}/amendments",
         {"changes": {"commune": "bj-zou-za-kpota"}, "reason": "Erreur de saisie"},
+        version=seen,
     )
     assert amend.status_code == 200
     stale = await intake.as_("screener").post(
         f"/reports/{rid}/screening",
-        {"decision": "not_a_concern", "urgency": "normal", "rationale": "xyz", "version": seen},
+        {"decision": "not_a_concern", "urgency": "normal", "rationale": "xyz"},
+        version=seen,
     )
     assert stale.status_code == 409
     assert stale.json()["error"]["current_version"] == amend.json()["version"]
@@ -171,6 +184,7 @@ async def test_amendments_are_new_events_with_fields_and_reason(intake: Intake) 
             "changes": {"concerns": ["child_labour", "neglect"], "narrative": "Complément"},
             "reason": "Rappel du déclarant",
         },
+        version=created["version"],
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["fields"] == ["concerns", "narrative"]
@@ -180,14 +194,18 @@ async def test_amendments_are_new_events_with_fields_and_reason(intake: Intake) 
     assert isinstance(amended, ReportAmended) and amended.reason == "Rappel du déclarant"
     doc = (await officer.get(f"/reports/{rid}")).json()["document"]
     assert doc["concerns"] == ["child_labour", "neglect"] and len(doc["amendments"]) == 1
+    version = answer.json()["version"]
     same = await officer.post(
         f"/reports/{rid}/amendments",
         {"changes": {"narrative": "Complément"}, "reason": "rien"},
+        version=version,
         **{"Accept-Language": "en"},
     )
     assert same.status_code == 422 and same.json()["error"]["code"] == "nothing_changed"
     emptied = await officer.post(
-        f"/reports/{rid}/amendments", {"changes": {"commune": None}, "reason": "oups"}
+        f"/reports/{rid}/amendments",
+        {"changes": {"commune": None}, "reason": "oups"},
+        version=version,
     )
     assert emptied.status_code == 422 and emptied.json()["error"]["field"] == "changes.commune"
 
@@ -205,6 +223,7 @@ async def test_list_filters_and_pages(intake: Intake) -> None:
     await intake.as_("screener").post(
         f"/reports/{danger.json()['report_id']}/screening",
         {"decision": "protection_concern", "urgency": "emergency", "rationale": "danger"},
+        version=danger.json()["version"],
     )
 
     async def ids(**params: object) -> list[str]:
@@ -239,12 +258,15 @@ async def test_agency_scoping_roles_and_restricted_perpetrator(intake: Intake) -
     assert (await other.get(f"/reports/{rid}")).status_code == 404
     assert (await other.get("/reports")).json()["total"] == 0
     screen = {"decision": "not_a_concern", "urgency": "normal", "rationale": "xyz"}
-    assert (await other.post(f"/reports/{rid}/screening", screen)).status_code == 404
+    seen = created.json()["version"]
+    assert (await other.post(f"/reports/{rid}/screening", screen, version=seen)).status_code == 404
     auditor = intake.as_("auditor", agency="inspection")
     assert (await auditor.get(f"/reports/{rid}")).json()["document"]["alleged_perpetrator"] == (
         "Le patron du maquis"
     )
-    assert (await auditor.post(f"/reports/{rid}/screening", screen)).status_code == 403
+    assert (
+        await auditor.post(f"/reports/{rid}/screening", screen, version=seen)
+    ).status_code == 403
     operator_view = await intake.as_("hotline_operator").get(f"/reports/{rid}")
     assert operator_view.json()["document"]["alleged_perpetrator"] == "[restricted]"
     statistician = intake.as_("statistician")
@@ -254,3 +276,25 @@ async def test_agency_scoping_roles_and_restricted_perpetrator(intake: Intake) -
     nobody = await intake.client.get("/reports")
     assert nobody.status_code == 401
     assert (await intake.as_("hotline_operator").get("/reports/not-an-id")).status_code == 422
+
+
+async def test_a_command_on_a_report_states_the_version_it_saw(intake: Intake) -> None:
+    created = (await intake.as_("hotline_operator").post("/reports", report_body())).json()
+    screener = intake.as_("screener")
+    url = f"/reports/{created['report_id']}/screening"
+    body = {"decision": "not_a_concern", "urgency": "normal", "rationale": "vu, rien"}
+    missing = await screener.post(url, body, **{"Accept-Language": "en"})
+    assert missing.status_code == 428
+    assert missing.json()["error"] == {
+        "code": "version_required",
+        "message": "Send the version you last read in the If-Match header (the ETag of your "
+        "last read).",
+        "field": "If-Match",
+    }
+    assert (await screener.post(url, body)).json()["error"]["message"].startswith("Indiquez")
+    garbled = await screener.post(url, body, **{"If-Match": "latest"})
+    assert garbled.status_code == 422 and garbled.json()["error"]["code"] == "invalid_version"
+    read = await screener.get(f"/reports/{created['report_id']}")
+    assert read.headers["ETag"] == f'"{created["version"]}"'
+    weak = await screener.post(url, body, **{"If-Match": f"W/{read.headers['ETag']}"})
+    assert weak.status_code == 200 and weak.headers["ETag"] == f'"{weak.json()["version"]}"'

@@ -1,31 +1,35 @@
-"""Where intake's aggregates live on the log, loading one's state, and the caller as the
-actor of the events a command appends."""
+"""Intake's aggregates as the application layer loads them: where each lives on the log and
+how its state is folded from its events (the domain's ``evolve``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from shared.auth import Principal
-from shared.envelope import Actor, Aggregate
-from shared.events import DomainEvent
-from shared.service import Runtime
-
-S = TypeVar("S")
-
-
-def actor_of(principal: Principal) -> Actor:
-    return Actor(user=principal.user, agency=principal.agency, role=principal.primary_role)
+from services.intake.domain import (
+    NO_COMPLAINT,
+    ChildState,
+    ComplaintState,
+    ReportState,
+    evolve_child,
+    evolve_complaint,
+    evolve_report,
+)
+from shared.commands import AggregateKind
+from shared.recorded import RecordedEvent
 
 
-def aggregate(runtime: Runtime, kind: str, id_: str) -> Aggregate:
-    return Aggregate("intake", runtime.settings.site, kind, id_)
+def _report(state: ReportState, recorded: RecordedEvent) -> ReportState:
+    return evolve_report(state, recorded.event)
 
 
-async def load(
-    runtime: Runtime, agg: Aggregate, fold: Callable[[list[DomainEvent]], S]
-) -> tuple[S, int]:
-    """The aggregate's state from the log (the truth) and its version for the next append."""
-    assert runtime.store is not None
-    recorded = await runtime.store.load(agg)
-    return fold([r.event for r in recorded]), (recorded[-1].seq if recorded else 0)
+def _child(state: ChildState, recorded: RecordedEvent) -> ChildState:
+    return evolve_child(state, recorded.event)
+
+
+def _complaint(state: ComplaintState, recorded: RecordedEvent) -> ComplaintState:
+    return evolve_complaint(state, recorded.event)
+
+
+REPORT = AggregateKind("intake", "report", ReportState(), _report)
+CHILD = AggregateKind("intake", "child", ChildState(), _child)
+COMPLAINT = AggregateKind(
+    "intake", "complaint", ComplaintState(), _complaint, not_found=NO_COMPLAINT
+)

@@ -2,7 +2,7 @@
 intake's ``ChildDetailsCorrected`` or refused with ``ChildCorrectionRefused`` (decision 0006).
 
 A case worker who visits the child learns what the record got wrong; intake owns the record.
-The projection keeps each request as a pending correction; this loop, on every instance at
+The projection keeps each request as a pending correction; this inbox, on every instance at
 once, applies those whose child record exists (a child casework identified may still be
 waiting for its record: the correction waits with it).
 
@@ -10,8 +10,8 @@ Exactly once: the append names the casework event as its causation and derives i
 idempotency key from it, and the child's log is read before each attempt, so a request
 already answered (by another instance, or by this one before a crash) is recognised there
 rather than trusted to the server's duplicate window. The append expects the child's
-current version: a correction an intake officer made meanwhile is a conflict, and the loop
-decides again on the record as it now reads.
+version it decided on: a correction an intake officer made meanwhile is a conflict, and the
+next pass decides again on the record as it then reads.
 
 A request intake's rules refuse is answered too, with ``ChildCorrectionRefused`` on the child
 record, under the same exactly-once rules (its own idempotency key, the request as
@@ -22,10 +22,8 @@ may name the child, and the refusal carries none of them."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,25 +32,17 @@ from sqlalchemy import ColumnElement, func, select
 
 from contracts.intake import ChildCorrectionRefused
 from services.intake.app import recording
-from services.intake.app.aggregates import aggregate
-from services.intake.domain import (
-    ChildState,
-    CorrectableChildIn,
-    CorrectChild,
-    child_state,
-    decide_child,
-)
+from services.intake.app.aggregates import CHILD
+from services.intake.domain import ChildState, CorrectableChildIn, CorrectChild, decide_child
 from services.intake.read import children, pending_corrections
+from shared.commands import Expect
 from shared.domain import DomainError
 from shared.envelope import Actor
 from shared.events import DomainEvent
-from shared.eventstore import ConcurrencyConflict, EventStoreError
 from shared.i18n import Message
-from shared.loops import raise_if_cancelling, repeat
-from shared.service import Runtime
+from shared.process import Inbox, Ports, Reaction
 
 log = logging.getLogger(__name__)
-ATTEMPTS = 3
 # A refusal is intake's decision; the correction itself stays the worker's.
 REFUSER = Actor.system("intake.child-corrector")
 INVALID_CHANGES = Message(
@@ -85,88 +75,62 @@ class Answer:
     refusal: str | None = None  # the code, if the answer is a refusal
 
 
-async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
-    """One pass: answers the corrections casework reported whose child record exists here,
-    applied or refused; returns how many answers this pass wrote (not those another instance
-    got to first)."""
-    assert runtime.engine is not None
+async def pending(ports: Ports, limit: int) -> Sequence[Any]:
+    """The corrections casework reported whose child record exists here, not yet answered."""
+    assert ports.engine is not None
     owed = pending_corrections.c
     answered = _names(children.c.corrections, owed.request_id) | _names(
         children.c.refusals, owed.request_id
     )
-    async with runtime.engine.connect() as conn:
-        rows = (
+    async with ports.engine.connect() as conn:
+        return (
             await conn.execute(
                 select(pending_corrections)
                 # The child record must exist: until intake records the child, wait.
                 .join(children, children.c.child_id == owed.child_id)
                 .where(
                     # Another site's case is that site's intake to answer.
-                    owed.site == runtime.settings.site,
+                    owed.site == ports.settings.site,
                     ~answered,
                 )
                 .order_by(owed.requested_at, owed.request_id)
                 .limit(limit)
             )
         ).all()
-    written = 0
-    for row in rows:
-        try:
-            written += await apply_one(runtime, row)
-        except Exception as exc:
-            # One correction that cannot be applied now must not hold up the others.
-            raise_if_cancelling(exc)
-            log.warning(
-                "child corrector: request %s skipped this turn: %s",
-                row.request_id,
-                type(exc).__name__,
-            )
-    return written
 
 
-async def apply_one(runtime: Runtime, row: Any) -> bool:
-    """Answer one reported correction; True if this call stored the answer."""
-    assert runtime.store is not None
-    agg = aggregate(runtime, "child", row.child_id)
-    for attempt in range(ATTEMPTS):
-        recorded = await runtime.store.load(agg)
-        if not recorded:
-            return False  # not recorded yet here: the next pass looks again
-        if any(r.envelope.get("causationid") == row.request_id for r in recorded):
-            return False  # answered already, by another instance or an earlier attempt
-        answer = await _decide(runtime, child_state([r.event for r in recorded]), row)
-        try:
-            result = await runtime.commit(
-                agg,
-                recorded[-1].seq,
-                answer.events,
-                actor=answer.actor,
-                idempotency_key=answer.key,
-                causation_id=row.request_id,
-            )
-        except ConcurrencyConflict:
-            continue  # the record moved on (or another instance answered): look again
-        except EventStoreError:
-            # A refused batch stores nothing (two instances sending the same one at once);
-            # the log says on the next turn whether another got through.
-            if attempt + 1 == ATTEMPTS:
-                raise
-            await asyncio.sleep(random.uniform(0.01, 0.1))
-            continue
-        if answer.refusal and not result.duplicate:
-            # The id and the code only: the values may name the child.
-            log.warning(
-                "child corrector: request %s refused by intake (%s)", row.request_id, answer.refusal
-            )
-        return not result.duplicate
-    return False  # still moving: the next pass tries again
+async def react(ports: Ports, row: Any) -> Reaction[ChildState] | None:
+    """The answer to one reported correction, decided on the record as it now reads; None if
+    the record does not exist here yet or the request is answered already."""
+    assert ports.commands is not None
+    loaded = await ports.commands.load(CHILD, row.child_id)
+    if not loaded.exists:
+        return None  # not recorded yet here: the next pass looks again
+    if any(r.envelope.get("causationid") == row.request_id for r in loaded.recorded):
+        return None  # answered already, by another instance or an earlier attempt
+    answer = await _decide(ports, loaded.state, row)
+    if answer.refusal:
+        # The id and the code only: the values may name the child.
+        log.warning(
+            "child corrector: request %s refused by intake (%s)", row.request_id, answer.refusal
+        )
+    events = answer.events
+    return Reaction(
+        kind=CHILD,
+        aggregate_id=row.child_id,
+        decide=lambda _state: events,
+        key=answer.key,
+        expect=Expect.seen(loaded.version),
+        actor=answer.actor,
+        causation_id=row.request_id,
+    )
 
 
-async def _decide(runtime: Runtime, state: ChildState, row: Any) -> Answer:
+async def _decide(ports: Ports, state: ChildState, row: Any) -> Answer:
     """The correction as the record now reads, or the refusal with the rules' reason."""
     try:
         changes = CorrectableChildIn.model_validate(row.changes).record_changes()
-        found = await recording.correction_matches(runtime, state, changes)
+        found = await recording.correction_matches(ports, state, changes)
         events = decide_child(state, CorrectChild(changes, row.reason, found))
     except ValidationError:
         # pydantic's errors quote the values: only that they were invalid goes further.
@@ -188,13 +152,5 @@ def _refusal(row: Any, code: str, reason: Message) -> Answer:
     return Answer([refused], REFUSER, refusal_key(row.request_id), refusal=code)
 
 
-def child_corrector_every(interval_s: float) -> Callable[[Runtime], Coroutine[Any, Any, None]]:
-    async def child_corrector(runtime: Runtime) -> None:
-        async def one_pass() -> None:
-            written = await apply_reported_corrections(runtime)
-            if written:
-                log.info("child corrector: %d correction(s) answered", written)
-
-        await repeat(one_pass, interval_s=interval_s, label="child corrector")
-
-    return child_corrector
+def child_corrector(interval_s: float = 2.0) -> Inbox[Any]:
+    return Inbox(name="child corrector", pending=pending, react=react, interval_s=interval_s)

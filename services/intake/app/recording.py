@@ -17,13 +17,14 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 
 from contracts.intake import ChildRecorded, DuplicateSuggested, ReportedChild
-from services.intake.app.aggregates import aggregate
+from services.intake.app.aggregates import CHILD
 from services.intake.domain import (
     ChildState,
     RecordChild,
@@ -35,11 +36,13 @@ from services.intake.domain import (
     parse_time,
 )
 from services.intake.read import children, links, suggestions
+from shared.commands import Expect
 from shared.envelope import Actor
+from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict, EventStoreError
+from shared.process import Ports
 from shared.recorded import RecordedEvent
 from shared.reference import locations
-from shared.service import ReadYourWritesTimeout, Runtime
 
 
 def _department(commune: str) -> str | None:
@@ -78,7 +81,7 @@ def profile_for(child: ReportedChild, commune: str, received: date) -> matching.
 
 
 async def likely_matches(
-    rt: Runtime,
+    ports: Ports,
     child: ReportedChild,
     *,
     commune: str,
@@ -92,7 +95,7 @@ async def likely_matches(
     keys = matching.blocking_keys(child.name, child.alias)
     if not keys or child.unidentified:
         return []
-    assert rt.engine is not None
+    assert ports.engine is not None
     query = select(children).where(
         children.c.block_keys.overlap(keys), children.c.unidentified.is_(False)
     )
@@ -101,7 +104,7 @@ async def likely_matches(
     excluded = set(exclude)
     if excluded:
         query = query.where(children.c.child_id.not_in(excluded))
-    async with rt.engine.connect() as conn:
+    async with ports.engine.connect() as conn:
         rows = (await conn.execute(query.limit(5000))).all()
     new = profile_for(child, commune, parse_time(received_at).date())
     return [
@@ -115,11 +118,11 @@ async def likely_matches(
     ]
 
 
-async def already_related(rt: Runtime, child_id: str) -> set[str]:
+async def already_related(ports: Ports, child_id: str) -> set[str]:
     """Children linked to this one, or that already carry a suggestion naming it: suggesting
     them again from this side would only ask the same question twice."""
-    assert rt.engine is not None
-    async with rt.engine.connect() as conn:
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
         linked = await conn.execute(select(links.c.other_id).where(links.c.child_id == child_id))
         named = await conn.execute(
             select(suggestions.c.child_id).where(suggestions.c.candidate_id == child_id)
@@ -128,7 +131,7 @@ async def already_related(rt: Runtime, child_id: str) -> set[str]:
 
 
 async def correction_matches(
-    rt: Runtime, state: ChildState, changes: dict[str, Any]
+    ports: Ports, state: ChildState, changes: dict[str, Any]
 ) -> list[DuplicateSuggested]:
     """Likely matches for the child as ``changes`` would correct it: a corrected name or age
     can reveal a known child. None when the correction changes nothing or is invalid (the
@@ -143,12 +146,12 @@ async def correction_matches(
     except ValidationError:
         return []
     return await likely_matches(
-        rt,
+        ports,
         after,
         commune=state.commune,
         received_at=state.received_at,
         report_id=state.report_id,
-        exclude=await already_related(rt, state.child_id),
+        exclude=await already_related(ports, state.child_id),
     )
 
 
@@ -163,20 +166,24 @@ def _stored_suggestions(recorded: list[RecordedEvent]) -> list[DuplicateSuggeste
     return [r.event for r in recorded if isinstance(r.event, DuplicateSuggested)]
 
 
-def record_key(rt: Runtime, child_id: str, writer: str) -> str:
+def _decide_record(state: ChildState, command: RecordChild) -> list[DomainEvent]:
+    return decide_child(state, command)
+
+
+def record_key(ports: Ports, child_id: str, writer: str) -> str:
     """One key per writer, not one per child: the event store sends a multi-event append as
-    an atomic batch named after its first event's id, and two writers sending the same batch
-    at once make the server drop both (10176, "batch is incomplete"). Exactly one record per
-    child is the server's expected-version-0 check; the key only makes one writer's retry
-    recognise its own earlier append."""
-    return f"record:{child_id}:{rt.source}:{writer}"
+    an atomic batch, and two writers sending the same message ids at once can make the server
+    drop both. Exactly one record per child is the server's expected-version-0 check; the key
+    only makes one writer's retry recognise its own earlier append."""
+    assert ports.commands is not None
+    return f"record:{child_id}:{ports.commands.store.source}:{writer}"
 
 
 ATTEMPTS = 3
 
 
 async def record_child(
-    rt: Runtime,
+    ports: Ports,
     event: ChildRecorded,
     *,
     actor: Actor,
@@ -185,32 +192,34 @@ async def record_child(
     read_your_writes: bool = True,
 ) -> Recorded:
     """Append ``event`` with its suggested duplicates unless the child already has a record.
-    ``read_your_writes``: when another writer stored it, wait until the read model shows it
-    (a request's caller reads it next; a background loop need not wait)."""
-    assert rt.store is not None
-    agg = aggregate(rt, "child", event.child_id)
+    ``read_your_writes``: wait until the read model shows the record, whoever stored it (a
+    request's caller reads it next; a background process need not wait)."""
+    commands = ports.commands
+    assert commands is not None
     for attempt in range(ATTEMPTS):
-        recorded = await rt.store.load(agg)
-        if recorded:
-            if read_your_writes:
-                await _caught_up(rt, agg.stream, recorded[-1].seq)
-            return Recorded(event.child_id, _stored_suggestions(recorded), False)
+        loaded = await commands.load(CHILD, event.child_id)
+        if loaded.exists:
+            if read_your_writes and commands.settle is not None:
+                await commands.settle(loaded.aggregate.stream, loaded.version)
+            return Recorded(event.child_id, _stored_suggestions(loaded.recorded), False)
         found = await likely_matches(
-            rt,
+            ports,
             event.details,
             commune=event.commune,
             received_at=event.received_at,
             report_id=event.report_id,
         )
-        events = decide_child(ChildState(), RecordChild(event, found))
+        command = RecordChild(event, found)
         try:
-            result = await rt.commit(
-                agg,
-                0,
-                events,
+            outcome = await commands.execute(
+                CHILD,
+                event.child_id,
+                partial(_decide_record, command=command),
+                expect=Expect.new(),
                 actor=actor,
-                idempotency_key=record_key(rt, event.child_id, writer),
+                key=record_key(ports, event.child_id, writer),
                 causation_id=causation_id,
+                read_your_writes=read_your_writes,
             )
         except ConcurrencyConflict:
             continue  # recorded meanwhile by another writer: the log's version is the answer
@@ -221,32 +230,11 @@ async def record_child(
                 raise
             await asyncio.sleep(random.uniform(0.01, 0.1))
             continue
-        stored = [r.event for r in result.events if isinstance(r.event, DuplicateSuggested)]
-        return Recorded(event.child_id, stored, not result.duplicate)
-    recorded = await rt.store.load(agg)
-    if not recorded:  # conflicts each time yet nothing stored: cannot happen on a new subject
-        raise ConcurrencyConflict(agg, 0, 0)
-    if read_your_writes:
-        await _caught_up(rt, agg.stream, recorded[-1].seq)
-    return Recorded(event.child_id, _stored_suggestions(recorded), False)
-
-
-async def _caught_up(rt: Runtime, stream: str, seq: int) -> None:
-    """Read-your-writes for an event another writer stored: the caller may read it next."""
-    for projector in rt.projectors:
-        if projector.stream == stream and not await projector.wait_for(
-            seq, rt.settings.read_your_writes_timeout_s
-        ):
-            raise ReadYourWritesTimeout(f"{stream}:{seq}")
-
-
-async def current_details(rt: Runtime, child_ids: list[str]) -> dict[str, ReportedChild]:
-    """The child records as they now read, corrections applied."""
-    assert rt.engine is not None
-    async with rt.engine.connect() as conn:
-        rows = await conn.execute(
-            select(children.c.child_id, children.c.details).where(
-                children.c.child_id.in_(child_ids)
-            )
-        )
-        return {r.child_id: ReportedChild.model_validate(r.details) for r in rows}
+        stored = [r.event for r in outcome.events if isinstance(r.event, DuplicateSuggested)]
+        return Recorded(event.child_id, stored, outcome.changed)
+    loaded = await commands.load(CHILD, event.child_id)
+    if not loaded.exists:  # conflicts each time yet nothing stored: cannot happen on a new subject
+        raise ConcurrencyConflict(loaded.aggregate, 0, 0)
+    if read_your_writes and commands.settle is not None:
+        await commands.settle(loaded.aggregate.stream, loaded.version)
+    return Recorded(event.child_id, _stored_suggestions(loaded.recorded), False)

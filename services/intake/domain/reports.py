@@ -40,6 +40,23 @@ AMENDABLE = (
 )
 
 
+# Fields a report cannot be without: an amendment may change them, never empty them.
+REQUIRED_WHEN_AMENDED = (
+    "channel",
+    "received_at",
+    "commune",
+    "concerns",
+    "immediate_danger",
+    "urgency",
+)
+
+
+def default_urgency(urgency: str | None, immediate_danger: bool) -> str:
+    """A report registered without an urgency: an emergency if the child is in immediate
+    danger, normal otherwise; the screener sets the real one."""
+    return urgency or ("emergency" if immediate_danger else "normal")
+
+
 # Hours a screener has to screen again a report that waited for more information, counted
 # from that screening. Shorter than the first deadlines (24 h / 72 h / 7 days from receipt):
 # the report has already waited, and the missing piece is usually one call back; a child
@@ -211,6 +228,14 @@ def _screen(state: ReportState, cmd: ScreenReport) -> list[DomainEvent]:
 
 
 def _amend(state: ReportState, cmd: AmendReport) -> list[DomainEvent]:
+    for name in REQUIRED_WHEN_AMENDED:
+        if name in cmd.changes and cmd.changes[name] is None:
+            raise DomainError(
+                "required_field",
+                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
+                status=422,
+                field=f"changes.{name}",
+            )
     changed = {k: v for k, v in cmd.changes.items() if k in AMENDABLE and state.data.get(k) != v}
     if not changed:
         raise DomainError(

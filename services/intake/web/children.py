@@ -2,52 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 
-from contracts.intake import ChildDetailsCorrected, ChildRecorded, DuplicateSuggested
-from services.intake.app import recording
-from services.intake.app.aggregates import actor_of, aggregate, load
-from services.intake.domain import (
-    CorrectChild,
-    ResolveDuplicate,
-    child_state,
-    decide_child,
-    matching,
-)
+from contracts.intake import ChildDetailsCorrected, DuplicateSuggested
+from services.intake.app import children as child_commands
+from services.intake.domain import ChildState, matching
 from services.intake.read import children, links, suggestions
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of
 from services.intake.web.permissions import permissions
-from services.intake.web.schemas import CorrectionIn, ResolutionIn
+from services.intake.web.schemas import (
+    ChildRecordOut,
+    ChildSearchOut,
+    CorrectionIn,
+    CorrectionOut,
+    FoundChildOut,
+    ResolutionIn,
+    ResolutionOut,
+    SuggestionOut,
+    SuggestionStatusOut,
+)
 from shared.access import sees_agency
 from shared.auth import Principal
-from shared.http import idempotency_key
-from shared.service import Runtime
+from shared.command_http import actor_of, command_key, seen, tag
 
 router = APIRouter(tags=["children"])
 ChildId = Annotated[str, Path(pattern=ID_PATTERN)]
-
-
-async def canonical_ids(rt: Runtime, child_ids: list[str]) -> dict[str, str]:
-    """For each child linked as a confirmed duplicate of an earlier record, that earliest
-    record: casework then adds the report to the case it already has for the child."""
-    assert rt.engine is not None
-    other = children.alias("other")
-    own = children.alias("own")
-    async with rt.engine.connect() as conn:
-        rows = await conn.execute(
-            select(links.c.child_id, links.c.other_id)
-            .join(other, other.c.child_id == links.c.other_id)
-            .join(own, own.c.child_id == links.c.child_id)
-            .where(links.c.child_id.in_(child_ids), other.c.received_at < own.c.received_at)
-            .order_by(other.c.received_at, links.c.other_id)
-        )
-        found: dict[str, str] = {}
-        for row in rows:
-            found.setdefault(row.child_id, row.other_id)
-    return found
 
 
 def _child_view(row: Any) -> dict[str, Any]:
@@ -70,7 +53,7 @@ async def search_children(
     name: str = Query(min_length=2, max_length=200),
     sex: str | None = Query(default=None, pattern="^(female|male|unknown|other)$"),
     page_size: int = Query(default=20, ge=1, le=100),
-) -> dict[str, Any]:
+) -> ChildSearchOut:
     rt = runtime_of(request)
     wanted = matching.tokens(name)
     keys = matching.blocking_keys(name, None)
@@ -89,19 +72,22 @@ async def search_children(
         if best >= matching.NAME_GATE:
             scored.append((best, row))
     scored.sort(key=lambda pair: -pair[0])
-    items = [{**_child_view(r), "score": round(s, 3)} for s, r in scored[:page_size]]
+    items = [FoundChildOut(**_child_view(r), score=round(s, 3)) for s, r in scored[:page_size]]
     await rt.access_log.record(
-        principal, "child", [i["child_id"] for i in items], purpose="intake.child.search"
+        principal, "child", [i.child_id for i in items], purpose="intake.child.search"
     )
-    return {"items": items}
+    return ChildSearchOut(items=items)
 
 
 @router.get("/children/{child_id}")
 async def read_child(
     child_id: ChildId,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("child.read"))],
-) -> dict[str, Any]:
+) -> ChildRecordOut:
+    """The child record as it now reads; its ``ETag`` is the version a command on it sends
+    in ``If-Match``."""
     rt = runtime_of(request)
     assert rt.engine is not None and rt.access_log is not None
     async with rt.engine.connect() as conn:
@@ -110,49 +96,53 @@ async def read_child(
             raise not_found()
         sugg = await conn.execute(select(suggestions).where(suggestions.c.child_id == child_id))
         linked = await conn.execute(select(links.c.other_id).where(links.c.child_id == child_id))
-        view = {
+        view = ChildRecordOut(
             **_child_view(row),
-            "suggested_duplicates": [
-                {"candidate_id": s.candidate_id, "score": s.score, "status": s.status} for s in sugg
+            suggested_duplicates=[
+                SuggestionStatusOut(candidate_id=s.candidate_id, score=s.score, status=s.status)
+                for s in sugg
             ],
-            "linked": [r.other_id for r in linked],
-            "corrections": list(row.corrections),
-            # Corrections a case worker sent that intake could not apply, and why.
-            "refused_corrections": list(row.refusals),
-        }
+            linked=[r.other_id for r in linked],
+            corrections=list(row.corrections),
+            refused_corrections=list(row.refusals),
+        )
     await rt.access_log.record(principal, "child", [child_id], purpose="intake.child.read")
+    tag(response, row.version)
     return view
+
+
+def _visible_to(principal: Principal) -> Callable[[ChildState], bool]:
+    return lambda state: state.exists and sees_agency(principal, state.agency)
 
 
 async def _resolve(
     request: Request,
+    response: Response,
     principal: Principal,
     child_id: str,
     candidate_id: str,
     confirm: bool,
     body: ResolutionIn | None,
-) -> dict[str, Any]:
-    rt = runtime_of(request)
-    agg = aggregate(rt, "child", child_id)
-    assert rt.store is not None
-    recorded = await rt.store.load(agg)
-    first = recorded[0].event if recorded else None
-    if not isinstance(first, ChildRecorded) or not sees_agency(principal, first.agency):
-        raise not_found()
-    state, version = child_state([r.event for r in recorded]), recorded[-1].seq
-    note = body.note if body else None
-    events = decide_child(state, ResolveDuplicate(candidate_id, confirm, note))
-    expected = body.version if body and body.version is not None else version
-    result = await rt.commit(
-        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+) -> ResolutionOut:
+    expect = seen(request)
+    outcome = await child_commands.resolve_duplicate(
+        runtime_of(request),
+        child_id,
+        candidate_id,
+        confirm=confirm,
+        note=body.note if body else None,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=_visible_to(principal),
     )
-    status = "confirmed" if confirm else "rejected"
-    return {
-        "child_id": child_id,
-        "candidate_id": candidate_id,
-        "status": status,
-        "version": result.head.seq,
-    }
+    tag(response, outcome.version)
+    return ResolutionOut(
+        child_id=child_id,
+        candidate_id=candidate_id,
+        status="confirmed" if confirm else "rejected",
+        version=outcome.version,
+    )
 
 
 @router.post("/children/{child_id}/duplicates/{candidate_id}/confirm")
@@ -160,10 +150,11 @@ async def confirm_duplicate(
     child_id: ChildId,
     candidate_id: ChildId,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("child.link"))],
     body: ResolutionIn | None = None,
-) -> dict[str, Any]:
-    return await _resolve(request, principal, child_id, candidate_id, True, body)
+) -> ResolutionOut:
+    return await _resolve(request, response, principal, child_id, candidate_id, True, body)
 
 
 @router.post("/children/{child_id}/duplicates/{candidate_id}/reject")
@@ -171,10 +162,11 @@ async def reject_duplicate(
     child_id: ChildId,
     candidate_id: ChildId,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("child.link"))],
     body: ResolutionIn | None = None,
-) -> dict[str, Any]:
-    return await _resolve(request, principal, child_id, candidate_id, False, body)
+) -> ResolutionOut:
+    return await _resolve(request, response, principal, child_id, candidate_id, False, body)
 
 
 @router.post("/children/{child_id}/corrections")
@@ -182,29 +174,30 @@ async def correct_child(
     child_id: ChildId,
     body: CorrectionIn,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("child.correct"))],
-) -> dict[str, Any]:
-    rt = runtime_of(request)
-    agg = aggregate(rt, "child", child_id)
-    state, version = await load(rt, agg, child_state)
-    if not state.exists or state.details is None or not sees_agency(principal, state.agency):
-        raise not_found()
-    changes = body.changes.record_changes()
-    found = await recording.correction_matches(rt, state, changes)
-    events = decide_child(state, CorrectChild(changes, body.reason, found))
-    expected = body.version if body.version is not None else version
-    result = await rt.commit(
-        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+) -> CorrectionOut:
+    expect = seen(request)
+    outcome = await child_commands.correct(
+        runtime_of(request),
+        child_id,
+        changes=body.changes.record_changes(),
+        reason=body.reason,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=lambda state: _visible_to(principal)(state) and state.details is not None,
     )
-    first = result.events[0].event
+    first = outcome.events[0].event
     assert isinstance(first, ChildDetailsCorrected)
-    return {
-        "child_id": child_id,
-        "fields": first.fields,
-        "version": result.head.seq,
-        "suggested_duplicates": [
-            {"candidate_id": e.candidate_id, "score": e.score, "reasons": e.reasons}
-            for r in result.events
+    tag(response, outcome.version)
+    return CorrectionOut(
+        child_id=child_id,
+        fields=first.fields,
+        version=outcome.version,
+        suggested_duplicates=[
+            SuggestionOut(candidate_id=e.candidate_id, score=e.score, reasons=e.reasons)
+            for r in outcome.events
             if isinstance(e := r.event, DuplicateSuggested)
         ],
-    }
+    )

@@ -3,35 +3,39 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import and_, or_, select
 
 from contracts.intake import ChildRecorded, ReportedChild, Reporter, ReportRegistered
 from services.intake.app import recording
-from services.intake.app.aggregates import actor_of, aggregate, load
-from services.intake.domain import (
-    AmendReport,
-    RegisterReport,
-    ReportState,
-    ScreenReport,
-    children_of,
-    decide_report,
-    iso,
-    report_state,
-)
+from services.intake.app import reports as report_commands
+from services.intake.domain import ReportState, children_of, default_urgency, iso
 from services.intake.read import reports
-from services.intake.web import children as child_records
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of
 from services.intake.web.permissions import permissions
-from services.intake.web.schemas import AmendmentIn, ReportIn, ScreeningIn
+from services.intake.web.schemas import (
+    AmendmentIn,
+    AmendmentOut,
+    ChildRecordedOut,
+    ReportCreatedOut,
+    ReportIn,
+    ReportOut,
+    ReportPageOut,
+    ReportSummaryOut,
+    ScreeningIn,
+    ScreeningOut,
+    SuggestionOut,
+)
 from shared.access import sees_agency
 from shared.auth import Principal, Role
-from shared.http import ApiError, idempotency_key
+from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
+from shared.http import ApiError
 from shared.i18n import Message
-from shared.ids import derived_id, new_id
+from shared.ids import derived_id
 from shared.loops import raise_if_cancelling
 from shared.pagination import fetch_page
 from shared.reference import codes
@@ -68,13 +72,13 @@ def _child(child_id: str, c: Any) -> ReportedChild:
 async def register_report(
     body: ReportIn,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("report.create"))],
-) -> dict[str, Any]:
+) -> ReportCreatedOut:
     rt = runtime_of(request)
-    key = idempotency_key(request)
+    key = command_key(request, principal)
     # A retry with the same key names the same report and children, so it stores nothing new.
-    report_id = derived_id("intake.report", principal.agency, key) if key else new_id()
-    now = datetime.now(UTC)
+    report_id = new_aggregate_id(key, "intake.report")
     event = ReportRegistered(
         report_id=report_id,
         agency=principal.agency,
@@ -90,47 +94,50 @@ async def register_report(
         alleged_perpetrator=body.alleged_perpetrator,
         narrative=body.narrative,
         immediate_danger=body.immediate_danger,
-        urgency=body.urgency or ("emergency" if body.immediate_danger else "normal"),
+        urgency=default_urgency(body.urgency, body.immediate_danger),
     )
-    events = decide_report(ReportState(), RegisterReport(event, now))
-    agg = aggregate(rt, "report", report_id)
-    result = await rt.commit(agg, 0, events, actor=actor_of(principal), idempotency_key=key)
-    registered = result.events[0]
+    outcome = await report_commands.register(rt, event, actor=actor_of(principal), key=key)
+    registered = outcome.events[0]
     stored = registered.event
     assert isinstance(stored, ReportRegistered)
     # From here the children are owed their records: recorded now to answer with suggested
-    # duplicates, or by the child-recorder loop if this request dies first.
+    # duplicates, or by the child-recorder inbox if this request dies first.
     children = [await _record(rt, principal, child, registered.id) for child in children_of(stored)]
-    return {
-        "report_id": report_id,
-        "version": result.head.seq,
-        "status": "received",
-        "urgency": stored.urgency,
-        "children": children,
-    }
+    tag(response, outcome.version)
+    return ReportCreatedOut(
+        report_id=report_id,
+        version=outcome.version,
+        status="received",
+        urgency=stored.urgency,
+        children=children,
+    )
 
 
 async def _record(
     rt: Runtime, principal: Principal, child: ChildRecorded, cause: str
-) -> dict[str, Any]:
+) -> ChildRecordedOut:
     try:
         done = await recording.record_child(
             rt, child, actor=actor_of(principal), causation_id=cause, writer="request"
         )
     except Exception as exc:
-        # The report is stored: answering 500 would invite a second report. The loop writes
+        # The report is stored: answering 500 would invite a second report. The inbox writes
         # the record; the answer says it is still to come.
         raise_if_cancelling(exc)
         log.warning("child record left to the recorder: %s", type(exc).__name__)
-        return {"child_id": child.child_id, "recorded": False, "suggested_duplicates": []}
-    return {
-        "child_id": done.child_id,
-        "recorded": True,
-        "suggested_duplicates": [
-            {"candidate_id": s.candidate_id, "score": s.score, "reasons": s.reasons}
+        return ChildRecordedOut(child_id=child.child_id, recorded=False, suggested_duplicates=[])
+    return ChildRecordedOut(
+        child_id=done.child_id,
+        recorded=True,
+        suggested_duplicates=[
+            SuggestionOut(candidate_id=s.candidate_id, score=s.score, reasons=s.reasons)
             for s in done.suggestions
         ],
-    }
+    )
+
+
+def _visible_to(principal: Principal) -> Callable[[ReportState], bool]:
+    return lambda state: sees_agency(principal, str(state.data["agency"]))
 
 
 @router.post("/{report_id}/screening")
@@ -138,44 +145,37 @@ async def screen_report(
     report_id: ReportId,
     body: ScreeningIn,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("report.screen"))],
-) -> dict[str, Any]:
-    rt = runtime_of(request)
-    agg = aggregate(rt, "report", report_id)
-    state, version = await load(rt, agg, report_state)
-    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
-        raise not_found()
-    child_ids = [c.child_id for c in state.children]
-    command = ScreenReport(
+) -> ScreeningOut:
+    """Screen the report as the screener saw it (``If-Match``): a decision on a stale view is
+    refused with the current version (409)."""
+    expect = seen(request)
+    outcome = await report_commands.screen(
+        runtime_of(request),
+        report_id,
         decision=body.decision,
         urgency=body.urgency,
         rationale=body.rationale,
         redirect_to=body.redirect_to,
         agency=principal.agency,
         unit=principal.unit,
-        now=datetime.now(UTC),
-        canonical_children=await child_records.canonical_ids(rt, child_ids),
-        current_children=await recording.current_details(rt, child_ids),
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=_visible_to(principal),
     )
-    events = decide_report(state, command)
-    # The version the screener saw, if given: a decision on a stale screen is refused (409).
-    expected = body.version if body.version is not None else version
-    result = await rt.commit(
-        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    screened = outcome.events[0].event if outcome.events else None
+    tag(response, outcome.version)
+    return ScreeningOut(
+        report_id=report_id,
+        status=getattr(screened, "decision", body.decision),
+        urgency=getattr(screened, "urgency", body.urgency),
+        deadline=getattr(screened, "deadline", None),
+        rescreen_by=getattr(screened, "rescreen_by", None),
+        accepted=any(e.event.name == "ReportAccepted" for e in outcome.events),
+        version=outcome.version,
     )
-    screened = result.events[0].event
-    return {
-        "report_id": report_id,
-        "status": getattr(screened, "decision", body.decision),
-        "urgency": getattr(screened, "urgency", body.urgency),
-        "deadline": getattr(screened, "deadline", None),
-        "rescreen_by": getattr(screened, "rescreen_by", None),
-        "accepted": any(e.event.name == "ReportAccepted" for e in result.events),
-        "version": result.head.seq,
-    }
-
-
-REQUIRED_WHEN_AMENDED = ("channel", "received_at", "commune", "concerns", "immediate_danger")
 
 
 @router.post("/{report_id}/amendments")
@@ -183,34 +183,28 @@ async def amend_report(
     report_id: ReportId,
     body: AmendmentIn,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("report.amend"))],
-) -> dict[str, Any]:
-    rt = runtime_of(request)
-    agg = aggregate(rt, "report", report_id)
-    state, version = await load(rt, agg, report_state)
-    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
-        raise not_found()
+) -> AmendmentOut:
+    expect = seen(request)
     changes = body.changes.model_dump(mode="json", exclude_unset=True)
-    for name in (*REQUIRED_WHEN_AMENDED, "urgency"):
-        if name in changes and changes[name] is None:
-            raise ApiError(
-                422,
-                "required_field",
-                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
-                field=f"changes.{name}",
-            )
     if body.changes.received_at is not None:  # one spelling of an instant, as registered
         changes["received_at"] = iso(body.changes.received_at.astimezone(UTC))
-    events = decide_report(state, AmendReport(changes=changes, reason=body.reason))
-    expected = body.version if body.version is not None else version
-    result = await rt.commit(
-        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    outcome = await report_commands.amend(
+        runtime_of(request),
+        report_id,
+        changes=changes,
+        reason=body.reason,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=_visible_to(principal),
     )
-    return {
-        "report_id": report_id,
-        "fields": getattr(result.events[0].event, "fields", []),
-        "version": result.head.seq,
-    }
+    tag(response, outcome.version)
+    amended = outcome.events[0].event if outcome.events else None
+    return AmendmentOut(
+        report_id=report_id, fields=getattr(amended, "fields", []), version=outcome.version
+    )
 
 
 def _summary(row: Any, now: datetime) -> dict[str, Any]:
@@ -259,10 +253,10 @@ async def list_reports(
     received_to: datetime | None = None,
     page: int = Query(default=1, ge=1, le=100_000),
     page_size: int = Query(default=50, ge=1, le=200),
-) -> dict[str, Any]:
+) -> ReportPageOut:
     """No names here: a list identifies no child, so it is not an access record."""
     rt = runtime_of(request)
-    now = datetime.now(UTC)
+    now = rt.clock()
     where = []
     if not principal.has(Role.auditor):
         where.append(reports.c.agency == principal.agency)
@@ -306,16 +300,19 @@ async def list_reports(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    items = [_summary(r, now) for r in rows]
-    return {"items": items, "page": page, "page_size": page_size, "total": total}
+    items = [ReportSummaryOut(**_summary(r, now)) for r in rows]
+    return ReportPageOut(items=items, page=page, page_size=page_size, total=total)
 
 
 @router.get("/{report_id}")
 async def read_report(
     report_id: ReportId,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(permissions.require("report.read"))],
-) -> dict[str, Any]:
+) -> ReportOut:
+    """The report as it now reads; its ``ETag`` is the version a command on it sends in
+    ``If-Match``."""
     rt = runtime_of(request)
     assert rt.engine is not None and rt.access_log is not None
     async with rt.engine.connect() as conn:
@@ -327,4 +324,5 @@ async def read_report(
         document["alleged_perpetrator"] = "[restricted]"
     # Names, birth dates and the narrative are about to be shown: record who read them.
     await rt.access_log.record(principal, "report", [report_id], purpose="intake.report.read")
-    return {**_summary(row, datetime.now(UTC)), "document": document}
+    tag(response, row.version)
+    return ReportOut(**_summary(row, rt.clock()), document=document)

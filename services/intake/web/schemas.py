@@ -4,7 +4,7 @@ and English. A body that fails here writes nothing."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -112,7 +112,6 @@ class ScreeningIn(Strict):
     urgency: str
     rationale: str = Field(min_length=3, max_length=TEXT_MAX)
     redirect_to: str | None = Field(default=None, max_length=200)
-    version: int | None = Field(default=None, ge=1, description="The version you screened")
 
     @field_validator("urgency")
     @classmethod
@@ -160,12 +159,10 @@ class AmendableIn(Strict):
 class AmendmentIn(Strict):
     changes: AmendableIn
     reason: str = Field(min_length=3, max_length=TEXT_MAX)
-    version: int | None = Field(default=None, ge=1)
 
 
 class ResolutionIn(Strict):
     note: str | None = Field(default=None, max_length=TEXT_MAX)
-    version: int | None = Field(default=None, ge=1)
 
 
 class ComplaintIn(Strict):
@@ -179,15 +176,160 @@ class ComplaintIn(Strict):
 class CorrectionIn(Strict):
     changes: CorrectableChildIn
     reason: str = Field(min_length=3, max_length=TEXT_MAX)
-    version: int | None = Field(default=None, ge=1, description="The version you corrected")
 
 
 class AcknowledgementIn(Strict):
     note: str | None = Field(default=None, max_length=TEXT_MAX)
-    version: int | None = Field(default=None, ge=1)
 
 
 class ComplaintOutcomeIn(Strict):
     upheld: bool
     outcome: str = Field(min_length=3, max_length=NARRATIVE_MAX)
-    version: int | None = Field(default=None, ge=1)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    """An answer: every field documented in the OpenAPI document."""
+
+
+class SuggestionOut(Out):
+    candidate_id: str
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ChildRecordedOut(Out):
+    child_id: str
+    recorded: bool = Field(description="False: the record is still to come (written shortly)")
+    suggested_duplicates: list[SuggestionOut]
+
+
+class ReportCreatedOut(Out):
+    report_id: str
+    version: int = Field(description="Send it as If-Match with the next command on the report")
+    status: str
+    urgency: str
+    children: list[ChildRecordedOut]
+
+
+class ScreeningOut(Out):
+    report_id: str
+    status: str
+    urgency: str
+    deadline: str | None
+    rescreen_by: str | None
+    accepted: bool = Field(description="True: casework opens or extends the child's case")
+    version: int
+
+
+class AmendmentOut(Out):
+    report_id: str
+    fields: list[str]
+    version: int
+
+
+class ReportSummaryOut(Out):
+    report_id: str
+    agency: str
+    channel: str
+    received_at: str
+    commune: str
+    concerns: list[str]
+    status: str
+    urgency: str
+    deadline: str
+    overdue: bool
+    within_deadline: bool | None
+    rescreen_by: str | None
+    rescreen_overdue: bool
+    immediate_danger: bool
+    children_count: int
+    version: int
+
+
+class ReportOut(ReportSummaryOut):
+    document: dict[str, Any] = Field(description="The report as it now reads, amendments applied")
+
+
+class ReportPageOut(Out):
+    items: list[ReportSummaryOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class ChildOut(Out):
+    child_id: str
+    report_id: str | None
+    case_id: str | None
+    agency: str
+    commune: str
+    received_at: str
+    details: dict[str, Any] = Field(description="The child as the record now reads")
+    version: int
+
+
+class FoundChildOut(ChildOut):
+    score: float
+
+
+class ChildSearchOut(Out):
+    items: list[FoundChildOut]
+
+
+class SuggestionStatusOut(Out):
+    candidate_id: str
+    score: float
+    status: str
+
+
+class ChildRecordOut(ChildOut):
+    suggested_duplicates: list[SuggestionStatusOut]
+    linked: list[str]
+    corrections: list[dict[str, Any]]
+    refused_corrections: list[dict[str, Any]] = Field(
+        description="Corrections a case worker sent that intake could not apply, and why"
+    )
+
+
+class ResolutionOut(Out):
+    child_id: str
+    candidate_id: str
+    status: str
+    version: int
+
+
+class CorrectionOut(Out):
+    child_id: str
+    fields: list[str]
+    version: int
+    suggested_duplicates: list[SuggestionOut]
+
+
+class ComplaintReceiptOut(Out):
+    complaint_id: str
+    version: int
+
+
+class ComplaintStepOut(Out):
+    complaint_id: str
+    status: str
+    version: int
+
+
+class ComplaintOut(Out):
+    model_config = ConfigDict(extra="allow")  # the complaint's document as filed and handled
+
+    complaint_id: str
+    status: str
+    version: int
+
+
+class ComplaintPageOut(Out):
+    items: list[ComplaintOut]
+    page: int
+    page_size: int
+    total: int
+    now: str

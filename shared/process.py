@@ -1,0 +1,186 @@
+"""Process primitives: what a service does by itself, declared rather than hand-written.
+
+* An :class:`Inbox` reacts to another context's event exactly once. The service's read model
+  keeps what is still to answer (a pending row); the inbox turns each into a
+  :class:`Reaction` on one of the service's own aggregates, which must name a deterministic
+  idempotency key (derived from what it answers) and the version it expects (0 for an
+  aggregate the reaction creates). Two instances reacting at once, or one reacting again
+  after a crash, then store one reaction: the other meets a duplicate or a conflict.
+* A :class:`Sweep` flags deadlines once across instances. It lists what the read model shows
+  as due, decides on each aggregate folded from the log (the truth), and appends the flag
+  under a key naming the deadline, so a deadline is flagged once however many instances
+  sweep, and a new deadline of the same aggregate can be flagged again.
+
+Both run on every instance, every ``interval_s`` (the service's configuration), with the
+service's clock; one item that fails (NATS away, a faulty row) is logged by its error's type
+only (its text may quote a child's data) and tried again on the next pass, without holding up
+the others. A reaction or a flag answers once the service's own read model shows it, as a
+command does, so the next item of the pass is decided on what the previous one wrote. Tests
+run one pass (:meth:`Inbox.run_once`, :meth:`Sweep.run_once`) or one item
+(:meth:`Inbox.handle`, :meth:`Sweep.flag`) directly, on the in-memory event store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.commands import AggregateKind, Commands, Expect, Loaded, Outcome
+from shared.config import Settings
+from shared.envelope import Actor
+from shared.events import DomainEvent
+from shared.eventstore import ConcurrencyConflict
+from shared.loops import raise_if_cancelling, repeat
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+Item = TypeVar("Item")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ports(Protocol):
+    """What a process needs of its service: the runtime offers these, and so does a test."""
+
+    @property
+    def commands(self) -> Commands | None: ...
+
+    @property
+    def engine(self) -> AsyncEngine | None: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def clock(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Reaction(Generic[S]):
+    """One append answering one event of another context."""
+
+    kind: AggregateKind[S]
+    aggregate_id: str
+    decide: Callable[[S], Sequence[DomainEvent]]
+    key: str  # deterministic: derived from what is answered
+    expect: Expect  # Expect.new() for an aggregate the reaction creates
+    actor: Actor
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    retry: bool = False  # decide again on a conflict (the aggregate moved meanwhile)
+
+
+@dataclass
+class Inbox(Generic[Item]):
+    """React once to each item the read model keeps as still to answer."""
+
+    name: str
+    pending: Callable[[Ports, int], Awaitable[Sequence[Item]]]
+    react: Callable[[Ports, Item], Awaitable[Reaction[Any] | None]]
+    interval_s: float = 1.0
+    limit: int = 200
+    attempts: int = 3  # a reaction whose aggregate moved meanwhile is decided again
+
+    async def handle(self, ports: Ports, item: Item) -> Outcome[Any] | None:
+        """Answer one item; None if there was nothing to answer (or another got there)."""
+        for _ in range(self.attempts):
+            reaction = await self.react(ports, item)
+            if reaction is None:
+                return None
+            try:
+                return await self._store(ports, reaction)
+            except ConcurrencyConflict:
+                if reaction.expect.kind == "new":
+                    return None  # answered by another instance (or before a crash)
+                continue  # the aggregate moved: react again to what it now is
+        return None  # still moving: the next pass tries again
+
+    @staticmethod
+    async def _store(ports: Ports, reaction: Reaction[Any]) -> Outcome[Any]:
+        assert ports.commands is not None
+        return await ports.commands.execute(
+            reaction.kind,
+            reaction.aggregate_id,
+            reaction.decide,
+            expect=reaction.expect,
+            actor=reaction.actor,
+            key=reaction.key,
+            retry=reaction.retry,
+            causation_id=reaction.causation_id,
+            correlation_id=reaction.correlation_id,
+        )
+
+    async def run_once(self, ports: Ports) -> int:
+        """One pass: how many reactions this instance stored (not duplicates)."""
+        stored = 0
+        for item in await self.pending(ports, self.limit):
+            try:
+                outcome = await self.handle(ports, item)
+            except Exception as exc:
+                raise_if_cancelling(exc)
+                log.warning("%s: one skipped this pass: %s", self.name, type(exc).__name__)
+                continue
+            stored += 1 if outcome is not None and outcome.changed else 0
+        return stored
+
+    async def run(self, ports: Ports) -> None:
+        await repeat(lambda: self.run_once(ports), interval_s=self.interval_s, label=self.name)
+
+
+@dataclass
+class Sweep(Generic[S, Item]):
+    """Flag each deadline once: see the module's docstring. ``due`` lists what the read model
+    shows as due (aggregate ids, or items that name one with what deciding needs), and
+    ``decide`` flags an aggregate as folded from the log."""
+
+    name: str
+    kind: AggregateKind[S]
+    due: Callable[[Ports, datetime, int], Awaitable[Sequence[Item]]]
+    decide: Callable[[S, datetime, Item], Sequence[DomainEvent]]
+    # The key naming the deadline, from the aggregate as decided on and the flag's events.
+    key: Callable[[Loaded[S], Sequence[DomainEvent]], str]
+    actor: Actor
+    interval_s: float = 60.0
+    limit: int = 200
+    aggregate_id: Callable[[Item], str] = str
+
+    async def flag(self, ports: Ports, item: Item, now: datetime) -> bool:
+        """Flag one aggregate if its deadline has passed; True if this call stored it."""
+        assert ports.commands is not None
+        try:
+            outcome = await ports.commands.execute(
+                self.kind,
+                self.aggregate_id(item),
+                lambda state: self.decide(state, now, item),
+                expect=Expect.current(),
+                actor=self.actor,
+                key=self.key,
+            )
+        except ConcurrencyConflict:
+            return False  # another instance flagged it, or it moved on: next pass
+        return outcome.changed
+
+    async def run_once(self, ports: Ports, now: datetime | None = None) -> int:
+        """One pass: how many flags this instance stored."""
+        now = now or ports.clock()
+        flagged = 0
+        for item in await self.due(ports, now, self.limit):
+            try:
+                flagged += await self.flag(ports, item, now)
+            except Exception as exc:
+                raise_if_cancelling(exc)
+                log.warning("%s: one skipped this pass: %s", self.name, type(exc).__name__)
+        return flagged
+
+    async def run(self, ports: Ports) -> None:
+        await repeat(lambda: self.run_once(ports), interval_s=self.interval_s, label=self.name)
+
+
+Process = Inbox[Any] | Sweep[Any, Any]
