@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from services.casework.app import policies as casework_policies
-from services.casework.service import spec as casework_spec
+from services.casework.config import CaseworkConfig
+from services.casework.service import build_spec as casework_build_spec
 from services.intake.service import spec as intake_spec
 from services.referral.service import spec as referral_spec
 from shared.auth import LocalIssuer
@@ -51,7 +51,7 @@ class Agencies:
 async def services(
     nats_url: str, pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[dict[str, Service]]:
-    monkeypatch.setattr(casework_policies, "POLL_S", 0.05)
+    casework_spec = casework_build_spec(CaseworkConfig(policy_interval_s=0.05))
     settings = Settings(
         nats_url=nats_url,
         database_url=pg_server_url,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from services.casework.app import policies as casework_policies
-from services.casework.service import spec as casework_spec
+from services.casework.config import CaseworkConfig
+from services.casework.service import build_spec as casework_build_spec
 from services.intake.service import spec as intake_spec
 from services.referral.service import spec as referral_spec
 from shared.auth import LocalIssuer
@@ -59,7 +59,7 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(casework_policies, "POLL_S", 0.05)
+    casework_spec = casework_build_spec(CaseworkConfig(policy_interval_s=0.05))
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     settings = Settings(
         nats_url=nats_url, database_url=pg_server_url, data_dir=tmp_path, database_prefix=prefix

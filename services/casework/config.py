@@ -19,12 +19,16 @@ STANDARDS = Path(__file__).parent / "standards.json"
 
 @dataclass(frozen=True)
 class CaseworkConfig:
-    rules: Rules
+    # None: the standards of the settings the service runs with, read when first needed.
+    rules: Rules | None = None
     policy_interval_s: float = 1.0  # the opener and the flaggers look this often
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CaseworkConfig:
         return cls(**{"rules": load_rules(settings), **overrides})
+
+    def standards(self) -> Rules:
+        return self.rules or load_rules()
 
 
 def load_rules(settings: Settings | None = None) -> Rules:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contracts
-from services.casework.app.policies import flag_missed_visits, flag_overdue, open_cases
+from services.casework.app.processes import case_opener, missed_visits, stage_overdue
+from services.casework.config import CaseworkConfig
 from services.casework.read import projection
 from services.casework.read.directory import staff_projection
 from services.casework.web.case_views import router as read_router
@@ -15,23 +16,34 @@ from shared.service import ServiceSpec
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
-spec = ServiceSpec(
-    name="casework",
-    context="casework",
-    title="Relais casework: cases from opening to closure",
-    description="Cases opened from accepted reports or directly by a worker who found a "
-    "child, assignment by competency, assessments, best interests, the case plan and its "
-    "referral requests, services, follow-up visits, notes by sensitivity, transfers between "
-    "agencies, closure and reopening, corrections of the child's details sent to intake; "
-    "supervisor views.",
-    projections=[projection, staff_projection],
-    routers=[
-        read_router,
-        supervision_router,
-        command_router,
-        followup_router,
-        child_corrections_router,
-    ],
-    # Started once the projectors run; each is safe on several instances at once.
-    background=[open_cases, flag_overdue, flag_missed_visits],
-)
+
+def build_spec(config: CaseworkConfig | None = None) -> ServiceSpec:
+    """The service; tests pass a config with their own intervals."""
+    config = config or CaseworkConfig()
+    return ServiceSpec(
+        name="casework",
+        context="casework",
+        title="Relais casework: cases from opening to closure",
+        description="Cases opened from accepted reports or directly by a worker who found a "
+        "child, assignment by competency, assessments, best interests, the case plan and its "
+        "referral requests, services, follow-up visits, notes by sensitivity, transfers between "
+        "agencies, closure and reopening, corrections of the child's details sent to intake; "
+        "supervisor views.",
+        projections=[projection, staff_projection],
+        routers=[
+            read_router,
+            supervision_router,
+            command_router,
+            followup_router,
+            child_corrections_router,
+        ],
+        # Started once the projectors run; each is safe on several instances at once.
+        processes=[
+            case_opener(config.policy_interval_s),
+            stage_overdue(config.standards, config.policy_interval_s),
+            missed_visits(config.standards, config.policy_interval_s),
+        ],
+    )
+
+
+spec = build_spec()

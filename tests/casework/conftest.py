@@ -22,8 +22,8 @@ from contracts.referral import (
     StaffMemberRegistered,
     UnitDescribed,
 )
-from services.casework.app import policies
-from services.casework.service import spec
+from services.casework.config import CaseworkConfig
+from services.casework.service import build_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate
@@ -277,8 +277,12 @@ class Client:
             await asyncio.sleep(0.05)
 
 
+# Processes look every 50 ms: tests see a case opened or a deadline flagged at once.
+QUICK = build_spec(CaseworkConfig(policy_interval_s=0.05))
+
+
 async def start(settings: Settings) -> tuple[FastAPI, httpx.AsyncClient]:
-    app = create_app(spec, settings)
+    app = create_app(QUICK, settings)
     await app.state.runtime.start()
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return app, httpx.AsyncClient(transport=transport, base_url="http://casework")
@@ -290,11 +294,9 @@ async def launch(
     pg_server_url: str,
     tmp_path: Path,
     upstream: Upstream,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
     """Start casework instance ``n``; all instances of a test share one database, as in a
     replicated deployment."""
-    monkeypatch.setattr(policies, "POLL_S", 0.05)
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     clients: list[Client] = []
 

@@ -3,7 +3,7 @@ views, bad input in both languages, and the supervisor's paged and filtered view
 
 from __future__ import annotations
 
-from services.casework.app.policies import case_aggregate
+from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 
 SUP = {"user": "sup-1", "roles": ["supervisor"]}
@@ -94,7 +94,7 @@ async def test_a_retried_command_with_its_idempotency_key_writes_once(
     assert again.json()["duplicate"] is True
     assert again.json()["version"] == first.json()["version"]
     assert casework.runtime.store is not None
-    stored = await casework.runtime.store.load(case_aggregate(casework.runtime, case_id))
+    stored = await casework.runtime.store.load(Aggregate("casework", "hq", "case", case_id))
     assert [r.event.name for r in stored].count("StageChanged") == 1
     # Sent again at the new version, the same request is decided afresh, and refused.
     afresh = await casework.post(

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts.casework import ChildDetailsReported
-from services.casework.app.policies import case_aggregate
+from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import new_case
 
@@ -33,7 +33,7 @@ async def correct(
 async def reported(casework: Client, case_id: str) -> list[Any]:
     store = casework.runtime.store
     assert store is not None
-    stored = await store.load(case_aggregate(casework.runtime, case_id))
+    stored = await store.load(Aggregate("casework", "hq", "case", case_id))
     return [r for r in stored if isinstance(r.event, ChildDetailsReported)]
 
 

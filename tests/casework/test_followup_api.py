@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.casework.app.policies import case_aggregate
 from services.casework.read.tables import cases, notes
 from shared.access import access_outbox
+from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case
 
@@ -60,7 +60,7 @@ async def test_a_worker_who_found_a_child_opens_a_case_directly_once(
     }
     case_id, child_id = opened["case_id"], opened["child_id"]
     assert casework.runtime.store is not None
-    stored = await casework.runtime.store.load(case_aggregate(casework.runtime, case_id))
+    stored = await casework.runtime.store.load(Aggregate("casework", "hq", "case", case_id))
     assert [r.event.name for r in stored] == ["CaseOpened", "ChildIdentified"]
     identified = stored[1].event
     assert identified.child_id == child_id and identified.details.name == NAME  # type: ignore[attr-defined]

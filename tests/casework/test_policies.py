@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from services.casework.app.policies import (
-    flag_missed_visits_once,
-    flag_overdue_once,
-    open_pending_once,
-)
+from services.casework.app.processes import case_opener, missed_visits, stage_overdue
+from services.casework.config import load_rules
 from tests.casework.conftest import Client, Upstream
 
+OPENER = case_opener()
+OVERDUE = stage_overdue(load_rules)
+VISITS = missed_visits(load_rules)
 Launch = Callable[[int], Awaitable[Client]]
 
 
@@ -71,7 +71,7 @@ async def test_two_instances_open_each_case_exactly_once(
     reports = [await upstream.report(child_ids=[f"kid-{i % 3}"]) for i in range(6)]
     reports.append(await upstream.report(child_ids=["kid-0", "kid-9"]))
     # Both instances also run the step by hand at the same moment, on top of their loops.
-    await asyncio.gather(*(open_pending_once(c.runtime) for c in (one, two, one, two)))
+    await asyncio.gather(*(OPENER.run_once(c.runtime) for c in (one, two, one, two)))
     for kid in ("kid-0", "kid-1", "kid-2", "kid-9"):
         await one.case_of(kid)
     for _ in range(200):
@@ -95,7 +95,7 @@ async def test_an_overdue_stage_is_flagged_once_by_two_instances(
     long_ago = datetime.now(UTC) - timedelta(days=10)
     _, (kid,), _ = await upstream.report(received_at=long_ago, urgency="normal")
     case_id = await one.case_of(kid)
-    await asyncio.gather(*(flag_overdue_once(c.runtime) for c in (one, two, one, two)))
+    await asyncio.gather(*(OVERDUE.run_once(c.runtime) for c in (one, two, one, two)))
     for _ in range(200):
         if (await one.case(case_id))["overdue"]:
             break
@@ -108,7 +108,7 @@ async def test_an_overdue_stage_is_flagged_once_by_two_instances(
     [item] = overdue.json()["items"]
     assert item["case_id"] == case_id and item["stage"] == "registration"
     assert item["hours_overdue"] >= 24 * 3
-    assert await flag_overdue_once(two.runtime) == 0  # a later pass finds nothing new
+    assert await OVERDUE.run_once(two.runtime) == 0  # a later pass finds nothing new
 
 
 async def test_a_missed_visit_is_flagged_once_by_two_instances(
@@ -124,7 +124,7 @@ async def test_a_missed_visit_is_flagged_once_by_two_instances(
         "next_visit_due": (today - timedelta(days=2)).isoformat(),
     }
     await one.act(case_id, "visits", visit)
-    await asyncio.gather(*(flag_missed_visits_once(c.runtime) for c in (one, two, one, two)))
+    await asyncio.gather(*(VISITS.run_once(c.runtime) for c in (one, two, one, two)))
     for _ in range(200):
         names = [name for case, name in await casework_events(one) if case == case_id]
         if "FollowUpVisitOverdue" in names:
@@ -133,7 +133,7 @@ async def test_a_missed_visit_is_flagged_once_by_two_instances(
     await asyncio.sleep(0.3)  # both loops kept running: would a second flag show up?
     events = [name for case, name in await casework_events(two) if case == case_id]
     assert events == ["CaseOpened", "FollowUpVisitRecorded", "FollowUpVisitOverdue"]
-    assert await flag_missed_visits_once(two.runtime) == 0
+    assert await VISITS.run_once(two.runtime) == 0
     # The next visit, with a later date, is watched afresh.
     later = {
         "visited_on": today.isoformat(),
@@ -142,5 +142,5 @@ async def test_a_missed_visit_is_flagged_once_by_two_instances(
     }
     await two.act(case_id, "visits", later)
     assert not (await two.case(case_id))["visit_overdue"]
-    assert await flag_missed_visits_once(one.runtime, datetime.now(UTC) + timedelta(days=8)) == 1
-    assert await flag_missed_visits_once(two.runtime, datetime.now(UTC) + timedelta(days=9)) == 0
+    assert await VISITS.run_once(one.runtime, datetime.now(UTC) + timedelta(days=8)) == 1
+    assert await VISITS.run_once(two.runtime, datetime.now(UTC) + timedelta(days=9)) == 0

@@ -12,7 +12,7 @@ from contracts.referral import (
     ReferralMade,
     ReferralRequestRefused,
 )
-from services.casework.app.policies import case_aggregate
+from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case, new_case
 
@@ -239,7 +239,7 @@ async def test_a_plan_action_for_another_agency_asks_referral_and_shows_its_answ
     assert added["events"] == ["PlanActionAdded", "ReferralRequested"]
     referral_id = added["referral_id"]
     assert casework.runtime.store is not None
-    stored = await casework.runtime.store.load(case_aggregate(casework.runtime, case_id))
+    stored = await casework.runtime.store.load(Aggregate("casework", "hq", "case", case_id))
     asked = stored[-1].event
     assert asked.name == "ReferralRequested" and stored[-2].event.name == "PlanActionAdded"
     assert stored[-1].envelope["correlationid"] == stored[-2].envelope["id"]  # one batch

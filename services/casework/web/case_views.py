@@ -10,18 +10,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.casework.app.cases import NOT_FOUND
 from services.casework.domain import RISK_LEVELS, STAGES, NoteReader, may_read_note
 from services.casework.read.child_correction_handlers import corrections_of
 from services.casework.read.tables import actions, cases, notes, referrals, transfers
-from services.casework.web.cases import NOT_FOUND, CaseId, utc_now
+from services.casework.web.answers import (
+    CaseOut,
+    CasePageOut,
+    CaseSummaryOut,
+    IncomingTransferOut,
+    IncomingTransferPageOut,
+    NoteOut,
+    NotePageOut,
+)
+from services.casework.web.cases import CaseId, now_of
 from services.casework.web.permissions import require
 from shared.access import AccessLog, sees_agency
 from shared.auth import Principal, Role
+from shared.command_http import tag
 from shared.http import ApiError
 from shared.i18n import language
 from shared.pagination import fetch_page
@@ -109,9 +119,9 @@ async def list_cases(
     overdue: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> CasePageOut:
     """Cases of the caller's agency, most pressing due date first."""
-    (engine, access_log), now = engine_and_log(request), utc_now()
+    (engine, access_log), now = engine_and_log(request), now_of(request)
     conditions = [
         column == value
         for column, value in (
@@ -136,13 +146,11 @@ async def list_cases(
         limit=limit,
     )
     await access_log.record(principal, "case", [r.case_id for r in rows], purpose="case list")
-    return JSONResponse(
-        {
-            "items": [case_summary(r, now) for r in rows],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-        }
+    return CasePageOut(
+        items=[CaseSummaryOut(**case_summary(r, now)) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -150,12 +158,13 @@ async def list_cases(
 async def read_case(
     case_id: CaseId,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.read"))],
-) -> JSONResponse:
+) -> CaseOut:
     """One case with its reports, assessments, determinations and plan; each plan action shows
     the state of the referral that carries it out, each correction of the child's details
     sent to intake its outcome. ``version`` goes back in ``If-Match``."""
-    (engine, access_log), now = engine_and_log(request), utc_now()
+    (engine, access_log), now = engine_and_log(request), now_of(request)
     async with engine.connect() as conn:
         row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).one_or_none()
         if row is None or not sees_agency(principal, row.agency):
@@ -219,7 +228,8 @@ async def read_case(
         **detail,
         "child_corrections": child_corrections,
     }
-    return JSONResponse(body, headers={"ETag": f'"{row.last_seq}"'})
+    tag(response, row.last_seq)
+    return CaseOut(**body)
 
 
 @router.get("/cases/{case_id}/notes")
@@ -229,7 +239,7 @@ async def read_notes(
     principal: Annotated[Principal, Depends(require("case.read"))],
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> NotePageOut:
     """The case's notes the caller may read, oldest first: normal ones for every reader of the
     case, restricted ones for the assigned worker, supervisors and the author, confidential
     ones for the case's supervisor and the author; auditors read all."""
@@ -267,16 +277,16 @@ async def read_notes(
     ]
     await access_log.record(principal, "case", [case_id], purpose="case notes")
     items = [
-        {
-            "note_id": n.note_id,
-            "sensitivity": n.sensitivity,
-            "text": n.text,
-            "author": n.author,
-            "written_at": iso(n.written_at),
-        }
+        NoteOut(
+            note_id=n.note_id,
+            sensitivity=n.sensitivity,
+            text=n.text,
+            author=n.author,
+            written_at=iso(n.written_at),
+        )
         for n in readable[offset : offset + limit]
     ]
-    return JSONResponse({"items": items, "total": len(readable), "limit": limit, "offset": offset})
+    return NotePageOut(items=items, total=len(readable), limit=limit, offset=offset)
 
 
 @router.get("/transfers/incoming", tags=["transfers"])
@@ -286,11 +296,11 @@ async def incoming_transfers(
     agency: Filter = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> IncomingTransferPageOut:
     """Transfers awaiting the caller's agency's answer, oldest first, with only what deciding
     needs (no notes, no narrative): urgency, the child's age band and sex, the concerns. The
     ``version`` goes back in ``If-Match`` to accept or decline."""
-    (engine, access_log), now = engine_and_log(request), utc_now()
+    (engine, access_log), now = engine_and_log(request), now_of(request)
     query = (
         select(
             transfers.c.transfer_id,
@@ -324,20 +334,20 @@ async def incoming_transfers(
         principal, "case", [r.case_id for r in rows], purpose="incoming transfers"
     )
     items = [
-        {
-            "transfer_id": r.transfer_id,
-            "case_id": r.case_id,
-            "from_agency": r.from_agency,
-            "to_agency": r.to_agency,
-            "to_unit": r.to_unit,
-            "requested_at": iso(r.requested_at),
-            "hours_waiting": int((now - r.requested_at).total_seconds() // 3600),
-            "urgency": r.urgency,
-            "age_band": r.age_band,
-            "sex": r.sex,
-            "concerns": r.concerns,
-            "version": r.last_seq,
-        }
+        IncomingTransferOut(
+            transfer_id=r.transfer_id,
+            case_id=r.case_id,
+            from_agency=r.from_agency,
+            to_agency=r.to_agency,
+            to_unit=r.to_unit,
+            requested_at=iso(r.requested_at),
+            hours_waiting=int((now - r.requested_at).total_seconds() // 3600),
+            urgency=r.urgency,
+            age_band=r.age_band,
+            sex=r.sex,
+            concerns=r.concerns,
+            version=r.last_seq,
+        )
         for r in rows
     ]
-    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+    return IncomingTransferPageOut(items=items, total=total, limit=limit, offset=offset)

@@ -8,27 +8,23 @@ the same ``Idempotency-Key`` finds its own earlier events and answers as the fir
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from services.casework import domain as d
-from services.casework.app.policies import case_aggregate
-from services.casework.config import load_rules
+from services.casework.app import cases
 from services.casework.read.directory import competencies, staff
 from services.casework.web.permissions import require
 from services.casework.web.schemas import ReferralRequestBody
 from shared.access import sees_agency
 from shared.auth import Principal, Role
+from shared.command_http import command_key, new_aggregate_id, seen, tag
+from shared.commands import Outcome
 from shared.envelope import Actor
-from shared.eventstore import AppendResult, ConcurrencyConflict
-from shared.http import ApiError, idempotency_key
-from shared.i18n import Message
-from shared.ids import derived_id, new_id
 from shared.service import Runtime
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -36,7 +32,6 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 CaseId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
-NOT_FOUND = Message(en="No such case.", fr="Dossier introuvable.")
 
 
 class Body(BaseModel):
@@ -115,31 +110,10 @@ class ReopenBody(Body):
     reason: Text
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def seen_version(request: Request) -> int:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        raise ApiError(
-            428,
-            "version_required",
-            Message(
-                en="Send the case version you last saw in the If-Match header.",
-                fr="Indiquez dans l'en-tête If-Match la version du dossier que vous avez vue.",
-            ),
-            field="If-Match",
-        )
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 18:
-        raise ApiError(
-            422,
-            "invalid_version",
-            Message(en="The version must be a whole number.", fr="La version doit être un entier."),
-            field="If-Match",
-        )
-    return int(value)
+def now_of(request: Request) -> datetime:
+    """The service's clock (tests give their own)."""
+    now: datetime = request.app.state.runtime.clock()
+    return now
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -147,10 +121,9 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(user=principal.user, agency=principal.agency, role=role or principal.primary_role)
 
 
-def new_child_id(request: Request, case_id: str, what: str) -> str:
+def new_child_id(request: Request, principal: Principal, case_id: str, what: str) -> str:
     # Derived from the idempotency key so a retry names the same goal or assessment.
-    key = request.headers.get("idempotency-key")
-    return derived_id("casework", case_id, key, what) if key else new_id()
+    return new_aggregate_id(command_key(request, principal), "casework", case_id, what)
 
 
 ID_FIELDS = (
@@ -166,6 +139,27 @@ ID_FIELDS = (
 )
 
 
+class CaseCommandOut(BaseModel):
+    """What a command did to a case. ``version`` (also the ``ETag``) goes back in
+    ``If-Match`` with the next command; the ids name what the command created."""
+
+    case_id: str
+    version: int
+    events: list[str] = Field(description="The events stored, by name; none if nothing changed")
+    duplicate: bool = Field(
+        default=False, description="A retry of a command already stored: nothing new"
+    )
+    goal_id: str | None = None
+    action_id: str | None = None
+    assessment_id: str | None = None
+    determination_id: str | None = None
+    service_id: str | None = None
+    visit_id: str | None = None
+    note_id: str | None = None
+    transfer_id: str | None = None
+    referral_id: str | None = None
+
+
 async def append_command(
     request: Request,
     principal: Principal,
@@ -173,56 +167,46 @@ async def append_command(
     command: d.Command,
     *,
     may_act: Callable[[d.CaseState], bool] | None = None,
-) -> tuple[AppendResult | None, int]:
-    """Decide ``command`` on the case as the client last saw it and append the events: the
-    append (None when the command changes nothing) and the case's version.
-    ``may_act`` says who may act on the case as it stands now (default: its agency)."""
-    runtime: Runtime = request.app.state.runtime
-    assert runtime.store is not None
-    seen, key = seen_version(request), idempotency_key(request)
-    aggregate = case_aggregate(runtime, case_id)
-    recorded = await runtime.store.load(aggregate)
-    # The case as it stands now says who owns it: a transfer may have moved it since.
-    current = d.fold((r.event, r.actor.user) for r in recorded)
-    allowed = may_act(current) if may_act else sees_agency(principal, current.agency)
-    if not recorded or not allowed:
-        # Another agency's case answers as a missing one: its existence is not theirs to know.
-        raise ApiError(404, "case_not_found", NOT_FOUND)
-    if seen not in {r.seq for r in recorded}:
-        raise ConcurrencyConflict(aggregate, seen, recorded[-1].seq)
-    state = d.fold((r.event, r.actor.user) for r in recorded if r.seq <= seen)
-    events = d.decide(state, command, load_rules())  # a refusal is answered by the handler
-    if not events:
-        return None, recorded[-1].seq
-    result = await runtime.commit(
-        aggregate, seen, events, actor=actor_of(principal), idempotency_key=key
+) -> Outcome[d.CaseState]:
+    """Decide ``command`` on the case as the client last saw it (``If-Match``) and append the
+    events. ``may_act`` says who may act on the case as it stands now (default: its agency);
+    another agency's case answers as a missing one: its existence is not theirs to know."""
+    expect = seen(request)
+    return await cases.run(
+        request.app.state.runtime,
+        case_id,
+        command,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=may_act or (lambda state: sees_agency(principal, state.agency)),
     )
-    return result, result.head.seq
 
 
 async def execute(
     request: Request,
+    response: Response,
     principal: Principal,
     case_id: str,
     command: d.Command,
     *,
     may_act: Callable[[d.CaseState], bool] | None = None,
-) -> JSONResponse:
+) -> CaseCommandOut:
     """:func:`append_command`, answered with the case's new version and the events' ids."""
-    result, version = await append_command(request, principal, case_id, command, may_act=may_act)
-    if result is None:
-        return JSONResponse({"case_id": case_id, "version": version, "events": []})
-    body: dict[str, Any] = {
-        "case_id": case_id,
-        "version": version,
-        "events": [r.event.name for r in result.events],
-        "duplicate": result.duplicate,
-    }
-    for r in result.events:
+    outcome = await append_command(request, principal, case_id, command, may_act=may_act)
+    ids: dict[str, str] = {}
+    for r in outcome.events:
         for id_field in ID_FIELDS:
             if id_field in type(r.event).model_fields:
-                body[id_field] = getattr(r.event, id_field)
-    return JSONResponse(body, headers={"ETag": f'"{version}"'})
+                ids[id_field] = getattr(r.event, id_field)
+    tag(response, outcome.version)
+    return CaseCommandOut(
+        case_id=case_id,
+        version=outcome.version,
+        events=[r.event.name for r in outcome.events],
+        duplicate=outcome.duplicate,
+        **ids,
+    )
 
 
 @router.post("/{case_id}/assignment")
@@ -230,8 +214,9 @@ async def assign(
     case_id: CaseId,
     body: AssignBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.assign"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Assign a worker and a supervisor; refused if the worker lacks a competency the case
     needs, unless a supervisor overrides with a reason."""
     runtime: Runtime = request.app.state.runtime
@@ -256,7 +241,7 @@ async def assign(
         worker_levels=levels,
         override_reason=body.override_reason,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/stage")
@@ -264,10 +249,13 @@ async def change_stage(
     case_id: CaseId,
     body: StageBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.stage"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Move the case to its next stage; the new stage's due date follows the urgency."""
-    return await execute(request, principal, case_id, d.ChangeStage(to=body.to, now=utc_now()))
+    return await execute(
+        request, response, principal, case_id, d.ChangeStage(to=body.to, now=now_of(request))
+    )
 
 
 @router.post("/{case_id}/assessments")
@@ -275,17 +263,18 @@ async def record_assessment(
     case_id: CaseId,
     body: AssessmentBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.assess"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     command = d.RecordAssessment(
-        assessment_id=new_child_id(request, case_id, "assessment"),
+        assessment_id=new_child_id(request, principal, case_id, "assessment"),
         kind=body.kind,
         needs=tuple(body.needs),
         risk_level=body.risk_level,
         child=body.views(),
         summary=body.summary,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/best-interests")
@@ -293,17 +282,18 @@ async def determine_best_interests(
     case_id: CaseId,
     body: BestInterestsBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.best_interests"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     command = d.DetermineBestInterests(
-        determination_id=new_child_id(request, case_id, "determination"),
+        determination_id=new_child_id(request, principal, case_id, "determination"),
         decision_kind=body.decision_kind,
         decision=body.decision,
         options_considered=tuple(body.options_considered),
         participants=tuple(body.participants),
         child=body.views(),
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/plan/goals")
@@ -311,10 +301,13 @@ async def add_goal(
     case_id: CaseId,
     body: GoalBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.plan"))],
-) -> JSONResponse:
-    goal_id = new_child_id(request, case_id, "goal")
-    return await execute(request, principal, case_id, d.AddGoal(goal_id=goal_id, text=body.text))
+) -> CaseCommandOut:
+    goal_id = new_child_id(request, principal, case_id, "goal")
+    return await execute(
+        request, response, principal, case_id, d.AddGoal(goal_id=goal_id, text=body.text)
+    )
 
 
 @router.post("/{case_id}/plan/actions")
@@ -322,15 +315,16 @@ async def add_action(
     case_id: CaseId,
     body: ActionBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.plan"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Add an action to a goal. An action for another agency either names a referral already
     made (``referral_id``) or carries a ``referral_request`` that referral answers."""
     asked = body.referral_request
     request_ = None
     if asked is not None:
         request_ = d.ReferralRequest(
-            referral_id=new_child_id(request, case_id, "referral"),
+            referral_id=new_child_id(request, principal, case_id, "referral"),
             to_unit=asked.to_unit,
             urgency=asked.urgency,
             reason=asked.reason,
@@ -338,7 +332,7 @@ async def add_action(
             shared_fields=tuple(dict.fromkeys(asked.shared_fields)),
         )
     command = d.AddAction(
-        action_id=new_child_id(request, case_id, "action"),
+        action_id=new_child_id(request, principal, case_id, "action"),
         goal_id=body.goal_id,
         text=body.text,
         responsible_agency=body.responsible_agency,
@@ -348,7 +342,7 @@ async def add_action(
         referral_id=body.referral_id,
         request=request_,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/closure")
@@ -356,11 +350,12 @@ async def request_closure(
     case_id: CaseId,
     body: ClosureBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.close"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Ask to close the case with a reason (see ``closure_reasons``); a supervisor decides."""
     command = d.RequestClosure(reason=body.reason, by=principal.user, note=body.note)
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/closure/decision")
@@ -368,15 +363,16 @@ async def decide_closure(
     case_id: CaseId,
     body: ClosureDecisionBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.approve_closure"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     command = d.DecideClosure(
         approve=body.approve,
         by=principal.user,
         by_supervisor=principal.has(Role.supervisor),
         note=body.note,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/reopening")
@@ -384,6 +380,9 @@ async def reopen(
     case_id: CaseId,
     body: ReopenBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.reopen"))],
-) -> JSONResponse:
-    return await execute(request, principal, case_id, d.Reopen(reason=body.reason, now=utc_now()))
+) -> CaseCommandOut:
+    return await execute(
+        request, response, principal, case_id, d.Reopen(reason=body.reason, now=now_of(request))
+    )

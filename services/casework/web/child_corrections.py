@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
 
 from contracts.casework import ChildDetailsReported
 from services.casework import domain as d
@@ -24,6 +24,7 @@ from services.casework.web.cases import CaseId, append_command
 from services.casework.web.permissions import require
 from services.casework.web.schemas import ChildCorrectionBody
 from shared.auth import Principal
+from shared.command_http import tag
 from shared.i18n import Message, language, localise
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -34,30 +35,40 @@ SENT = Message(
 )
 
 
+class CorrectionSentOut(BaseModel):
+    case_id: str
+    child_id: str
+    event_id: str = Field(description="The ChildDetailsReported event intake answers")
+    fields: list[str]
+    version: int
+    duplicate: bool = False
+    message: str = Field(description="What happens next, in the caller's language")
+
+
 @router.post("/{case_id}/child-corrections", status_code=202)
 async def correct_child(
     case_id: CaseId,
     body: ChildCorrectionBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("child.correct"))],
-) -> JSONResponse:
+) -> CorrectionSentOut:
     """Correct the child's details (the fields of intake's correction body, with a reason).
     Accepted, not done: intake applies it to the child record in the background, under the
     caller's name, once the child record exists. The case's ``child_corrections`` then show
     it ``applied``, or ``refused`` with intake's reason; ``sent`` until intake answers."""
     changes = body.changes.changes()
     command = d.ReportChildDetails(changes=changes, reason=body.reason)
-    result, version = await append_command(request, principal, case_id, command)
-    assert result is not None  # the command always says something or is refused
-    [sent] = result.events
+    outcome = await append_command(request, principal, case_id, command)
+    [sent] = outcome.events  # the command always says something or is refused
     assert isinstance(sent.event, ChildDetailsReported)
-    answer = {
-        "case_id": case_id,
-        "child_id": sent.event.child_id,
-        "event_id": sent.id,
-        "fields": sorted(changes),
-        "version": version,
-        "duplicate": result.duplicate,
-        "message": localise(SENT, language(request.headers.get("accept-language"))),
-    }
-    return JSONResponse(answer, status_code=202, headers={"ETag": f'"{version}"'})
+    tag(response, outcome.version)
+    return CorrectionSentOut(
+        case_id=case_id,
+        child_id=sent.event.child_id,
+        event_id=sent.id,
+        fields=sorted(changes),
+        version=outcome.version,
+        duplicate=outcome.duplicate,
+        message=localise(SENT, language(request.headers.get("accept-language"))),
+    )

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.casework import domain as d
-from services.casework.app.policies import case_aggregate
-from services.casework.config import load_rules
+from services.casework.app import cases
 from services.casework.read.directory import units_of
 from services.casework.read.tables import referrals
 from services.casework.web.cases import (
+    CaseCommandOut,
     CaseId,
     actor_of,
     execute,
@@ -36,8 +36,8 @@ from services.casework.web.schemas import (
 )
 from shared.access import sees_agency
 from shared.auth import Principal
-from shared.http import idempotency_key
-from shared.ids import derived_id, new_id
+from shared.command_http import command_key, new_aggregate_id, tag
+from shared.commands import Expect
 from shared.service import Runtime
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -45,23 +45,28 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 TransferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
+class OpenedOut(BaseModel):
+    case_id: str
+    child_id: str = Field(description="The child record intake creates under this id")
+    version: int
+    events: list[str]
+    duplicate: bool = False
+
+
 @router.post("", status_code=201)
 async def open_directly(
     body: OpenBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.open"))],
-) -> JSONResponse:
+) -> OpenedOut:
     """Open a case for a child the caller's agency found (no intake report first). The
     child's description goes to intake as ``ChildIdentified``, which creates the child
     record; this service keeps only the child's id, sex and age band."""
-    runtime: Runtime = request.app.state.runtime
-    key = idempotency_key(request)
+    key = command_key(request, principal)
     # A retry must name the same case and child, so both ids come from the caller's key.
-    if key:
-        case_id = derived_id("casework.direct", principal.user, key, "case")
-        child_id = derived_id("casework.direct", principal.user, key, "child")
-    else:
-        case_id, child_id = new_id(), new_id()
+    case_id = new_aggregate_id(key, "casework.direct", "case")
+    child_id = new_aggregate_id(key, "casework.direct", "child")
     command = d.OpenDirectly(
         case_id=case_id,
         child_id=child_id,
@@ -75,22 +80,22 @@ async def open_directly(
         found_at=body.found_at,
         initial_risk=body.initial_risk,
     )
-    events = d.decide(d.CaseState(), command, load_rules())
-    result = await runtime.commit(
-        case_aggregate(runtime, case_id),
-        0,
-        events,
+    outcome = await cases.run(
+        request.app.state.runtime,
+        case_id,
+        command,
+        expect=Expect.new(),
         actor=actor_of(principal),
-        idempotency_key=key,
+        key=key,
     )
-    answer = {
-        "case_id": case_id,
-        "child_id": child_id,
-        "version": result.head.seq,
-        "events": [r.event.name for r in result.events],
-        "duplicate": result.duplicate,
-    }
-    return JSONResponse(answer, status_code=201, headers={"ETag": f'"{result.head.seq}"'})
+    tag(response, outcome.version)
+    return OpenedOut(
+        case_id=case_id,
+        child_id=child_id,
+        version=outcome.version,
+        events=[r.event.name for r in outcome.events],
+        duplicate=outcome.duplicate,
+    )
 
 
 @router.post("/{case_id}/services")
@@ -98,8 +103,9 @@ async def deliver_service(
     case_id: CaseId,
     body: ServiceBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.services"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Record a service delivered to the child, by this agency or through a plan action or
     referral (the service then counts for the agency that delivered it)."""
     runtime: Runtime = request.app.state.runtime
@@ -112,7 +118,7 @@ async def deliver_service(
         )
         known = {r.referral_id: (r.to_agency, r.to_unit) for r in rows}
     command = d.DeliverService(
-        service_id=new_child_id(request, case_id, "service"),
+        service_id=new_child_id(request, principal, case_id, "service"),
         service_kind=body.service_kind,
         delivered_on=body.delivered_on,
         unit=principal.unit,
@@ -121,7 +127,7 @@ async def deliver_service(
         note=body.note,
         known_referrals=known,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/visits")
@@ -129,19 +135,20 @@ async def record_visit(
     case_id: CaseId,
     body: VisitBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.visit"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Record a follow-up visit; a risk reassessment updates the case's risk, and
     ``next_visit_due`` is watched: a visit missed by that day is flagged to supervisors."""
     command = d.RecordVisit(
-        visit_id=new_child_id(request, case_id, "visit"),
+        visit_id=new_child_id(request, principal, case_id, "visit"),
         visited_on=body.visited_on,
         child_seen=body.child_seen,
         risk_level=body.risk_level,
         findings=body.findings,
         next_visit_due=body.next_visit_due,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/notes")
@@ -149,17 +156,18 @@ async def add_note(
     case_id: CaseId,
     body: NoteBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.note"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Add a note: ``normal`` (every reader of the case), ``restricted`` (the assigned
     worker, supervisors, the author) or ``confidential`` (the case's supervisor and the
     author). Auditors read all."""
     command = d.AddNote(
-        note_id=new_child_id(request, case_id, "note"),
+        note_id=new_child_id(request, principal, case_id, "note"),
         sensitivity=body.sensitivity,
         text=body.text,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 @router.post("/{case_id}/transfers")
@@ -167,21 +175,22 @@ async def request_transfer(
     case_id: CaseId,
     body: TransferBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.transfer"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """Ask another agency to take over the case; it keeps its owner until they accept."""
     runtime: Runtime = request.app.state.runtime
     assert runtime.engine is not None
     async with runtime.engine.connect() as conn:
         known_units = await units_of(conn, body.to_agency)
     command = d.RequestTransfer(
-        transfer_id=new_child_id(request, case_id, "transfer"),
+        transfer_id=new_child_id(request, principal, case_id, "transfer"),
         to_agency=body.to_agency,
         to_unit=body.to_unit,
         reason=body.reason,
         to_agency_units=known_units,
     )
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)
 
 
 def _answerable(principal: Principal, transfer_id: str) -> Callable[[d.CaseState], bool]:
@@ -201,14 +210,15 @@ async def accept_transfer(
     transfer_id: TransferId,
     body: AcceptTransferBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("transfer.answer"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """The receiving agency takes the case over: it must then assign its own worker."""
     command = d.AnswerTransfer(
         transfer_id=transfer_id, accept=True, by=principal.user, by_agency=principal.agency
     )
     return await execute(
-        request, principal, case_id, command, may_act=_answerable(principal, transfer_id)
+        request, response, principal, case_id, command, may_act=_answerable(principal, transfer_id)
     )
 
 
@@ -218,8 +228,9 @@ async def decline_transfer(
     transfer_id: TransferId,
     body: ReasonBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("transfer.answer"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     command = d.AnswerTransfer(
         transfer_id=transfer_id,
         accept=False,
@@ -228,7 +239,7 @@ async def decline_transfer(
         reason=body.reason,
     )
     return await execute(
-        request, principal, case_id, command, may_act=_answerable(principal, transfer_id)
+        request, response, principal, case_id, command, may_act=_answerable(principal, transfer_id)
     )
 
 
@@ -238,8 +249,9 @@ async def withdraw_transfer(
     transfer_id: TransferId,
     body: ReasonBody,
     request: Request,
+    response: Response,
     principal: Annotated[Principal, Depends(require("case.transfer"))],
-) -> JSONResponse:
+) -> CaseCommandOut:
     """The owning agency withdraws a transfer still awaiting an answer."""
     command = d.WithdrawTransfer(transfer_id=transfer_id, reason=body.reason)
-    return await execute(request, principal, case_id, command)
+    return await execute(request, response, principal, case_id, command)

@@ -10,11 +10,20 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import Select, case, func, literal, or_, select, union_all
 
 from services.casework.domain import RISK_LEVELS, STAGES
 from services.casework.read.tables import cases, referrals, transfers
+from services.casework.web.answers import (
+    CaseloadOut,
+    OverdueCaseOut,
+    OverduePageOut,
+    StagesOut,
+    WaitingIncomingOut,
+    WaitingOwnOut,
+    WaitingPageOut,
+    WorkerLoadOut,
+)
 from services.casework.web.case_views import (
     SUMMARY,
     Filter,
@@ -26,7 +35,7 @@ from services.casework.web.case_views import (
     scoped,
     visit_overdue,
 )
-from services.casework.web.cases import utc_now
+from services.casework.web.cases import now_of
 from services.casework.web.permissions import require
 from shared.auth import Principal, Role
 from shared.pagination import fetch_page
@@ -41,10 +50,10 @@ async def caseload(
     request: Request,
     principal: Annotated[Principal, Depends(require("supervision.read"))],
     agency: Filter = None,
-) -> JSONResponse:
+) -> CaseloadOut:
     """Open cases per worker, with how many are overdue (stage), have a missed visit, are
     high-risk or assigned by override."""
-    (engine, _), now = engine_and_log(request), utc_now()
+    (engine, _), now = engine_and_log(request), now_of(request)
     query = scoped(
         select(
             cases.c.worker_id,
@@ -59,7 +68,7 @@ async def caseload(
     ).group_by(cases.c.worker_id)
     async with engine.connect() as conn:
         rows = (await conn.execute(query.order_by(cases.c.worker_id.nulls_first()))).all()
-    return JSONResponse({"workers": [dict(r._mapping) for r in rows]})
+    return CaseloadOut(workers=[WorkerLoadOut(**r._mapping) for r in rows])
 
 
 @router.get("/supervision/stages", tags=["supervision"])
@@ -67,7 +76,7 @@ async def by_stage_and_risk(
     request: Request,
     principal: Annotated[Principal, Depends(require("supervision.read"))],
     agency: Filter = None,
-) -> JSONResponse:
+) -> StagesOut:
     """Open cases counted by stage and risk level."""
     engine, _ = engine_and_log(request)
     query = scoped(
@@ -82,7 +91,7 @@ async def by_stage_and_risk(
     counts = {s: {r: 0 for r in RISK_LEVELS} for s in STAGES if s != "closure"}
     for row in rows:
         counts.setdefault(row.stage, {})[row.risk_level] = row.cases
-    return JSONResponse({"stages": counts})
+    return StagesOut(stages=counts)
 
 
 @router.get("/supervision/overdue", tags=["supervision"])
@@ -93,10 +102,10 @@ async def overdue_items(
     worker_id: Filter = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> OverduePageOut:
     """Open cases whose current stage is past due or whose follow-up visit was missed, longest
     overdue first; ``overdue_for`` says which (``stage``, ``follow_up_visit``)."""
-    (engine, access_log), now = engine_and_log(request), utc_now()
+    (engine, access_log), now = engine_and_log(request), now_of(request)
     stage_late = cases.c.stage_due_at < now
     visit_late = cases.c.visit_due_at <= now
     # PostgreSQL's LEAST skips NULLs: the earlier of whichever deadlines have passed.
@@ -122,14 +131,14 @@ async def overdue_items(
         if visit_overdue(r, now):
             late.append("follow_up_visit")
         items.append(
-            {
+            OverdueCaseOut(
                 **case_summary(r, now),
-                "overdue_for": late,
-                "overdue_since": iso(r.overdue_since),
-                "hours_overdue": int((now - r.overdue_since).total_seconds() // 3600),
-            }
+                overdue_for=late,
+                overdue_since=iso(r.overdue_since),
+                hours_overdue=int((now - r.overdue_since).total_seconds() // 3600),
+            )
         )
-    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+    return OverduePageOut(items=items, total=total, limit=limit, offset=offset)
 
 
 WAITING_FOR = (
@@ -150,12 +159,12 @@ async def waiting(
     waiting_for: Literal[WAITING_FOR] | None = None,  # type: ignore[valid-type]
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> WaitingPageOut:
     """Every child waiting for something, longest wait first: a worker (``assignment``), a
     stage past due (``stage``), a missed visit (``follow_up_visit``), another agency's answer
     to a transfer (``transfer_answer``) or a referral (``referral_answer``), or this agency's
     own answer to a transfer it was offered (``incoming_transfer``, minimal fields only)."""
-    (engine, access_log), now = engine_and_log(request), utc_now()
+    (engine, access_log), now = engine_and_log(request), now_of(request)
     target = agency if principal.has(Role.auditor) else principal.agency
     is_open = cases.c.status != "closed"
 
@@ -241,17 +250,12 @@ async def waiting(
     await access_log.record(
         principal, "case", sorted({r.case_id for r in rows}), purpose="waiting list"
     )
-    return JSONResponse(
-        {
-            "items": [_waiting_item(r, now) for r in rows],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-        }
+    return WaitingPageOut(
+        items=[_waiting_item(r, now) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
-def _waiting_item(row: Any, now: datetime) -> dict[str, Any]:
+def _waiting_item(row: Any, now: datetime) -> WaitingOwnOut | WaitingIncomingOut:
     item: dict[str, Any] = {
         "case_id": row.case_id,
         "waiting_for": row.waiting_for,
@@ -262,18 +266,18 @@ def _waiting_item(row: Any, now: datetime) -> dict[str, Any]:
     }
     if row.waiting_for == "incoming_transfer":
         # Not this agency's case yet: what deciding needs, as in /transfers/incoming.
-        return {
+        return WaitingIncomingOut(
             **item,
-            "from_agency": row.agency,
-            "age_band": row.age_band,
-            "sex": row.sex,
-            "concerns": row.concerns,
-        }
-    return {
+            from_agency=row.agency,
+            age_band=row.age_band,
+            sex=row.sex,
+            concerns=row.concerns,
+        )
+    return WaitingOwnOut(
         **item,
-        "child_id": row.child_id,
-        "agency": row.agency,
-        "stage": row.stage,
-        "risk_level": row.risk_level,
-        "worker_id": row.worker_id,
-    }
+        child_id=row.child_id,
+        agency=row.agency,
+        stage=row.stage,
+        risk_level=row.risk_level,
+        worker_id=row.worker_id,
+    )

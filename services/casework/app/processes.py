@@ -1,0 +1,211 @@
+"""Casework's processes, run on every instance at once (``shared.process``).
+
+* **Case opener** (an inbox): the projection records each accepted report's children as
+  pending; each becomes ``CaseOpened`` or ``ReportAttachedToCase``. A new case's id is
+  derived from the child and how many cases the child already has, and the idempotency key
+  from the report and child, so two instances racing on one report write it once: the
+  loser's append is a duplicate or a version conflict, and it moves on.
+* **Overdue stages** (a sweep): a stage past its due date gets one ``StageOverdue``, keyed by
+  the case and the position where the stage began, so re-entering a stage after reopening
+  can be flagged again but no stage is ever flagged twice.
+* **Missed visits** (a sweep): a follow-up visit not recorded by the day the previous visit
+  set gets one ``FollowUpVisitOverdue``, keyed by the case and the position of the visit
+  that set the date, so each scheduled visit is flagged at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from contracts import casework as ev
+from services.casework.app.cases import CASE
+from services.casework.config import load_rules
+from services.casework.domain import (
+    AttachReport,
+    CaseState,
+    FlagOverdue,
+    FlagVisitOverdue,
+    OpenCase,
+    decide,
+)
+from services.casework.domain.rules import Rules
+from services.casework.read.tables import cases, pending
+from shared.commands import Expect, Loaded
+from shared.envelope import Actor
+from shared.events import DomainEvent
+from shared.ids import derived_id
+from shared.process import Inbox, Ports, Reaction, Sweep
+
+OPENER = Actor.system("casework.opener")
+FLAGGER = Actor.system("casework.overdue")
+VISITS = Actor.system("casework.visits")
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+async def _pending(ports: Ports, limit: int) -> Sequence[Any]:
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
+        return (
+            await conn.execute(
+                select(pending)
+                .where(pending.c.status == "pending")
+                .order_by(pending.c.seq)
+                .limit(limit)
+            )
+        ).all()
+
+
+def _aware(moment: datetime) -> datetime:
+    # RFC 3339 always carries an offset; a bare time from an older producer is taken as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
+    """The case the report's child gets: its open case extended, or a new one."""
+    assert ports.engine is not None
+    report_id, child_id, data = row.report_id, row.child_id, row.data
+    async with ports.engine.connect() as conn:
+        status = (
+            await conn.execute(
+                select(pending.c.status)
+                .where(pending.c.report_id == report_id)
+                .where(pending.c.child_id == child_id)
+            )
+        ).scalar()
+        if status != "pending":
+            return None  # done by another instance since it was listed
+        existing = (
+            await conn.execute(
+                select(cases.c.case_id, cases.c.status).where(cases.c.child_id == child_id)
+            )
+        ).all()
+    rules = load_rules(ports.settings)
+    key = f"open:{report_id}:{child_id}"
+    current = next((c for c in existing if c.status != "closed"), None)
+    if current is not None:
+        attach = AttachReport(
+            report_id=report_id,
+            child_id=child_id,
+            concerns=tuple(data["concerns"]),
+            urgency=data["urgency"],
+            received_at=data["received_at"],
+        )
+        return Reaction(
+            kind=CASE,
+            aggregate_id=current.case_id,
+            decide=lambda state: decide(state, attach, rules),
+            key=key,
+            expect=Expect.current(),
+            actor=OPENER,
+        )
+    # One more case for this child: the count makes the id, so two instances that both
+    # see "no open case" write to the same new aggregate and only one of them succeeds.
+    case_id = derived_id("casework.case", child_id, str(len(existing) + 1))
+    opening = OpenCase(
+        case_id=case_id,
+        child_id=child_id,
+        sex=data["sex"],
+        age_band=data["age_band"],
+        report_id=report_id,
+        agency=data["agency"],
+        unit=data["unit"],
+        commune=data["commune"],
+        concerns=tuple(data["concerns"]),
+        urgency=data["urgency"],
+        immediate_danger=bool(data["immediate_danger"]),
+        received_at=_aware(datetime.fromisoformat(data["received_at"])),
+    )
+    return Reaction(
+        kind=CASE,
+        aggregate_id=case_id,
+        decide=lambda state: decide(state, opening, rules),
+        key=key,
+        expect=Expect.new(),
+        actor=OPENER,
+    )
+
+
+def case_opener(interval_s: float = 1.0) -> Inbox[Any]:
+    return Inbox(name="case opener", pending=_pending, react=_open, interval_s=interval_s)
+
+
+# -- overdue stages ------------------------------------------------------------------------
+
+_STAGE_STARTS = (ev.CaseOpened, ev.StageChanged, ev.CaseReopened)
+
+
+async def _overdue_stages(ports: Ports, now: datetime, limit: int) -> Sequence[str]:
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
+        due = await conn.execute(
+            select(cases.c.case_id)
+            .where(cases.c.status != "closed")
+            .where(cases.c.overdue_flagged.is_(False))
+            .where(cases.c.stage_due_at < now)
+            .order_by(cases.c.stage_due_at)
+            .limit(limit)
+        )
+        return list(due.scalars())
+
+
+def stage_overdue(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[CaseState, str]:
+    def flag(state: CaseState, now: datetime, case_id: str) -> list[DomainEvent]:
+        return decide(state, FlagOverdue(now=now), rules())
+
+    def key(loaded: Loaded[CaseState], events: Sequence[DomainEvent]) -> str:
+        began = max(r.seq for r in loaded.recorded if isinstance(r.event, _STAGE_STARTS))
+        return f"overdue:{loaded.aggregate.id}:{began}"
+
+    return Sweep(
+        name="overdue flagger",
+        kind=CASE,
+        due=_overdue_stages,
+        decide=flag,
+        key=key,
+        actor=FLAGGER,
+        interval_s=interval_s,
+    )
+
+
+# -- missed follow-up visits --------------------------------------------------------------
+
+
+async def _missed_visits(ports: Ports, now: datetime, limit: int) -> Sequence[str]:
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
+        due = await conn.execute(
+            select(cases.c.case_id)
+            .where(cases.c.status != "closed")
+            .where(cases.c.visit_overdue_flagged.is_(False))
+            .where(cases.c.visit_due_at <= now)
+            .order_by(cases.c.visit_due_at)
+            .limit(limit)
+        )
+        return list(due.scalars())
+
+
+def missed_visits(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[CaseState, str]:
+    def flag(state: CaseState, now: datetime, case_id: str) -> list[DomainEvent]:
+        return decide(state, FlagVisitOverdue(today=now.date()), rules())
+
+    def key(loaded: Loaded[CaseState], events: Sequence[DomainEvent]) -> str:
+        scheduled = max(
+            r.seq for r in loaded.recorded if isinstance(r.event, ev.FollowUpVisitRecorded)
+        )
+        return f"visit-overdue:{loaded.aggregate.id}:{scheduled}"
+
+    return Sweep(
+        name="missed-visit flagger",
+        kind=CASE,
+        due=_missed_visits,
+        decide=flag,
+        key=key,
+        actor=VISITS,
+        interval_s=interval_s,
+    )
