@@ -1,7 +1,7 @@
 """The referral service's settings as its routes and policies use them: deadlines per
 urgency, the escalation delay, the grace period of the capacity sweep, the country's time
 zone, and a clock. Read from :class:`shared.config.Settings` (environment variables,
-validated at start-up); tests build one with their own clock."""
+validated at start-up); tests build one with their own clock and intervals."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from fastapi import Request
 
 from shared.config import Settings
 
@@ -63,8 +61,3 @@ class ReferralConfig:
         if moment.tzinfo is None:
             return moment.replace(tzinfo=self.zone)
         return moment.astimezone(self.zone)
-
-
-def get_config(request: Request) -> ReferralConfig:
-    """A FastAPI dependency; tests override it (``app.dependency_overrides``) with a clock."""
-    return ReferralConfig.from_settings(request.app.state.runtime.settings)

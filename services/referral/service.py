@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import contracts
-from services.referral.app.capacity import CapacitySweep
-from services.referral.app.deadlines import DeadlinePolicy
-from services.referral.app.requests import RequestPolicy
+from services.referral.app.capacity import capacity_sweep
+from services.referral.app.deadlines import deadlines
+from services.referral.app.requests import request_answerer
 from services.referral.config import ReferralConfig
 from services.referral.read import cases
 from services.referral.read.projections import projection
 from services.referral.web import availability, directory, referrals, search, staff
+from shared.process import Ports
 from shared.service import ServiceSpec
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
 
 def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
-    """The service; without a config, its policies read the runtime's settings (tests pass
-    one with their own clock)."""
+    """The service; without a config, its processes read the runtime's settings (tests pass
+    one with their own intervals)."""
+    intervals = config or ReferralConfig()
+
+    def config_of(ports: Ports) -> ReferralConfig:
+        return config or ReferralConfig.from_settings(ports.settings)
+
     return ServiceSpec(
         name="referral",
         context="referral",
@@ -32,10 +38,10 @@ def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
             staff.router,
             referrals.router,
         ],
-        background=[
-            DeadlinePolicy(config).loop,
-            RequestPolicy(config).loop,
-            CapacitySweep(config).loop,
+        processes=[
+            deadlines(config_of, intervals.interval_s),
+            request_answerer(config_of, intervals.requests_interval_s),
+            capacity_sweep(config_of, intervals.interval_s),
         ],
     )
 

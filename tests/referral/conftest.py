@@ -3,6 +3,8 @@ role, and a small directory: the OCPM transit centre in Cotonou and a unit in Dj
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,10 +17,13 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from services.referral.config import ReferralConfig, get_config
+from services.referral.app.aggregates import staff_aggregate_id
+from services.referral.config import ReferralConfig
 from services.referral.service import build_spec
+from services.referral.web.common import get_config
 from shared.auth import LocalIssuer
 from shared.config import Settings
+from shared.envelope import Aggregate
 from shared.service import create_app
 from shared.streams import ensure_streams
 
@@ -58,18 +63,58 @@ class Service:
         unit: str | None = None,
         key: str | None = None,
         lang: str | None = None,
+        version: int | None = None,
     ) -> dict[str, str]:
+        """``version``: the version of the aggregate the caller saw, sent as If-Match."""
         user = user or f"{role}-{agency}-{unit or 'x'}"
         token = self.issuer.mint(user=user, agency=agency, roles=[role], unit=unit)
         out = {"Authorization": f"Bearer {token}"}
         if key:
             out["Idempotency-Key"] = key
+        if version is not None:
+            out["If-Match"] = f'"{version}"'
         if lang:
             out["Accept-Language"] = lang
         return out
 
 
 Starter = Callable[..., Awaitable[Service]]
+
+# Commands on an existing aggregate, and the aggregate each names (kind, id from the path).
+VERSIONED = (
+    (re.compile(r"^/referrals/([^/]+)/(accept|decline|complete|withdraw)$"), "referral"),
+    (re.compile(r"^/units/([^/]+)/capacity$"), "capacity"),
+    (re.compile(r"^/units/([^/]+)$"), "unit"),
+    (re.compile(r"^/staff/([^/]+)/assessments$"), "staff"),
+)
+NO_IF_MATCH = "X-Test-No-If-Match"  # a test asking what happens without one
+
+
+def states_the_version(app: FastAPI) -> Callable[[httpx.Request], Awaitable[None]]:
+    """A request hook acting as a client that read the aggregate before changing it: a
+    command on an existing aggregate without If-Match gets the aggregate's current version
+    (tests of stale versions send their own)."""
+
+    async def hook(request: httpx.Request) -> None:
+        if request.method not in ("POST", "PUT") or "if-match" in request.headers:
+            return
+        if request.headers.pop(NO_IF_MATCH, None) is not None:
+            return
+        target = None
+        if request.url.path == "/staff" and request.content:
+            target = ("staff", staff_aggregate_id(json.loads(request.content)["staff_id"]))
+        for pattern, kind in VERSIONED:
+            if target is None and (match := pattern.match(request.url.path)):
+                ident = match.group(1)
+                target = (kind, staff_aggregate_id(ident) if kind == "staff" else ident)
+        if target is None:
+            return
+        store = app.state.runtime.store
+        stored = await store.load(Aggregate("referral", "hq", *target))
+        if stored:
+            request.headers["If-Match"] = f'"{stored[-1].seq}"'
+
+    return hook
 
 
 @pytest.fixture
@@ -104,13 +149,17 @@ async def start_service(
         )
         spec = build_spec(config if clocked else None)
         if not background:
-            spec.background = []
-        app = create_app(spec, settings)
+            spec.processes = []
+        app = create_app(spec, settings, clock=clock if clocked else None)
         if clocked:
             app.dependency_overrides[get_config] = lambda: config
         await app.state.runtime.start()
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        client = httpx.AsyncClient(transport=transport, base_url="http://referral")
+        client = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://referral",
+            event_hooks={"request": [states_the_version(app)]},
+        )
         started.append((app, client))
         return Service(client, app, LocalIssuer.load(settings.keys_dir), clock, config)
 

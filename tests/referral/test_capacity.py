@@ -13,10 +13,15 @@ from contracts.referral import (
     ReferralAccepted,
     ReferralCompleted,
 )
-from services.referral.app.capacity import RESTORED, sweep_once
+from services.referral.app.capacity import RESTORED, capacity_sweep
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
+
+
+def sweep_of(svc: Service) -> Any:
+    """The capacity sweep as the service runs it, with the test's settings."""
+    return capacity_sweep(lambda _: svc.config)
 
 
 async def refer_many(svc: Service, n: int) -> list[str]:
@@ -48,11 +53,12 @@ async def test_accept_reserves_complete_and_withdraw_release(svc: Service) -> No
     )
     assert (await capacity(svc))["available"] == 1
     await svc.client.post(f"/referrals/{b}/withdraw", json={"reason": "moved"}, headers=worker(svc))
-    assert (await capacity(svc)) == {
+    assert (await capacity(svc)) | {"version": 0} == {
         "total": 2,
         "occupied_outside": 0,
         "reserved": 0,
         "available": 2,
+        "version": 0,
     }
 
 
@@ -99,11 +105,12 @@ async def test_concurrent_accepts_never_overbook(start_service: Starter) -> None
     codes = sorted(a.status_code for a in answers)
     assert codes == [200, 200, 409, 409, 409, 409], [a.text for a in answers]
     assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"unit_full"}
-    assert (await capacity(one)) == {
+    assert (await capacity(one)) | {"version": 0} == {
         "total": 2,
         "occupied_outside": 0,
         "reserved": 2,
         "available": 0,
+        "version": 0,
     }
     accepted = (await one.client.get("/referrals?status=accepted", headers=worker(one))).json()
     assert accepted["total"] == 2
@@ -160,10 +167,10 @@ async def test_a_place_left_by_an_interrupted_accept_is_released_once(
     # The accept reserved its place, then the process died before recording the acceptance.
     await append(one, "capacity", "transit", PlaceReserved(unit_id="transit", referral_id=rid))
     assert (await capacity(one))["reserved"] == 1
-    assert await sweep_once(one.runtime, one.config, later(0)) == 0  # an accept may be on its way
+    assert await sweep_of(one).run_once(one.runtime, later(0)) == 0  # an accept may be on its way
     fired = await asyncio.gather(
-        sweep_once(one.runtime, one.config, later(11)),
-        sweep_once(two.runtime, two.config, later(11)),
+        sweep_of(one).run_once(one.runtime, later(11)),
+        sweep_of(two).run_once(two.runtime, later(11)),
     )
     assert sorted(fired) == [0, 1]
     assert await place_events(one) == [
@@ -175,7 +182,7 @@ async def test_a_place_left_by_an_interrupted_accept_is_released_once(
     accepted = await one.client.post(f"/referrals/{rid}/accept", json={}, headers=coordinator(one))
     assert accepted.status_code == 200
     assert (await capacity(one))["reserved"] == 1
-    assert await sweep_once(two.runtime, two.config, later(60)) == 0
+    assert await sweep_of(two).run_once(two.runtime, later(60)) == 0
 
 
 async def test_interrupted_answers_and_closures_are_put_right(svc: Service) -> None:
@@ -202,11 +209,11 @@ async def test_interrupted_answers_and_closures_are_put_right(svc: Service) -> N
     )
     assert answer.status_code == 200
     assert (await capacity(svc))["reserved"] == 2
-    assert await sweep_once(svc.runtime, svc.config, later(5)) == 0
-    assert await sweep_once(svc.runtime, svc.config, later(11)) == 3
+    assert await sweep_of(svc).run_once(svc.runtime, later(5)) == 0
+    assert await sweep_of(svc).run_once(svc.runtime, later(11)) == 3
     events = await place_events(svc)
     assert ("released", completed, "completed") in events
     assert ("released", declined, "not_accepted") in events
     assert events[-1] == ("reserved", placeless, RESTORED)
     assert (await capacity(svc))["reserved"] == 1
-    assert await sweep_once(svc.runtime, svc.config, later(30)) == 0
+    assert await sweep_of(svc).run_once(svc.runtime, later(30)) == 0

@@ -27,7 +27,15 @@ async def test_unit_entry_shows_capacity_and_expected_services(svc: Service) -> 
     answer = await svc.client.get("/units/transit", headers=svc.headers("case_worker"))
     assert answer.status_code == 200
     unit = answer.json()
-    assert unit["capacity"] == {"total": 2, "occupied_outside": 0, "reserved": 0, "available": 2}
+    capacity = unit["capacity"]
+    assert capacity["version"] > 0  # the capacity's own version, for If-Match
+    assert capacity | {"version": 0} == {
+        "total": 2,
+        "occupied_outside": 0,
+        "reserved": 0,
+        "available": 2,
+        "version": 0,
+    }
     assert unit["expected_services"] == {"expected": 3, "offered": 2, "missing": ["medical"]}
     listed = await svc.client.get(
         "/units", params={"service_kind": "psychological"}, headers=svc.headers("auditor")

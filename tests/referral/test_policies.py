@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.referral.app.deadlines import DeadlinePolicy
+from services.referral.app.deadlines import deadlines
 from shared.envelope import Aggregate
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
 
@@ -30,7 +30,7 @@ async def test_overdue_then_escalated_once_each_with_two_instances(start_service
     rid = await refer(one)  # emergency: due in 24 h
     answered = await refer(one, case_id="case-2")
     await one.client.post(f"/referrals/{answered}/accept", json={}, headers=coordinator(one))
-    policies = [DeadlinePolicy(one.config), DeadlinePolicy(two.config)]
+    policies = [deadlines(lambda _: one.config), deadlines(lambda _: two.config)]
 
     one.clock.advance(hours=23, minutes=59)
     assert await asyncio.gather(
@@ -84,7 +84,7 @@ async def test_the_background_loops_fire_on_their_own(start_service: Starter) ->
 
 async def test_an_answer_after_overdue_stops_escalation(svc: Service) -> None:
     rid = await refer(svc)
-    policy = DeadlinePolicy(svc.config)
+    policy = deadlines(lambda _: svc.config)
     svc.clock.advance(hours=24)
     assert await policy.run_once(svc.runtime) == 1
     accepted = await svc.client.post(f"/referrals/{rid}/accept", json={}, headers=coordinator(svc))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from shared.access import access_outbox
-from tests.referral.conftest import Service, coordinator, referral_body, worker
+from tests.referral.conftest import NO_IF_MATCH, Service, coordinator, referral_body, worker
 
 
 async def refer(svc: Service, **overrides: Any) -> dict[str, Any]:
@@ -270,7 +270,8 @@ async def test_retries_with_the_same_key_record_once(svc: Service) -> None:
     assert first.status_code == second.status_code == 201
     rid = first.json()["referral_id"]
     assert second.json()["referral_id"] == rid
-    accept = coordinator(svc, key="accept-1")
+    # A retry sends what the first attempt sent: the same key and the same If-Match.
+    accept = {**coordinator(svc, key="accept-1"), "If-Match": first.headers["ETag"]}
     one = await svc.client.post(f"/referrals/{rid}/accept", json={}, headers=accept)
     two = await svc.client.post(f"/referrals/{rid}/accept", json={}, headers=accept)
     assert one.status_code == two.status_code == 200
@@ -278,3 +279,28 @@ async def test_retries_with_the_same_key_record_once(svc: Service) -> None:
     assert names == ["ReferralMade", "ReferralDetailsShared", "ReferralAccepted"]
     unit = (await svc.client.get("/units/transit", headers=worker(svc))).json()
     assert unit["capacity"]["reserved"] == 1
+
+
+async def test_an_answer_states_the_version_it_saw(svc: Service) -> None:
+    made = await svc.client.post("/referrals", json=referral_body(), headers=worker(svc))
+    rid, version = made.json()["referral_id"], made.json()["version"]
+    assert made.headers["ETag"] == f'"{version}"'
+    read = await svc.client.get(f"/referrals/{rid}", headers=coordinator(svc))
+    assert read.headers["ETag"] == f'"{version}"'
+    url = f"/referrals/{rid}/decline"
+    body = {"reason": "Pas de place"}
+    missing = await svc.client.post(
+        url, json=body, headers={**coordinator(svc, lang="en"), NO_IF_MATCH: "1"}
+    )
+    assert missing.status_code == 428 and missing.json()["error"]["code"] == "version_required"
+    stale = await svc.client.post(
+        url, json=body, headers={**coordinator(svc), "If-Match": f'"{version - 1}"'}
+    )
+    assert stale.status_code == 409 and stale.json()["error"]["current_version"] == version
+    declined = await svc.client.post(
+        url, json=body, headers={**coordinator(svc), "If-Match": made.headers["ETag"]}
+    )
+    assert (
+        declined.status_code == 200
+        and declined.headers["ETag"] == f'"{declined.json()["version"]}"'
+    )

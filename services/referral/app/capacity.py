@@ -1,4 +1,4 @@
-"""Places at a unit: the capacity aggregate, written with the version the projection shows.
+"""Places at a unit: the capacity aggregate, decided on as the log holds it.
 
 Two coordinators accepting at once both read version N; the server stores only the first
 append at N and refuses the other, which then reads the new state and decides again: with
@@ -18,33 +18,35 @@ its place back) a duplicate of the first, silently dropped by the server."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from services.referral.app.common import actor, aggregate, wait_projected
+from contracts.referral import PlaceReleased, PlaceReserved
+from services.referral.app.aggregates import CAPACITY, REFERRAL
 from services.referral.config import ReferralConfig
 from services.referral.domain import (
+    Capacity,
     Release,
     Reserve,
+    SetCapacity,
     Status,
     decide_capacity,
     place_to_release,
 )
 from services.referral.read.projections import referrals, reservations
-from services.referral.read.queries import capacity_state, referral_row
-from shared.auth import Principal
+from shared.commands import Expect, Loaded, Outcome
 from shared.envelope import Actor
+from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict
 from shared.http import ApiError
 from shared.i18n import Message
-from shared.loops import raise_if_cancelling, repeat
-from shared.service import Runtime
+from shared.process import Ports, Sweep
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 20
 SWEEPER = Actor.system("referral-capacity")
 # Why a place is kept for an accepted referral that had lost it (see the module docstring).
 RESTORED = "Place kept for an accepted referral after an interruption"
@@ -59,78 +61,97 @@ BUSY = ApiError(
 )
 
 
+def _decide(
+    unit_id: str, command: SetCapacity | Reserve | Release
+) -> Callable[[Capacity], list[DomainEvent]]:
+    def decide(state: Capacity) -> list[DomainEvent]:
+        return decide_capacity(replace(state, unit_id=unit_id), command)
+
+    return decide
+
+
+def _versioned(prefix: str) -> Callable[[Loaded[Capacity], Sequence[DomainEvent]], str]:
+    """Keys name the capacity version they were decided at: a key per referral alone would
+    make a second reservation of the same referral (accepted again after the sweep gave its
+    place back) a duplicate of the first, silently dropped."""
+
+    def key(loaded: Loaded[Capacity], events: Sequence[DomainEvent]) -> str:
+        return f"{prefix}:{loaded.version}"
+
+    return key
+
+
 async def _apply(
-    runtime: Runtime, who: Actor, unit_id: str, command: Reserve | Release, key: str
+    ports: Ports, who: Actor, unit_id: str, command: Reserve | Release, prefix: str
 ) -> bool:
-    """Decide on the current capacity and append; False if there was nothing to record."""
-    assert runtime.engine is not None
-    for _ in range(ATTEMPTS):
-        state, version = await capacity_state(runtime.engine, unit_id)
-        events = decide_capacity(state, command)
-        if not events:
-            return False
-        try:
-            result = await runtime.commit(
-                aggregate(runtime, "capacity", unit_id),
-                version,
-                events,
-                actor=who,
-                idempotency_key=f"{key}:{version}",
-            )
-            return not result.duplicate
-        except ConcurrencyConflict as exc:
-            await wait_projected(runtime, exc.actual)
-    raise BUSY
+    """Decide on the current capacity and append, deciding again when another append got in
+    first; False if there was nothing to record."""
+    assert ports.commands is not None
+    try:
+        outcome = await ports.commands.execute(
+            CAPACITY,
+            unit_id,
+            _decide(unit_id, command),
+            expect=Expect.current(),
+            actor=who,
+            key=_versioned(prefix),
+            retry=True,
+        )
+    except ConcurrencyConflict:
+        raise BUSY from None
+    return outcome.changed
+
+
+async def set_capacity(
+    ports: Ports,
+    unit_id: str,
+    command: SetCapacity,
+    *,
+    expect: Expect,
+    actor: Actor,
+    key: str | None,
+) -> Outcome[Capacity]:
+    assert ports.commands is not None
+    return await ports.commands.execute(
+        CAPACITY, unit_id, _decide(unit_id, command), expect=expect, actor=actor, key=key
+    )
 
 
 async def reserve(
-    runtime: Runtime, principal: Principal, unit_id: str, referral_id: str, override: str | None
+    ports: Ports, who: Actor, unit_id: str, referral_id: str, override: str | None
 ) -> None:
-    await _apply(
-        runtime,
-        actor(principal),
-        unit_id,
-        Reserve(referral_id, override),
-        f"reserve:{referral_id}",
-    )
+    await _apply(ports, who, unit_id, Reserve(referral_id, override), f"reserve:{referral_id}")
 
 
-async def release(
-    runtime: Runtime, principal: Principal, unit_id: str, referral_id: str, because: str
-) -> None:
-    await _apply(
-        runtime,
-        actor(principal),
-        unit_id,
-        Release(referral_id, because),
-        f"release:{referral_id}",
-    )
+async def release(ports: Ports, who: Actor, unit_id: str, referral_id: str, because: str) -> None:
+    await _apply(ports, who, unit_id, Release(referral_id, because), f"release:{referral_id}")
 
 
-async def release_unless_accepted(
-    runtime: Runtime, principal: Principal, unit_id: str, referral_id: str
-) -> None:
+async def release_unless_accepted(ports: Ports, who: Actor, unit_id: str, referral_id: str) -> None:
     """Undo a reservation whose acceptance was not recorded (someone else changed the
     referral first); keep it if the referral is accepted after all (a concurrent accept)."""
-    assert runtime.engine is not None
-    row = await referral_row(runtime.engine, referral_id)
-    if row is not None and row.status == Status.accepted.value:
+    assert ports.commands is not None
+    referral = (await ports.commands.load(REFERRAL, referral_id)).state
+    if referral is not None and referral.status is Status.accepted:
         return
-    await release(runtime, principal, unit_id, referral_id, "not_accepted")
+    await release(ports, who, unit_id, referral_id, "not_accepted")
 
 
 # -- the sweep -----------------------------------------------------------------------------
 
 
-async def sweep_once(runtime: Runtime, config: ReferralConfig, now: datetime | None = None) -> int:
-    """Give back places held for referrals that are not accepted, and take one for accepted
-    referrals holding none, when the mismatch is older than the grace period. Safe on several
-    instances at once: each append states the capacity version it decided on, with a key
-    naming that version, so the loser of a race stores nothing. Returns the events appended."""
-    assert runtime.engine is not None
-    now = now or datetime.now(UTC)
-    grace = config.reservation_grace
-    async with runtime.engine.connect() as conn:
+@dataclass(frozen=True)
+class Mismatch:
+    """A place held for a referral that is not accepted, or an accepted referral holding
+    none: what the sweep puts right."""
+
+    unit_id: str
+    command: Reserve | Release
+
+
+async def _mismatches(ports: Ports, now: datetime, grace: timedelta, limit: int) -> list[Mismatch]:
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
         held = (
             await conn.execute(
                 select(
@@ -143,7 +164,7 @@ async def sweep_once(runtime: Runtime, config: ReferralConfig, now: datetime | N
                 .where(referrals.c.status.is_distinct_from(Status.accepted.value))
                 .where(reservations.c.reserved_at <= now - grace)
                 .order_by(reservations.c.reserved_at)
-                .limit(200)
+                .limit(limit)
             )
         ).all()
         placeless = (
@@ -158,47 +179,46 @@ async def sweep_once(runtime: Runtime, config: ReferralConfig, now: datetime | N
                 .where(reservations.c.referral_id.is_(None))
                 .where(referrals.c.answered_at <= now - grace)
                 .order_by(referrals.c.answered_at)
-                .limit(200)
+                .limit(limit)
             )
         ).all()
-    fixed = 0
+    found = []
     for row in held:
         because = place_to_release(Status(row.status) if row.status else None)
-        if because is None:
-            continue
-        fixed += await _sweep_step(
-            runtime, row.unit_id, Release(row.referral_id, because), f"release:{row.referral_id}"
-        )
+        if because is not None:
+            found.append(Mismatch(row.unit_id, Release(row.referral_id, because)))
     for accepted in placeless:
-        fixed += await _sweep_step(
-            runtime,
-            accepted.to_unit,
-            Reserve(accepted.referral_id, RESTORED),
-            f"restore:{accepted.referral_id}",
-        )
-    return fixed
+        found.append(Mismatch(accepted.to_unit, Reserve(accepted.referral_id, RESTORED)))
+    return found
 
 
-async def _sweep_step(runtime: Runtime, unit_id: str, command: Reserve | Release, key: str) -> int:
-    try:
-        return 1 if await _apply(runtime, SWEEPER, unit_id, command, key) else 0
-    except ApiError:
-        return 0  # the unit's places are busy: next sweep
-    except Exception as exc:
-        # One unit's trouble must not stop the sweep of the others; it is retried next time.
-        raise_if_cancelling(exc)
-        log.warning("capacity sweep: a unit skipped this time: %s", type(exc).__name__)
-        return 0
+def capacity_sweep(
+    config_of: Callable[[Ports], ReferralConfig], interval_s: float = 60.0
+) -> Sweep[Capacity, Mismatch]:
+    """Give back places held for referrals that are not accepted, and take one for accepted
+    referrals holding none, when the mismatch is older than the grace period (longer than
+    any answer in flight). Each append states the capacity version it decided on, with a key
+    naming that version, so two instances sweeping at once store one fix."""
 
+    async def due(ports: Ports, now: datetime, limit: int) -> list[Mismatch]:
+        return await _mismatches(ports, now, config_of(ports).reservation_grace, limit)
 
-@dataclass
-class CapacitySweep:
-    config: ReferralConfig | None = None  # None: from the runtime's settings
+    def fix(state: Capacity, now: datetime, item: Mismatch) -> list[DomainEvent]:
+        return decide_capacity(replace(state, unit_id=item.unit_id), item.command)
 
-    async def loop(self, runtime: Runtime) -> None:
-        config = self.config or ReferralConfig.from_settings(runtime.settings)
+    def key(loaded: Loaded[Capacity], events: Sequence[DomainEvent]) -> str:
+        fixed = events[0]
+        assert isinstance(fixed, PlaceReserved | PlaceReleased)
+        kind = "restore" if isinstance(fixed, PlaceReserved) else "release"
+        return f"{kind}:{fixed.referral_id}:{loaded.version}"
 
-        async def one_sweep() -> None:
-            await sweep_once(runtime, config)
-
-        await repeat(one_sweep, interval_s=config.interval_s, label="capacity sweep")
+    return Sweep(
+        name="capacity sweep",
+        kind=CAPACITY,
+        due=due,
+        decide=fix,
+        key=key,
+        actor=SWEEPER,
+        interval_s=interval_s,
+        aggregate_id=lambda item: item.unit_id,
+    )

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.referral import SHAREABLE, Consent, ReferralDetailsShared, ReferralMade, Shareable
 from services.referral.app.common import ID_PATTERN, Body, invalid, known_unit
 from services.referral.config import ReferralConfig
-from services.referral.domain import Make, decide, due_at, iso
+from services.referral.domain import Make, due_at, iso
 from services.referral.read.cases import case_owner
 from shared.domain import DomainError
-from shared.events import DomainEvent
 from shared.i18n import LocalisedValueError, Message
 from shared.reference import check_code, codes
 from shared.validation import check_consent
@@ -105,16 +104,16 @@ class ReferBody(Body):
 CASE_OF_ANOTHER_AGENCY = "case_of_another_agency"
 
 
-async def referral_events(
+async def make_command(
     engine: AsyncEngine,
     config: ReferralConfig,
     body: ReferBody,
     *,
     referral_id: str,
     from_agency: str,
-) -> list[DomainEvent]:
-    """``ReferralMade`` and ``ReferralDetailsShared``, or a :class:`DomainError` naming the
-    field and the reason in French and English."""
+) -> Make:
+    """The referral to make (``ReferralMade`` and ``ReferralDetailsShared``), or a
+    :class:`DomainError` naming the field and the reason in French and English."""
     unit = await known_unit(engine, body.to_unit, "to_unit")
     if body.service_kind not in unit.service_kinds:
         raise invalid(
@@ -167,4 +166,4 @@ async def referral_events(
         due_at=iso(due_at(config.clock(), body.urgency, config.deadline_hours).astimezone(UTC)),
     )
     details = ReferralDetailsShared(referral_id=referral_id, **body.details.model_dump())
-    return decide(None, Make(made, details))
+    return Make(made, details)

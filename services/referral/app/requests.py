@@ -1,10 +1,10 @@
-"""Referrals casework asks for from case plans: a process manager (decision 0006).
+"""Referrals casework asks for from case plans: an inbox (decision 0006, ``shared.process``).
 
 Casework appends ``ReferralRequested`` on its case, naming the referral id. The case-owners
-projection records it as pending; this loop answers each with ``ReferralMade`` (and the
+projection records it as pending; this inbox answers each with ``ReferralMade`` (and the
 shared details) under exactly that id, or with ``ReferralRequestRefused`` and the reason in
 French and English. The rules are the HTTP API's, through the same function
-(:func:`services.referral.app.referring.referral_events`), after the same body validation.
+(:func:`services.referral.app.referring.make_command`), after the same body validation.
 
 Exactly once, on any number of instances and across crashes: the answer is appended on the
 new referral aggregate with expected version 0 and an idempotency key derived from the
@@ -17,27 +17,27 @@ answered by that office's referral service, which owns the referral aggregate.""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import exists, select
 
 from contracts.casework import CaseOpened, ReferralRequested, ReportAttachedToCase
-from services.referral.app.referring import ReferBody, referral_events
+from services.referral.app.aggregates import REFERRAL
+from services.referral.app.referring import ReferBody, make_command
 from services.referral.config import ReferralConfig
-from services.referral.domain import RefuseRequest, decide
+from services.referral.domain import Referral, RefuseRequest, decide
 from services.referral.read.cases import PENDING, referral_requests
 from services.referral.read.projections import referrals
+from shared.commands import Expect
 from shared.domain import DomainError
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
-from shared.eventstore import ConcurrencyConflict
 from shared.i18n import Message, validation_reason
-from shared.loops import raise_if_cancelling, repeat
+from shared.process import Inbox, Ports, Reaction
 from shared.recorded import PoisonEvent, decode
 from shared.reference import codes
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,15 @@ ANSWERER = Actor.system("referral-requests")
 FROM_THE_CASE = frozenset({"child_age_band", "child_sex", "concerns"})
 
 
-async def answer_pending_once(runtime: Runtime, config: ReferralConfig, limit: int = 100) -> int:
-    """Answer this site's pending requests; returns how many events this instance appended."""
-    assert runtime.engine is not None
-    async with runtime.engine.connect() as conn:
-        rows = (
+async def _pending(ports: Ports, limit: int) -> Sequence[Any]:
+    """This site's pending requests, not answered yet."""
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
+        return (
             await conn.execute(
                 select(referral_requests)
                 .where(referral_requests.c.status == PENDING)
-                .where(referral_requests.c.site == runtime.settings.site)
+                .where(referral_requests.c.site == ports.settings.site)
                 # Answered already, and the requests table has not caught up (the two streams
                 # are applied independently).
                 .where(~exists().where(referrals.c.referral_id == referral_requests.c.referral_id))
@@ -62,33 +62,28 @@ async def answer_pending_once(runtime: Runtime, config: ReferralConfig, limit: i
                 .limit(limit)
             )
         ).all()
-    written = 0
-    for row in rows:
-        try:
-            written += await answer(runtime, config, row)
-        except ConcurrencyConflict:
-            continue  # answered by another instance (or before a crash): nothing to add
-        except Exception as exc:
-            # One request that cannot be answered now (NATS away) must not hold up the others.
-            raise_if_cancelling(exc)
-            log.warning("referral requests: one skipped this turn: %s", type(exc).__name__)
-    return written
 
 
-async def answer(runtime: Runtime, config: ReferralConfig, row: Any) -> int:
-    """Append the answer to one request row; 0 if it was already answered."""
-    request = ReferralRequested.model_validate(row.request)
-    events = await decide_request(runtime, config, row.site, row.case_id, request)
-    result = await runtime.commit(
-        Aggregate("referral", runtime.settings.site, "referral", request.referral_id),
-        0,
-        events,
-        actor=_requester(row.requested_by),
-        idempotency_key=f"request:{request.referral_id}",
-        correlation_id=row.correlation_id,
-        causation_id=row.event_id,
-    )
-    return 0 if result.duplicate else len(events)
+def request_answerer(
+    config: Callable[[Ports], ReferralConfig], interval_s: float = 1.0
+) -> Inbox[Any]:
+    """Answers each pending request: the referral casework asked for, or its refusal."""
+
+    async def react(ports: Ports, row: Any) -> Reaction[Referral | None]:
+        request = ReferralRequested.model_validate(row.request)
+        events = await decide_request(ports, config(ports), row.site, row.case_id, request)
+        return Reaction(
+            kind=REFERRAL,
+            aggregate_id=request.referral_id,
+            decide=lambda _state: events,
+            key=f"request:{request.referral_id}",
+            expect=Expect.new(),
+            actor=_requester(row.requested_by),
+            causation_id=row.event_id,
+            correlation_id=row.correlation_id,
+        )
+
+    return Inbox(name="referral requests", pending=_pending, react=react, interval_s=interval_s)
 
 
 def _requester(stored: Any) -> Actor:
@@ -101,10 +96,10 @@ def _requester(stored: Any) -> Actor:
 
 
 async def decide_request(
-    runtime: Runtime, config: ReferralConfig, site: str, case_id: str, request: ReferralRequested
+    ports: Ports, config: ReferralConfig, site: str, case_id: str, request: ReferralRequested
 ) -> list[DomainEvent]:
     """The referral casework asked for, or its refusal with the reason."""
-    assert runtime.engine is not None
+    assert ports.engine is not None
 
     def refused(code: str, message: Message) -> list[DomainEvent]:
         return decide(
@@ -124,19 +119,20 @@ async def decide_request(
                 "reason": request.reason,
                 "consent": request.consent.model_dump(),
                 "shared_fields": request.shared_fields,
-                "details": await case_details(runtime, site, case_id, request.shared_fields),
+                "details": await case_details(ports, site, case_id, request.shared_fields),
             }
         )
     except ValidationError as exc:
         return refused("invalid_request", _reasons(exc))
     try:
-        return await referral_events(
-            runtime.engine,
+        command = await make_command(
+            ports.engine,
             config,
             body,
             referral_id=request.referral_id,
             from_agency=request.from_agency,
         )
+        return decide(None, command)
     except DomainError as exc:
         if exc.field is None:
             return refused(exc.code, exc.message)
@@ -156,7 +152,7 @@ def _reasons(exc: ValidationError) -> Message:
 
 
 async def case_details(
-    runtime: Runtime, site: str, case_id: str, shared_fields: list[str]
+    ports: Ports, site: str, case_id: str, shared_fields: list[str]
 ) -> dict[str, Any]:
     """The values of the shared fields referral can read from the case's own events (sex,
     age band, concerns); anything else it cannot know stays unset. Only what the worker chose
@@ -165,12 +161,12 @@ async def case_details(
     wanted = FROM_THE_CASE & set(shared_fields)
     if not wanted:
         return {}
-    assert runtime.store is not None
+    assert ports.commands is not None
     case = Aggregate("casework", site, "case", case_id)
     facts: dict[str, Any] = {}
     concerns: list[str] = []
     for name in ("CaseOpened", "ReportAttachedToCase"):
-        for msg in await runtime.store.read_raw(case.stream, case.subject(name)):
+        for msg in await ports.commands.store.read_raw(case.stream, case.subject(name)):
             try:
                 event = decode(msg.data, stream=case.stream, seq=msg.seq, subject=msg.subject).event
             except PoisonEvent:
@@ -192,16 +188,3 @@ async def case_details(
         if valid:
             details["concerns"] = valid[:20]
     return details
-
-
-@dataclass
-class RequestPolicy:
-    config: ReferralConfig | None = None  # None: from the runtime's settings
-
-    async def loop(self, runtime: Runtime) -> None:
-        config = self.config or ReferralConfig.from_settings(runtime.settings)
-
-        async def one_turn() -> None:
-            await answer_pending_once(runtime, config)
-
-        await repeat(one_turn, interval_s=config.requests_interval_s, label="referral requests")

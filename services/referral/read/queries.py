@@ -7,10 +7,9 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.referral.domain import Capacity, Referral, Status
 from services.referral.domain.search import UnitEntry
 from services.referral.read.cases import case_owners
-from services.referral.read.projections import capacity, referrals, reservations, units
+from services.referral.read.projections import capacity, referrals, units
 
 # What the receiving unit always sees: the referral's own bookkeeping, nothing about the child.
 RECEIVER_FIELDS = (
@@ -32,18 +31,6 @@ RECEIVER_FIELDS = (
     "outcome",
     "withdraw_reason",
 )
-
-
-def referral_state(row: Row[Any]) -> Referral:
-    return Referral(
-        referral_id=row.referral_id,
-        case_id=row.case_id,
-        to_unit=row.to_unit,
-        status=Status(row.status),
-        due_at=row.due_at,
-        overdue=row.overdue,
-        escalated=row.escalated,
-    )
 
 
 # The agency that owns the referral's case now: referrals follow a case transferred to another
@@ -68,7 +55,13 @@ async def unit_row(engine: AsyncEngine, unit_id: str) -> Row[Any] | None:
     async with engine.connect() as conn:
         return (
             await conn.execute(
-                select(units, capacity.c.total, capacity.c.occupied_outside, capacity.c.reserved)
+                select(
+                    units,
+                    capacity.c.total,
+                    capacity.c.occupied_outside,
+                    capacity.c.reserved,
+                    capacity.c.last_seq.label("capacity_version"),
+                )
                 .outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
                 .where(units.c.unit_id == unit_id)
             )
@@ -78,28 +71,12 @@ async def unit_row(engine: AsyncEngine, unit_id: str) -> Row[Any] | None:
 def units_with_capacity() -> Select[Any]:
     """Every unit with its capacity columns (``None`` for a unit that never set one)."""
     return select(
-        units, capacity.c.total, capacity.c.occupied_outside, capacity.c.reserved
+        units,
+        capacity.c.total,
+        capacity.c.occupied_outside,
+        capacity.c.reserved,
+        capacity.c.last_seq.label("capacity_version"),
     ).outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
-
-
-async def capacity_state(engine: AsyncEngine, unit_id: str) -> tuple[Capacity, int]:
-    """The unit's capacity and its aggregate's last sequence (0: never written)."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(select(capacity).where(capacity.c.unit_id == unit_id))
-        ).one_or_none()
-        held = (
-            await conn.execute(
-                select(reservations.c.referral_id).where(reservations.c.unit_id == unit_id)
-            )
-        ).scalars()
-        reserved = frozenset(str(r) for r in held)
-    if row is None:
-        return Capacity(unit_id), 0
-    return (
-        Capacity(unit_id, row.total, row.occupied_outside, reserved, counted=True),
-        int(row.last_seq),
-    )
 
 
 def available(row: Row[Any]) -> int:
@@ -145,6 +122,7 @@ def unit_view(row: Row[Any]) -> dict[str, Any]:
             "occupied_outside": row.occupied_outside or 0,
             "reserved": row.reserved or 0,
             "available": available(row),
+            "version": row.capacity_version or 0,
         },
         "expected_services": {
             "expected": len(expected),

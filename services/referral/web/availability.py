@@ -13,6 +13,7 @@ from sqlalchemy import Row, or_
 from services.referral.domain.availability import Member, availability
 from services.referral.read.projections import units
 from services.referral.read.queries import available, unit_row, units_with_capacity
+from services.referral.web.answers import AvailabilityOut
 from services.referral.web.common import not_found, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal
@@ -26,6 +27,7 @@ def _member(row: Row[Any]) -> Member:
 
 
 def _availability_view(expected: list[str], rows: Sequence[Row[Any]]) -> dict[str, Any]:
+    """The fields of :class:`AvailabilityOut` but the hub's or unit's id."""
     members = [_member(r) for r in rows]
     result = availability(expected, members)
     return {
@@ -53,7 +55,7 @@ async def hub_services(
     _: Annotated[Principal, Depends(permissions.require("availability.read"))],
     hub_id: str,
     request: Request,
-) -> dict[str, Any]:
+) -> AvailabilityOut:
     """The services expected of a hub (its own ``expected_services``) and those offered now
     by the hub and the units that name it as their hub: a unit that counts its places offers
     its services while one is free; a unit that never set a capacity always does."""
@@ -70,7 +72,7 @@ async def hub_services(
                 .order_by(units.c.name, units.c.unit_id)
             )
         ).all()
-    return {"hub_id": hub_id, **_availability_view(list(hub.expected_services), rows)}
+    return AvailabilityOut(hub_id=hub_id, **_availability_view(list(hub.expected_services), rows))
 
 
 @router.get("/units/{unit_id}/services")
@@ -78,11 +80,13 @@ async def unit_services(
     _: Annotated[Principal, Depends(permissions.require("availability.read"))],
     unit_id: str,
     request: Request,
-) -> dict[str, Any]:
+) -> AvailabilityOut:
     """The services expected of one unit and those it offers now (same rule as for a hub)."""
     engine = runtime_of(request).engine
     assert engine is not None
     row = await unit_row(engine, unit_id)
     if row is None:
         raise not_found("unit", "Unité")
-    return {"unit_id": unit_id, **_availability_view(list(row.expected_services), [row])}
+    return AvailabilityOut(
+        unit_id=unit_id, **_availability_view(list(row.expected_services), [row])
+    )

@@ -3,10 +3,11 @@ idempotency key, refusals in both languages, paging."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Query, Request
 
+from services.referral.config import ReferralConfig
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.service import Runtime
@@ -21,6 +22,12 @@ IdempotencyKey = Annotated[
 ]
 Page = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
+
+
+def get_config(request: Request) -> ReferralConfig:
+    """A FastAPI dependency: the referral settings of the runtime (tests override it, with
+    ``app.dependency_overrides``, to give their own clock)."""
+    return ReferralConfig.from_settings(request.app.state.runtime.settings)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -43,7 +50,3 @@ def forbidden_row() -> ApiError:
             fr="Ce dossier relève d'une autre unité ou structure.",
         ),
     )
-
-
-def paged(items: list[dict[str, Any]], total: int, page: int, size: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "page": page, "page_size": size}

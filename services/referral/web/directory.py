@@ -5,30 +5,35 @@ The search for a service is in ``search.py``; services offered against those exp
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.referral import AgencyRegistered, UnitDescribed
-from services.referral.app.common import ID_PATTERN, Body, actor, aggregate, invalid
-from services.referral.domain import SetCapacity, decide_capacity
+from services.referral.app import capacity as places
+from services.referral.app import directory as directory_commands
+from services.referral.app.aggregates import CAPACITY, UNIT
+from services.referral.app.common import ID_PATTERN, Body, invalid
+from services.referral.domain import SetCapacity
 from services.referral.domain.search import WEEKDAYS, parse_interval
 from services.referral.read.projections import agencies, units
-from services.referral.read.queries import capacity_state, unit_row, unit_view, units_with_capacity
-from services.referral.web.common import (
-    IdempotencyKey,
-    Page,
-    PageSize,
-    forbidden_row,
-    not_found,
-    paged,
-    runtime_of,
+from services.referral.read.queries import unit_row, unit_view, units_with_capacity
+from services.referral.web.answers import (
+    AgencyOut,
+    AgencyPageOut,
+    AgencyRowOut,
+    CapacityOut,
+    UnitOut,
+    UnitPageOut,
 )
+from services.referral.web.common import Page, PageSize, forbidden_row, not_found, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal, Role
+from shared.command_http import actor_of, command_key, seen, tag
+from shared.commands import Expect
 from shared.i18n import LocalisedValueError, Message
 from shared.pagination import fetch_page
 from shared.reference import check_code, codes, locations
@@ -131,24 +136,27 @@ class CapacityBody(Body):
     occupied_outside: int = Field(default=0, ge=0, le=100_000)
 
 
+def _expect(request: Request, exists: bool) -> Expect:
+    """A new aggregate expects nothing; a change to an existing one, the version its author
+    saw (``If-Match``)."""
+    return seen(request) if exists else Expect.new()
+
+
 @router.post("/agencies", status_code=201)
 async def register_agency(
     principal: Annotated[Principal, Depends(permissions.require("agency.register"))],
     body: AgencyBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> AgencyOut:
     runtime = runtime_of(request)
     data = body.model_dump()
     event = AgencyRegistered(agency_name=data.pop("name"), **data)
-    await runtime.commit(
-        aggregate(runtime, "agency", body.agency_id),
-        0,
-        [event],
-        actor=actor(principal),
-        idempotency_key=key,
+    outcome = await directory_commands.register_agency(
+        runtime, event, actor=actor_of(principal), key=command_key(request, principal)
     )
-    return body.model_dump()
+    tag(response, outcome.version)
+    return AgencyOut(**body.model_dump())
 
 
 @router.get("/agencies")
@@ -157,7 +165,7 @@ async def list_agencies(
     request: Request,
     page: Page = 1,
     page_size: PageSize = 50,
-) -> dict[str, Any]:
+) -> AgencyPageOut:
     engine = runtime_of(request).engine
     assert engine is not None
     rows, total = await fetch_page(
@@ -168,7 +176,12 @@ async def list_agencies(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    return paged([dict(r._mapping) for r in rows], total, page, page_size)
+    return AgencyPageOut(
+        items=[AgencyRowOut(**r._mapping) for r in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
 
 
 def _may_maintain(principal: Principal, unit_id: str, agency_id: str) -> bool:
@@ -183,12 +196,13 @@ async def describe_unit(
     unit_id: Annotated[str, Path(pattern=ID_PATTERN)],
     body: UnitBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> UnitOut:
+    """Describe a new unit, or revise one (``If-Match``: the unit's version)."""
     runtime = runtime_of(request)
-    assert runtime.engine is not None
-    current = await unit_row(runtime.engine, unit_id)
-    if current is not None and current.agency_id != body.agency_id:
+    assert runtime.engine is not None and runtime.commands is not None
+    current = await runtime.commands.load(UNIT, unit_id)
+    if current.exists and current.state.agency_id != body.agency_id:
         raise invalid(
             "agency_id",
             "A unit cannot move to another agency.",
@@ -196,6 +210,7 @@ async def describe_unit(
         )
     if not _may_maintain(principal, unit_id, body.agency_id):
         raise forbidden_row()
+    expect = _expect(request, current.exists)
     async with runtime.engine.connect() as conn:
         known = await conn.execute(
             select(agencies.c.agency_id).where(agencies.c.agency_id == body.agency_id)
@@ -204,16 +219,18 @@ async def describe_unit(
             raise invalid("agency_id", "Unknown agency.", "Structure inconnue.", "unknown_agency")
     if body.hub_id is not None:
         await _check_hub(runtime.engine, unit_id, body.hub_id)
-    await runtime.commit(
-        aggregate(runtime, "unit", unit_id),
-        current.last_seq if current is not None else 0,
-        [UnitDescribed(unit_id=unit_id, unit_name=body.name, **body.model_dump(exclude={"name"}))],
-        actor=actor(principal),
-        idempotency_key=key,
+    event = UnitDescribed(unit_id=unit_id, unit_name=body.name, **body.model_dump(exclude={"name"}))
+    outcome = await directory_commands.describe(
+        runtime,
+        event,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
     )
     row = await unit_row(runtime.engine, unit_id)
     assert row is not None
-    return unit_view(row)
+    tag(response, outcome.version)
+    return UnitOut(**unit_view(row))
 
 
 async def _check_hub(engine: AsyncEngine, unit_id: str, hub_id: str) -> None:
@@ -258,28 +275,30 @@ async def set_capacity(
     unit_id: str,
     body: CapacityBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> CapacityOut:
+    """Set the unit's places; once set, a change names the capacity's version in
+    ``If-Match`` (``capacity.version`` of the unit)."""
     runtime = runtime_of(request)
-    assert runtime.engine is not None
+    assert runtime.engine is not None and runtime.commands is not None
     row = await unit_row(runtime.engine, unit_id)
     if row is None:
         raise not_found("unit", "Unité")
     if not _may_maintain(principal, unit_id, row.agency_id):
         raise forbidden_row()
-    state, version = await capacity_state(runtime.engine, unit_id)
-    events = decide_capacity(state, SetCapacity(body.total, body.occupied_outside))
-    await runtime.commit(
-        aggregate(runtime, "capacity", unit_id),
-        version,
-        events,
-        actor=actor(principal),
-        idempotency_key=key,
+    current = await runtime.commands.load(CAPACITY, unit_id)
+    outcome = await places.set_capacity(
+        runtime,
+        unit_id,
+        SetCapacity(body.total, body.occupied_outside),
+        expect=_expect(request, current.exists),
+        actor=actor_of(principal),
+        key=command_key(request, principal),
     )
     row = await unit_row(runtime.engine, unit_id)
     assert row is not None
-    view: dict[str, Any] = unit_view(row)["capacity"]
-    return view
+    tag(response, outcome.version)
+    return CapacityOut(**unit_view(row)["capacity"])
 
 
 @router.get("/units")
@@ -291,7 +310,7 @@ async def list_units(
     commune: str | None = None,
     page: Page = 1,
     page_size: PageSize = 50,
-) -> dict[str, Any]:
+) -> UnitPageOut:
     engine = runtime_of(request).engine
     assert engine is not None
     query = units_with_capacity()
@@ -309,7 +328,9 @@ async def list_units(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    return paged([unit_view(r) for r in rows], total, page, page_size)
+    return UnitPageOut(
+        items=[UnitOut(**unit_view(r)) for r in rows], total=total, page=page, page_size=page_size
+    )
 
 
 @router.get("/units/{unit_id}")
@@ -317,10 +338,13 @@ async def get_unit(
     _: Annotated[Principal, Depends(permissions.require("directory.read"))],
     unit_id: str,
     request: Request,
-) -> dict[str, Any]:
+    response: Response,
+) -> UnitOut:
+    """The unit; its ``ETag`` is the unit's version (``capacity.version`` is the capacity's)."""
     engine = runtime_of(request).engine
     assert engine is not None
     row = await unit_row(engine, unit_id)
     if row is None:
         raise not_found("unit", "Unité")
-    return unit_view(row)
+    tag(response, row.last_seq)
+    return UnitOut(**unit_view(row))

@@ -2,48 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import or_
 
 from services.referral.app import capacity as places
-from services.referral.app.common import actor, aggregate, known_unit, replayed, wait_projected
-from services.referral.app.referring import CASE_OF_ANOTHER_AGENCY, ReferBody, referral_events
-from services.referral.config import ReferralConfig, get_config
-from services.referral.domain import (
-    Accept,
-    Command,
-    Complete,
-    Decline,
-    Status,
-    Withdraw,
-    decide,
-)
+from services.referral.app import referrals as referral_commands
+from services.referral.app.common import known_unit
+from services.referral.app.referring import CASE_OF_ANOTHER_AGENCY, ReferBody
+from services.referral.config import ReferralConfig
+from services.referral.domain import Accept, Complete, Decline, Referral, Status, Withdraw
 from services.referral.read.projections import referrals
 from services.referral.read.queries import (
     case_agency,
     full_view,
     referral_row,
-    referral_state,
     referrals_with_owner,
     shared_view,
 )
 from services.referral.web.common import (
-    IdempotencyKey,
     Page,
     PageSize,
     forbidden_row,
+    get_config,
     not_found,
-    paged,
     runtime_of,
 )
 from services.referral.web.permissions import permissions
-from services.referral.web.schemas import AcceptBody, CompleteBody, DeclineBody, WithdrawBody
+from services.referral.web.schemas import (
+    AcceptBody,
+    AnyReferralOut,
+    CompleteBody,
+    DeclineBody,
+    ReferralOut,
+    ReferralPageOut,
+    SharedReferralOut,
+    WithdrawBody,
+)
 from shared.auth import Principal, Role
+from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
 from shared.domain import DomainError
-from shared.eventstore import ConcurrencyConflict
-from shared.ids import derived_id, new_id
 from shared.pagination import fetch_page
 from shared.service import Runtime
 
@@ -60,10 +60,10 @@ def _receiver(principal: Principal, row: Any) -> bool:
     return principal.has(Role.unit_coordinator) and principal.unit == row.to_unit
 
 
-def _view(principal: Principal, row: Any) -> dict[str, Any]:
+def _view(principal: Principal, row: Any) -> AnyReferralOut:
     if principal.has(Role.auditor) or _referrer(principal, row):
-        return full_view(row)
-    return shared_view(row)
+        return ReferralOut(**full_view(row))
+    return SharedReferralOut(**shared_view(row))
 
 
 @router.post("/referrals", status_code=201)
@@ -72,34 +72,33 @@ async def refer(
     principal: Annotated[Principal, Depends(permissions.require("referral.make"))],
     body: ReferBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> ReferralOut:
     runtime = runtime_of(request)
     assert runtime.engine is not None
+    key = command_key(request, principal)
     # A retried request must name the same referral, so its id comes from the key.
-    referral_id = derived_id("referral", principal.user, key) if key else new_id()
+    referral_id = new_aggregate_id(key, "referral")
     try:
-        events = await referral_events(
-            runtime.engine, config, body, referral_id=referral_id, from_agency=principal.agency
+        outcome = await referral_commands.make(
+            runtime,
+            config,
+            body,
+            referral_id=referral_id,
+            from_agency=principal.agency,
+            actor=actor_of(principal),
+            key=key,
         )
     except DomainError as exc:
         if exc.code == CASE_OF_ANOTHER_AGENCY:
             # Another agency's case answers as a missing one: its existence is not theirs.
             raise not_found("case", "Dossier") from None
         raise
-    await runtime.commit(
-        aggregate(runtime, "referral", referral_id),
-        0,
-        events,
-        actor=actor(principal),
-        idempotency_key=key,
-    )
-    row = await referral_row(runtime.engine, referral_id)
-    assert row is not None
-    return full_view(row)
+    tag(response, outcome.version)
+    return ReferralOut(**full_view(await _row(runtime, referral_id)))
 
 
-async def _load(runtime: Runtime, referral_id: str) -> Any:
+async def _row(runtime: Runtime, referral_id: str) -> Any:
     assert runtime.engine is not None
     row = await referral_row(runtime.engine, referral_id)
     if row is None:
@@ -107,87 +106,94 @@ async def _load(runtime: Runtime, referral_id: str) -> Any:
     return row
 
 
-async def _transition(
-    runtime: Runtime, principal: Principal, row: Any, command: Command, key: str | None
-) -> Any:
-    """Decide on the projected state and append with its version; answer with the new row."""
-    assert runtime.engine is not None
-    if replayed(runtime, "referral", row.referral_id, key, row.last_command_id):
-        return row
-    events = decide(referral_state(row), command)
-    await runtime.commit(
-        aggregate(runtime, "referral", row.referral_id),
-        row.last_seq,
-        events,
-        actor=actor(principal),
-        idempotency_key=key,
-    )
-    return await referral_row(runtime.engine, row.referral_id)
+def _only(who: Callable[[Principal, Any], bool], principal: Principal, row: Any) -> None:
+    if not who(principal, row):
+        raise forbidden_row()
 
 
-@router.post("/referrals/{referral_id}/accept")
+def _exists(state: Referral | None) -> bool:
+    return state is not None
+
+
+@router.post("/referrals/{referral_id}/accept", response_model_exclude_unset=True)
 async def accept(
     principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
     referral_id: str,
     body: AcceptBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> SharedReferralOut:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
-    if replayed(runtime, "referral", referral_id, key, row.last_command_id):
-        return shared_view(row)
-    command = Accept(body.capacity_override_reason)
-    decide(referral_state(row), command)  # refuse an illegal transition before reserving
-    await places.reserve(runtime, principal, row.to_unit, referral_id, command.override_reason)
-    try:
-        new = await _transition(runtime, principal, row, command, key)
-    except ConcurrencyConflict as exc:
-        # The referral moved first (withdrawn, or accepted by a colleague): give the place
-        # back unless it is accepted after all. Other failures keep the place (the accept
-        # may be stored); if it was not, the capacity sweep gives it back after its grace.
-        await wait_projected(runtime, exc.actual)
-        await places.release_unless_accepted(runtime, principal, row.to_unit, referral_id)
-        raise
-    return shared_view(new)
+    expect = seen(request)
+    row = await _row(runtime, referral_id)
+    _only(_receiver, principal, row)
+    outcome = await referral_commands.accept(
+        runtime,
+        referral_id,
+        Accept(body.capacity_override_reason),
+        to_unit=row.to_unit,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=_exists,
+    )
+    tag(response, outcome.version)
+    return SharedReferralOut(**shared_view(await _row(runtime, referral_id)))
 
 
-@router.post("/referrals/{referral_id}/decline")
+@router.post("/referrals/{referral_id}/decline", response_model_exclude_unset=True)
 async def decline(
     principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
     referral_id: str,
     body: DeclineBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> SharedReferralOut:
     runtime = runtime_of(request)
     assert runtime.engine is not None
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
+    expect = seen(request)
+    row = await _row(runtime, referral_id)
+    _only(_receiver, principal, row)
     if body.suggested_unit is not None:
         await known_unit(runtime.engine, body.suggested_unit, "suggested_unit")
-    new = await _transition(runtime, principal, row, Decline(body.reason, body.suggested_unit), key)
-    return shared_view(new)
+    outcome = await referral_commands.transition(
+        runtime,
+        referral_id,
+        Decline(body.reason, body.suggested_unit),
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+        visible=_exists,
+    )
+    tag(response, outcome.version)
+    return SharedReferralOut(**shared_view(await _row(runtime, referral_id)))
 
 
-@router.post("/referrals/{referral_id}/complete")
+@router.post("/referrals/{referral_id}/complete", response_model_exclude_unset=True)
 async def complete(
     principal: Annotated[Principal, Depends(permissions.require("referral.answer"))],
     referral_id: str,
     body: CompleteBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> SharedReferralOut:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
-    new = await _transition(runtime, principal, row, Complete(body.outcome), key)
-    await places.release(runtime, principal, row.to_unit, referral_id, "completed")
-    return shared_view(new)
+    expect = seen(request)
+    row = await _row(runtime, referral_id)
+    _only(_receiver, principal, row)
+    actor = actor_of(principal)
+    outcome = await referral_commands.transition(
+        runtime,
+        referral_id,
+        Complete(body.outcome),
+        expect=expect,
+        actor=actor,
+        key=command_key(request, principal),
+        visible=_exists,
+    )
+    await places.release(runtime, actor, row.to_unit, referral_id, "completed")
+    tag(response, outcome.version)
+    return SharedReferralOut(**shared_view(await _row(runtime, referral_id)))
 
 
 @router.post("/referrals/{referral_id}/withdraw")
@@ -196,33 +202,46 @@ async def withdraw(
     referral_id: str,
     body: WithdrawBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> ReferralOut:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _referrer(principal, row):
-        raise forbidden_row()
-    new = await _transition(runtime, principal, row, Withdraw(body.reason), key)
-    await places.release(runtime, principal, row.to_unit, referral_id, "withdrawn")
-    return full_view(new)
+    expect = seen(request)
+    row = await _row(runtime, referral_id)
+    _only(_referrer, principal, row)
+    actor = actor_of(principal)
+    outcome = await referral_commands.transition(
+        runtime,
+        referral_id,
+        Withdraw(body.reason),
+        expect=expect,
+        actor=actor,
+        key=command_key(request, principal),
+        visible=_exists,
+    )
+    await places.release(runtime, actor, row.to_unit, referral_id, "withdrawn")
+    tag(response, outcome.version)
+    return ReferralOut(**full_view(await _row(runtime, referral_id)))
 
 
-@router.get("/referrals/{referral_id}")
+@router.get("/referrals/{referral_id}", response_model_exclude_unset=True)
 async def get_referral(
     principal: Annotated[Principal, Depends(permissions.require("referral.read"))],
     referral_id: str,
     request: Request,
-) -> dict[str, Any]:
+    response: Response,
+) -> AnyReferralOut:
+    """The referral as the caller may see it; its ``ETag`` goes back in ``If-Match``."""
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
+    row = await _row(runtime, referral_id)
     if not (principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)):
         raise not_found("referral", "Orientation")  # do not confirm it exists
     assert runtime.access_log is not None
     await runtime.access_log.record(principal, "referral", [referral_id], purpose="referral.read")
+    tag(response, row.last_seq)
     return _view(principal, row)
 
 
-@router.get("/referrals")
+@router.get("/referrals", response_model_exclude_unset=True)
 async def list_referrals(
     principal: Annotated[Principal, Depends(permissions.require("referral.read"))],
     request: Request,
@@ -233,7 +252,7 @@ async def list_referrals(
     case_id: str | None = None,
     page: Page = 1,
     page_size: PageSize = 20,
-) -> dict[str, Any]:
+) -> ReferralPageOut:
     runtime = runtime_of(request)
     assert runtime.engine is not None and runtime.access_log is not None
     query = referrals_with_owner()
@@ -264,4 +283,6 @@ async def list_referrals(
     await runtime.access_log.record(
         principal, "referral", [r.referral_id for r in rows], purpose="referral.list"
     )
-    return paged([_view(principal, r) for r in rows], total, page, page_size)
+    return ReferralPageOut(
+        items=[_view(principal, r) for r in rows], total=total, page=page, page_size=page_size
+    )

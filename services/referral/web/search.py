@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.referral.app.common import invalid
-from services.referral.config import ReferralConfig, get_config
+from services.referral.config import ReferralConfig
 from services.referral.domain.search import Need, rank
 from services.referral.read.projections import units
 from services.referral.read.queries import unit_entry, units_with_capacity
-from services.referral.web.common import runtime_of
+from services.referral.web.answers import FoundUnitOut, SearchOut
+from services.referral.web.common import get_config, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal
 from shared.reference import codes, locations
@@ -42,7 +43,7 @@ async def search_units(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> SearchOut:
     """Who can provide ``service_kind`` for this child near ``near``, open on ``on``, best
     first: open at ``at``, free place, same commune, same department, fit. Days and times
     are read in the country's time zone."""
@@ -65,21 +66,21 @@ async def search_units(
     day = config.local(on) if on is not None else moment
     need = Need(service_kind, age, sex, near, language, on=day, at=moment)
     ranked = rank(entries, need, locations())[:limit]
-    return {
-        "at": moment.isoformat() if moment is not None else None,
-        "day": day.date().isoformat() if day is not None else None,
-        "items": [
-            {
-                "unit_id": c.unit.unit_id,
-                "name": c.unit.name,
-                "agency_id": c.unit.agency_id,
-                "commune": c.unit.commune,
-                "available": c.unit.available,
-                "same_commune": c.same_commune,
-                "same_department": c.same_department,
-                "fit": c.fit,
-                "open_now": c.open_now,
-            }
+    return SearchOut(
+        at=moment.isoformat() if moment is not None else None,
+        day=day.date().isoformat() if day is not None else None,
+        items=[
+            FoundUnitOut(
+                unit_id=c.unit.unit_id,
+                name=c.unit.name,
+                agency_id=c.unit.agency_id,
+                commune=c.unit.commune,
+                available=c.unit.available,
+                same_commune=c.same_commune,
+                same_department=c.same_department,
+                fit=c.fit,
+                open_now=c.open_now,
+            )
             for c in ranked
         ],
-    }
+    )

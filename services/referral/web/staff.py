@@ -6,35 +6,31 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, field_validator
 from sqlalchemy import select
 
 from contracts.referral import CompetencyAssessed, StaffMemberRegistered, TrainingSessionHeld
-from services.referral.app.common import Body, actor, aggregate, invalid, known_unit
+from services.referral.app import directory as directory_commands
+from services.referral.app.aggregates import STAFF, staff_aggregate_id
+from services.referral.app.common import Body, invalid, known_unit
 from services.referral.read.projections import assessments, staff, trainings
-from services.referral.web.common import (
-    IdempotencyKey,
-    Page,
-    PageSize,
-    forbidden_row,
-    not_found,
-    paged,
-    runtime_of,
+from services.referral.web.answers import (
+    AssessmentRowOut,
+    StaffRecordOut,
+    TrainingPageOut,
+    TrainingRowOut,
 )
+from services.referral.web.common import Page, PageSize, forbidden_row, not_found, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal, Role
-from shared.ids import derived_id, new_id
+from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
+from shared.commands import Expect
 from shared.pagination import fetch_page
 from shared.reference import check_code, frameworks
 from shared.service import Runtime
 
 router = APIRouter(tags=["staff"])
-
-
-def _staff_aggregate_id(staff_id: str) -> str:
-    # User ids may hold dots or '@', which a NATS subject token cannot.
-    return derived_id("staff", staff_id)
 
 
 class StaffBody(Body):
@@ -93,23 +89,27 @@ async def register_staff(
     principal: Annotated[Principal, Depends(permissions.require("staff.manage"))],
     body: StaffBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> StaffMemberRegistered:
+    """Register a staff member, or register them again (another unit, role or name): then
+    ``If-Match`` names the version of the member the caller read."""
     runtime = runtime_of(request)
-    assert runtime.engine is not None
+    assert runtime.engine is not None and runtime.commands is not None
     unit = await known_unit(runtime.engine, body.unit, "unit")
     if unit.agency_id != principal.agency:
         raise forbidden_row()
-    current = await _staff_row(runtime, body.staff_id)
+    current = await runtime.commands.load(STAFF, staff_aggregate_id(body.staff_id))
+    expect = seen(request) if current.exists else Expect.new()
     event = StaffMemberRegistered(agency=unit.agency_id, **body.model_dump())
-    await runtime.commit(
-        aggregate(runtime, "staff", _staff_aggregate_id(body.staff_id)),
-        current.last_seq if current is not None else 0,
-        [event],
-        actor=actor(principal),
-        idempotency_key=key,
+    outcome = await directory_commands.register_staff(
+        runtime,
+        event,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
     )
-    return event.model_dump()
+    tag(response, outcome.version)
+    return event
 
 
 @router.post("/staff/{staff_id}/assessments", status_code=201)
@@ -118,14 +118,16 @@ async def assess(
     staff_id: str,
     body: AssessmentBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> CompetencyAssessed:
+    """Record a competency assessment (``If-Match``: the member's version)."""
     runtime = runtime_of(request)
     current = await _staff_row(runtime, staff_id)
     if current is None:
         raise not_found("staff member", "Membre du personnel")
     if current.agency_id != principal.agency:
         raise forbidden_row()
+    expect = seen(request)
     event = CompetencyAssessed(
         staff_id=staff_id,
         competency=body.competency,
@@ -133,14 +135,15 @@ async def assess(
         assessor=body.assessor,
         assessed_on=body.assessed_on.isoformat(),
     )
-    await runtime.commit(
-        aggregate(runtime, "staff", _staff_aggregate_id(staff_id)),
-        current.last_seq,
-        [event],
-        actor=actor(principal),
-        idempotency_key=key,
+    outcome = await directory_commands.assess_staff(
+        runtime,
+        event,
+        expect=expect,
+        actor=actor_of(principal),
+        key=command_key(request, principal),
     )
-    return event.model_dump()
+    tag(response, outcome.version)
+    return event
 
 
 @router.get("/staff/{staff_id}")
@@ -148,7 +151,8 @@ async def get_staff(
     _: Annotated[Principal, Depends(permissions.require("staff.read"))],
     staff_id: str,
     request: Request,
-) -> dict[str, Any]:
+    response: Response,
+) -> StaffRecordOut:
     runtime = runtime_of(request)
     row = await _staff_row(runtime, staff_id)
     if row is None:
@@ -160,9 +164,10 @@ async def get_staff(
             .where(assessments.c.staff_id == staff_id)
             .order_by(assessments.c.seq)
         )
-        done = [{k: v for k, v in r._mapping.items() if k != "seq"} for r in rows]
+        done = [AssessmentRowOut(**r._mapping) for r in rows]
     view = {k: v for k, v in row._mapping.items() if k != "last_seq"}
-    return {**view, "assessments": done}
+    tag(response, row.last_seq)
+    return StaffRecordOut(**view, assessments=done, version=row.last_seq)
 
 
 @router.post("/trainings", status_code=201)
@@ -170,8 +175,8 @@ async def record_training(
     principal: Annotated[Principal, Depends(permissions.require("staff.manage"))],
     body: TrainingBody,
     request: Request,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+    response: Response,
+) -> TrainingSessionHeld:
     runtime = runtime_of(request)
     assert runtime.engine is not None
     async with runtime.engine.connect() as conn:
@@ -190,7 +195,8 @@ async def record_training(
             f"Personnel inconnu : {', '.join(unknown)}.",
             "unknown_staff",
         )
-    session_id = derived_id("training", principal.user, key) if key else new_id()
+    key = command_key(request, principal)
+    session_id = new_aggregate_id(key, "training")
     event = TrainingSessionHeld(
         session_id=session_id,
         agency_id=principal.agency,
@@ -200,14 +206,11 @@ async def record_training(
         participants=list(dict.fromkeys(body.participants)),
         sector=body.sector,
     )
-    await runtime.commit(
-        aggregate(runtime, "training", session_id),
-        0,
-        [event],
-        actor=actor(principal),
-        idempotency_key=key,
+    outcome = await directory_commands.record_training(
+        runtime, event, actor=actor_of(principal), key=key
     )
-    return event.model_dump()
+    tag(response, outcome.version)
+    return event
 
 
 @router.get("/trainings")
@@ -216,7 +219,7 @@ async def list_trainings(
     request: Request,
     page: Page = 1,
     page_size: PageSize = 50,
-) -> dict[str, Any]:
+) -> TrainingPageOut:
     engine = runtime_of(request).engine
     assert engine is not None
     query = select(trainings)
@@ -230,4 +233,9 @@ async def list_trainings(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    return paged([dict(r._mapping) for r in rows], total, page, page_size)
+    return TrainingPageOut(
+        items=[TrainingRowOut(**r._mapping) for r in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
