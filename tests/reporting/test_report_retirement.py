@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 
 from services.reporting.app.reports import ReportPolicy
 from services.reporting.web.reports import report_clock
+from shared.envelope import Aggregate
 from tests.reporting.reports_support import DEFINITION, stored, write_reports
 from tests.reporting.stats_support import Reporting, caught_up, running, settings_for
 
@@ -40,6 +41,12 @@ def retirement(definition_id: str) -> str:
     return f"/statistics/reports/{definition_id}/retirement"
 
 
+async def seen(svc: Any, definition_id: str) -> dict[str, str]:
+    """If-Match with the definition's version, as a client that read it sends."""
+    stored = await svc.runtime.store.load(Aggregate("audit", "hq", "statdefinition", definition_id))
+    return {"If-Match": f'"{stored[-1].seq}"'}
+
+
 async def test_a_retired_report_is_published_up_to_its_last_period_and_never_after(
     nats_url: str, pg_server_url: str, nc: NATS, tmp_path: Path
 ) -> None:
@@ -56,7 +63,7 @@ async def test_a_retired_report_is_published_up_to_its_last_period_and_never_aft
         explicit = await svc.client.post(
             retirement(until_february),
             json={"reason": "Replaced by the quarterly bulletin", "last_period": "2026-02"},
-            headers=admin,
+            headers={**admin, **await seen(svc, until_february)},
         )
         assert explicit.status_code == 200, explicit.text
         answer = explicit.json()
@@ -64,14 +71,18 @@ async def test_a_retired_report_is_published_up_to_its_last_period_and_never_aft
         assert answer["retired_at"] == "2026-04-05T09:00:00Z"
         assert answer["retirement_reason"] == "Replaced by the quarterly bulletin"
         defaulted = await svc.client.post(
-            retirement(by_default), json={"reason": "  No longer needed  "}, headers=admin
+            retirement(by_default),
+            json={"reason": "  No longer needed  "},
+            headers={**admin, **await seen(svc, by_default)},
         )
         assert defaulted.status_code == 200, defaulted.text
         # The last period closed on April 5th, and the reason without its stray spaces.
         assert defaulted.json()["last_period"] == "2026-03"
         assert defaulted.json()["retirement_reason"] == "No longer needed"
         none = await svc.client.post(
-            retirement(nothing_owed), json={"reason": "A mistake"}, headers=admin
+            retirement(nothing_owed),
+            json={"reason": "A mistake"},
+            headers={**admin, **await seen(svc, nothing_owed)},
         )
         assert none.status_code == 200 and none.json()["last_period"] is None
 
@@ -116,21 +127,24 @@ async def test_a_report_is_retired_once_and_a_retry_is_answered_as_the_first_tim
         await caught_up(svc.runtime, nc)
         definition_id = await define(svc)
         body = {"reason": "Ended"}
+        # A retry sends what the first attempt sent: the same key and the same If-Match.
+        before = await seen(svc, definition_id)
         first = await svc.client.post(
             retirement(definition_id),
             json=body,
-            headers=svc.as_("agency_admin", **{"Idempotency-Key": "retire-1"}),
+            headers=svc.as_("agency_admin", **{"Idempotency-Key": "retire-1", **before}),
         )
         assert first.status_code == 200, first.text
         retry = await svc.client.post(
             retirement(definition_id),
             json=body,
-            headers=svc.as_("agency_admin", **{"Idempotency-Key": "retire-1"}),
+            headers=svc.as_("agency_admin", **{"Idempotency-Key": "retire-1", **before}),
         )
         assert retry.status_code == 200, retry.text
         assert retry.json() == first.json()
         for lang, words in (("en", "already retired"), ("fr", "déjà retiré")):
-            for extra in ({}, {"Idempotency-Key": "retire-2"}):
+            after = await seen(svc, definition_id)
+            for extra in (before, after, {"Idempotency-Key": "retire-2", **before}):
                 twice = await svc.client.post(
                     retirement(definition_id),
                     json={"reason": "Again"},
@@ -145,10 +159,13 @@ async def test_a_report_is_retired_once_and_a_retry_is_answered_as_the_first_tim
 
         # Two administrators at once: the server keeps one retirement, the other hears so.
         other = await define(svc, title_en="Other", title_fr="Autre")
+        read = await seen(svc, other)
         racing = await asyncio.gather(
             *(
                 svc.client.post(
-                    retirement(other), json={"reason": f"By {n}"}, headers=svc.as_("agency_admin")
+                    retirement(other),
+                    json={"reason": f"By {n}"},
+                    headers=svc.as_("agency_admin", **read),
                 )
                 for n in range(2)
             )
@@ -170,16 +187,19 @@ async def test_a_retirement_is_refused_when_it_cannot_be_carried_out(
         url = retirement(definition_id)
         body = {"reason": "Ended", "last_period": "2026-03"}
 
+        read = await seen(svc, definition_id)
         for role in ("statistician", "auditor", "supervisor", "oversight"):
-            refused = await svc.client.post(url, json=body, headers=svc.as_(role))
+            refused = await svc.client.post(url, json=body, headers=svc.as_(role, **read))
             assert refused.status_code == 403, (role, refused.text)
         missing = await svc.client.post(
-            retirement("no-such-report"), json=body, headers=svc.as_("agency_admin", lang="fr")
+            retirement("no-such-report"),
+            json=body,
+            headers=svc.as_("agency_admin", lang="fr", **read),
         )
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "report_not_found"
 
-        admin = svc.as_("agency_admin", lang="en")
+        admin = svc.as_("agency_admin", lang="en", **read)
         cases: list[tuple[dict[str, Any], str, str]] = [
             ({"last_period": "2026-13"}, "last_period", "Not a period key"),
             ({"last_period": "March"}, "last_period", "Not a period key"),
@@ -202,16 +222,19 @@ async def test_a_retirement_is_refused_when_it_cannot_be_carried_out(
             assert problem["field"] == field, (change, answer.text)
             assert words in problem["reason"], (change, answer.text)
         french = await svc.client.post(
-            url, json={**body, "last_period": "2026-Q1"}, headers=svc.as_("agency_admin")
+            url, json={**body, "last_period": "2026-Q1"}, headers=svc.as_("agency_admin", **read)
         )
         assert "publié par mois" in french.json()["error"]["fields"][0]["reason"]
+        quarter_read = {**admin, **await seen(svc, quarterly)}
         wrong_kind = await svc.client.post(
-            retirement(quarterly), json={**body, "last_period": "2026-06"}, headers=admin
+            retirement(quarterly), json={**body, "last_period": "2026-06"}, headers=quarter_read
         )
         assert wrong_kind.status_code == 422
         assert "published by quarter" in wrong_kind.json()["error"]["fields"][0]["reason"]
         long_key = await svc.client.post(
-            url, json=body, headers=svc.as_("agency_admin", **{"Idempotency-Key": "k" * 201})
+            url,
+            json=body,
+            headers=svc.as_("agency_admin", **{"Idempotency-Key": "k" * 201, **read}),
         )
         assert long_key.status_code == 422
         assert long_key.json()["error"]["field"] == "Idempotency-Key"
@@ -222,7 +245,7 @@ async def test_a_retirement_is_refused_when_it_cannot_be_carried_out(
         fine = await svc.client.post(url, json=body, headers=admin)
         assert fine.status_code == 200 and fine.json()["last_period"] == "2026-03"
         ahead = await svc.client.post(
-            retirement(quarterly), json={**body, "last_period": "2026-Q3"}, headers=admin
+            retirement(quarterly), json={**body, "last_period": "2026-Q3"}, headers=quarter_read
         )
         assert ahead.status_code == 200 and ahead.json()["last_period"] == "2026-Q3"
         later = ReportPolicy(clock=at(datetime(2027, 2, 1, tzinfo=UTC)))

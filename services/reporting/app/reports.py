@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import select
 
 from contracts.reporting import StatisticalReportPublished
+from services.reporting.app.aggregates import PUBLICATION
 from services.reporting.app.report_tables import (
     MAX_PUBLICATION_BYTES,
     POLICY_ACTOR,
@@ -30,6 +31,7 @@ from services.reporting.app.report_tables import (
     item_tables,
 )
 from services.reporting.app.revisions import Reviser
+from services.reporting.domain.definitions import publish
 from services.reporting.domain.periods import (
     PERIOD_KINDS,
     Period,
@@ -40,7 +42,7 @@ from services.reporting.domain.periods import (
 )
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications
-from shared.envelope import Aggregate
+from shared.commands import Expect
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
 from shared.loops import repeat
@@ -196,17 +198,19 @@ class ReportPolicy:
             within_deadline=now <= deadline,
             tables=tables,
         )
+        assert runtime.commands is not None
         try:
-            result = await runtime.commit(
-                Aggregate("audit", runtime.settings.site, "statreport", rid),
-                0,
-                [event],
+            outcome = await runtime.commands.execute(
+                PUBLICATION,
+                rid,
+                lambda state: publish(state, event),
+                expect=Expect.new(),
                 actor=POLICY_ACTOR,
-                idempotency_key=f"published:{d.definition_id}:{period.key}",
+                key=f"published:{d.definition_id}:{period.key}",
             )
         except ConcurrencyConflict:
             return 0  # another instance published it
-        if result.duplicate:
+        if not outcome.changed:
             return 0
         self.fired.append(rid)
         return 1

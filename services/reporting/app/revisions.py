@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.reporting import StatisticalReportRevised
+from services.reporting.app.aggregates import PUBLICATION
 from services.reporting.app.compute import freshness
 from services.reporting.app.report_tables import (
     POLICY_ACTOR,
@@ -36,11 +37,12 @@ from services.reporting.app.report_tables import (
     item_tables,
     small_differences,
 )
+from services.reporting.domain.definitions import revise
 from services.reporting.domain.periods import Period
 from services.reporting.domain.suppression import THRESHOLD
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications, revisions
-from shared.envelope import Aggregate
+from shared.commands import Expect
 from shared.eventstore import ConcurrencyConflict
 from shared.service import Runtime
 
@@ -157,13 +159,15 @@ class Reviser:
             tables=tables,
             changes=changed,
         )
+        assert runtime.commands is not None
         try:
-            result = await runtime.commit(
-                Aggregate("audit", runtime.settings.site, "statreport", row.report_id),
-                int(row.last_seq),
-                [event],
+            outcome = await runtime.commands.execute(
+                PUBLICATION,
+                row.report_id,
+                lambda state: revise(state, event),
+                expect=Expect.seen(int(row.last_seq)),
                 actor=POLICY_ACTOR,
-                idempotency_key=revision_key(row.report_id, revision),
+                key=revision_key(row.report_id, revision),
             )
         except ConcurrencyConflict:
             # The publication moved on since it was read (another instance's revision under
@@ -171,7 +175,7 @@ class Reviser:
             self.checked_at.pop(row.report_id, None)
             log.info("statistical report revision %s of %s: stale", revision, row.report_id)
             return 0
-        if result.duplicate:
+        if not outcome.changed:
             # Another instance's tables were stored: their own freshness is the baseline now.
             self.checked_at.pop(row.report_id, None)
             return 0

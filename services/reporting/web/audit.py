@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.read.audit_index import access_table, case_candidates, indexed_up_to
+from services.reporting.web.answers import AccessPageOut, AccessRecordOut, CaseHistoryOut
 from services.reporting.web.permissions import permissions
 from shared.access import AccessLog
 from shared.audit_history import assemble_history, format_instant, parse_instant
@@ -55,7 +56,7 @@ async def case_history(
     case_id: RecordId,
     principal: Annotated[Principal, Depends(permissions.require("audit.case.read"))],
     as_of: Annotated[AsOf, Query(description="RFC 3339; only events up to this instant")] = None,
-) -> dict[str, Any]:
+) -> CaseHistoryOut:
     """Everything the log holds about a case and its children across intake, referral and
     casework, in order; with ``as_of``, the history and state at that instant."""
     engine, access_log = _started(request)
@@ -69,7 +70,7 @@ async def case_history(
     purpose = "audit: case history" + (f" as of {format_instant(as_of)}" if as_of else "")
     await access_log.record(principal, "case", [case_id], purpose=purpose)
     await access_log.record(principal, "child", history.ids("child"), purpose=purpose)
-    return {**history.as_dict(), "indexed_up_to": freshness}
+    return CaseHistoryOut(**history.as_dict(), indexed_up_to=freshness)
 
 
 @router.get("/access")
@@ -80,7 +81,7 @@ async def access_records(
     user: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> AccessPageOut:
     """Who read a record (``record_id``: a case, child, report or referral id), or what a
     user read (``user``), or both; most recent first."""
     if record_id is None and user is None:
@@ -113,25 +114,25 @@ async def access_records(
             limit=page_size,
         )
         freshness = await indexed_up_to(conn)
-    return {
-        "items": [
-            {
-                "read_at": format_instant(r.read_at),
-                "user": r.user_id,
-                "agency": r.agency,
-                "role": r.role,
-                "service": r.service,
-                "record_type": r.record_type,
-                "record_id": r.record_id,
-                "purpose": r.purpose,
-                "event_id": r.event_id,
-                "seq": r.seq,
-            }
+    return AccessPageOut(
+        items=[
+            AccessRecordOut(
+                read_at=format_instant(r.read_at),
+                user=r.user_id,
+                agency=r.agency,
+                role=r.role,
+                service=r.service,
+                record_type=r.record_type,
+                record_id=r.record_id,
+                purpose=r.purpose,
+                event_id=r.event_id,
+                seq=r.seq,
+            )
             for r in rows
         ],
-        "page": page,
-        "page_size": page_size,
-        "total": total,
-        "next_page": page + 1 if page * page_size < total else None,
-        "indexed_up_to": {k: v for k, v in freshness.items() if k == "AUDIT"},
-    }
+        page=page,
+        page_size=page_size,
+        total=total,
+        next_page=page + 1 if page * page_size < total else None,
+        indexed_up_to={k: v for k, v in freshness.items() if k == "AUDIT"},
+    )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from contracts.reporting import ReportItem, StatisticalReportDefined
+from services.reporting.app.aggregates import DEFINITION
 from services.reporting.app.compute import (
     Problem,
     check_directory_codes,
@@ -28,6 +29,14 @@ from services.reporting.domain.answer import answer_csv
 from services.reporting.domain.periods import local_day, parse_period, period_of
 from services.reporting.read.publications import definitions, publications, revisions
 from services.reporting.web import render
+from services.reporting.web.answers import (
+    DefinitionListOut,
+    DefinitionOut,
+    DefinitionWithPublicationsOut,
+    PublicationOut,
+    PublishedReportOut,
+    RevisionOut,
+)
 from services.reporting.web.http import (
     answer_format,
     caller_language,
@@ -37,10 +46,10 @@ from services.reporting.web.http import (
 )
 from services.reporting.web.permissions import permissions
 from shared.auth import Principal
-from shared.envelope import Actor, Aggregate
-from shared.http import ApiError, idempotency_key
+from shared.command_http import actor_of, command_key, new_aggregate_id, tag
+from shared.commands import Expect
+from shared.http import ApiError
 from shared.i18n import Language, LocalisedValueError, Message
-from shared.ids import derived_id, new_id
 from shared.service import Runtime
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
@@ -125,6 +134,7 @@ def definition_answer(row: Any) -> dict[str, Any]:
         "retirement_reason": row.retirement_reason,
         # Once retired, the last period still owed (None: none was).
         "last_period": row.last_period,
+        "version": int(row.last_seq),
     }
 
 
@@ -149,7 +159,8 @@ async def define_report(
     body: DefineReport,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.define"))],
     now: Annotated[datetime, Depends(report_clock)],
-) -> dict[str, Any]:
+    response: Response,
+) -> DefinitionOut:
     """Define a periodic report: it is published, small cells suppressed, once each period
     has closed; ``due_days`` after the period's end is its deadline."""
     runtime: Runtime = request.app.state.runtime
@@ -191,8 +202,8 @@ async def define_report(
                 await check_directory_codes(conn, query)
             except Problem as problem:
                 raise invalid(f"items.{index}.filters.{problem.field}", problem.message) from None
-    key = idempotency_key(request)
-    definition_id = derived_id("statistical-definition", principal.agency, key) if key else new_id()
+    key = command_key(request, principal)
+    definition_id = new_aggregate_id(key, "statistical-definition")
     event = StatisticalReportDefined(
         definition_id=definition_id,
         title_en=body.title_en,
@@ -202,12 +213,14 @@ async def define_report(
         due_days=body.due_days,
         first_period=first.key,
     )
-    await runtime.commit(
-        Aggregate("audit", runtime.settings.site, "statdefinition", definition_id),
-        0,
-        [event],
-        actor=Actor(user=principal.user, agency=principal.agency, role=principal.primary_role),
-        idempotency_key=key,
+    assert runtime.commands is not None
+    outcome = await runtime.commands.execute(
+        DEFINITION,
+        definition_id,
+        lambda _: [event],
+        expect=Expect.new(),
+        actor=actor_of(principal),
+        key=key,
     )
     async with engine(request).connect() as conn:
         row = (
@@ -215,44 +228,51 @@ async def define_report(
                 select(definitions).where(definitions.c.definition_id == definition_id)
             )
         ).one()
-    return definition_answer(row)
+    tag(response, outcome.version)
+    return DefinitionOut(**definition_answer(row))
 
 
 @router.get("/reports")
 async def list_reports(
     request: Request,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.read"))],
-) -> dict[str, Any]:
+) -> DefinitionListOut:
     """Every report definition, with its publications (without their tables)."""
     async with engine(request).connect() as conn:
         rows = (await conn.execute(select(definitions).order_by(definitions.c.defined_at))).all()
         published = (
             await conn.execute(select(publications).order_by(publications.c.period_start))
         ).all()
-    return {
-        "items": [
-            {
+    return DefinitionListOut(
+        items=[
+            DefinitionWithPublicationsOut(
                 **definition_answer(row),
-                "publications": [
-                    _publication(p) for p in published if p.definition_id == row.definition_id
+                publications=[
+                    PublicationOut(**_publication(p))
+                    for p in published
+                    if p.definition_id == row.definition_id
                 ],
-            }
+            )
             for row in rows
         ]
-    }
+    )
 
 
 DefinitionId = Annotated[str, Path(min_length=1, max_length=100)]
 PeriodKey = Annotated[str, Path(min_length=4, max_length=10)]
 
 
-@router.get("/reports/{definition_id}/{period}", response_model=None)
+@router.get(
+    "/reports/{definition_id}/{period}",
+    response_model=PublishedReportOut,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
 async def published_report(
     request: Request,
     definition_id: DefinitionId,
     period: PeriodKey,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.read"))],
-) -> dict[str, Any] | Response:
+) -> PublishedReportOut | Response:
     """A report as published for a period, with the tables of its latest revision: JSON, CSV
     (``format=csv`` or ``Accept: text/csv``) or a page with charts (``format=html`` or
     ``Accept: text/html``), in French or English. ``published_at`` and ``within_deadline``
@@ -292,15 +312,15 @@ async def published_report(
     lang = caller_language(request)
     tables: list[dict[str, Any]] = list(latest if latest is not None else row.tables)
     if wanted == "json":
-        return {
-            "definition": definition_answer(definition),
+        return PublishedReportOut(
+            definition=DefinitionOut(**definition_answer(definition)),
             **_publication(row),
-            "tables": tables,
-            "revisions": [
-                {"revision": v.revision, "revised_at": _iso(v.revised_at), "changes": v.changes}
+            tables=tables,
+            revisions=[
+                RevisionOut(revision=v.revision, revised_at=_iso(v.revised_at), changes=v.changes)
                 for v in revised
             ],
-        }
+        )
     title = definition.title_en if lang == "en" else definition.title_fr
     first = tables[0] if tables else {}
     note = _revised_note(row, lang)

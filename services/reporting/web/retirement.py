@@ -12,13 +12,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.reporting import StatisticalReportRetired
+from services.reporting.app.aggregates import DEFINITION
 from services.reporting.app.report_tables import iso
+from services.reporting.domain.definitions import retire
 from services.reporting.domain.periods import (
     Period,
     kind_of_key,
@@ -27,6 +29,7 @@ from services.reporting.domain.periods import (
     period_of,
 )
 from services.reporting.read.publications import definitions, publications
+from services.reporting.web.answers import DefinitionOut
 from services.reporting.web.http import engine, invalid
 from services.reporting.web.permissions import permissions
 from services.reporting.web.reports import (
@@ -36,9 +39,9 @@ from services.reporting.web.reports import (
     report_clock,
 )
 from shared.auth import Principal
-from shared.envelope import Actor, Aggregate
+from shared.command_http import actor_of, command_key, seen, tag
 from shared.eventstore import ConcurrencyConflict
-from shared.http import ApiError, idempotency_key
+from shared.http import ApiError
 from shared.i18n import LocalisedValueError, Message
 from shared.service import Runtime
 
@@ -143,15 +146,17 @@ async def _definition_row(conn: AsyncConnection, definition_id: str) -> Any:
 @router.post("/reports/{definition_id}/retirement")
 async def retire_report(
     request: Request,
+    response: Response,
     definition_id: DefinitionId,
     body: RetireReport,
     principal: Annotated[Principal, Depends(permissions.require("statistics.reports.define"))],
     now: Annotated[datetime, Depends(report_clock)],
-) -> dict[str, Any]:
+) -> DefinitionOut:
     """Retire a periodic report: it is published up to ``last_period`` (default: the last
-    period closed now) and never after. Answers the definition as it now stands."""
+    period closed now) and never after. ``If-Match``: the definition's version. Answers the
+    definition as it now stands."""
     runtime: Runtime = request.app.state.runtime
-    key = idempotency_key(request)
+    expect = seen(request)
     p = publications.c
     async with engine(request).connect() as conn:
         row = await _definition_row(conn, definition_id)
@@ -174,27 +179,34 @@ async def retire_report(
                 fr=f"Ce rapport a été défini sur le site {row.site} : retirez-le là-bas.",
             ),
         )
-    aggregate = Aggregate("audit", row.site, "statdefinition", definition_id)
-    actor = Actor(user=principal.user, agency=principal.agency, role=principal.primary_role)
     if row.retired_at is None:
         published = (
             Period(latest.period_start, latest.period_end, latest.period) if latest else None
         )
         owed = last_owed(body.last_period, row, local_day(now), published)
-        expected = int(row.last_seq)
-    elif key is not None and row.retired_at_version is not None:
-        # Perhaps a retry of this very retirement: appended where the first attempt was, it
-        # is found by the event store (same key) or refused as a conflict (another key).
-        owed, expected = row.last_period, int(row.retired_at_version)
     else:
-        raise already_retired(row)
+        # Perhaps a retry of this very retirement, decided on the definition as first seen:
+        # the event store recognises it by its key; anything else is refused below.
+        owed = row.last_period
     event = StatisticalReportRetired(
         definition_id=definition_id, reason=body.reason, retired_at=iso(now), last_period=owed
     )
+    assert runtime.commands is not None
     try:
-        await runtime.commit(aggregate, expected, [event], actor=actor, idempotency_key=key)
+        outcome = await runtime.commands.execute(
+            DEFINITION,
+            definition_id,
+            lambda state: retire(state, event, already_retired(row)),
+            expect=expect,
+            actor=actor_of(principal),
+            key=command_key(request, principal),
+        )
     except ConcurrencyConflict:
         async with engine(request).connect() as conn:
-            raise already_retired(await _definition_row(conn, definition_id)) from None
+            current = await _definition_row(conn, definition_id)
+        if current is not None and current.retired_at is not None:
+            raise already_retired(current) from None
+        raise
+    tag(response, outcome.version)
     async with engine(request).connect() as conn:
-        return definition_answer(await _definition_row(conn, definition_id))
+        return DefinitionOut(**definition_answer(await _definition_row(conn, definition_id)))

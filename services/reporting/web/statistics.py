@@ -5,7 +5,7 @@ indicator's answer as JSON, CSV or a page with charts. Periodic reports are in
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -28,6 +28,7 @@ from services.reporting.domain.catalogue import (
 from services.reporting.domain.periods import PERIOD_KINDS
 from services.reporting.domain.query import MAX_CELLS, TooManyCells
 from services.reporting.web import render
+from services.reporting.web.answers import CatalogueOut, IndicatorAnswerOut, SuppressionOut
 from services.reporting.web.http import (
     answer_format,
     caller_language,
@@ -53,30 +54,34 @@ RESERVED = ("from", "to", "period", "by", "format")
 @catalogue_router.get("")
 async def catalogue(
     principal: Annotated[Principal, Depends(permissions.require("statistics.read"))],
-) -> dict[str, Any]:
+) -> CatalogueOut:
     """Every indicator (labels in French and English, what it counts, the breakdowns and
     filters it allows) and every dimension with its codes."""
-    return {
-        "indicators": [describe_indicator(i) for i in INDICATORS.values()],
-        "dimensions": [describe_dimension(d) for d in DIMENSIONS.values() if d.code != "outcome"],
-        "periods": list(PERIOD_KINDS),
-        "suppression": {
-            "applied_for": "every role but auditor",
-            "threshold": 5,
-            "exact_for_you": principal.has(Role.auditor),
-        },
-    }
+    return CatalogueOut(
+        indicators=[describe_indicator(i) for i in INDICATORS.values()],
+        dimensions=[describe_dimension(d) for d in DIMENSIONS.values() if d.code != "outcome"],
+        periods=list(PERIOD_KINDS),
+        suppression=SuppressionOut(
+            applied_for="every role but auditor",
+            threshold=5,
+            exact_for_you=principal.has(Role.auditor),
+        ),
+    )
 
 
 # -- indicators -------------------------------------------------------------------------------
 
 
-@indicator_router.get("/{indicator}", response_model=None)
+@indicator_router.get(
+    "/{indicator}",
+    response_model=IndicatorAnswerOut,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
 async def indicator_answer(
     request: Request,
     indicator: Annotated[str, Path(min_length=1, max_length=100)],
     principal: Annotated[Principal, Depends(permissions.require("statistics.read"))],
-) -> dict[str, Any] | Response:
+) -> Response:
     """One indicator over a range of days (``from``, ``to``: YYYY-MM-DD, both included;
     default the current year), by ``period`` (day, month, quarter, year) and up to three
     ``by`` breakdowns; any dimension the indicator allows is a filter (``commune=...``,
