@@ -7,7 +7,8 @@ Concurrency. A command states which version of the aggregate it decided on (its
 version ``v``: the command is decided on the aggregate *as they saw it* and appended right
 after ``v``, so anything written since is a conflict, never silently overruled), or
 ``current`` (a policy or a reaction: decided on the aggregate as it now is; when ``retry`` is
-allowed, a conflict reloads and decides again). The server refuses a stale append
+allowed, a conflict reloads and decides again; ``any`` is the same for an aggregate that may
+not exist yet). The server refuses a stale append
 (:class:`ConcurrencyConflict`).
 
 Idempotency. A command carrying a key gets event ids derived from it, so a retry finds its
@@ -80,6 +81,12 @@ class Expect:
     @classmethod
     def current(cls) -> Expect:
         return cls("current")
+
+    @classmethod
+    def any(cls) -> Expect:
+        """As it now is, whether it exists yet or not (a unit's places, kept from the first
+        reservation on)."""
+        return cls("any")
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ class Commands:
         existence is not disclosed. A decision with no events appends nothing."""
         for attempt in range(self.attempts if retry else 1):
             loaded = await self.load(kind, aggregate_id)
-            if expect.kind != "new" and not (
+            if expect.kind in ("seen", "current") and not (
                 loaded.exists and (visible is None or visible(loaded.state))
             ):
                 raise kind.missing()
@@ -186,7 +193,7 @@ class Commands:
                     causation_id=causation_id,
                 )
             except ConcurrencyConflict:
-                if retry and expect.kind == "current" and attempt + 1 < self.attempts:
+                if retry and expect.kind in ("current", "any") and attempt + 1 < self.attempts:
                     continue  # moved meanwhile: decide again on what it now is
                 raise
             return await self._outcome(kind, loaded, result, read_your_writes)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 S = TypeVar("S")
 Item = TypeVar("Item")
 Clock = Callable[[], datetime]
+CURRENT = Expect.current()
 
 
 def utc_now() -> datetime:
@@ -87,6 +88,7 @@ class Inbox(Generic[Item]):
     interval_s: float = 1.0
     limit: int = 200
     attempts: int = 3  # a reaction whose aggregate moved meanwhile is decided again
+    done: str = "reaction(s) stored"  # how a pass that stored some says so in the log
 
     async def handle(self, ports: Ports, item: Item) -> Outcome[Any] | None:
         """Answer one item; None if there was nothing to answer (or another got there)."""
@@ -128,6 +130,8 @@ class Inbox(Generic[Item]):
                 log.warning("%s: one skipped this pass: %s", self.name, type(exc).__name__)
                 continue
             stored += 1 if outcome is not None and outcome.changed else 0
+        if stored:
+            log.info("%s: %d %s", self.name, stored, self.done)
         return stored
 
     async def run(self, ports: Ports) -> None:
@@ -150,6 +154,8 @@ class Sweep(Generic[S, Item]):
     interval_s: float = 60.0
     limit: int = 200
     aggregate_id: Callable[[Item], str] = str
+    expect: Expect = CURRENT  # Expect.any(): the aggregate may not exist yet
+    done: str = "flag(s) stored"  # how a pass that stored some says so in the log
 
     async def flag(self, ports: Ports, item: Item, now: datetime) -> bool:
         """Flag one aggregate if its deadline has passed; True if this call stored it."""
@@ -159,7 +165,7 @@ class Sweep(Generic[S, Item]):
                 self.kind,
                 self.aggregate_id(item),
                 lambda state: self.decide(state, now, item),
-                expect=Expect.current(),
+                expect=self.expect,
                 actor=self.actor,
                 key=self.key,
             )
@@ -177,6 +183,8 @@ class Sweep(Generic[S, Item]):
             except Exception as exc:
                 raise_if_cancelling(exc)
                 log.warning("%s: one skipped this pass: %s", self.name, type(exc).__name__)
+        if flagged:
+            log.info("%s: %d %s", self.name, flagged, self.done)
         return flagged
 
     async def run(self, ports: Ports) -> None:

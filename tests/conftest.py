@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -20,6 +21,44 @@ from shared.db import ensure_database, make_engine
 from shared.streams import CONTEXTS
 
 TEST_CONTEXTS = (*CONTEXTS, "lab")
+
+# The tiers every test belongs to, exactly one each (docs/architecture.md, Tests): ``domain``
+# (pure), ``app`` (the in-memory event store), ``connected`` (real NATS and PostgreSQL),
+# ``system`` (several services, processes, sites).
+TIERS = ("domain", "app", "connected", "system")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrong = []
+    for item in items:
+        tiers = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if len(tiers) != 1:
+            wrong.append(f"{item.nodeid}: {sorted(tiers) or 'no tier'}")
+    if wrong:
+        raise pytest.UsageError(
+            "every test carries exactly one of the markers "
+            + ", ".join(TIERS)
+            + ":\n  "
+            + "\n  ".join(wrong)
+        )
+
+
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = next((k for k in report.keywords if k in TIERS), None)
+    if tier is not None:
+        _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Seconds spent in each tier (setup, call and teardown; summed over xdist workers)."""
+    if _TIER_SECONDS:
+        terminalreporter.section("time per tier")
+        for tier in TIERS:
+            if tier in _TIER_SECONDS:
+                terminalreporter.write_line(f"{tier:<10} {_TIER_SECONDS[tier]:8.1f} s")
 
 
 @pytest.fixture(scope="session")

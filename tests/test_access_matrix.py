@@ -19,6 +19,8 @@ from shared.auth import LocalIssuer, Role
 from shared.config import SERVICES, Settings
 from shared.service import ServiceSpec, create_app
 
+pytestmark = pytest.mark.connected
+
 
 def permission_of(route: APIRoute) -> tuple[str, Permissions] | None:
     for dependency in route.dependant.dependencies:

@@ -6,12 +6,15 @@ route is covered without editing this test."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi.routing import APIRoute
 
 from shared.access import Permissions
 from shared.auth import LocalIssuer, Role
 from shared.service import ServiceSpec
 from tests.test_access_matrix import _principal, concrete, guarded_routes, running
+
+pytestmark = pytest.mark.connected
 
 __all__ = ["running"]  # the fixture, shared with the access matrix
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.system
+
 FIGURES = {"events_per_s", "raw_events_per_s", "ratio"}
 MACHINE = {"cpu", "cores", "memory_gib", "os", "python", "nats_server", "postgresql", "libraries"}
 
@@ -19,7 +21,6 @@ def _positive(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-@pytest.mark.slow
 def test_bench_json(tmp_path: Path) -> None:
     results = tmp_path / "results"
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}

@@ -29,6 +29,8 @@ from shared.config import Settings
 from shared.service import create_app
 from tests.journey_support import HOURS, Service, caught_up, eventually
 
+pytestmark = pytest.mark.system
+
 POLICE, POLICE_UNIT = "police-parakou", "police-parakou-bpm"
 SOCIAL, SOCIAL_UNIT = "cps-zakpota", "cps-zakpota-centre"
 NOW = datetime.now(UTC)
@@ -216,11 +218,17 @@ async def test_requests_between_services_are_answered_under_the_askers_ids(
     seen = await referral.ok("GET", f"/referrals/{referral_id}", coordinator)
     assert seen["referral_id"] == referral_id
     assert "Bio" not in str(seen)
-    await referral.ok("POST", f"/referrals/{referral_id}/accept", coordinator, {})
+    # Each answer states the version the unit read (the portal sends the ETag back).
+    accepted = await referral.ok(
+        "POST",
+        f"/referrals/{referral_id}/accept",
+        {**coordinator, "If-Match": f'"{seen["version"]}"'},
+        {},
+    )
     await referral.ok(
         "POST",
         f"/referrals/{referral_id}/complete",
-        coordinator,
+        {**coordinator, "If-Match": f'"{accepted["version"]}"'},
         {"outcome": "Six sessions held; sleeping better."},
     )
     await eventually(lambda: statuses("completed", "refused"), "the outcome to come back")

@@ -26,14 +26,16 @@ from sqlalchemy import text
 
 from contracts.intake import ChildCorrectionRefused, ChildDetailsCorrected
 from services.casework.service import spec as casework_spec
-from services.intake.app.case_corrections import child_corrector_every
-from services.intake.app.policies import child_recorder_every
+from services.intake.app.case_corrections import child_corrector
+from services.intake.app.processes import child_recorder
 from services.intake.service import spec as intake_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Aggregate
 from shared.service import create_app
 from tests.journey_support import Service, eventually, log_texts
+
+pytestmark = pytest.mark.system
 
 POLICE, POLICE_UNIT = "police-parakou", "police-parakou-bpm"
 MISSPELT, NAME, DOB = "Bio Orou Sikka", "Bio Orou Sika", "2013-09-21"
@@ -53,7 +55,7 @@ async def services(
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     # Intake's loops, quick: the recorder and the corrector run on both instances at once.
     quick = dataclasses.replace(
-        intake_spec, background=[child_recorder_every(0.05, grace_s=0), child_corrector_every(0.05)]
+        intake_spec, processes=[child_recorder(0.05, grace_s=0), child_corrector(0.05)]
     )
     started: dict[str, Service] = {}
     try:
@@ -220,10 +222,11 @@ async def test_a_correction_an_intake_officer_already_made_shows_refused_on_the_
 
     await eventually(recorded, "intake to record the child")
     # The intake officer, told by the family, fixes the spelling in intake first.
+    read = await intake.http.get(f"/children/{child_id}", headers=intake_officer)
     fixed = await intake.ok(
         "POST",
         f"/children/{child_id}/corrections",
-        intake_officer,
+        {**intake_officer, "If-Match": read.headers["ETag"]},
         {"changes": {"name": NAME}, "reason": "Appel de l'oncle"},
     )
     assert fixed["fields"] == ["name"]

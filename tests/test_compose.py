@@ -11,6 +11,8 @@ import yaml
 
 from shared.config import SERVICES, Settings
 
+pytestmark = pytest.mark.domain
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_URL_VARIABLES = {"NATS_URL", "DATABASE_URL"}  # Settings aliases, without the prefix
 

@@ -45,6 +45,8 @@ from tests.journey_support import (
     log_texts,
 )
 
+pytestmark = pytest.mark.system
+
 
 async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
     nats_url: str,
@@ -122,7 +124,9 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
             "assessor": "IBCR",
             "assessed_on": "2026-02-20",
         }
-        await referral.ok("POST", f"/staff/{WORKER}/assessments", admin, assessment, status=201)
+        member = await referral.ok("GET", f"/staff/{WORKER}", admin)
+        assessed = {**admin, "If-Match": f'"{member["version"]}"'}
+        await referral.ok("POST", f"/staff/{WORKER}/assessments", assessed, assessment, status=201)
 
         # -- intake: the hotline call, a name search, screening -----------------------------
         child = {"name": NAME, "sex": "female", "date_of_birth": DOB, "school_status": "enrolled"}
@@ -153,7 +157,12 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
             "urgency": "high",
             "rationale": f"{GIVEN} is exposed to sexual abuse at night; {PHRASE}.",
         }
-        screened = await intake.ok("POST", f"/reports/{report_id}/screening", screener, screening)
+        screened = await intake.ok(
+            "POST",
+            f"/reports/{report_id}/screening",
+            {**screener, "If-Match": f'"{read["version"]}"'},
+            screening,
+        )
         assert screened["accepted"] is True
 
         # -- casework: the case opens from ReportAccepted; assignment; assessments ----------
@@ -224,10 +233,19 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
         }
         await act("plan/actions", action)
 
-        await referral.ok("POST", f"/referrals/{referral_id}/accept", coordinator, {})
+        shown = await referral.ok("GET", f"/referrals/{referral_id}", coordinator)
+        accepted = await referral.ok(
+            "POST",
+            f"/referrals/{referral_id}/accept",
+            {**coordinator, "If-Match": f'"{shown["version"]}"'},
+            {},
+        )
         outcome = {"outcome": f"{GIVEN} placed at the transit centre; school contacted."}
         completed = await referral.ok(
-            "POST", f"/referrals/{referral_id}/complete", coordinator, outcome
+            "POST",
+            f"/referrals/{referral_id}/complete",
+            {**coordinator, "If-Match": f'"{accepted["version"]}"'},
+            outcome,
         )
         assert completed["status"] == "completed"
 

@@ -38,6 +38,8 @@ from tests.sites_support import (
     stored,
 )
 
+pytestmark = pytest.mark.system
+
 
 def test_deploy_files_keep_every_write_on_disk_in_their_own_domain() -> None:
     hub_confs = [DEPLOY / "cluster" / f"hub-{n}.conf" for n in (1, 2, 3)]
@@ -57,7 +59,6 @@ def test_deploy_files_keep_every_write_on_disk_in_their_own_domain() -> None:
     assert "domain: parakou" in leaf_conf.read_text()
 
 
-@pytest.mark.slow
 async def test_office_works_offline_and_both_sides_catch_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,7 +212,6 @@ def _key(source: StreamSource) -> tuple[str, str | None, str | None]:
     return (source.name, source.filter_subject, source.external.api if source.external else None)
 
 
-@pytest.mark.slow
 async def test_hub_cluster_from_deploy_files_serves_the_office_with_a_node_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

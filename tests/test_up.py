@@ -26,6 +26,8 @@ import pytest
 from relais.embedded import free_port
 from shared.config import SERVICES
 
+pytestmark = pytest.mark.system
+
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 

@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import contracts
 from shared.asyncapi import build_asyncapi, subject_pattern
 from shared.events import registry
 from tests import lab  # noqa: F401 - registers the test event types too
+
+pytestmark = pytest.mark.system
 
 
 def test_every_registered_event_type_is_documented() -> None:

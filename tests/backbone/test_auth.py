@@ -36,6 +36,8 @@ from shared.reading import iter_stored
 from shared.recorded import decode
 from tests.backbone.helpers import lab_store
 
+pytestmark = pytest.mark.domain
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -7,12 +7,15 @@ import asyncio
 import json
 import uuid
 
+import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from relais.cli import app
 from shared.config import with_database
 from shared.db import backbone_metadata, dead_letters, ensure_database, make_engine
+
+pytestmark = pytest.mark.system
 
 
 async def prepare(url: str) -> None:

@@ -18,6 +18,8 @@ from shared.signing import SigningKey
 from shared.streams import StreamMisconfigured, ensure_streams
 from tests.lab import CounterMoved, CounterOpened
 
+pytestmark = pytest.mark.connected
+
 ACTOR = Actor(user="u-1", agency="ocpm", role="case_worker")
 
 

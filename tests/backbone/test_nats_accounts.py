@@ -20,6 +20,8 @@ from shared.signing import SigningKey
 from shared.streams import ensure_streams
 from tests.backbone.helpers import ACTOR
 
+pytestmark = pytest.mark.connected
+
 
 @pytest.fixture
 def secured(tmp_path: Path):

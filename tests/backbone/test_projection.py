@@ -25,6 +25,8 @@ from shared.recorded import RecordedEvent
 from tests import lab
 from tests.backbone.helpers import ACTOR, lab_store, write_counters
 
+pytestmark = pytest.mark.connected
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import pytest
 from nats.aio.client import Client as NATS
 from rich.console import Console
 
@@ -16,6 +17,8 @@ from shared.projection_schema import prepare
 from shared.service import ServiceSpec
 from tests import lab
 from tests.backbone.helpers import lab_store, write_counters
+
+pytestmark = pytest.mark.connected
 
 
 async def test_rebuild_replays_to_the_same_state(

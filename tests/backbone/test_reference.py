@@ -1,6 +1,10 @@
 """The reference data is complete and bilingual."""
 
+import pytest
+
 from shared.reference import codes, frameworks, locations
+
+pytestmark = pytest.mark.domain
 
 
 def test_every_code_has_both_labels() -> None:

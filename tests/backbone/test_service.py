@@ -19,6 +19,8 @@ from shared.service import ServiceSpec, create_app
 from tests import lab
 from tests.backbone.helpers import ACTOR
 
+pytestmark = pytest.mark.connected
+
 router = APIRouter()
 
 

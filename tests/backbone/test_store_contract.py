@@ -86,6 +86,7 @@ def counter(name: str = "c1") -> Aggregate:
     return Aggregate("lab", "hq", "counter", name)
 
 
+@pytest.mark.app
 def test_both_implementations_are_the_port() -> None:
     def port(store: EventStore) -> EventStore:
         return store

@@ -27,6 +27,8 @@ from shared.signing import SigningKey
 from shared.verify import verify
 from tests.backbone.helpers import lab_store, write_counters
 
+pytestmark = pytest.mark.connected
+
 
 async def _copy_to_scratch(nc: NATS, *, alter=None, skip: int | None = None) -> None:
     """Copy LAB into SCRATCH (subjects prefixed "forged."), optionally altering or skipping."""

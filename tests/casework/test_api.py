@@ -3,8 +3,12 @@ views, bad input in both languages, and the supervisor's paged and filtered view
 
 from __future__ import annotations
 
+import pytest
+
 from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
+
+pytestmark = pytest.mark.connected
 
 SUP = {"user": "sup-1", "roles": ["supervisor"]}
 

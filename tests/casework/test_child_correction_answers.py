@@ -24,6 +24,8 @@ from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import new_case
 from tests.casework.test_child_corrections import NAME
 
+pytestmark = pytest.mark.connected
+
 WORKER = Actor(user="worker-1", agency="ocpm", role="case_worker")
 REFUSED_EN = "The correction changes nothing in the child record."
 REFUSED_FR = "La correction ne modifie rien dans la fiche enfant."

@@ -10,10 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from contracts.casework import ChildDetailsReported
 from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import new_case
+
+pytestmark = pytest.mark.connected
 
 URL = "/cases/{}/child-corrections"
 NAME, DOB = "Sèna Houénou-Gbaguidi", "2014-06-03"

@@ -12,6 +12,8 @@ from services.casework import domain as d
 from services.casework.config import load_rules
 from shared.events import DomainEvent
 
+pytestmark = pytest.mark.domain
+
 RULES = load_rules()
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HEARD = d.ChildViews(views="I want to stay with my aunt.")

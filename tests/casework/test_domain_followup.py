@@ -20,6 +20,8 @@ from tests.casework.test_domain import (
     refused,
 )
 
+pytestmark = pytest.mark.domain
+
 TODAY = NOW.date()
 FOUND = ev.IdentifiedChild(name="A child", sex="male", age_min=10, age_max=13)
 

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from services.casework.read.tables import cases, notes
@@ -16,6 +17,8 @@ from shared.access import access_outbox
 from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case
+
+pytestmark = pytest.mark.connected
 
 POLICE = "police-cotonou"
 OFFICER = {"user": "officer-1", "agency": POLICE}

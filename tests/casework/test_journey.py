@@ -3,6 +3,7 @@ NATS and PostgreSQL, with a referral round trip; and assignment by competency.""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from contracts.referral import (
@@ -13,6 +14,8 @@ from contracts.referral import (
 )
 from shared.access import access_outbox
 from tests.casework.conftest import Client, Upstream
+
+pytestmark = pytest.mark.connected
 
 SUP = {"user": "sup-1", "roles": ["supervisor"]}
 IC = "social_services.interaction_communication"

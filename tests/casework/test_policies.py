@@ -8,9 +8,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.casework.app.processes import case_opener, missed_visits, stage_overdue
 from services.casework.config import load_rules
 from tests.casework.conftest import Client, Upstream
+
+pytestmark = pytest.mark.connected
 
 OPENER = case_opener()
 OVERDUE = stage_overdue(load_rules)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from contracts.referral import (
     Consent,
     ReferralAccepted,
@@ -15,6 +17,8 @@ from contracts.referral import (
 from shared.envelope import Aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case, new_case
+
+pytestmark = pytest.mark.connected
 
 UPE = "upe-rabat"
 UPE_SUP = {"user": "sup-upe", "roles": ["supervisor"], "agency": UPE}

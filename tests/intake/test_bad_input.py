@@ -11,6 +11,8 @@ import pytest
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, report_body
 
+pytestmark = pytest.mark.connected
+
 EN = {"Accept-Language": "en"}
 FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 

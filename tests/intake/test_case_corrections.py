@@ -29,6 +29,8 @@ from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, stop
 
+pytestmark = pytest.mark.connected
+
 CORRECTOR, RECORDER = child_corrector(), child_recorder()
 WORKER = Actor(user="worker-7", agency="cps-zakpota", role="case_worker")
 NAME, DOB = "Sèna Houénou", "2014-06-03"

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from contracts.intake import ReportAccepted
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, ago, report_body
+
+pytestmark = pytest.mark.connected
 
 
 async def _report(intake: Intake, name: str, **child: object) -> dict:

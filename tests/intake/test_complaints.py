@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake
+
+pytestmark = pytest.mark.connected
 
 EN = {"Accept-Language": "en"}
 

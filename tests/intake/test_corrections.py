@@ -8,9 +8,13 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from contracts.intake import ChildDetailsCorrected, ChildRecorded, ReportAccepted
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, report_body
+
+pytestmark = pytest.mark.connected
 
 EN = {"Accept-Language": "en"}
 

@@ -50,6 +50,8 @@ from services.intake.domain import (
     report_state,
 )
 
+pytestmark = pytest.mark.domain
+
 RECEIVED = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 

@@ -3,8 +3,12 @@ was tuned on, and the matcher's building blocks."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.intake.domain import matching
 from tests.intake.matcher_quality import Record, evaluate
+
+pytestmark = pytest.mark.domain
 
 # (identity, name, sex, age, commune, year reported). Same identity = same child, reported
 # again with another spelling, a short form, with or without accents, names swapped, a year

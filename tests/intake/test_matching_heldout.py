@@ -15,6 +15,8 @@ import pytest
 
 from tests.intake.matcher_quality import Record, evaluate
 
+pytestmark = pytest.mark.domain
+
 HELD_OUT: list[Record] = [
     # Fon
     ("sh", "Sènami Houénou", "female", 9, "bohicon", 2024),

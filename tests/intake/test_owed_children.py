@@ -23,6 +23,8 @@ from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from tests.intake.conftest import Intake, ago, report_body, stop
 
+pytestmark = pytest.mark.connected
+
 LATER = timedelta(seconds=30)  # past the grace the loop leaves to the registering request
 
 RECORDER = child_recorder()

@@ -9,10 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from services.intake.app.processes import screening_overdue
 from services.intake.domain import parse_time
 from shared.envelope import Aggregate
 from tests.intake.conftest import ago, report_body, stop
+
+pytestmark = pytest.mark.connected
 
 OVERDUE = screening_overdue()
 

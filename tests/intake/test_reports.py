@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from contracts.intake import ReportAccepted, ReportAmended, ReportScreened
 from shared.access import access_outbox
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, ago, report_body
+
+pytestmark = pytest.mark.connected
 
 
 async def _events(intake: Intake, kind: str, id_: str) -> list:

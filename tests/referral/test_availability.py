@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.referral.domain.availability import Member, availability, label
+
+pytestmark = pytest.mark.domain
 
 EXPECTED = ["medical", "psychological", "legal_aid", "transit_shelter"]
 

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from contracts.referral import (
     PlaceReleased,
     PlaceReserved,
@@ -17,6 +19,8 @@ from services.referral.app.capacity import RESTORED, capacity_sweep
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
+
+pytestmark = pytest.mark.connected
 
 
 def sweep_of(svc: Service) -> Any:

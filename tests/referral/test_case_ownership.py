@@ -3,8 +3,12 @@ casework's CaseOpened and TransferAccepted events (never from casework's databas
 
 from __future__ import annotations
 
+import pytest
+
 from tests.referral.casework_log import Casework
 from tests.referral.conftest import Service, referral_body, worker
+
+pytestmark = pytest.mark.connected
 
 
 async def open_case(svc: Service, case_id: str, child_id: str, agency: str) -> None:

@@ -14,6 +14,8 @@ from services.referral.domain import parse_time
 from shared.config import Settings
 from tests.referral.conftest import Starter, referral_body, seed, worker
 
+pytestmark = pytest.mark.connected
+
 
 @pytest.mark.parametrize(
     ("name", "value"),

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.referral.conftest import HOURS, Service
+
+pytestmark = pytest.mark.connected
 
 UNIT = {
     "agency_id": "ocpm",

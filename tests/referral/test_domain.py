@@ -10,6 +10,8 @@ from contracts import referral as ev
 from services.referral import domain as d
 from shared.i18n import Message
 
+pytestmark = pytest.mark.domain
+
 DUE = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 

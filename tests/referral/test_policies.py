@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from services.referral.app.deadlines import deadlines
 from shared.envelope import Aggregate
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
+
+pytestmark = pytest.mark.connected
 
 
 async def refer(svc: Service, **overrides: object) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from shared.access import access_outbox
 from tests.referral.conftest import NO_IF_MATCH, Service, coordinator, referral_body, worker
+
+pytestmark = pytest.mark.connected
 
 
 async def refer(svc: Service, **overrides: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from contracts.casework import RequestedConsent
@@ -17,6 +18,8 @@ from shared.envelope import Aggregate
 from shared.recorded import RecordedEvent
 from tests.referral.casework_log import Casework, eventually
 from tests.referral.conftest import Service, Starter, coordinator, seed, worker
+
+pytestmark = pytest.mark.connected
 
 
 def answerer(svc: Service) -> Any:

@@ -18,6 +18,8 @@ from services.referral.domain.search import (
 )
 from shared.reference import locations
 
+pytestmark = pytest.mark.domain
+
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SUNDAY = datetime(2026, 3, 8, 10, 0, tzinfo=UTC)
 WEEK = {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}

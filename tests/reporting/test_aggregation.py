@@ -18,6 +18,8 @@ from services.reporting.domain.periods import (
 from services.reporting.domain.query import Query, Record, build_table, quantile
 from services.reporting.read.sources import canonical_children, place
 
+pytestmark = pytest.mark.domain
+
 BENIN = ZoneInfo("Africa/Porto-Novo")
 
 

@@ -27,6 +27,8 @@ from shared.reading import iter_stored
 from shared.service import create_app
 from tests.reporting.audit_story import Log, write_story
 
+pytestmark = pytest.mark.connected
+
 
 @dataclass
 class Service:

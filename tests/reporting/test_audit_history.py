@@ -18,6 +18,8 @@ from shared.audit_history import (
 )
 from shared.i18n import LocalisedValueError
 
+pytestmark = pytest.mark.domain
+
 contracts.load_all()
 
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from contracts.referral import Consent, ReferralMade
@@ -18,6 +19,8 @@ from shared.reading import iter_stored
 from shared.service import create_app
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
+
+pytestmark = pytest.mark.connected
 
 SECRET = "Aminata Kossi, 12 ans, frappée par son oncle"
 

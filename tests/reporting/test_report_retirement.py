@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting.app.reports import ReportPolicy
@@ -16,6 +17,8 @@ from services.reporting.web.reports import report_clock
 from shared.envelope import Aggregate
 from tests.reporting.reports_support import DEFINITION, stored, write_reports
 from tests.reporting.stats_support import Reporting, caught_up, running, settings_for
+
+pytestmark = pytest.mark.connected
 
 APRIL_5 = datetime(2026, 4, 5, 9, tzinfo=UTC)
 RETIRED = "audit.hq.statdefinition.*.StatisticalReportRetired"

@@ -29,6 +29,8 @@ from tests.reporting.reports_support import (
 )
 from tests.reporting.stats_support import Reporting, caught_up, running, settings_for
 
+pytestmark = pytest.mark.connected
+
 APRIL_5 = datetime(2026, 4, 5, 9, tzinfo=UTC)
 PUBLISHED = "audit.hq.statreport.*.StatisticalReportPublished"
 REVISED = "audit.hq.statreport.*.StatisticalReportRevised"

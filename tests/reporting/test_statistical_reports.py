@@ -13,12 +13,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting.app.reports import ReportPolicy, reports_owed
 from shared.reading import iter_stored
 from tests.reporting.reports_support import DEFINITION, write_reports
 from tests.reporting.stats_support import caught_up, running, settings_for
+
+pytestmark = pytest.mark.connected
 
 
 async def test_reports_are_published_once_per_closed_period_by_two_instances(

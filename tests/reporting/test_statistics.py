@@ -32,6 +32,8 @@ from tests.reporting.stats_support import (
     settings_for,
 )
 
+pytestmark = pytest.mark.connected
+
 TODAY = datetime.now(TZ).date()
 RANGE = {"from": "2026-01-01", "to": max(TODAY, date(2026, 12, 31)).isoformat()}
 

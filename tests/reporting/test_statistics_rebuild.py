@@ -21,6 +21,8 @@ from shared.streams import ensure_streams
 from tests.reporting.statistics_story import write_story
 from tests.reporting.stats_support import caught_up, running, settings_for
 
+pytestmark = pytest.mark.connected
+
 
 async def snapshot(engine: AsyncEngine) -> dict[str, list[Any]]:
     tables = [*facts.metadata.sorted_tables, *publications.metadata.sorted_tables]

@@ -19,6 +19,8 @@ from services.reporting.domain.suppression import (
 )
 from tests.reporting.disclosure import disclosed, feasible_values
 
+pytestmark = pytest.mark.domain
+
 
 def extend(cells: list[list[int]]) -> list[list[int]]:
     """A table with its totals, the shape ``suppress`` takes."""

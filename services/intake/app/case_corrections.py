@@ -153,4 +153,10 @@ def _refusal(row: Any, code: str, reason: Message) -> Answer:
 
 
 def child_corrector(interval_s: float = 2.0) -> Inbox[Any]:
-    return Inbox(name="child corrector", pending=pending, react=react, interval_s=interval_s)
+    return Inbox(
+        name="child corrector",
+        pending=pending,
+        react=react,
+        interval_s=interval_s,
+        done="correction(s) answered",
+    )

@@ -93,6 +93,7 @@ def screening_overdue(interval_s: float = 60.0) -> Sweep[ReportState, str]:
         actor=ACTOR,
         interval_s=interval_s,
         limit=500,
+        done="report(s)",
     )
 
 
@@ -146,4 +147,10 @@ def child_recorder(interval_s: float = 2.0, grace_s: float = 10.0) -> Inbox[Any]
             causation_id=row.request_id,
         )
 
-    return Inbox(name="child recorder", pending=pending, react=react, interval_s=interval_s)
+    return Inbox(
+        name="child recorder",
+        pending=pending,
+        react=react,
+        interval_s=interval_s,
+        done="child record(s)",
+    )

@@ -92,7 +92,7 @@ async def _apply(
             CAPACITY,
             unit_id,
             _decide(unit_id, command),
-            expect=Expect.current(),
+            expect=Expect.any(),
             actor=who,
             key=_versioned(prefix),
             retry=True,
@@ -221,4 +221,5 @@ def capacity_sweep(
         actor=SWEEPER,
         interval_s=interval_s,
         aggregate_id=lambda item: item.unit_id,
+        expect=Expect.any(),
     )
