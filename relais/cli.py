@@ -14,6 +14,10 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+streams_app = typer.Typer(
+    help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
+)
+app.add_typer(streams_app, name="streams")
 
 DataDir = Annotated[
     Path,
@@ -179,10 +183,63 @@ def nats_accounts(
     ] = Path("nats-users.json"),
 ) -> None:
     """Print the accounts block (per-service users, integrators) to include in a
-    nats-server configuration of deploy/."""
+    nats-server configuration of deploy/. Regenerate it when a service gains a projection:
+    each service may use only the consumers listed in it."""
+    from relais.consumers import service_consumers
     from shared.nats_accounts import accounts_config, load_or_create_passwords
 
-    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file)))
+    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file), service_consumers()))
+
+
+NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL")]
+OperatorUser = Annotated[
+    str,
+    typer.Option(
+        envvar="RELAIS_OPERATOR_NATS_USER",
+        help="The operator's NATS user (default: the embedded server's relais_admin).",
+    ),
+]
+OperatorPassword = Annotated[str, typer.Option(envvar="RELAIS_OPERATOR_NATS_PASSWORD")]
+Site = Annotated[str, typer.Option(envvar="RELAIS_SITE", help="This site's id.")]
+Replicas = Annotated[int, typer.Option(envvar="RELAIS_NATS_REPLICAS", min=1, max=5)]
+
+
+@streams_app.command("apply")
+def streams_apply(
+    nats_url: NatsUrl = "nats://127.0.0.1:14222",
+    user: OperatorUser = "",
+    password: OperatorPassword = "",
+    site: Site = "hq",
+    replicas: Replicas = 1,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Create the streams (INTAKE, REFERRAL, CASEWORK, AUDIT, PUBLIC) or restore their
+    guarantees, with the operator's credentials; services only check them. Exit 1 if one
+    cannot be made safe in place (sealed, in memory, or its head removed)."""
+    from relais.streams import run_apply
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(
+        run_apply(nats_url, site=site, user=user, password=password, replicas=replicas)
+    )
+
+
+@streams_app.command("check")
+def streams_check(
+    nats_url: NatsUrl = "nats://127.0.0.1:14222",
+    user: OperatorUser = "",
+    password: OperatorPassword = "",
+    site: Site = "hq",
+    replicas: Replicas = 1,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Say whether every stream keeps its guarantees (read only). Exit 1 if not."""
+    from relais.streams import run_check
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(
+        run_check(nats_url, site=site, user=user, password=password, replicas=replicas)
+    )
 
 
 @app.command()
