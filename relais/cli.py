@@ -276,15 +276,42 @@ def audit_verify(
             "of band); any other key published on AUDIT is a failure.",
         ),
     ] = None,
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchors",
+            help="Heads kept from an earlier run (--save-heads); the log must still extend "
+            "them. Repeat for several files.",
+        ),
+    ] = None,
+    save_heads: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-heads",
+            help="Write every stream's head (last sequence, running hash) to this file, for "
+            "the auditor to keep outside the log.",
+        ),
+    ] = None,
+    site: Site = "hq",
+    replicas: Replicas = 1,
 ) -> None:
-    """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure,
-    2 if the pinned-keys file cannot be read."""
+    """Walk every stream: its guarantees (configuration, head at sequence 1), hash chains,
+    signatures, sequence gaps, and the anchored heads (checkpoints on AUDIT, --anchors).
+    Exit 1 on any failure, 2 if the pinned-keys or anchors file cannot be read."""
     from relais.audit import run_verify
 
     user, password = _nats_login(user, password, data_dir)
     raise typer.Exit(
         run_verify(
-            nats_url, json_output=json_output, user=user, password=password, pinned=pinned_keys
+            nats_url,
+            json_output=json_output,
+            user=user,
+            password=password,
+            pinned=pinned_keys,
+            site=site,
+            replicas=replicas,
+            anchors=anchors,
+            save=save_heads,
         )
     )
 
