@@ -29,6 +29,8 @@ BODIES: list[tuple[str, bytes]] = [
     ("bad unicode", b'{"reason": "\xff\xfe"}'),
     ("NUL escaped", b'{"reason": "a\\u0000b", "name": "x\\u0000"}'),
     ("NUL raw", b'{"reason": "a\x00b"}'),
+    ("a key twice", b'{"reason": "a", "reason": "b"}'),
+    ("byte-order mark", b'\xef\xbb\xbf{"reason": "a"}'),
 ]
 QUERIES = [
     {"page": "-1", "page_size": "abc"},
