@@ -178,7 +178,7 @@ class EmbeddedPostgres:
         if info.is_running():
             try:
                 os.kill(info.pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
-                info.process.wait(30)
+                info.process.wait(90)  # a shutdown checkpoint on a loaded machine
             except (ProcessLookupError, OSError):
                 pass
         self._forget()

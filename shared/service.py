@@ -43,6 +43,7 @@ from shared.request_guard import RequestGuard
 from shared.request_ledger import close_ledger, open_ledger
 from shared.signing import SigningKey
 from shared.streams import CONTEXTS, StreamMisconfigured, check_streams, describe, stream_name
+from shared.units import UnitLookup
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class ServiceSpec:
     extra_consumers: Sequence[tuple[str, str]] = ()
     # Request body limits above the default (RELAIS_MAX_BODY_BYTES), by path prefix.
     body_limits: dict[str, int] = field(default_factory=dict)
+    # Which agency a unit belongs to, from this service's copy of the directory: a token's
+    # unit claim is checked with it; without one the claim is not trusted (shared.units).
+    unit_agency: UnitLookup | None = None
 
     def consumers(self) -> list[tuple[str, str]]:
         """Every (stream, durable consumer) this service's projectors use."""

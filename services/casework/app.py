@@ -5,12 +5,13 @@ from __future__ import annotations
 from services.casework.api import router as command_router
 from services.casework.api_followup import router as followup_router
 from services.casework.child_corrections import router as child_corrections_router
-from services.casework.directory import staff_projection
+from services.casework.directory import staff_projection, units
 from services.casework.policies import flag_missed_visits, flag_overdue, open_cases
 from services.casework.projections import projection
 from services.casework.supervision import router as supervision_router
 from services.casework.views import router as read_router
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 spec = ServiceSpec(
     name="casework",
@@ -31,4 +32,5 @@ spec = ServiceSpec(
     ],
     # Started once the projectors run; each is safe on several instances at once.
     background=[open_cases, flag_overdue, flag_missed_visits],
+    unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
 )

@@ -13,9 +13,10 @@ from services.referral import (
 from services.referral.capacity import CapacitySweep
 from services.referral.config import ReferralConfig
 from services.referral.policies import DeadlinePolicy
-from services.referral.projections import projection
+from services.referral.projections import projection, units
 from services.referral.requests import RequestPolicy
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 
 def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
@@ -40,6 +41,7 @@ def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
             RequestPolicy(config).loop,
             CapacitySweep(config).loop,
         ],
+        unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )
 
 
