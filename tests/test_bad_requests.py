@@ -45,7 +45,7 @@ def allowed_token(issuer: LocalIssuer, action: str, permissions: Permissions) ->
     roles = [role.value for role in Role if permissions.allows(action, _principal(role))]
     if not roles:
         return None
-    return issuer.mint(user="fuzz", agency="agency-a", roles=roles, unit="unit-a")
+    return issuer.mint(user="fuzz", agency="agency-a", roles=roles)
 
 
 def check(answer: httpx.Response, what: str) -> None:

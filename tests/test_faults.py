@@ -14,7 +14,7 @@ import queue
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import pytest
 from shared.auth import LocalIssuer
 from shared.ids import derived_id
 from shared.reading import iter_stored
-from tests.test_up import Up, _kill_tree, _wait_for_services, env, start  # noqa: F401
+from tests.test_up import Up, _kill_tree, _wait_for_services, make_env, starting
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,16 @@ REPORTS = 1_000
 AGENCY = "ocpm"
 CONCURRENCY = 100  # connections in flight at once; the rest queue in the client
 RECOVERY_S = 120.0
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    return make_env()
+
+
+@pytest.fixture
+def start(env: dict[str, str]) -> Iterator[Callable[[Path], Up]]:
+    yield from starting(env)
 
 
 def body() -> dict[str, object]:
@@ -105,7 +115,9 @@ async def stored_reports(nats_url: str, data_dir: Path) -> Counter[str]:
     try:
         return Counter(
             subject.split(".")[3]
-            async for _, subject, _ in iter_stored(nc, "INTAKE", "intake.*.report.*.ReportRegistered")
+            async for _, subject, _ in iter_stored(
+                nc, "INTAKE", "intake.*.report.*.ReportRegistered"
+            )
         )
     finally:
         await nc.close()

@@ -164,7 +164,9 @@ async def test_an_aggregate_removed_and_renumbered_fails_verification(
     report = await verify_log(nats_server.url, STREAMS)
     found = problems(report)
     assert not any("missing sequence" in p or "chain broken" in p for p in found), found
-    assert any("is not what the checkpoint at AUDIT:" in p and "(rewritten)" in p for p in found), found
+    assert any("is not what the checkpoint at AUDIT:" in p and "(rewritten)" in p for p in found), (
+        found
+    )
 
 
 async def test_audit_cut_after_its_last_checkpoint_fails_against_the_kept_heads(
