@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nats import errors as nats_errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -99,7 +100,9 @@ class _Transient(Exception):
     """The database went away mid-batch: retry the batch later, dead-letter nothing."""
 
 
-_TRANSIENT = (OperationalError, InterfaceError)
+# The database or NATS went away while applying: an outage, never a reason to set an event
+# aside (a handler that publishes, like the public feed, meets NATS's).
+_TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
 
 
 class StreamProjector:
@@ -255,7 +258,7 @@ class StreamProjector:
     async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
         try:
             applied = await self._transaction(conn, msgs, isolate=False)
-        except _Transient:
+        except (_Transient, nats_errors.Error):
             raise
         except Exception:
             # Something in the batch failed: redo it one savepoint per event, so the one bad

@@ -58,7 +58,12 @@ def body() -> dict[str, object]:
 
 
 async def register_all(
-    url: str, token: str, keys: list[str], kill: Callable[[], None], after: int
+    url: str,
+    token: str,
+    keys: list[str],
+    kill: Callable[[], None],
+    after: int,
+    errors: list[str],
 ) -> dict[str, int]:
     """POST every report at once (``CONCURRENCY`` connections); ``kill`` once ``after``
     answers came back."""
@@ -70,9 +75,14 @@ async def register_all(
 
         async def one(key: str) -> None:
             nonlocal killed
-            answer = await client.post(
-                "/reports", json=body(), headers={**headers, "Idempotency-Key": key}
-            )
+            try:
+                answer = await client.post(
+                    "/reports", json=body(), headers={**headers, "Idempotency-Key": key}
+                )
+            except httpx.TransportError as exc:  # the service went away: a failure below
+                answers[key] = 0
+                errors.append(f"{key}: {type(exc).__name__}")
+                return
             answers[key] = answer.status_code
             assert "Traceback" not in answer.text
             if answer.status_code == 503:
@@ -192,7 +202,9 @@ def test_servers_killed_under_load_leave_every_answer_honest(
     ):
         keys = [f"{phase}-{i}" for i in range(REPORTS)]
         started = time.monotonic()
-        answers = asyncio.run(register_all(url, token, keys, kill, after=REPORTS // 5))
+        errors: list[str] = []
+        answers = asyncio.run(register_all(url, token, keys, kill, REPORTS // 5, errors))
+        assert not errors, f"{errors[:5]}\n{up.diagnostics()}"
         wait_for_line(up, restarted)
         asyncio.run(healthy(url))
         stored = asyncio.run(stored_reports(nats_url, data_dir))

@@ -321,3 +321,31 @@ async def test_a_stream_changed_behind_its_back_turns_health_red(
         await asyncio.sleep(0.1)
     assert answer.status_code == 503
     assert "stream INTAKE: messages expire (max_age)" in answer.json()["problems"]
+
+
+async def test_a_handler_that_meets_a_nats_outage_sets_nothing_aside(nc: Any, engine: Any) -> None:
+    from sqlalchemy import MetaData, func, select
+
+    from shared.db import dead_letters
+    from shared.projection import Projection, StreamProjector
+    from shared.projection_schema import prepare
+
+    store = await lab_store(nc)
+    await store.append(
+        Aggregate("lab", "hq", "counter", "feed"), 0, [lab.CounterOpened(label="f")], actor=ACTOR
+    )
+    projection = Projection(name="lab.feed", version=1, metadata=MetaData())
+    seen: list[int] = []
+
+    @projection.on("lab", "CounterOpened")
+    async def republish(conn: Any, event: Any) -> None:
+        seen.append(event.seq)
+        if len(seen) < 3:  # as the public feed's publish does while NATS is away
+            raise nats.errors.OutboundBufferLimitError
+
+    await prepare(engine, projection)
+    projector = StreamProjector(projection, "LAB", engine, nc.jetstream(), standby_retry_s=0.05)
+    await asyncio.wait_for(projector.run(until_seq=1), 20)
+    assert len(seen) == 3 and projector.checkpoint == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(dead_letters))).scalar() == 0
