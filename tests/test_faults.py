@@ -123,12 +123,13 @@ async def stored_reports(nats_url: str, data_dir: Path) -> Counter[str]:
         nats_url, user="relais_admin", password=passwords["relais_admin"], max_reconnect_attempts=0
     )
     try:
-        return Counter(
-            subject.split(".")[3]
+        subjects = [
+            subject
             async for _, subject, _ in iter_stored(
                 nc, "INTAKE", "intake.*.report.*.ReportRegistered"
             )
-        )
+        ]
+        return Counter(subject.split(".")[3] for subject in subjects)
     finally:
         await nc.close()
 
