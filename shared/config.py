@@ -100,6 +100,24 @@ class Settings(BaseSettings):
         "(or an accepted referral holding no place) is put right by the capacity sweep",
     )
 
+    names_file: Path | None = Field(
+        default=None,
+        description="The names the duplicate matcher knows (variants, short forms, twins' "
+        "names...); empty means Benin's, shipped with Relais",
+    )
+    matcher_learning_interval_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds between two estimations of the duplicate matcher's weights from "
+        "the confirmed and rejected suggestions (also done at start)",
+    )
+    matcher_min_decisions: int = Field(
+        default=20,
+        ge=1,
+        description="Confirmed and rejected suggestions needed before the matcher's weights "
+        "are estimated from them (the defaults are used until then)",
+    )
+
     report_revision_days: int = Field(
         default=90,
         description="Days after a periodic statistical report is published during which it is "

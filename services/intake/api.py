@@ -32,6 +32,7 @@ from services.intake.web import (
     load,
     not_found,
     runtime_of,
+    suggestion_view,
 )
 from shared.access import sees_agency
 from shared.auth import Principal, Role
@@ -132,10 +133,7 @@ async def _record(
     return {
         "child_id": done.child_id,
         "recorded": True,
-        "suggested_duplicates": [
-            {"candidate_id": s.candidate_id, "score": s.score, "reasons": s.reasons}
-            for s in done.suggestions
-        ],
+        "suggested_duplicates": [suggestion_view(s) for s in done.suggestions],
     }
 
 

@@ -4,10 +4,11 @@ aggregate's state from the log, and domain refusals turned into answers people c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 
+from services.intake.events import DuplicateSuggested
 from shared.auth import Principal
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
@@ -46,3 +47,15 @@ async def load(
 def not_found() -> ApiError:
     # The same answer whether the record does not exist or belongs to another agency.
     return ApiError(404, "not_found", NOT_FOUND)
+
+
+def suggestion_view(s: DuplicateSuggested) -> dict[str, Any]:
+    """A suggested duplicate as answers show it: why, in both languages, and which weights
+    scored it."""
+    return {
+        "candidate_id": s.candidate_id,
+        "score": s.score,
+        "reasons": s.reasons,
+        "explanation": {"en": s.explanation_en, "fr": s.explanation_fr},
+        "weights_id": s.weights_id,
+    }
