@@ -255,8 +255,41 @@ async def _measure(n: int, nats_url: str, db_url: str, nats_version: str) -> dic
     }
 
 
-def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
+SCENARIOS = ("backbone", "matching")
+
+
+def run_bench(
+    *,
+    scenario: str = "backbone",
+    events: int = 100_000,
+    children: int = 100_000,
+    data_dir: Path,
+    json_output: bool,
+) -> int:
+    """One scenario: ``backbone`` (append and replay beside the raw limits) or ``matching``
+    (the duplicate matcher's quality, learning and cost at ``children`` records)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    if scenario == "matching":
+        from relais.bench_matching import run_matching
+
+        return run_matching(children=children, data_dir=data_dir, json_output=json_output)
+    if scenario != "backbone":
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    return _run_backbone(events=events, data_dir=data_dir, json_output=json_output)
+
+
+def write_results(report: dict[str, Any]) -> Path:
+    """Every run's figures, kept under ``RELAIS_BENCH_RESULTS`` (``bench/results``)."""
+    now = datetime.now(UTC)
+    results = Path(os.environ.get("RELAIS_BENCH_RESULTS", "bench/results"))
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps({"timestamp": now.isoformat(), **report}, indent=2) + "\n")
+    err.log(f"written to {path}")
+    return path
+
+
+def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
     nats_url, db_url = os.environ.get("NATS_URL", ""), os.environ.get("DATABASE_URL", "")
     nats_server: NatsServer | None = None
     pg: EmbeddedPostgres | None = None
@@ -281,12 +314,7 @@ def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
         if nats_server is not None:
             nats_server.stop()
 
-    now = datetime.now(UTC)
-    results = Path(os.environ.get("RELAIS_BENCH_RESULTS", "bench/results"))
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps({"timestamp": now.isoformat(), **report}, indent=2) + "\n")
-    err.log(f"written to {path}")
+    write_results(report)
     if json_output:
         print(json.dumps(report))
         return 0

@@ -11,8 +11,8 @@ rank the candidate pairs nobody decided (the held-back pairs). Ranking quality i
 from __future__ import annotations
 
 import random
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from services.intake.domain import matching
@@ -129,7 +129,7 @@ def population(k: NameKnowledge, seed: int = 7, children: int = 600) -> list[Rec
             born=matching.birth_window(received, None, low, high),
             commune=commune,
             department=parent[commune],
-            ages=(low, high) if low is not None else None,
+            ages=(low, high) if low is not None and high is not None else None,
             report_id=report,
             reporter_name=reporter,
             year=year,

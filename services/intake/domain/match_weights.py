@@ -9,8 +9,8 @@ prior odds plus the sum of its fields' weights; its probability decides the sugg
 The defaults are judgement (see ``docs/decisions/0009``). Every suggestion a person confirms
 or rejects is a labelled example: ``estimate`` blends the counts of each level among
 confirmed (m) and rejected (u) suggestions with the defaults as a prior worth
-``PRIOR_STRENGTH`` decisions, so a handful of decisions moves the weights a little and a
-few hundred decide them. Pure: no I/O."""
+``M_PRIOR_STRENGTH`` / ``U_PRIOR_STRENGTH`` decisions, so a handful of decisions moves the
+weights a little and many decide them. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -83,7 +83,12 @@ _DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
 }
 DEFAULT_PRIOR = 0.05  # share of candidate pairs (sharing a blocking key) that are one child
 DEFAULT_THRESHOLD = 0.5  # suggest at this probability or above
-PRIOR_STRENGTH = 10.0  # the defaults count as this many decisions per field
+# The defaults count as this many decisions per field. Confirmed suggestions are nearly all
+# the true duplicates, so they teach m quickly; rejected suggestions are the most alike of
+# the different children, a biased sample of them, so they move u (which the defaults set
+# for every candidate pair the index fetches) slowly.
+M_PRIOR_STRENGTH = 10.0
+U_PRIOR_STRENGTH = 200.0
 FLOOR = 1e-4  # no level is ever impossible
 
 
@@ -168,7 +173,10 @@ Decision = tuple[Mapping[str, str], bool]  # the field levels a person saw, and 
 
 
 def estimate(
-    decisions: Sequence[Decision], base: Weights, strength: float = PRIOR_STRENGTH
+    decisions: Sequence[Decision],
+    base: Weights,
+    m_strength: float = M_PRIOR_STRENGTH,
+    u_strength: float = U_PRIOR_STRENGTH,
 ) -> Weights:
     """Weights from confirmed (same child) and rejected (different children) suggestions,
     with ``base`` as the prior: m from the confirmed, u from the rejected, level by level.
@@ -176,7 +184,9 @@ def estimate(
     same = [levels for levels, confirmed in decisions if confirmed]
     other = [levels for levels, confirmed in decisions if not confirmed]
 
-    def blend(examples: list[Mapping[str, str]], prior: Table) -> dict[str, dict[str, float]]:
+    def blend(
+        examples: list[Mapping[str, str]], prior: Table, strength: float
+    ) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         for f, levels in FIELDS.items():
             counts = Counter(e[f] for e in examples if e.get(f) in levels)
@@ -187,8 +197,8 @@ def estimate(
         return out
 
     return Weights(
-        m=blend(same, base.m),
-        u=blend(other, base.u),
+        m=blend(same, base.m, m_strength),
+        u=blend(other, base.u, u_strength),
         prior=base.prior,
         threshold=base.threshold,
         confirmed=len(same),
