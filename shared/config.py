@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field(default="", description="Expected `iss` of tokens, if set")
     jwt_audience: str = Field(default="", description="Expected `aud` of tokens, if set")
 
+    bench_results: Path = Field(
+        default=Path("bench/results"), description="Where relais bench writes its figures"
+    )
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
     log_level: str = "INFO"
@@ -100,6 +104,18 @@ class Settings(BaseSettings):
         "(or an accepted referral holding no place) is put right by the capacity sweep",
     )
 
+    locations_file: Path | None = Field(
+        default=None,
+        description="The location hierarchy (departments, communes) as JSON; default: Benin",
+    )
+    competencies_file: Path | None = Field(
+        default=None, description="The competency frameworks as JSON; default: IBCR"
+    )
+    casework_standards_file: Path | None = Field(
+        default=None,
+        description="Casework's stage deadlines per urgency and the competencies a case needs "
+        "(JSON); default: services/casework/standards.json",
+    )
     names_file: Path | None = Field(
         default=None,
         description="The names the duplicate matcher knows (variants, short forms, twins' "

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from relais.matcher_quality import fetched, record_profile
+from services.intake.config import knowledge_from
 from services.intake.domain import matching
 from services.intake.domain.match_weights import default_weights
-from services.intake.name_knowledge import knowledge_from
 
 Age = int | tuple[int, int] | None
 # (identity, name, sex, age or (min, max) or None, commune, year reported)

@@ -7,11 +7,11 @@ import json
 from datetime import date
 from pathlib import Path
 
+from contracts.intake import DuplicateSuggested
+from services.intake.config import knowledge_from
 from services.intake.domain import matching
 from services.intake.domain.match_weights import default_weights
 from services.intake.domain.names import Relation, fold
-from services.intake.events import DuplicateSuggested
-from services.intake.name_knowledge import knowledge_from
 from shared.events import registry
 from tests.intake.matcher_quality import Record, evaluate
 

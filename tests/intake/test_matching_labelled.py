@@ -10,8 +10,8 @@ from collections import Counter
 
 from relais.matcher_learning import learning_figures
 from relais.matcher_quality import evaluate, load_pairs
+from services.intake.config import knowledge_from
 from services.intake.domain.match_weights import default_weights
-from services.intake.name_knowledge import knowledge_from
 from tests.intake.matcher_quality import RESULTS, Quality
 
 LANGUAGES = {"fon", "yoruba", "bariba", "dendi", "fulfulde", "adja", "goun", "french", "arabic"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.matcher_weights import learn_once
+from services.intake.app.matcher_learning import learn_once
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, report_body
 

@@ -7,13 +7,22 @@ The explanation names the children as written: it is child data, kept with the s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from services.intake.domain.names import Part, Relation
 from shared.i18n import Message
 
-if TYPE_CHECKING:
-    from services.intake.domain.matching import NameMatch, Profile
+
+@dataclass(frozen=True)
+class NameMatch:
+    """How the names of two records align: the level of the name field and its parts."""
+
+    level: str
+    pairs: tuple[tuple[Part, Part, Relation], ...]  # (new part, known part, relation)
+    extra: bool  # one side has parts the other lacks
+    via_alias: bool
+    swapped: bool
+
 
 _PAIR = {
     Relation.SPELLING: Message(
@@ -80,7 +89,12 @@ def _ages(ages: tuple[int, int] | None) -> str:
     return str(ages[0]) if ages[0] == ages[1] else f"{ages[0]}-{ages[1]}"
 
 
-def explain(levels: Mapping[str, str], names: NameMatch, new: Profile, known: Profile) -> Message:
+Ages = tuple[int, int] | None
+
+
+def explain(
+    levels: Mapping[str, str], names: NameMatch, new_ages: Ages, known_ages: Ages
+) -> Message:
     clauses: list[Message] = []
     said = [m for a, b, rel in names.pairs if (m := _pair(a, b, rel))]
     if names.level == "exact":
@@ -111,7 +125,7 @@ def explain(levels: Mapping[str, str], names: NameMatch, new: Profile, known: Pr
     if age == "same_date":
         clauses.append(Message(en="same date of birth", fr="même date de naissance"))
     elif age != "unknown":
-        one, two = _ages(new.ages), _ages(known.ages)
+        one, two = _ages(new_ages), _ages(known_ages)
         if one == two:
             clauses.append(Message(en=f"age {one} in both", fr=f"{one} ans dans les deux cas"))
         else:

@@ -18,7 +18,7 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
-from services.intake.domain.explain import explain
+from services.intake.domain.explain import NameMatch, explain
 from services.intake.domain.match_weights import Weights
 from services.intake.domain.names import NEGATIVE, NameKnowledge, Part, Relation, fold
 from shared.i18n import Message
@@ -95,15 +95,6 @@ def profile(
         fold(whereabouts or "", knowledge.letters),
         year,
     )
-
-
-@dataclass(frozen=True)
-class NameMatch:
-    level: str
-    pairs: tuple[tuple[Part, Part, Relation], ...]  # (new part, known part, relation)
-    extra: bool  # one side has parts the other lacks
-    via_alias: bool
-    swapped: bool
 
 
 _LEVEL_RANK = (
@@ -307,7 +298,7 @@ def score(k: NameKnowledge, w: Weights, new: Profile, known: Profile) -> Match |
         round(w.match_weight(found.levels), 3),
         found.levels,
         tuple(dict.fromkeys(reasons)),
-        explain(found.levels, found.names, new, known),
+        explain(found.levels, found.names, new.ages, known.ages),
         w.weights_id,
     )
 
@@ -340,7 +331,7 @@ def query_keys(k: NameKnowledge, p: Profile, tolerance: int = AGE_TOLERANCE_YEAR
     if p.born:
         first, last = math.floor(p.born[0]) - tolerance, math.floor(p.born[1]) + tolerance
     else:
-        last = p.year or date.today().year
+        last = p.year  # the year the record was received: the domain reads no clock
         first = last - UNKNOWN_AGE_SPAN
     years = [*(str(y) for y in range(first, last + 1)), "u"]
     return sorted(f"{c}|{y}" for c in _codes(k, p) for y in years)
