@@ -12,7 +12,7 @@ AUDIT's own head is anchored the same way on AUDIT (by the reporting service), a
 the log: ``relais audit verify --save-heads FILE`` writes every stream's head for the auditor
 to keep, and ``--anchors FILE`` later proves the log still extends it; each service's read
 models hold the last sequence they applied, and a projector that finds its stream shorter
-stops and says so (:mod:`shared.projection`). See docs/decisions/0009."""
+stops and says so (:mod:`shared.projection`). See docs/decisions/0010."""
 
 from __future__ import annotations
 

@@ -49,6 +49,6 @@ class StreamCheckpointed(DomainEvent):
     seq: int = Field(ge=1, description="Its last sequence at the time")
     hash: str = Field(
         pattern=r"^[0-9a-f]{64}$",
-        description="Running SHA-256 over every message 1..seq (see docs/decisions/0009)",
+        description="Running SHA-256 over every message 1..seq (see docs/decisions/0010)",
     )
     messages: int = Field(ge=0, description="How many messages 1..seq the stream held")

@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 
 from shared.streams import check_streams, describe
 
-if TYPE_CHECKING:
-    from shared.service import Runtime
+# The service's Runtime (shared.service, which imports this module).
+Runtime = Any
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.routing import Match
 
 from shared.eventstore import AppendOutcomeUnknown, LogUnavailable
-from shared.i18n import Message
+from shared.i18n import Message, language, localise
 from shared.reading import ReadError
 from shared.request_ledger import RequestLedger
 
@@ -108,9 +108,9 @@ def cause_of(exc: BaseException) -> str | None:
 
 
 def _body(request: Request, code: str, message: Message, **extra: Any) -> dict[str, Any]:
-    from shared.http import error_body
-
-    return error_body(request, code, message, **extra)
+    # The shape of shared.http.error_body (which imports this module).
+    lang = language(request.headers.get("accept-language"))
+    return {"error": {"code": code, "message": localise(message, lang), **extra}}
 
 
 def _location(request: Request, resource_id: str) -> str | None:

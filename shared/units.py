@@ -2,7 +2,7 @@
 own agency, or the request is refused. Referral owns the directory; the other services know
 units only from referral's ``UnitDescribed`` events (their own copy, projected), and a service
 that keeps no copy does not trust the claim at all (the principal's unit is dropped).
-See docs/decisions/0012."""
+See docs/decisions/0013."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ import nats
 import pytest
 from nats.js.errors import APIError
 
+from contracts.intake import AcceptedChild, ReportAccepted
 from relais.consumers import service_consumers
 from relais.embedded import NatsServer, free_port
-from services.intake.events import AcceptedChild, ReportAccepted
 from shared.config import SERVICES
 from shared.envelope import Aggregate
 from shared.eventstore import EventStore

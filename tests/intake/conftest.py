@@ -14,7 +14,7 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from services.intake.app import spec
+from services.intake.service import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import ServiceSpec, create_app
@@ -130,7 +130,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 async def describe_unit(intake: Intake, unit: str, agency: str) -> None:
     """Referral's directory says ``unit`` belongs to ``agency``; intake's copy has learnt it."""
-    from services.referral.events import UnitDescribed
+    from contracts.referral import UnitDescribed
     from shared.envelope import Actor, Aggregate
     from shared.eventstore import EventStore
     from shared.signing import SigningKey
