@@ -80,7 +80,9 @@ async def services(
 
 
 def who(service: Service, role: str, user: str, **headers: str) -> dict[str, str]:
-    token = service.issuer.mint(user=user, agency=POLICE, roles=[role], unit=POLICE_UNIT)
+    token = service.issuer.mint(
+        user=user, agency=POLICE, roles=[role]
+    )  # (a unit must be in the directory: 0013)
     return {"Authorization": f"Bearer {token}", **headers}
 
 
