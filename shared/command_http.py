@@ -55,6 +55,11 @@ def tag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
+def scoped_key(user: str, method: str, route: str, key: str) -> str:
+    """A client's key in its one scope: the user and the route (its path template)."""
+    return "\x1f".join(("http", user, method, route, key))
+
+
 def command_key(request: Request, principal: Principal) -> str | None:
     """The request's ``Idempotency-Key`` in its one scope: this user, this route."""
     key = idempotency_key(request)
@@ -62,7 +67,7 @@ def command_key(request: Request, principal: Principal) -> str | None:
         return None
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
-    return "\x1f".join(("http", principal.user, request.method, template, key))
+    return scoped_key(principal.user, request.method, template, key)
 
 
 def new_aggregate_id(key: str | None, *parts: str) -> str:

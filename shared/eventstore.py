@@ -9,6 +9,12 @@ share, sealing events into signed, chained envelopes and recognising a retried c
 * Optimistic concurrency: every append states the aggregate's last stream sequence; a stale
   one is refused (:class:`ConcurrencyConflict`).
 * Several events of one command are stored all or none.
+* Outages get a definite answer (the NATS implementation): not connected, nothing is sent
+  (:class:`LogUnavailable`); sent, but the log went away before answering, the very same
+  messages are sent again once it is back, and only if it stays away is the outcome unknown
+  (:class:`AppendOutcomeUnknown`).
+* Every acknowledged append is noted in the request's ledger (:mod:`shared.request_ledger`),
+  so an HTTP request that fails afterwards still answers "accepted".
 * Event ids are derived from the command's idempotency key, so a retry stores nothing new.
   The server checks the expected sequence before deduplicating, so a retry that arrives
   after its first attempt succeeded is recognised by finding its own ids after the expected
@@ -39,6 +45,7 @@ from shared.envelope import (
 from shared.events import DomainEvent, EventRegistry, registry
 from shared.ids import derived_id, new_id
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
+from shared.request_ledger import StoredEvent, note_stored, note_uncertain
 from shared.signing import SigningKey
 from shared.telemetry import metrics
 
@@ -72,8 +79,22 @@ class IdempotencyKeyReused(EventStoreError):
     """The idempotency key already served another command on this aggregate."""
 
 
+class LogUnavailable(EventStoreError):
+    """The log could not be reached: nothing was sent, so nothing will ever be stored."""
+
+
+class AppendOutcomeUnknown(EventStoreError):
+    """The append was sent, then the log went away before answering and did not come back
+    within the wait: it may be stored or not. Sending the same command again with the same
+    Idempotency-Key stores it at most once."""
+
+
 class AlreadyPublished(Exception):
-    """The server deduplicated the message: an event with its id is already stored."""
+    """The log deduplicated the message: an event with its id is already stored."""
+
+
+class WrongLastSequence(Exception):
+    """The log refused the append: the aggregate is not at the expected sequence."""
 
 
 class NotOwner(EventStoreError):
@@ -87,6 +108,22 @@ class AggregateHead:
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
+
+
+@dataclass
+class Attempt:
+    uncertain: bool = False  # sent, and no answer came (yet)
+
+
+def _note(events: list[RecordedEvent]) -> None:
+    note_stored(
+        [
+            StoredEvent(
+                e.position.stream, e.seq, e.id, e.event.name, e.aggregate.type, e.aggregate.id
+            )
+            for e in events
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +208,9 @@ class SealingStore(ABC):
     sign), publish, and tell a retry of a stored command from a conflict or a reused key.
     Subclasses publish and read messages."""
 
+    # Failures of the connection or of a read: the log is unreachable.
+    unreachable: tuple[type[BaseException], ...] = ()
+
     def __init__(
         self,
         *,
@@ -192,7 +232,18 @@ class SealingStore(ABC):
         self, aggregate: Aggregate, expected: int, messages: Sealed, carrier: dict[str, str]
     ) -> list[int]:
         """Store the sealed messages after ``expected``, all or none; their sequences. Raises
-        :class:`ConcurrencyConflict` (via :meth:`_conflict`) or :class:`AlreadyPublished`."""
+        :class:`WrongLastSequence` or :class:`AlreadyPublished`."""
+
+    async def _send(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: Sealed,
+        carrier: dict[str, str],
+        attempt: Attempt,
+    ) -> list[int]:
+        """Publish (an implementation may wait out an outage and send again)."""
+        return await self._publish(aggregate, expected, messages, carrier)
 
     @abstractmethod
     async def _message_at(self, stream: str, seq: int) -> StoredMessage | None:
@@ -242,7 +293,10 @@ class SealingStore(ABC):
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            head = await self._head_at(aggregate, expected_version)
+            try:
+                head = await self._head_at(aggregate, expected_version)
+            except self.unreachable as exc:
+                raise LogUnavailable(f"reading {aggregate.stream}: {type(exc).__name__}") from None
             messages = self._seal(
                 aggregate,
                 head,
@@ -253,21 +307,24 @@ class SealingStore(ABC):
                 causation_id=causation_id,
                 traceparent=carrier.get("traceparent"),
             )
+            sent = Attempt()
             try:
-                seqs = await self._publish(aggregate, expected_version, messages, carrier)
-            except (ConcurrencyConflict, AlreadyPublished) as exc:
-                # A conflict may be this very command's earlier attempt (stored after the
-                # expected position); a deduplicated message is one stored anywhere.
-                after = expected_version if isinstance(exc, ConcurrencyConflict) else 0
-                stored = await self._already_stored(aggregate, after, messages)
-                if stored is None:
-                    if isinstance(exc, ConcurrencyConflict):
-                        raise
-                    raise IdempotencyKeyReused(
-                        f"{aggregate.type} {aggregate.id}: idempotency key already used"
-                    ) from None
+                seqs = await self._send(aggregate, expected_version, messages, carrier, sent)
+            except (WrongLastSequence, AlreadyPublished) as exc:
+                try:
+                    duplicate = await self._settle_refusal(
+                        aggregate, expected_version, messages, exc
+                    )
+                except self.unreachable as read_exc:
+                    if sent.uncertain:
+                        note_uncertain()
+                        raise AppendOutcomeUnknown(
+                            f"{aggregate.stream}: {type(read_exc).__name__}"
+                        ) from None
+                    raise LogUnavailable(f"{aggregate.stream}: {type(read_exc).__name__}") from None
                 metrics.append_duplicates.add(1, {"stream": aggregate.stream})
-                return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
+                _note(duplicate.events)
+                return duplicate
             recorded = [
                 RecordedEvent(
                     position=Position(aggregate.stream, seq),
@@ -280,6 +337,7 @@ class SealingStore(ABC):
                     seqs, messages, events, strict=True
                 )
             ]
+        _note(recorded)
         new_head = self._head_of(recorded[-1])
         self._heads.put(aggregate, new_head)
         metrics.append_latency.record(
@@ -333,6 +391,21 @@ class SealingStore(ABC):
             prevhash = sha256_hex(payload)
             sealed.append((aggregate.subject(event.name), payload, envelope))
         return sealed
+
+    async def _settle_refusal(
+        self, aggregate: Aggregate, expected: int, messages: Sealed, refusal: Exception
+    ) -> AppendResult:
+        # A conflict may be this very command's earlier attempt (stored after the expected
+        # position); a deduplicated message is one stored anywhere.
+        conflict = isinstance(refusal, WrongLastSequence)
+        stored = await self._already_stored(aggregate, expected if conflict else 0, messages)
+        if stored is None:
+            if conflict:
+                raise await self._conflict(aggregate, expected)
+            raise IdempotencyKeyReused(
+                f"{aggregate.type} {aggregate.id}: idempotency key already used"
+            )
+        return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
 
     async def _conflict(self, aggregate: Aggregate, expected: int) -> ConcurrencyConflict:
         stored = await self.load(aggregate)

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 
 from shared.envelope import Aggregate
 from shared.events import EventRegistry, registry
-from shared.eventstore import AlreadyPublished, Sealed, SealingStore, StoredMessage
+from shared.eventstore import (
+    AlreadyPublished,
+    Sealed,
+    SealingStore,
+    StoredMessage,
+    WrongLastSequence,
+)
 from shared.signing import SigningKey
 
 
@@ -59,7 +65,7 @@ class MemoryEventStore(SealingStore):
         # No await between the checks and the store: concurrent appends serialise here as
         # they do on the server.
         if self._last.get((stream, aggregate.subject_filter), 0) != expected:
-            raise await self._conflict(aggregate, expected)
+            raise WrongLastSequence
         known = self._ids[stream]
         if any(envelope["id"] in known for _, _, envelope in messages):
             raise AlreadyPublished

@@ -7,35 +7,77 @@
   attempt has a fresh batch id (batches sharing an id interleave on the server, which then
   stores neither); a re-sent batch whose ids are stored is refused whole (10201).
 * ``Nats-Msg-Id`` is the event id, so the server deduplicates a message it already holds.
+* Outages get a definite answer. Not connected: nothing is sent (:class:`LogUnavailable`;
+  the connection keeps no buffer, see :mod:`shared.nats_link`). Sent, but the log went away
+  before answering: the store waits for it (``outage_wait_s``) and sends the very same
+  messages again (same ids, same expected sequence), which the server stores once or
+  recognises; only if the log stays away is the outcome unknown
+  (:class:`AppendOutcomeUnknown`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
+from nats import errors as nats_errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from shared.envelope import Aggregate
 from shared.events import EventRegistry, registry
 from shared.eventstore import (
     AlreadyPublished,
+    AppendOutcomeUnknown,
+    Attempt,
     EventStoreError,
+    LogUnavailable,
     Sealed,
     SealingStore,
     StoredMessage,
+    WrongLastSequence,
 )
 from shared.ids import new_id
-from shared.reading import iter_stored
+from shared.reading import ReadError, iter_stored
+from shared.request_ledger import note_uncertain
 from shared.signing import SigningKey
 
 ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_BATCH_DUPLICATE_ID = 10201
 
+# Failures of the connection or of a read: the log is unreachable.
+UNREACHABLE = (nats_errors.Error, ReadError, TimeoutError, OSError)
+# Failures that prove the message reached no stream.
+_REFUSED_UNSENT = (
+    nats_errors.OutboundBufferLimitError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.NoRespondersError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+)
+
+
+class _NotSent(Exception):
+    """Refused before reaching a stream: not stored."""
+
+
+class _Unanswered(Exception):
+    """Sent, but no answer came: stored or not, nobody knows yet."""
+
 
 class NatsEventStore(SealingStore):
+    unreachable = UNREACHABLE
+
     def __init__(
         self,
         nc: NATS,
@@ -46,6 +88,7 @@ class NatsEventStore(SealingStore):
         writable_contexts: Sequence[str],
         reg: EventRegistry = registry,
         request_timeout_s: float = 5.0,
+        outage_wait_s: float = 15.0,
     ) -> None:
         super().__init__(
             key=key, source=source, site=site, writable_contexts=writable_contexts, reg=reg
@@ -53,6 +96,7 @@ class NatsEventStore(SealingStore):
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=request_timeout_s)
         self.timeout = request_timeout_s
+        self.outage_wait_s = outage_wait_s
 
     async def _publish(
         self,
@@ -73,8 +117,14 @@ class NatsEventStore(SealingStore):
                 ack = await self.js.publish(subject, payload, headers=headers)
             except BadRequestError as exc:
                 if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected) from None
+                    raise WrongLastSequence from None
                 raise EventStoreError(f"append refused: {exc.description}") from None
+            except _REFUSED_UNSENT as exc:
+                raise _NotSent(type(exc).__name__) from None
+            except APIError as exc:
+                raise EventStoreError(f"append refused: {exc.description}") from None
+            except UNREACHABLE as exc:
+                raise _Unanswered(type(exc).__name__) from None
             if ack.duplicate:
                 raise AlreadyPublished
             return [ack.seq]
@@ -92,17 +142,26 @@ class NatsEventStore(SealingStore):
             }
             if number == 1:
                 headers.update(expect)
-            if number < last:
-                await self.nc.publish(subject, payload, headers=headers)
-                continue
-            headers["Nats-Batch-Commit"] = "1"
-            reply = await self.nc.request(subject, payload, headers=headers, timeout=self.timeout)
+            try:
+                if number < last:
+                    # Without its commit a batch is never stored: a message sent here and
+                    # then lost or delayed stores nothing.
+                    await self.nc.publish(subject, payload, headers=headers)
+                    continue
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(
+                    subject, payload, headers=headers, timeout=self.timeout
+                )
+            except _REFUSED_UNSENT as exc:
+                raise _NotSent(type(exc).__name__) from None
+            except UNREACHABLE as exc:
+                raise _Unanswered(type(exc).__name__) from None
             answer = json.loads(reply.data or b"{}")
             error = answer.get("error")
             if error:
                 code = error.get("err_code")
                 if code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected)
+                    raise WrongLastSequence
                 if code == ERR_BATCH_DUPLICATE_ID:
                     raise AlreadyPublished
                 raise EventStoreError(f"append refused: {error.get('description')} ({code})")
@@ -112,6 +171,36 @@ class NatsEventStore(SealingStore):
                 raise EventStoreError(f"batch stored {count} of {last} events")
             return list(range(seq - last + 1, seq + 1))
         raise AssertionError("unreachable")
+
+    async def _send(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: Sealed,
+        carrier: dict[str, str],
+        attempt: Attempt,
+    ) -> list[int]:
+        """Publish; if no answer comes, wait for the log and send the same messages again
+        until it says stored, duplicate or refused."""
+        if not self.nc.is_connected:
+            raise LogUnavailable("not connected to NATS")
+        try:
+            return await self._publish(aggregate, expected, messages, carrier)
+        except _NotSent as exc:
+            raise LogUnavailable(str(exc)) from None
+        except _Unanswered:
+            attempt.uncertain = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.outage_wait_s
+        while loop.time() < deadline:
+            if self.nc.is_connected:
+                try:
+                    return await self._publish(aggregate, expected, messages, carrier)
+                except (_NotSent, _Unanswered):
+                    pass
+            await asyncio.sleep(0.1)
+        note_uncertain()
+        raise AppendOutcomeUnknown(f"{aggregate.stream}: no answer within {self.outage_wait_s} s")
 
     async def _message_at(self, stream: str, seq: int) -> StoredMessage | None:
         try:

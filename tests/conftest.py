@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relais.embedded import EmbeddedPostgres, NatsServer, free_port
 from shared.config import with_database
 from shared.db import ensure_database, make_engine
-from shared.streams import CONTEXTS
+from shared.streams import OPERATED, ensure_streams
 
-TEST_CONTEXTS = (*CONTEXTS, "lab")
+TEST_CONTEXTS = (*OPERATED, "lab")
 
 # The tiers every test belongs to, exactly one each (docs/architecture.md, Tests): ``domain``
 # (pure), ``app`` (the in-memory event store), ``connected`` (real NATS and PostgreSQL),
@@ -108,7 +108,8 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer | None]:
 
 
 @pytest.fixture
-async def nats_url(nats_server: NatsServer | None) -> str:
+async def bare_nats_url(nats_server: NatsServer | None) -> str:
+    """A server without any stream."""
     return await fresh_nats_url(nats_server)
 
 
@@ -131,7 +132,28 @@ async def fresh_nats_url(nats_server: NatsServer | None) -> str:
 
 
 @pytest.fixture
+async def nats_url(bare_nats_url: str) -> str:
+    """A server whose streams the operator created (as ``relais up`` does; and the tests'
+    LAB): services only check them."""
+    return await with_streams(bare_nats_url)
+
+
+async def with_streams(url: str) -> str:
+    nc = await nats.connect(url)
+    await ensure_streams(nc.jetstream(), "hq", contexts=TEST_CONTEXTS)
+    await nc.close()
+    return url
+
+
+@pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[NATS]:
     client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def bare_nc(bare_nats_url: str) -> AsyncIterator[NATS]:
+    client = await nats.connect(bare_nats_url)
     yield client
     await client.close()

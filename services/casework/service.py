@@ -6,13 +6,14 @@ import contracts
 from services.casework.app.processes import case_opener, missed_visits, stage_overdue
 from services.casework.config import CaseworkConfig
 from services.casework.read import projection
-from services.casework.read.directory import staff_projection
+from services.casework.read.directory import staff_projection, units
 from services.casework.web.case_views import router as read_router
 from services.casework.web.cases import router as command_router
 from services.casework.web.child_corrections import router as child_corrections_router
 from services.casework.web.followup import router as followup_router
 from services.casework.web.supervision import router as supervision_router
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
@@ -43,6 +44,7 @@ def build_spec(config: CaseworkConfig | None = None) -> ServiceSpec:
             stage_overdue(config.standards, config.policy_interval_s),
             missed_visits(config.standards, config.policy_interval_s),
         ],
+        unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )
 
 

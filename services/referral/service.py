@@ -8,10 +8,11 @@ from services.referral.app.deadlines import deadlines
 from services.referral.app.requests import request_answerer
 from services.referral.config import ReferralConfig
 from services.referral.read import cases
-from services.referral.read.projections import projection
+from services.referral.read.projections import projection, units
 from services.referral.web import availability, directory, referrals, search, staff
 from shared.process import Ports
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
@@ -43,6 +44,7 @@ def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
             request_answerer(config_of, intervals.requests_interval_s),
             capacity_sweep(config_of, intervals.interval_s),
         ],
+        unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )
 
 

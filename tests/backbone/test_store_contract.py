@@ -22,8 +22,7 @@ from shared.eventstore import (
 from shared.memory_store import MemoryEventStore
 from shared.nats_store import NatsEventStore
 from shared.signing import Keyring, SigningKey
-from shared.streams import ensure_streams
-from tests.conftest import fresh_nats_url
+from tests.conftest import fresh_nats_url, with_streams
 from tests.lab import CounterMoved, CounterOpened
 
 ACTOR = Actor(user="u-1", agency="ocpm", role="case_worker")
@@ -65,9 +64,8 @@ async def log(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     if request.param == "memory":
         yield Log(MemoryEventStore(source="/relais/hq/lab/1", writable_contexts=("lab",)), None)
         return
-    nats_url = await fresh_nats_url(request.getfixturevalue("nats_server"))
+    nats_url = await with_streams(await fresh_nats_url(request.getfixturevalue("nats_server")))
     nc = await nats.connect(nats_url)
-    await ensure_streams(nc.jetstream(), "hq", contexts=("lab", "audit"))
     store = NatsEventStore(
         nc,
         key=SigningKey.generate(),

@@ -28,8 +28,14 @@ def _complaint(state: ComplaintState, recorded: RecordedEvent) -> ComplaintState
     return evolve_complaint(state, recorded.event)
 
 
+def _matcher(state: int, recorded: RecordedEvent) -> int:
+    return state + 1  # how many weights were estimated: nothing else is decided on
+
+
 REPORT = AggregateKind("intake", "report", ReportState(), _report)
 CHILD = AggregateKind("intake", "child", ChildState(), _child)
+# The duplicate matcher's weights in force: one aggregate, ``weights``.
+MATCHER = AggregateKind("intake", "matcher", 0, _matcher)
 COMPLAINT = AggregateKind(
     "intake", "complaint", ComplaintState(), _complaint, not_found=NO_COMPLAINT
 )

@@ -15,7 +15,7 @@ from services.intake.app import recording
 from services.intake.app import reports as report_commands
 from services.intake.domain import ReportState, children_of, default_urgency, iso
 from services.intake.read import reports
-from services.intake.web.common import ID_PATTERN, not_found, runtime_of
+from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import (
     AmendmentIn,
@@ -129,10 +129,7 @@ async def _record(
     return ChildRecordedOut(
         child_id=done.child_id,
         recorded=True,
-        suggested_duplicates=[
-            SuggestionOut(candidate_id=s.candidate_id, score=s.score, reasons=s.reasons)
-            for s in done.suggestions
-        ],
+        suggested_duplicates=[SuggestionOut(**suggestion_view(s)) for s in done.suggestions],
     )
 
 

@@ -198,6 +198,10 @@ class SuggestionOut(Out):
     candidate_id: str
     score: float
     reasons: list[str] = Field(default_factory=list)
+    explanation: dict[str, str] = Field(
+        default_factory=dict, description="Why the matcher suggests it: en, fr"
+    )
+    weights_id: str | None = Field(default=None, description="The weights that scored it")
 
 
 class ChildRecordedOut(Out):
@@ -283,6 +287,9 @@ class SuggestionStatusOut(Out):
     candidate_id: str
     score: float
     status: str
+    reasons: list[str] = Field(default_factory=list)
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    weights_id: str | None = None
 
 
 class ChildRecordOut(ChildOut):
