@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.system
+# Whole deployments on real servers: one at a time (one xdist worker), not two at once.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
 
 FIGURES = {"events_per_s", "raw_events_per_s", "ratio"}
 MACHINE = {"cpu", "cores", "memory_gib", "os", "python", "nats_server", "postgresql", "libraries"}

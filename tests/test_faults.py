@@ -28,7 +28,8 @@ from shared.command_http import new_aggregate_id, scoped_key
 from shared.reading import iter_stored
 from tests.test_up import Up, _kill_tree, _wait_for_services, make_env, starting
 
-pytestmark = pytest.mark.system
+# Whole deployments on real servers: one at a time (one xdist worker), not two at once.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
 
 REPORTS = 1_000
 AGENCY = "ocpm"

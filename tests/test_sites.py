@@ -38,7 +38,8 @@ from tests.sites_support import (
     stored,
 )
 
-pytestmark = pytest.mark.system
+# Whole deployments on real servers: one at a time (one xdist worker), not two at once.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
 
 
 def test_deploy_files_keep_every_write_on_disk_in_their_own_domain() -> None:

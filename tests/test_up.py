@@ -26,7 +26,8 @@ import pytest
 from relais.embedded import free_port
 from shared.config import SERVICES
 
-pytestmark = pytest.mark.system
+# Whole deployments on real servers: one at a time (one xdist worker), not two at once.
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
