@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -91,6 +91,29 @@ async def keys_on_log(nats_url: str, *, user: str = "", password: str = "") -> d
 def run_keys(nats_url: str, *, user: str = "", password: str = "") -> int:
     print(json.dumps(asyncio.run(keys_on_log(nats_url, user=user, password=password)), indent=2))
     return 0
+
+
+def run_export(
+    nats_url: str, streams: list[str], output: Path, *, user: str = "", password: str = ""
+) -> int:
+    from relais.export import export_streams
+
+    async def export(out: IO[str]) -> dict[str, int]:
+        nc = await _connect(nats_url, user, password)
+        try:
+            return await export_streams(nc, streams, out)
+        finally:
+            await nc.close()
+
+    with output.open("w", encoding="utf-8") as out:
+        counts = asyncio.run(export(out))
+    console = Console(stderr=True)
+    for stream, count in counts.items():
+        if count < 0:
+            console.print(f"[red]{stream}: no such stream / flux inexistant[/]")
+        else:
+            console.print(f"{stream}: {count} events / événements → {output}")
+    return 1 if any(count < 0 for count in counts.values()) else 0
 
 
 def run_verify(

@@ -248,6 +248,29 @@ def audit_keys(
     raise typer.Exit(run_keys(nats_url, user=user, password=password))
 
 
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The JSON Lines file to write.")],
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", help="A stream to export; repeat for several (default: all)."),
+    ] = None,
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
+    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Write the stored bytes of every event (stream, sequence, subject, bytes in base64),
+    one JSON line each, for checking with other tools (docs/auditing.md). Exit 1 if a stream
+    does not exist."""
+    from relais.audit import run_export
+    from shared.streams import CONTEXTS, stream_name
+
+    user, password = _nats_login(user, password, data_dir)
+    streams = stream or [stream_name(c) for c in CONTEXTS]
+    raise typer.Exit(run_export(nats_url, streams, output, user=user, password=password))
+
+
 @audit_app.command("case")
 def audit_case(
     case_id: Annotated[str, typer.Argument(help="The case's id.")],

@@ -27,10 +27,12 @@ from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 
 from shared.envelope import (
+    CANONICALIZATION,
     GENESIS,
+    JCS,
     Actor,
     Aggregate,
-    canonical_json,
+    envelope_bytes,
     sha256_hex,
     utc_now_iso,
 )
@@ -261,13 +263,14 @@ class EventStore:
                 "correlationid": correlation_id or (sealed[0][2]["id"] if sealed else id_),
                 "prevhash": prevhash,
                 "keyid": self.key.key_id,
+                CANONICALIZATION: JCS,
             }
             if causation_id:
                 envelope["causationid"] = causation_id
             if traceparent:
                 envelope["traceparent"] = traceparent
             envelope["signature"] = self.key.sign(envelope)
-            payload = canonical_json(envelope)
+            payload = envelope_bytes(envelope)
             prevhash = sha256_hex(payload)
             sealed.append((aggregate.subject(event.name), payload, envelope))
         return sealed
