@@ -41,7 +41,7 @@ from shared.ids import derived_id, new_id
 from shared.reading import iter_stored
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
 from shared.signing import SigningKey
-from shared.telemetry import metrics
+from shared.telemetry import metrics, record_trace
 
 tracer = trace.get_tracer("relais.eventstore")
 
@@ -54,6 +54,11 @@ def event_id(aggregate: Aggregate, idempotency_key: str, index: int) -> str:
     ``aggregate``: the same key always names the same events, so a retry stores nothing new
     and anyone can tell whether a stored event came from a given command."""
     return derived_id(aggregate.subject_filter, idempotency_key, str(index))
+
+
+def _traceparent(envelope: dict[str, Any]) -> str | None:
+    value = envelope.get("traceparent")
+    return value if isinstance(value, str) else None
 
 
 class EventStoreError(RuntimeError):
@@ -91,6 +96,7 @@ class AggregateHead:
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
+    traceparent: str | None = None  # the last event's: the record's trace continues from it
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,13 @@ class EventStore:
                 raise ValueError(f"{event.type_name()} does not belong to {aggregate.type}")
 
         started = time.perf_counter()
+        head = await self._head_at(aggregate, expected_version)
+        # An existing record's events share its trace; what caused this append is linked.
+        record, links = record_trace(head.traceparent)
         with tracer.start_as_current_span(
             f"append {aggregate.context}.{aggregate.type}",
+            context=record,
+            links=links,
             kind=trace.SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "nats",
@@ -182,7 +193,6 @@ class EventStore:
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            head = await self._head_at(aggregate, expected_version)
             messages = self._seal(
                 aggregate,
                 head,
@@ -372,13 +382,20 @@ class EventStore:
         if msg.subject is None or Aggregate.from_subject(msg.subject) != aggregate:
             raise await self._conflict(aggregate, seq)
         envelope = parse_envelope(msg.data or b"")
-        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
+        head = AggregateHead(
+            seq,
+            int(envelope["aggregateversion"]),
+            sha256_hex(msg.data or b""),
+            _traceparent(envelope),
+        )
         self._heads.put(aggregate, head)
         return head
 
     @staticmethod
     def _head_of(event: RecordedEvent) -> AggregateHead:
-        return AggregateHead(event.seq, event.aggregate_version, event.hash)
+        return AggregateHead(
+            event.seq, event.aggregate_version, event.hash, _traceparent(event.envelope)
+        )
 
     # -- reading ---------------------------------------------------------------------------
 

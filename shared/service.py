@@ -13,7 +13,8 @@ from typing import Any
 
 import nats
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from nats.aio.client import Client as NATS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,7 @@ from shared import (
     audit_events,  # noqa: F401 - every service reads and writes AUDIT
     telemetry,
 )
+from shared import metrics as prom
 from shared.access import AccessLog
 from shared.auth import verifier_from_settings
 from shared.config import Settings, get_settings
@@ -31,10 +33,12 @@ from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
 from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
 from shared.keys import publish_signing_key
+from shared.metrics_state import service_state
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.signing import SigningKey
 from shared.streams import ensure_streams, stream_name
+from shared.telemetry import firing, metrics
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +133,6 @@ class Runtime:
         for loop in self.spec.background:
             name = getattr(loop, "__name__", "background")
             self._tasks.append(asyncio.create_task(loop(self), name=name))
-        telemetry.register_lag_source(lambda: [(p.label, p.pending) for p in self.projectors])
         log.info("%s started as %s", self.spec.name, self.source)
 
     async def stop(self) -> None:
@@ -176,6 +179,9 @@ class Runtime:
             correlation_id=correlation_id,
             causation_id=causation_id,
         )
+        policy = firing(actor.user, actor.role)
+        if policy is not None and not result.duplicate:
+            metrics.policy_firings.add(len(result.events), {"policy": policy})
         last = result.events[-1].seq
         waiting = [p for p in self.projectors if p.stream == aggregate.stream]
         done = await asyncio.gather(
@@ -253,7 +259,14 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    # The documentation pages load their scripts and styles from the package, not a CDN:
+    # /docs works where the service has no internet.
+    app = FastAPIOffline(
+        title=spec.title,
+        description=spec.description,
+        lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     app.state.runtime = runtime
     app.state.verifier = verifier_from_settings(
         jwks_url=settings.jwks_url,
@@ -269,6 +282,14 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def health(request: Request) -> JSONResponse:
         ok, body = await runtime.health()
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics: request durations by route template, append latency,
+        projector lag and dead letters per projection, policy firings, access records
+        waiting to be appended to AUDIT. No label holds a concrete path or a child's data."""
+        state = await service_state(spec.name, runtime.nc, runtime.engine, runtime.projectors)
+        return Response(prom.exposition(state), media_type=prom.CONTENT_TYPE)
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_document() -> JSONResponse:
@@ -289,6 +310,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             return await unexpected_error(request, exc)
 
     _instrument(app)
+    app.add_middleware(prom.HttpMetrics)
     return app
 
 
@@ -301,9 +323,14 @@ def _asyncapi() -> dict[str, Any]:
 
 def _instrument(app: FastAPI) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.metrics import NoOpMeterProvider
 
+    # Its own HTTP metrics would carry the host and port; shared/metrics.py counts requests.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health", server_request_hook=_redact_query
+        app,
+        excluded_urls="health,metrics",
+        server_request_hook=_redact_query,
+        meter_provider=NoOpMeterProvider(),
     )
 
 

@@ -40,6 +40,7 @@ from shared.ids import derived_id
 from shared.loops import raise_if_cancelling, repeat
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ async def open_pending_once(runtime: Runtime, limit: int = 100) -> int:
     written = 0
     for row in rows:
         try:
-            written += await _open_one(runtime, row.report_id, row.child_id, row.data)
+            with continue_trace("casework.case-opener", row._mapping):
+                written += await _open_one(runtime, row.report_id, row.child_id, row.data)
         except ConcurrencyConflict:
             continue  # another instance got there first, or the case moved: next turn
         except Exception as exc:

@@ -57,6 +57,7 @@ async def _report_accepted(conn: AsyncConnection, e: RecordedEvent) -> None:
                 case_id=known,
                 data=data,
                 seq=e.seq,
+                traceparent=e.envelope.get("traceparent"),
             )
             .on_conflict_do_nothing()
         )

@@ -91,6 +91,8 @@ pending = Table(
     Column("case_id", String(64)),
     Column("data", JSONB, nullable=False),
     Column("seq", BigInteger, nullable=False),
+    # The accepting event's trace: opening the case continues it.
+    Column("traceparent", String(64)),
     Index("ix_cw_pending_status", "status", "seq"),
 )
 
@@ -155,8 +157,9 @@ transfers = Table(
 )
 
 # v4: corrections of the child's details sent to intake, with intake's answers, in a table
-# of their own (cw_child_corrections) rather than the case's detail.
-projection = Projection(name="casework.cases", version=4, metadata=metadata)
+# of their own (cw_child_corrections) rather than the case's detail. v5: the trace of each
+# accepted report waiting for its case.
+projection = Projection(name="casework.cases", version=5, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:
