@@ -18,6 +18,7 @@ from types import FrameType
 import httpx
 
 from relais.embedded import EmbeddedPostgres, NatsServer
+from relais.rebuild import RUN_FILE, write_run_file
 from shared.config import SERVICES, Settings
 from shared.nats_accounts import accounts_config, load_or_create_passwords
 
@@ -241,6 +242,8 @@ def run_up(data_dir: Path) -> int:
             _fail(f"{failed.name} {why}; see {failed.log_path}")
             return 1
 
+        # Where the other commands (relais rebuild) find the servers while this runs.
+        write_run_file(data_dir, nats_url=nats_url, database_url=database_url)
         width = max(len(name) for name in SERVICES) + 2
         for svc in services:
             _say(f"{svc.name:<{width}} {svc.url}")
@@ -251,6 +254,7 @@ def run_up(data_dir: Path) -> int:
         _say("stopping")
         return 0
     finally:
+        (data_dir / RUN_FILE).unlink(missing_ok=True)
         _shutdown(services, nats, pg)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

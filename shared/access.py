@@ -115,7 +115,9 @@ def sees_agency(principal: Principal, agency: str) -> bool:
 
 # -- access records ------------------------------------------------------------------------
 
-outbox_metadata = MetaData()
+# In ``public`` whatever the read models' generation (shared/generations.py): the outbox is
+# not a read model, and a rebuild must never drop the reads still to be recorded.
+outbox_metadata = MetaData(schema="public")
 access_outbox = Table(
     "access_outbox",
     outbox_metadata,

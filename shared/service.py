@@ -31,11 +31,14 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
+from shared.generations import PUBLIC, adopt_live
 from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
 from shared.keys import publish_signing_key
+from shared.loops import repeat
 from shared.metrics_state import service_state
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
+from shared.rebuild import Rebuilder
 from shared.signing import SigningKey
 from shared.streams import ensure_streams, stream_name
 from shared.telemetry import firing, metrics
@@ -73,7 +76,11 @@ class Runtime:
     engine: AsyncEngine | None = None
     access_log: AccessLog | None = None
     projectors: list[StreamProjector] = field(default_factory=list)
+    # The read models' live generation (shared/generations.py): "public" until a rebuild.
+    generation: str = PUBLIC
+    rebuilder: Rebuilder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _projecting: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -115,6 +122,7 @@ class Runtime:
         url = s.database_url_for(self.spec.name)
         await ensure_database(url)
         self.engine = make_engine(url)
+        self.generation = await adopt_live(self.engine)
         for projection in self.spec.projections:
             await prepare(self.engine, projection)
             for context in projection.contexts:
@@ -124,9 +132,19 @@ class Runtime:
                     self.engine,
                     js,
                     batch_size=s.projector_batch,
+                    generation=self.generation,
                 )
                 self.projectors.append(projector)
-                self._tasks.append(asyncio.create_task(projector.run(), name=projector.label))
+        self.resume_projectors()
+        self.rebuilder = Rebuilder(
+            self, self.engine, self.nc, self.spec.projections, self.source, s.projector_batch
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                repeat(self.rebuilder.step, interval_s=1.0, label="read models"),
+                name="read-models",
+            )
+        )
         self.access_log = AccessLog(self.spec.name, self.engine, self.store)
         await self.access_log.prepare()
         self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
@@ -135,10 +153,25 @@ class Runtime:
             self._tasks.append(asyncio.create_task(loop(self), name=name))
         log.info("%s started as %s", self.spec.name, self.source)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    def resume_projectors(self) -> None:
+        """Start applying every projection (in the live generation)."""
+        self._projecting = [asyncio.create_task(p.run(), name=p.label) for p in self.projectors]
+
+    async def pause_projectors(self) -> None:
+        """Stop applying, each projector at the end of a batch (its transaction and lease
+        end with its task): a rebuild switches generations in between."""
+        for task in self._projecting:
             task.cancel()
-        pending: set[asyncio.Task[None]] = set(self._tasks)
+        if self._projecting:
+            _, late = await asyncio.wait(self._projecting, timeout=5)
+            for task in late:
+                log.error("projector %s did not pause in time", task.get_name())
+        self._projecting = []
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._projecting]:
+            task.cancel()
+        pending: set[asyncio.Task[None]] = {*self._tasks, *self._projecting}
         if pending:
             _, pending = await asyncio.wait(pending, timeout=0.5)
         # A cancellation does not always reach the task nats-py waits on inside a pull fetch;

@@ -50,6 +50,7 @@ from shared.eventstore import ConcurrencyConflict, EventStoreError
 from shared.i18n import Message
 from shared.loops import raise_if_cancelling, repeat
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -112,7 +113,8 @@ async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
     written = 0
     for row in rows:
         try:
-            written += await apply_one(runtime, row)
+            with continue_trace("intake.child-corrector", row._mapping):
+                written += await apply_one(runtime, row)
         except Exception as exc:
             # One correction that cannot be applied now must not hold up the others.
             raise_if_cancelling(exc)

@@ -32,6 +32,7 @@ from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import raise_if_cancelling, repeat
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("intake.screening-overdue")
@@ -134,14 +135,15 @@ async def record_owed_children(
     written = 0
     for row in rows:
         try:
-            result = await record_child(
-                runtime,
-                ChildRecorded.model_validate(row.event),
-                actor=RECORDER,
-                causation_id=row.request_id,
-                writer="loop",
-                read_your_writes=False,
-            )
+            with continue_trace("intake.child-recorder", row._mapping):
+                result = await record_child(
+                    runtime,
+                    ChildRecorded.model_validate(row.event),
+                    actor=RECORDER,
+                    causation_id=row.request_id,
+                    writer="loop",
+                    read_your_writes=False,
+                )
         except Exception as exc:
             # One child that cannot be recorded now must not hold up the others.
             raise_if_cancelling(exc)

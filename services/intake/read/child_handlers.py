@@ -67,6 +67,7 @@ async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
             actor=e.actor.model_dump(),
             changes=ev.changes,
             reason=ev.reason,
+            traceparent=e.envelope.get("traceparent"),
         )
         .on_conflict_do_nothing()
     )
@@ -88,6 +89,7 @@ async def owe(
                     "request_id": e.id,
                     "requested_at": parse_time(e.time),
                     "event": r.model_dump(mode="json"),
+                    "traceparent": e.envelope.get("traceparent"),
                 }
                 for r in records
             ]

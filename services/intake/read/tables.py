@@ -72,6 +72,7 @@ pending_children = Table(
     Column("request_id", String(64), nullable=False),  # the asking event: the causation
     Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
+    Column("traceparent", String(64)),  # the asking event's trace: the record continues it
 )
 # Corrections casework reported (``ChildDetailsReported``), one per request, for the child
 # corrector to answer. Owed while neither the child's corrections nor its refusals name the
@@ -88,6 +89,7 @@ pending_corrections = Table(
     Column("actor", JSONB, nullable=False),  # the worker, from casework's envelope
     Column("changes", JSONB, nullable=False),  # as intake's correction body names them
     Column("reason", Text, nullable=False),
+    Column("traceparent", String(64)),  # the request's trace: the answer continues it
 )
 suggestions = Table(
     "intake_duplicate_suggestions",
@@ -121,4 +123,5 @@ complaints = Table(
 # v3: corrections casework reported, and which request each correction answered.
 # v4: refusals of those corrections are answers too (the child's refusals); pending
 #     corrections no longer keep a status of their own.
-projection = Projection(name="intake.main", version=4, metadata=metadata)
+# v5: the trace of what each pending child and correction answers.
+projection = Projection(name="intake.main", version=5, metadata=metadata)
