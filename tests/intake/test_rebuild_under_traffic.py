@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from shared import rebuild as rebuilding
 from shared.catch_up import CatchUpProjector
 from shared.db import checkpoints
 from shared.generations import PUBLIC, on_generation
-from tests.intake.conftest import Intake, report_body
+from tests.intake.conftest import Intake, report_body, stop
 
 
 async def _rows(engine: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -113,3 +114,36 @@ async def test_rebuild_while_reports_come_in_and_are_read(
         await asyncio.sleep(0.1)
     assert await tables_left() == set()
     assert (await operator.get("/reports", page_size=5)).status_code == 200
+
+
+async def test_every_instance_follows_the_switch(
+    make_intake: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuilding, "DROP_GRACE_S", 3.0)
+    first, second = await make_intake("1"), await make_intake("2")
+    try:
+        operator = second.as_("hotline_operator", user="op-2")
+        made = await operator.post("/reports", report_body())
+        assert made.status_code == 201
+        out = io.StringIO()
+        assert await rebuild("intake", first.settings, Console(file=out), spec) == 0
+        new = {first.runtime.generation, second.runtime.generation} - {PUBLIC}
+        assert len(new) == 1
+
+        async def followed() -> bool:
+            return {first.runtime.generation, second.runtime.generation} == new
+
+        for _ in range(50):  # each instance looks at the pointer every second
+            if await followed():
+                break
+            await asyncio.sleep(0.1)
+        assert await followed()
+        # Both answer from the new generation, the report made before included.
+        for service in (first, second):
+            answer = await service.as_("intake_officer").get(f"/reports/{made.json()['report_id']}")
+            assert answer.status_code == 200, answer.text
+        again = await operator.post("/reports", report_body())
+        assert again.status_code == 201
+    finally:
+        await stop(second)
+        await stop(first)
