@@ -1,5 +1,5 @@
 """``relais rebuild <service>``: rebuild a service's read models from the log, without
-stopping it (docs/decisions/0014).
+stopping it (docs/decisions/0015).
 
 The command asks by inserting a row in the service's own database; a running instance claims
 it within a second, builds the new read models beside the live ones, switches over and drops

@@ -7,7 +7,7 @@ rebuild). No query names it: the engine's ``schema_translate_map`` puts every ta
 without a schema into the live generation, so switching generations is one pointer update and
 one change of the engine's default options, seen by every connection taken after it.
 Tables that are not read models (the access-record outbox, these two) are declared in
-``public`` and never move. See docs/decisions/0014.
+``public`` and never move. See docs/decisions/0015.
 
 A rebuild asked for by ``relais rebuild`` is a row of ``relais_read_model_rebuild``, which a
 running instance claims (:mod:`shared.rebuild`)."""

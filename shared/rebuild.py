@@ -1,5 +1,5 @@
 """Rebuilding a service's read models beside the live ones, without stopping anything
-(docs/decisions/0014).
+(docs/decisions/0015).
 
 1. A new generation (a PostgreSQL schema ``rm_<hex>``) gets every projection's tables and its
    own checkpoints, dead letters and schema versions.

@@ -1,5 +1,5 @@
 """OpenTelemetry traces: one tracer provider per process, and how a trace follows a child's
-case (docs/decisions/0015); and the backbone's instruments, which count into the Prometheus
+case (docs/decisions/0016); and the backbone's instruments, which count into the Prometheus
 metrics every service serves on ``GET /metrics`` (``shared/metrics.py``).
 
 A trace follows the records of a case, not only one request:
