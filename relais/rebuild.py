@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import func, update
 
 from shared.config import Settings
 from shared.db import ensure_database, make_engine
-from shared.generations import adopt_live, live_schema, prepare_fixed
+from shared.generations import adopt_live, live_schema, prepare_fixed, rebuild_requests
 from shared.rebuild import (
     DROP_GRACE_S,
     build_beside,
@@ -46,6 +48,7 @@ from shared.service import ServiceSpec
 
 RUN_FILE = "relais-up.json"
 CLAIM_WAIT_S = 5.0  # an instance checks for requests every second
+ABANDONED_S = 60.0  # a running rebuild reports progress twice a second
 POLL_S = 0.2
 
 
@@ -131,6 +134,12 @@ async def rebuild(
                         f"are dropped in {DROP_GRACE_S:.0f} s / nouvelles vues en service"
                     )
                     return 0
+                if row["status"] == "running" and await abandoned(engine, request_id):
+                    console.print(
+                        f"[red]{service}: the instance rebuilding stopped; run the command again "
+                        f"/ l'instance qui reconstruisait s'est arrêtée ; relancez la commande[/]"
+                    )
+                    return 1
                 if row["status"] == "failed":
                     console.print(
                         f"[red]{service}: rebuild failed / échec de la reconstruction: "
@@ -140,6 +149,20 @@ async def rebuild(
                 await asyncio.sleep(POLL_S)
     finally:
         await engine.dispose()
+
+
+async def abandoned(engine: Any, request_id: int) -> bool:
+    """A running request with no progress for ABANDONED_S is marked failed (its instance
+    stopped); True if so."""
+    async with engine.begin() as conn:
+        gone = await conn.execute(
+            update(rebuild_requests)
+            .where(rebuild_requests.c.id == request_id)
+            .where(rebuild_requests.c.status == "running")
+            .where(rebuild_requests.c.updated_at < func.now() - timedelta(seconds=ABANDONED_S))
+            .values(status="failed", error="abandoned", finished_at=func.now())
+        )
+        return bool(gone.rowcount)
 
 
 def _progress(console: Console) -> Progress:

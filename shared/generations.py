@@ -55,6 +55,9 @@ rebuild_requests = Table(
     Column("status", String(20), nullable=False, index=True),
     Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
+    # Written with every progress report: a running request not updated for long was
+    # abandoned (its instance stopped).
+    Column("updated_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("instance", String(200)),  # the instance that ran it (/relais/<site>/<svc>/<n>)
     Column("generation", String(63)),  # the generation it built

@@ -110,9 +110,12 @@ async def build_beside(
     await report("building", built.progress(), generation=schema)
     for projector in built.projectors:
         task = asyncio.create_task(projector.catch_up(nc, built.targets[projector.label]))
-        while not task.done():
-            await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
-            await report("building", built.progress())
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
+                await report("building", built.progress())
+        finally:
+            task.cancel()  # if we are being cancelled (the service stops), so is the build
         await task
     return built
 
@@ -206,7 +209,12 @@ async def claim(engine: AsyncEngine, instance: str) -> int | None:
         claimed = await conn.execute(
             update(rebuild_requests)
             .where(rebuild_requests.c.id == oldest)
-            .values(status="running", instance=instance, started_at=text("now()"))
+            .values(
+                status="running",
+                instance=instance,
+                started_at=text("now()"),
+                updated_at=text("now()"),
+            )
             .returning(rebuild_requests.c.id)
         )
         found = claimed.scalar()
@@ -223,7 +231,9 @@ def recorder(engine: AsyncEngine, request_id: int) -> Report:
 
 async def _set(conn: AsyncConnection, request_id: int, **values: Any) -> None:
     await conn.execute(
-        update(rebuild_requests).where(rebuild_requests.c.id == request_id).values(**values)
+        update(rebuild_requests)
+        .where(rebuild_requests.c.id == request_id)
+        .values(updated_at=text("now()"), **values)
     )
 
 

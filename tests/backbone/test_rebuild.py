@@ -10,15 +10,16 @@ import uuid
 import pytest
 from nats.aio.client import Client as NATS
 from rich.console import Console
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
 from relais import rebuild as rebuild_cli
 from relais.rebuild import NoDatabase, rebuild
 from shared.config import Settings
 from shared.db import ensure_database, make_engine
-from shared.generations import PUBLIC, read_live, use_generation
+from shared.generations import PUBLIC, prepare_fixed, read_live, rebuild_requests, use_generation
 from shared.projection import StreamProjector
 from shared.projection_schema import prepare
+from shared.rebuild import claim, read_request, request
 from shared.service import ServiceSpec
 from tests import lab
 from tests.backbone.helpers import lab_store, write_counters
@@ -79,3 +80,16 @@ async def test_rebuild_says_where_the_database_is_missing(tmp_path) -> None:  # 
     with pytest.raises(NoDatabase, match="relais up"):
         settings = Settings(data_dir=tmp_path, database_url="")
         await rebuild("lab", settings, Console(file=io.StringIO()))
+
+
+async def test_a_rebuild_whose_instance_stopped_is_said_abandoned(engine) -> None:  # type: ignore[no-untyped-def]
+    await prepare_fixed(engine)
+    asked = await request(engine)
+    assert await claim(engine, "/relais/hq/lab/1") == asked
+    assert not await rebuild_cli.abandoned(engine, asked)  # it reported a moment ago
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(rebuild_requests).values(updated_at=text("now() - interval '2 minutes'"))
+        )
+    assert await rebuild_cli.abandoned(engine, asked)
+    assert (await read_request(engine, asked) or {})["status"] == "failed"
