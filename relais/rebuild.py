@@ -68,8 +68,8 @@ class Servers:
 
 
 def write_run_file(data_dir: Path, *, nats_url: str, database_url: str) -> Path:
-    """What ``relais up`` tells the other commands while it runs (no secret: the embedded
-    servers' URLs carry no password)."""
+    """What ``relais up`` tells the other commands while it runs: the embedded servers' URLs
+    (which carry no password), or empty strings for external ones."""
     path = data_dir / RUN_FILE
     body = {"pid": os.getpid(), "nats_url": nats_url, "database_url": database_url}
     path.write_text(json.dumps(body) + "\n")
@@ -84,12 +84,15 @@ def find_servers(settings: Settings, data_dir: Path) -> Servers:
     try:
         found = json.loads(path.read_text())
         os.kill(int(found["pid"]), 0)
-        return Servers(str(found["database_url"]), str(found["nats_url"]))
+        if found["database_url"]:
+            nats_url = str(found["nats_url"]) or settings.nats_url or "nats://127.0.0.1:4222"
+            return Servers(str(found["database_url"]), nats_url)
     except (OSError, ValueError, KeyError, TypeError):
-        raise NoDatabase(
-            f"DATABASE_URL is not set and relais up is not running in {data_dir} / "
-            f"DATABASE_URL n'est pas défini et relais up ne tourne pas dans {data_dir}"
-        ) from None
+        pass
+    raise NoDatabase(
+        f"DATABASE_URL is not set and relais up is not running in {data_dir} / "
+        f"DATABASE_URL n'est pas défini et relais up ne tourne pas dans {data_dir}"
+    )
 
 
 async def rebuild(

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nats.aio.client import Client as NATS
-from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy import MetaData, exists, insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.catch_up import CatchUpProjector
-from shared.db import backbone_metadata, schema_versions
+from shared.db import backbone_metadata, checkpoints, schema_versions
 from shared.generations import (
     PUBLIC,
     check_name,
@@ -127,8 +127,20 @@ async def finish(built: Built, nc: NATS) -> None:
 
 
 async def make_live(engine: AsyncEngine, schema: str, previous: str) -> None:
-    """Step 3's atomic part: the pointer names the new generation, and ``engine`` uses it."""
+    """Step 3's atomic part: the pointer names the new generation, and ``engine`` uses it.
+
+    Projections that were not rebuilt (the public feed, run by its own loop: replaying it
+    would publish the log again) keep their positions: their checkpoints are carried over in
+    the same transaction. What such a projector applies on the old generation until it meets
+    the new one is applied again from there, which for the feed the server deduplicates."""
+    source = checkpoints.to_metadata(MetaData(), schema=check_name(previous))
+    target = checkpoints.to_metadata(MetaData(), schema=check_name(schema))
+    there = target.alias("there")
+    carried = select(source.c.projector, source.c.stream, source.c.last_seq).where(
+        ~exists().where(there.c.projector == source.c.projector, there.c.stream == source.c.stream)
+    )
     async with engine.begin() as conn:
+        await conn.execute(insert(target).from_select(["projector", "stream", "last_seq"], carried))
         await switch_to(conn, schema, previous)
     use_generation(engine, schema)
 

@@ -10,12 +10,12 @@ import uuid
 import pytest
 from nats.aio.client import Client as NATS
 from rich.console import Console
-from sqlalchemy import inspect, text, update
+from sqlalchemy import insert, inspect, select, text, update
 
 from relais import rebuild as rebuild_cli
 from relais.rebuild import NoDatabase, rebuild
 from shared.config import Settings
-from shared.db import ensure_database, make_engine
+from shared.db import checkpoints, ensure_database, make_engine
 from shared.generations import PUBLIC, prepare_fixed, read_live, rebuild_requests, use_generation
 from shared.projection import StreamProjector
 from shared.projection_schema import prepare
@@ -45,8 +45,13 @@ async def test_rebuild_without_a_running_instance(
             await StreamProjector(lab.projection, "LAB", engine, nc.jetstream()).run(until_seq=last)
             is None
         )
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:
             before = await lab.snapshot(conn)
+            # A projection the service runs apart (the public feed): not rebuilt, it keeps its
+            # place in the log.
+            await conn.execute(
+                insert(checkpoints).values(projector="lab.feed", stream="LAB", last_seq=last)
+            )
         assert sum(row[3] for row in before) == last
 
         assert await rebuild("lab", settings, Console(file=out), spec) == 0
@@ -55,6 +60,8 @@ async def test_rebuild_without_a_running_instance(
         use_generation(engine, first)
         async with engine.connect() as conn:
             assert await lab.snapshot(conn) == before
+            kept = select(checkpoints.c.last_seq).where(checkpoints.c.projector == "lab.feed")
+            assert (await conn.execute(kept)).scalar() == last
             public = await conn.run_sync(lambda c: inspect(c).get_table_names(schema=PUBLIC))
         assert "lab_totals" not in public and "projection_checkpoint" not in public
         assert "relais_read_model" in public  # the pointer stays where everyone finds it
