@@ -26,6 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 
+from shared import causation
 from shared.envelope import (
     GENESIS,
     Actor,
@@ -84,11 +85,13 @@ class NotOwner(EventStoreError):
 
 @dataclass(frozen=True)
 class AggregateHead:
-    """Where an aggregate stands: last stream sequence, count of events, hash of the last."""
+    """Where an aggregate stands: last stream sequence, count of events, hash of the last,
+    and the chain (correlation id) the last belongs to."""
 
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
+    correlation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,10 @@ class EventStore:
         causation_id: str | None = None,
     ) -> AppendResult:
         """Store ``events`` after the aggregate's event at stream sequence ``expected_version``
-        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`."""
+        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`.
+
+        ``correlation_id`` and ``causation_id`` default to the ambient chain
+        (:mod:`shared.causation`), then to the aggregate's own chain."""
         if not events:
             raise ValueError("nothing to append")
         if aggregate.context not in self.writable or aggregate.site != self.site:
@@ -181,6 +187,9 @@ class EventStore:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             head = await self._head_at(aggregate, expected_version)
+            correlation_id, causation_id = causation.resolve(
+                correlation_id, causation_id, head.correlation
+            )
             messages = self._seal(
                 aggregate,
                 head,
@@ -191,6 +200,7 @@ class EventStore:
                 causation_id=causation_id,
                 traceparent=carrier.get("traceparent"),
             )
+            causation.appended(str(messages[0][2]["correlationid"]))
             try:
                 seqs = await self._publish(aggregate, expected_version, messages, carrier)
             except (ConcurrencyConflict, _AlreadyPublished) as exc:
@@ -369,13 +379,24 @@ class EventStore:
         if msg.subject is None or Aggregate.from_subject(msg.subject) != aggregate:
             raise await self._conflict(aggregate, seq)
         envelope = parse_envelope(msg.data or b"")
-        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
+        head = AggregateHead(
+            seq,
+            int(envelope["aggregateversion"]),
+            sha256_hex(msg.data or b""),
+            _correlation(envelope),
+        )
         self._heads.put(aggregate, head)
         return head
 
     @staticmethod
     def _head_of(event: RecordedEvent) -> AggregateHead:
-        return AggregateHead(event.seq, event.aggregate_version, event.hash)
+        return AggregateHead(
+            event.seq, event.aggregate_version, event.hash, _correlation(event.envelope)
+        )
+
+    async def correlation_at(self, aggregate: Aggregate, version: int) -> str | None:
+        """The chain the aggregate's event at stream sequence ``version`` belongs to."""
+        return (await self._head_at(aggregate, version)).correlation if version else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -401,3 +422,8 @@ class EventStore:
         self, stream: str, subject_filter: str, start: int
     ) -> list[tuple[int, str, Msg]]:
         return [item async for item in iter_stored(self.nc, stream, subject_filter, start)]
+
+
+def _correlation(envelope: dict[str, Any]) -> str | None:
+    value = envelope.get("correlationid") or envelope.get("id")
+    return str(value) if value else None

@@ -29,7 +29,12 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
-from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
+from shared.http import (
+    CommandChains,
+    install_error_handlers,
+    refuse_nul_characters,
+    unexpected_error,
+)
 from shared.keys import publish_signing_key
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
@@ -289,6 +294,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             return await unexpected_error(request, exc)
 
     _instrument(app)
+    # Added last, so outermost: the request's chain is in place before anything else runs.
+    app.add_middleware(CommandChains)
     return app
 
 

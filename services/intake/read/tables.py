@@ -70,6 +70,7 @@ pending_children = Table(
     Column("site", String(100), nullable=False),  # the site that must answer the request
     Column("source", String(10), nullable=False),  # report or case
     Column("request_id", String(64), nullable=False),  # the asking event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
 )
@@ -81,6 +82,7 @@ pending_corrections = Table(
     "intake_pending_corrections",
     metadata,
     Column("request_id", String(64), primary_key=True),  # the casework event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("child_id", String(64), nullable=False, index=True),
     Column("case_id", String(64), nullable=False),
     Column("site", String(100), nullable=False),  # the site that must answer the request
@@ -121,4 +123,5 @@ complaints = Table(
 # v3: corrections casework reported, and which request each correction answered.
 # v4: refusals of those corrections are answers too (the child's refusals); pending
 #     corrections no longer keep a status of their own.
-projection = Projection(name="intake.main", version=4, metadata=metadata)
+# v5: pending children and corrections keep the chain (correlation id) of their request.
+projection = Projection(name="intake.main", version=5, metadata=metadata)
