@@ -6,7 +6,7 @@ import contracts
 from services.intake.app.case_corrections import child_corrector_every
 from services.intake.app.policies import child_recorder_every, screening_overdue_every
 from services.intake.config import IntakeConfig
-from services.intake.read import projection
+from services.intake.read import directory_projection, ownership_projection, projection
 from services.intake.web import children, complaints, reports
 from shared.service import ServiceSpec
 
@@ -18,7 +18,7 @@ spec = ServiceSpec(
     name="intake",
     context="intake",
     title="Relais intake: reports, children, screening, duplicates, complaints",
-    projections=[projection],
+    projections=[projection, directory_projection, ownership_projection],
     routers=[reports.router, children.router, complaints.router],
     background=[
         screening_overdue_every(CONFIG.overdue_interval_s),
