@@ -148,7 +148,7 @@ async def test_the_case_shows_intakes_answer_whichever_its_projectors_see_first(
             applied = await log.applied(child_id, ids["name"], **name)
             refused = await log.refused(case_id, child_id, ids["school"])
             # Answers to requests the case has not seen yet: nothing shows, the version holds
-            # (only the name the page shows follows intake's record, decision 0009).
+            # (only the name the page shows follows intake's record, decision 0016).
             assert without_name(await casework.case(case_id)) == without_name(before)
             by_name = await log.request(case_id, child_id, f"{order}:name", name)
             by_school = await log.request(case_id, child_id, f"{order}:school", school)
@@ -195,7 +195,7 @@ async def test_intakes_own_corrections_change_nothing_on_the_case(
     other_child = (await casework.case(other))["child_id"]
     elsewhere = await log.request(other, other_child, "k-2", {"documented": True})
     refusal = await log.refused(other, other_child, elsewhere.id)
-    # Only the name the page shows follows intake's record (decision 0009).
+    # Only the name the page shows follows intake's record (decision 0016).
     after = await casework.case(case_id)
     assert without_name(after) == without_name(before) and after["child_display_name"] == NAME
     assert casework.runtime.engine is not None

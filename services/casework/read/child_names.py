@@ -1,5 +1,5 @@
 """The one thing of the child's identity casework keeps: the name a case page shows its
-owner's roles (decision 0009).
+owner's roles (decision 0016).
 
 Intake keeps the child record; casework learns the display name from intake's
 ``ChildRecorded`` and ``ChildDetailsCorrected`` (the name, else the alias) into a table of its

@@ -223,7 +223,7 @@ async def read_case(
     ]
     body = {
         **case_summary(row, now),
-        # From intake's record of the child (decision 0009); None until intake has recorded
+        # From intake's record of the child (decision 0016); None until intake has recorded
         # the child, or for a child recorded as unidentified.
         "child_display_name": child_name,
         "sex": row.sex,

@@ -8,7 +8,7 @@ follow a child: social promotion centres, the OCPM, NGO child protection units) 
 justice). Units that only deliver a service to a child another agency follows (medical,
 education, shelter...) are reached by referral, never by owning the case. The agency's own
 kind (police, government, NGO...) does not decide it: a ministry with no such unit cannot
-hold a case, an NGO with one can (``docs/decisions/0010``)."""
+hold a case, an NGO with one can (``docs/decisions/0017``)."""
 
 from __future__ import annotations
 
