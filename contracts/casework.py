@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.audit_state import Add, Count, Entry, Highest, Set, SetAll, Value
 from shared.events import DomainEvent, event_type
 
 CONTEXT = "casework"
@@ -22,18 +21,6 @@ AGGREGATE = "case"
     "directement par un intervenant habilité qui a trouvé l'enfant.",
 )
 class CaseOpened(DomainEvent):
-    audit_state = (
-        SetAll(frozenset({"report_id", "initial_risk", "registration_due_at"})),
-        # The report the case opened from stays the opening report; ``reports`` grows.
-        Set("opening_report", "report_id"),
-        Add("reports", "report_id"),
-        Set("risk_level", "initial_risk"),
-        Value("stage", "registration"),
-        Set("stage_due_at", "registration_due_at"),
-        Value("stage_overdue", False),
-        Value("status", "open"),
-    )
-
     case_id: str
     child_id: str
     sex: str
@@ -60,12 +47,6 @@ class CaseOpened(DomainEvent):
     fr="Un nouveau signalement accepté sur un enfant a été ajouté à son dossier ouvert.",
 )
 class ReportAttachedToCase(DomainEvent):
-    audit_state = (
-        Add("reports", "report_id"),
-        Add("concerns"),
-        Highest("urgency", ("normal", "high", "emergency")),
-    )
-
     report_id: str
     child_id: str
     concerns: list[str]
@@ -80,14 +61,6 @@ class ReportAttachedToCase(DomainEvent):
     fr="Un travailleur social référent et un superviseur ont été affectés au dossier.",
 )
 class CaseAssigned(DomainEvent):
-    audit_state = (
-        Set("worker_id"),
-        Set("supervisor_id"),
-        Set("required_competencies"),
-        Set("missing_competencies"),
-        Set("override_reason"),
-    )
-
     worker_id: str
     supervisor_id: str
     required_competencies: list[str]
@@ -106,12 +79,6 @@ class CaseAssigned(DomainEvent):
     fr="Le dossier est passé à une autre étape, avec l'échéance de la nouvelle étape.",
 )
 class StageChanged(DomainEvent):
-    audit_state = (
-        Set("stage", "to_stage"),
-        Set("stage_due_at", "due_at"),
-        Value("stage_overdue", False),
-    )
-
     from_stage: str
     to_stage: str
     due_at: str | None = None
@@ -124,8 +91,6 @@ class StageChanged(DomainEvent):
     fr="L'étape en cours du dossier a dépassé son échéance (signalé par une règle).",
 )
 class StageOverdue(DomainEvent):
-    audit_state = (Value("stage_overdue", True),)
-
     stage: str
     due_at: str
 
@@ -139,11 +104,6 @@ class StageOverdue(DomainEvent):
     "ou la raison pour laquelle il n'a pas pu être entendu.",
 )
 class AssessmentRecorded(DomainEvent):
-    audit_state = (
-        Set("risk_level"),
-        Entry("assessments", "assessment_id", all_fields=True),
-    )
-
     assessment_id: str
     kind: str = Field(description="initial or comprehensive")
     needs: list[str]
@@ -164,8 +124,6 @@ class AssessmentRecorded(DomainEvent):
     fr="Une détermination de l'intérêt supérieur a été faite pour une décision majeure.",
 )
 class BestInterestsDetermined(DomainEvent):
-    audit_state = (Entry("determinations", "determination_id", all_fields=True),)
-
     determination_id: str
     decision_kind: str
     decision: str
@@ -186,8 +144,6 @@ class BestInterestsDetermined(DomainEvent):
     fr="Un objectif a été ajouté au plan d'intervention.",
 )
 class PlanGoalAdded(DomainEvent):
-    audit_state = (Entry("goals", "goal_id", all_fields=True),)
-
     goal_id: str
     text: str
     sensitive_fields = frozenset({"text"})
@@ -202,8 +158,6 @@ class PlanGoalAdded(DomainEvent):
     "structure nomme l'orientation qui la réalise.",
 )
 class PlanActionAdded(DomainEvent):
-    audit_state = (Entry("actions", "action_id", all_fields=True),)
-
     action_id: str
     goal_id: str
     text: str
@@ -223,12 +177,6 @@ class PlanActionAdded(DomainEvent):
     "l'approuver.",
 )
 class ClosureRequested(DomainEvent):
-    audit_state = (
-        Value("status", "closure_requested"),
-        Set("closure_reason", "reason"),
-        Set("closure_note", "note"),
-    )
-
     reason: str
     note: str | None = None
     sensitive_fields = frozenset({"note"})
@@ -241,12 +189,6 @@ class ClosureRequested(DomainEvent):
     fr="Un superviseur a refusé la demande de clôture du dossier.",
 )
 class ClosureRejected(DomainEvent):
-    audit_state = (
-        Value("status", "open"),
-        Value("closure_reason", None),
-        Value("closure_note", None),
-    )
-
     note: str | None = None
     sensitive_fields = frozenset({"note"})
 
@@ -258,15 +200,6 @@ class ClosureRejected(DomainEvent):
     fr="Un superviseur a approuvé la clôture : le dossier est clos avec un motif.",
 )
 class CaseClosed(DomainEvent):
-    audit_state = (
-        Value("status", "closed"),
-        Value("stage", "closure"),
-        Value("stage_due_at", None),
-        Set("closure_reason", "reason"),
-        Set("closure_requested_by", "requested_by"),
-        Set("closure_approved_by", "approved_by"),
-    )
-
     reason: str
     requested_by: str
     approved_by: str
@@ -279,15 +212,6 @@ class CaseClosed(DomainEvent):
     fr="Un dossier clos a été rouvert.",
 )
 class CaseReopened(DomainEvent):
-    audit_state = (
-        Value("status", "open"),
-        Value("stage", "initial_assessment"),
-        Set("stage_due_at", "due_at"),
-        Value("stage_overdue", False),
-        Value("closure_reason", None),
-        Set("reopening_reason", "reason"),
-    )
-
     reason: str
     due_at: str
     sensitive_fields = frozenset({"reason"})
@@ -324,8 +248,6 @@ class IdentifiedChild(BaseModel):
     "la fiche enfant à partir de cette description.",
 )
 class ChildIdentified(DomainEvent):
-    audit_state = (Set("identified_child", "child_id"),)
-
     child_id: str
     agency: str
     unit: str | None = None
@@ -345,8 +267,6 @@ class ChildIdentified(DomainEvent):
     fr="Un service a été rendu à l'enfant (par la structure responsable ou par orientation).",
 )
 class ServiceDelivered(DomainEvent):
-    audit_state = (Entry("services", "service_id", all_fields=True),)
-
     service_id: str
     child_id: str
     service_kind: str
@@ -366,13 +286,6 @@ class ServiceDelivered(DomainEvent):
     fr="Une visite de suivi de l'enfant a été enregistrée.",
 )
 class FollowUpVisitRecorded(DomainEvent):
-    audit_state = (
-        Entry("visits", "visit_id", all_fields=True),
-        Set("risk_level", given=True),
-        Set("next_visit_due"),
-        Value("visit_overdue", False),
-    )
-
     visit_id: str
     visited_on: str = Field(description="YYYY-MM-DD")
     child_seen: bool
@@ -390,8 +303,6 @@ class FollowUpVisitRecorded(DomainEvent):
     "la lire.",
 )
 class CaseNoteAdded(DomainEvent):
-    audit_state = (Entry("notes", "note_id", {"sensitivity": "sensitivity"}),)
-
     note_id: str
     sensitivity: str = Field(description="normal, restricted or confidential")
     text: str = Field(max_length=20000)
@@ -407,8 +318,6 @@ class CaseNoteAdded(DomainEvent):
     "prévue (signalé par une règle).",
 )
 class FollowUpVisitOverdue(DomainEvent):
-    audit_state = (Value("visit_overdue", True),)
-
     visit_id: str = Field(description="The visit that scheduled the missed one")
     due_on: str = Field(description="YYYY-MM-DD")
 
@@ -423,16 +332,6 @@ class FollowUpVisitOverdue(DomainEvent):
     fr="La structure responsable a demandé à une autre structure de reprendre le dossier.",
 )
 class TransferRequested(DomainEvent):
-    audit_state = (
-        Entry(
-            "transfers",
-            "transfer_id",
-            {"to_agency": "to_agency", "to_unit": "to_unit", "reason": "reason"},
-            {"status": "requested"},
-        ),
-        Set("pending_transfer", "transfer_id"),
-    )
-
     transfer_id: str
     from_agency: str
     to_agency: str
@@ -449,16 +348,6 @@ class TransferRequested(DomainEvent):
     "dossier.",
 )
 class TransferAccepted(DomainEvent):
-    audit_state = (
-        # The receiving agency owns the case now, and chooses its own worker.
-        Set("agency", "to_agency"),
-        Set("unit", "to_unit"),
-        Value("worker_id", None),
-        Value("supervisor_id", None),
-        Value("pending_transfer", None),
-        Entry("transfers", "transfer_id", {"accepted_by": "accepted_by"}, {"status": "accepted"}),
-    )
-
     transfer_id: str
     from_agency: str
     to_agency: str
@@ -473,11 +362,6 @@ class TransferAccepted(DomainEvent):
     fr="La structure destinataire a refusé le transfert : la responsabilité reste inchangée.",
 )
 class TransferDeclined(DomainEvent):
-    audit_state = (
-        Value("pending_transfer", None),
-        Entry("transfers", "transfer_id", {"answer": "reason"}, {"status": "declined"}),
-    )
-
     transfer_id: str
     to_agency: str
     reason: str = Field(max_length=2000)
@@ -492,11 +376,6 @@ class TransferDeclined(DomainEvent):
     "structure destinataire.",
 )
 class TransferWithdrawn(DomainEvent):
-    audit_state = (
-        Value("pending_transfer", None),
-        Entry("transfers", "transfer_id", {"answer": "reason"}, {"status": "withdrawn"}),
-    )
-
     transfer_id: str
     to_agency: str
     reason: str = Field(max_length=2000)
@@ -526,14 +405,6 @@ class RequestedConsent(BaseModel):
     "l'émettre (réponse ReferralMade ou ReferralRequestRefused sous le même identifiant).",
 )
 class ReferralRequested(DomainEvent):
-    audit_state = (
-        Entry(
-            "referral_requests",
-            "referral_id",
-            {"action_id": "action_id", "to_unit": "to_unit", "service_kind": "service_kind"},
-        ),
-    )
-
     referral_id: str = Field(description="Chosen by casework; referral uses it as is")
     action_id: str
     child_id: str
@@ -557,8 +428,6 @@ class ReferralRequested(DomainEvent):
     "champs modifiés et le motif) ; l'accueil corrige la fiche enfant à partir de celles-ci.",
 )
 class ChildDetailsReported(DomainEvent):
-    audit_state = (Count("child_corrections_reported"),)
-
     # Identifying: never in logs or feeds, and casework keeps only the field names.
     sensitive_fields = frozenset({"changes", "reason"})
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.audit_state import Entry, Merge, Set, SetAll, Value
 from shared.events import DomainEvent, event_type
 
 
@@ -31,14 +30,6 @@ class AcceptedChild(BaseModel):
     "signalement au dossier ouvert de l'enfant.",
 )
 class ReportAccepted(DomainEvent):
-    audit_state = (
-        # The agency and unit the case went to: not the report's own agency.
-        Set("receiving_agency", "agency"),
-        Set("receiving_unit", "unit"),
-        Set("accepted_at"),
-        Value("accepted", True),
-    )
-
     report_id: str
     children: list[AcceptedChild] = Field(min_length=1)
     concerns: list[str] = Field(min_length=1)
@@ -92,8 +83,6 @@ class ReportedChild(BaseModel):
     fr="Un signalement de préoccupation de protection de l'enfant a été enregistré.",
 )
 class ReportRegistered(DomainEvent):
-    audit_state = (SetAll(), Value("status", "received"))
-
     sensitive_fields = frozenset({"children", "reporter", "alleged_perpetrator", "narrative"})
 
     report_id: str
@@ -120,18 +109,6 @@ class ReportRegistered(DomainEvent):
     "réorienté, ou informations complémentaires requises, avec urgence et justification.",
 )
 class ReportScreened(DomainEvent):
-    audit_state = (
-        Set("status", "decision"),
-        Set("decision"),
-        Set("urgency"),
-        Set("rationale"),
-        Set("redirect_to"),
-        Set("screening_deadline", "deadline"),
-        Set("screened_at"),
-        Set("within_deadline"),
-        Set("rescreen_by"),
-    )
-
     sensitive_fields = frozenset({"rationale"})
 
     report_id: str
@@ -157,8 +134,6 @@ class ReportScreened(DomainEvent):
     fr="Un signalement a été corrigé : les champs modifiés et le motif (rien n'est écrasé).",
 )
 class ReportAmended(DomainEvent):
-    audit_state = (Merge(None, "changes"),)
-
     sensitive_fields = frozenset({"changes", "reason"})
 
     report_id: str
@@ -174,8 +149,6 @@ class ReportAmended(DomainEvent):
     fr="Un signalement a dépassé son délai de tri sans être trié.",
 )
 class ScreeningOverdue(DomainEvent):
-    audit_state = (Value("overdue", True),)
-
     report_id: str
     urgency: str
     deadline: str
@@ -189,8 +162,6 @@ class ScreeningOverdue(DomainEvent):
     "dans le délai.",
 )
 class RescreeningOverdue(DomainEvent):
-    audit_state = (Value("rescreen_overdue", True),)
-
     report_id: str
     urgency: str
     deadline: str = Field(description="The rescreen_by of the more_information screening")
@@ -208,8 +179,6 @@ class RescreeningOverdue(DomainEvent):
     "dossier directement, a reçu une fiche enfant.",
 )
 class ChildRecorded(DomainEvent):
-    audit_state = (SetAll(),)
-
     sensitive_fields = frozenset({"details"})
 
     child_id: str
@@ -232,8 +201,6 @@ class ChildRecorded(DomainEvent):
     fr="Une fiche enfant ressemble à une autre : une personne doit confirmer ou rejeter.",
 )
 class DuplicateSuggested(DomainEvent):
-    audit_state = (Entry("duplicates", "candidate_id", {"score": "score"}, {"status": "pending"}),)
-
     child_id: str
     candidate_id: str
     score: float = Field(ge=0, le=1)
@@ -247,8 +214,6 @@ class DuplicateSuggested(DomainEvent):
     fr="Une personne a confirmé que deux fiches désignent le même enfant : elles sont liées.",
 )
 class DuplicateConfirmed(DomainEvent):
-    audit_state = (Entry("duplicates", "candidate_id", values={"status": "confirmed"}),)
-
     sensitive_fields = frozenset({"note"})
 
     child_id: str
@@ -263,8 +228,6 @@ class DuplicateConfirmed(DomainEvent):
     fr="Une personne a rejeté un doublon suggéré : les deux fiches sont des enfants distincts.",
 )
 class DuplicateRejected(DomainEvent):
-    audit_state = (Entry("duplicates", "candidate_id", values={"status": "rejected"}),)
-
     sensitive_fields = frozenset({"note"})
 
     child_id: str
@@ -281,8 +244,6 @@ class DuplicateRejected(DomainEvent):
     "motif (la fiche d'origine reste dans le journal).",
 )
 class ChildDetailsCorrected(DomainEvent):
-    audit_state = (Merge("details", "changes"),)
-
     sensitive_fields = frozenset({"changes", "reason"})
 
     child_id: str
@@ -302,10 +263,6 @@ class ChildDetailsCorrected(DomainEvent):
     "le motif, en français et en anglais. La fiche reste inchangée.",
 )
 class ChildCorrectionRefused(DomainEvent):
-    audit_state = (
-        Entry("refused_corrections", "request_id", {"case_id": "case_id", "code": "code"}),
-    )
-
     # No value of the request: the asker has them, and the refusal travels to the feed.
     child_id: str
     request_id: str = Field(description="The id of casework's ChildDetailsReported event")
@@ -326,8 +283,6 @@ class ChildCorrectionRefused(DomainEvent):
     "de l'organe de contrôle.",
 )
 class ComplaintFiled(DomainEvent):
-    audit_state = (SetAll(), Value("status", "filed"))
-
     sensitive_fields = frozenset({"account", "child_id"})
 
     complaint_id: str
@@ -346,8 +301,6 @@ class ComplaintFiled(DomainEvent):
     fr="L'organe de contrôle a accusé réception d'une plainte et la traite.",
 )
 class ComplaintAcknowledged(DomainEvent):
-    audit_state = (Value("status", "acknowledged"), Set("acknowledgement_note", "note"))
-
     sensitive_fields = frozenset({"note"})
 
     complaint_id: str
@@ -361,8 +314,6 @@ class ComplaintAcknowledged(DomainEvent):
     fr="L'organe de contrôle a clos une plainte : fondée ou non, et la suite donnée.",
 )
 class ComplaintResolved(DomainEvent):
-    audit_state = (Value("status", "resolved"), Set("upheld"), Set("outcome"))
-
     sensitive_fields = frozenset({"outcome"})
 
     complaint_id: str

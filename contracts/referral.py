@@ -6,7 +6,6 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.audit_state import Add, Entry, Remove, Set, SetAll, Value
 from shared.events import DomainEvent, event_type
 
 
@@ -17,8 +16,6 @@ from shared.events import DomainEvent, event_type
     fr="Un membre du personnel d'une unité a été enregistré, avec son secteur et son rôle.",
 )
 class StaffMemberRegistered(DomainEvent):
-    audit_state = (SetAll(),)
-
     staff_id: str = Field(description="The person's user id (the token's subject)")
     agency: str
     unit: str
@@ -36,14 +33,6 @@ class StaffMemberRegistered(DomainEvent):
     fr="Un membre du personnel a été évalué sur une compétence d'un référentiel.",
 )
 class CompetencyAssessed(DomainEvent):
-    audit_state = (
-        Entry(
-            "competencies",
-            "competency",
-            {"level": "level", "assessor": "assessor", "assessed_on": "assessed_on"},
-        ),
-    )
-
     staff_id: str
     competency: str = Field(
         description="<sector>.<competency>, e.g. social_services.interaction_communication"
@@ -75,8 +64,6 @@ class Consent(BaseModel):
     fr="Un travailleur social a orienté un dossier vers une unité pour un service.",
 )
 class ReferralMade(DomainEvent):
-    audit_state = (SetAll(), Value("status", "made"))
-
     referral_id: str
     case_id: str
     child_id: str
@@ -100,8 +87,6 @@ class ReferralMade(DomainEvent):
     fr="L'unité destinataire a accepté l'orientation.",
 )
 class ReferralAccepted(DomainEvent):
-    audit_state = (Value("status", "accepted"), Set("capacity_override_reason"))
-
     referral_id: str
     case_id: str
     to_unit: str
@@ -115,12 +100,6 @@ class ReferralAccepted(DomainEvent):
     fr="L'unité destinataire a refusé l'orientation.",
 )
 class ReferralDeclined(DomainEvent):
-    audit_state = (
-        Value("status", "declined"),
-        Set("decline_reason", "reason"),
-        Set("suggested_unit"),
-    )
-
     referral_id: str
     case_id: str
     reason: str = Field(max_length=2000)
@@ -134,8 +113,6 @@ class ReferralDeclined(DomainEvent):
     fr="Le service a été rendu et l'orientation close avec un résultat.",
 )
 class ReferralCompleted(DomainEvent):
-    audit_state = (Value("status", "completed"), Set("outcome"))
-
     referral_id: str
     case_id: str
     outcome: str = Field(max_length=2000)
@@ -149,8 +126,6 @@ class ReferralCompleted(DomainEvent):
     fr="Le travailleur social a retiré l'orientation.",
 )
 class ReferralWithdrawn(DomainEvent):
-    audit_state = (Value("status", "withdrawn"), Set("withdrawal_reason", "reason"))
-
     referral_id: str
     case_id: str
     reason: str = Field(max_length=2000)
@@ -166,8 +141,6 @@ class ReferralWithdrawn(DomainEvent):
     fr="Une structure a été ajoutée à l'annuaire des services.",
 )
 class AgencyRegistered(DomainEvent):
-    audit_state = (SetAll(),)
-
     agency_id: str
     agency_name: str = Field(max_length=200)
     type: str = Field(
@@ -183,8 +156,6 @@ class AgencyRegistered(DomainEvent):
     fr="La fiche d'une unité de service a été créée ou remplacée dans l'annuaire.",
 )
 class UnitDescribed(DomainEvent):
-    audit_state = (SetAll(),)
-
     unit_id: str
     agency_id: str
     unit_name: str = Field(max_length=200)
@@ -214,8 +185,6 @@ class UnitDescribed(DomainEvent):
     fr="Une unité a fixé sa capacité et les places occupées hors orientations Relais.",
 )
 class CapacitySet(DomainEvent):
-    audit_state = (Set("total"), Set("occupied_outside"))
-
     unit_id: str
     total: int = Field(ge=0)
     occupied_outside: int = Field(default=0, ge=0)
@@ -228,8 +197,6 @@ class CapacitySet(DomainEvent):
     fr="Une place d'une unité a été réservée pour une orientation acceptée.",
 )
 class PlaceReserved(DomainEvent):
-    audit_state = (Add("reserved_for", "referral_id"),)
-
     unit_id: str
     referral_id: str
     override_reason: str | None = Field(default=None, max_length=1000)
@@ -242,8 +209,6 @@ class PlaceReserved(DomainEvent):
     fr="Une place réservée pour une orientation a été libérée.",
 )
 class PlaceReleased(DomainEvent):
-    audit_state = (Remove("reserved_for", "referral_id"),)
-
     unit_id: str
     referral_id: str
     because: str = Field(description="completed, withdrawn or not_accepted")
@@ -256,8 +221,6 @@ class PlaceReleased(DomainEvent):
     fr="Une session de formation a eu lieu.",
 )
 class TrainingSessionHeld(DomainEvent):
-    audit_state = (SetAll(),)
-
     session_id: str
     agency_id: str
     held_on: str = Field(description="YYYY-MM-DD")
@@ -277,8 +240,6 @@ class TrainingSessionHeld(DomainEvent):
     fr="Les valeurs des champs que le référent a choisi de partager avec l'unité destinataire.",
 )
 class ReferralDetailsShared(DomainEvent):
-    audit_state = (SetAll(frozenset({"referral_id"})),)
-
     referral_id: str
     child_age_band: str | None = None
     child_sex: str | None = None
@@ -294,8 +255,6 @@ class ReferralDetailsShared(DomainEvent):
     fr="L'orientation n'a été ni acceptée ni refusée dans le délai.",
 )
 class ReferralOverdue(DomainEvent):
-    audit_state = (Value("overdue", True),)
-
     referral_id: str
     case_id: str
     to_unit: str
@@ -309,8 +268,6 @@ class ReferralOverdue(DomainEvent):
     fr="Une orientation en retard a été signalée au superviseur de l'unité destinataire.",
 )
 class ReferralEscalated(DomainEvent):
-    audit_state = (Value("escalated", True), Set("escalated_to"))
-
     referral_id: str
     case_id: str
     to_unit: str
@@ -328,14 +285,6 @@ class ReferralEscalated(DomainEvent):
     "français et en anglais.",
 )
 class ReferralRequestRefused(DomainEvent):
-    audit_state = (
-        Value("status", "refused"),
-        Set("action_id"),
-        Set("refusal_code", "code"),
-        Set("refusal_en", "message_en"),
-        Set("refusal_fr", "message_fr"),
-    )
-
     referral_id: str
     case_id: str
     action_id: str

@@ -1,5 +1,6 @@
 """The auditor's state of an aggregate: a fold of its events, each event type declaring what
-it does to the state (``DomainEvent.audit_state``), as data an auditor can read.
+it does to the state (``DomainEvent.audit_state``; the contracts' events declare theirs in
+``contracts/audit_states.py``), as data an auditor can read.
 
 "The latest value of each field" is not a state: a transfer names ``to_agency``, not the
 owner; a stage change names ``to_stage``; an attached report's ``report_id`` is not the

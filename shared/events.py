@@ -32,8 +32,8 @@ class DomainEvent(BaseModel):
     # the de-identified integrator feed.
     sensitive_fields: ClassVar[frozenset[str]] = frozenset()
     # What the event does to its aggregate's state as an auditor reads it (a fold, see
-    # shared/audit_state.py); None: not declared, so the auditor's state lists the event as
-    # not folded rather than guess.
+    # shared/audit_state.py; the contracts declare theirs in contracts/audit_states.py);
+    # None: not declared, so the auditor's state lists the event as not folded.
     audit_state: ClassVar[tuple[Rule, ...] | None] = None
 
     @classmethod
