@@ -37,7 +37,12 @@ intake.ScreeningOverdue.audit_state = (Value("overdue", True),)
 intake.RescreeningOverdue.audit_state = (Value("rescreen_overdue", True),)
 intake.ChildRecorded.audit_state = (SetAll(),)
 intake.DuplicateSuggested.audit_state = (
-    Entry("duplicates", "candidate_id", {"score": "score"}, {"status": "pending"}),
+    Entry(
+        "duplicates",
+        "candidate_id",
+        {"score": "score", "reasons": "reasons", "weights_id": "weights_id"},
+        {"status": "pending"},
+    ),
 )
 intake.DuplicateConfirmed.audit_state = (
     Entry("duplicates", "candidate_id", values={"status": "confirmed"}),
@@ -55,6 +60,8 @@ intake.ComplaintAcknowledged.audit_state = (
     Set("acknowledgement_note", "note"),
 )
 intake.ComplaintResolved.audit_state = (Value("status", "resolved"), Set("upheld"), Set("outcome"))
+# The matcher's weights, re-estimated from people's decisions: each estimate replaces the last.
+intake.MatchWeightsEstimated.audit_state = (SetAll(),)
 
 # -- casework ----------------------------------------------------------------------------
 casework.CaseOpened.audit_state = (

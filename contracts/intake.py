@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import DomainEvent, event_type
+from shared.events import DomainEvent, event_type, upcaster
 
 
 class AcceptedChild(BaseModel):
@@ -197,14 +197,84 @@ class ChildRecorded(DomainEvent):
 @event_type(
     context="intake",
     aggregate="child",
-    en="A child record looks like another one: a person must confirm or reject the match.",
-    fr="Une fiche enfant ressemble à une autre : une personne doit confirmer ou rejeter.",
+    version=2,
+    en="A child record looks like another one: a person must confirm or reject the match. "
+    "Carries the matcher's field comparison, the weights that scored it and an explanation "
+    "in French and English (v2).",
+    fr="Une fiche enfant ressemble à une autre : une personne doit confirmer ou rejeter. "
+    "Porte la comparaison champ par champ, les pondérations qui l'ont notée et une "
+    "explication en français et en anglais (v2).",
 )
 class DuplicateSuggested(DomainEvent):
+    # The explanation quotes the children's names.
+    sensitive_fields = frozenset({"explanation_en", "explanation_fr"})
+
     child_id: str
     candidate_id: str
-    score: float = Field(ge=0, le=1)
-    reasons: list[str] = Field(description="name, sex, age, commune")
+    score: float = Field(ge=0, le=1, description="Probability that both are one child")
+    reasons: list[str] = Field(
+        description="Fields that agree: name, sex, age, commune, department, reporter, whereabouts"
+    )
+    explanation_en: str = ""
+    explanation_fr: str = ""
+    comparison: dict[str, str] = Field(
+        default_factory=dict,
+        description="Agreement level of each field (name, other_names, sex, age, place, "
+        "reporter, whereabouts, household); empty for suggestions made before v2",
+    )
+    weights_id: str = Field(
+        default="v1",
+        description="The MatchWeightsEstimated (or the defaults) that scored it; v1: the "
+        "hand-set formula of the first matcher",
+    )
+    match_weight: float | None = Field(
+        default=None, description="log2 likelihood ratio of the pair, prior included"
+    )
+
+
+_V1_REASONS = {
+    "name": ("similar names", "noms semblables"),
+    "sex": ("same sex", "même sexe"),
+    "age": ("ages close", "âges proches"),
+    "commune": ("same commune", "même commune"),
+}
+
+
+@upcaster("intake", "DuplicateSuggested", 1)
+def _suggested_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 had codes only: their plain words become the explanation; no comparison."""
+    said = [_V1_REASONS[r] for r in data.get("reasons", []) if r in _V1_REASONS]
+    en = "; ".join(s[0] for s in said)
+    fr = " ; ".join(s[1] for s in said)
+    return {
+        **data,
+        "explanation_en": en[:1].upper() + en[1:],
+        "explanation_fr": fr[:1].upper() + fr[1:],
+        "comparison": {},
+        "weights_id": "v1",
+        "match_weight": None,
+    }
+
+
+@event_type(
+    context="intake",
+    aggregate="matcher",
+    en="The duplicate matcher's weights were estimated from the suggestions people confirmed "
+    "and rejected; suggestions from now on name these weights.",
+    fr="Les pondérations du rapprochement des doublons ont été estimées à partir des "
+    "suggestions confirmées et rejetées ; les suggestions suivantes les citent.",
+)
+class MatchWeightsEstimated(DomainEvent):
+    weights_id: str
+    levels: dict[str, dict[str, list[float]]] = Field(
+        description="field -> level -> [m, u]: how often one child (m) and two look-alike "
+        "children (u) show that level"
+    )
+    prior: float = Field(gt=0, lt=1)
+    threshold: float = Field(gt=0, lt=1)
+    confirmed: int = Field(ge=0, description="Confirmed suggestions they were estimated from")
+    rejected: int = Field(ge=0, description="Rejected suggestions they were estimated from")
+    estimated_at: str
 
 
 @event_type(

@@ -42,12 +42,34 @@ def up(data_dir: DataDir = Path(".relais")) -> None:
 def bench(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option("--events", min=100)] = 100_000,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="backbone: append and replay beside the raw limits; matching: the duplicate "
+            "matcher's precision and recall, learning, and cost at --children records.",
+        ),
+    ] = "backbone",
+    children: Annotated[
+        int, typer.Option("--children", min=1000, help="Registry size (matching).")
+    ] = 100_000,
     data_dir: BenchDir = Path(".relais-bench"),
 ) -> None:
-    """Measure the backbone beside the raw limits of the same servers, in the same run."""
-    from relais.bench import run_bench
+    """Measure one scenario on servers of its own; figures are written to bench/results."""
+    from relais.bench import SCENARIOS, run_bench
 
-    raise typer.Exit(run_bench(events=events, data_dir=data_dir, json_output=json_output))
+    if scenario not in SCENARIOS:
+        typer.echo(f"unknown scenario: {scenario}; known: {', '.join(SCENARIOS)}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        run_bench(
+            scenario=scenario,
+            events=events,
+            children=children,
+            data_dir=data_dir,
+            json_output=json_output,
+        )
+    )
 
 
 @app.command()

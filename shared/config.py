@@ -116,6 +116,23 @@ class Settings(BaseSettings):
         description="Casework's stage deadlines per urgency and the competencies a case needs "
         "(JSON); default: services/casework/standards.json",
     )
+    names_file: Path | None = Field(
+        default=None,
+        description="The names the duplicate matcher knows (variants, short forms, twins' "
+        "names...); empty means Benin's, shipped with Relais",
+    )
+    matcher_learning_interval_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds between two estimations of the duplicate matcher's weights from "
+        "the confirmed and rejected suggestions (also done at start)",
+    )
+    matcher_min_decisions: int = Field(
+        default=20,
+        ge=1,
+        description="Confirmed and rejected suggestions needed before the matcher's weights "
+        "are estimated from them (the defaults are used until then)",
+    )
 
     report_revision_days: int = Field(
         default=90,

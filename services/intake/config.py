@@ -1,13 +1,19 @@
 """Intake's settings, from :class:`shared.config.Settings` (the one place the environment is
-read): how often its policies look, and how long the child recorder leaves a child to the
-request that registered its report."""
+read): how often its policies look, how long the child recorder leaves a child to the
+request that registered its report, and the names file the duplicate matcher knows
+(``RELAIS_NAMES_FILE``, or Benin's, shipped with Relais)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from shared.config import Settings
+from services.intake.domain.names import NameKnowledge, load_knowledge
+from shared.config import Settings, get_settings
+from shared.reference import HERE
 
 
 @dataclass(frozen=True)
@@ -23,3 +29,18 @@ class IntakeConfig:
     def from_settings(cls, settings: Settings, **overrides: Any) -> IntakeConfig:
         del settings  # nothing of intake's is configured by the environment yet
         return cls(**overrides)
+
+
+DEFAULT_NAMES_FILE = HERE / "names_bj.json"
+
+
+@cache
+def knowledge_from(path: Path | None = None) -> NameKnowledge:
+    """A names file, read once per path."""
+    file = path or DEFAULT_NAMES_FILE
+    return load_knowledge(json.loads(file.read_text(encoding="utf-8")))
+
+
+def name_knowledge() -> NameKnowledge:
+    """The names file this process was configured with."""
+    return knowledge_from(get_settings().names_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contracts
 from services.intake.app.case_corrections import child_corrector_every
+from services.intake.app.matcher_learning import matcher_learning
 from services.intake.app.policies import child_recorder_every, screening_overdue_every
 from services.intake.config import IntakeConfig
 from services.intake.read import directory_projection, ownership_projection, projection
@@ -24,5 +25,6 @@ spec = ServiceSpec(
         screening_overdue_every(CONFIG.overdue_interval_s),
         child_recorder_every(CONFIG.recorder_interval_s, CONFIG.request_grace_s),
         child_corrector_every(CONFIG.corrector_interval_s),
+        matcher_learning,
     ],
 )

@@ -16,64 +16,105 @@ import asyncio
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.intake import ChildRecorded, DuplicateSuggested, ReportedChild
 from services.intake.app.aggregates import aggregate
+from services.intake.config import name_knowledge
 from services.intake.domain import (
     ChildState,
     RecordChild,
-    age_range,
     apply_correction,
     corrected_changes,
     decide_child,
-    matching,
-    parse_time,
 )
-from services.intake.read import children, links, suggestions
+from services.intake.domain.matching import Match, Profile, query_keys, suggest
+from services.intake.read import children, links, reports, suggestions
+from services.intake.read.match_profiles import child_profile, row_profile
+from services.intake.read.matcher_state import weights_in_force
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict, EventStoreError
 from shared.recorded import RecordedEvent
-from shared.reference import locations
 from shared.service import ReadYourWritesTimeout, Runtime
 
+CANDIDATES = 200  # most candidates scored per registration, those sharing the most keys first
 
-def _department(commune: str) -> str | None:
-    return None if commune == "unknown" else locations().parent_of(commune)
+# Candidates from the index: records sharing a name code in a plausible birth year (the GIN
+# index on block_keys answers ``&&``), ranked by how many keys they share; never a scan.
+_CANDIDATES = text(
+    """
+    SELECT c.child_id, c.report_id, c.commune, c.details, c.received_at,
+           r.document -> 'reporter' AS reporter
+    FROM (
+        SELECT child_id, report_id, commune, details, received_at,
+               (SELECT count(*) FROM unnest(block_keys) k WHERE k = ANY(:keys)) AS shared
+        FROM intake_children
+        WHERE block_keys && CAST(:keys AS varchar[])
+          AND NOT unidentified
+          AND sex = ANY(:sexes)
+          AND child_id <> ALL(:exclude)
+          AND (report_id IS NULL OR report_id <> :report_id)
+        ORDER BY shared DESC, received_at DESC
+        LIMIT :limit
+    ) c
+    LEFT JOIN intake_reports r ON r.report_id = c.report_id
+    """
+)
 
 
-def _profile_of(row: Any) -> matching.Profile:
-    d = row.details
-    born = (row.born_from, row.born_to) if row.born_from is not None else None
-    return matching.profile(
-        row.child_id,
-        name=d.get("name"),
-        alias=d.get("alias"),
-        sex=row.sex,
-        born=born,
-        commune=row.commune,
-        department=_department(row.commune),
+def _sexes(sex: str) -> list[str]:
+    """A known sex never matches the other one (the weights would rule it out anyway)."""
+    if sex == "female":
+        return ["female", "unknown", "other"]
+    if sex == "male":
+        return ["male", "unknown", "other"]
+    return ["female", "male", "unknown", "other"]
+
+
+async def candidates(
+    conn: AsyncConnection, new: Profile, *, exclude: Iterable[str] = (), limit: int = CANDIDATES
+) -> list[Profile]:
+    keys = query_keys(name_knowledge(), new)
+    if not keys:
+        return []
+    rows = await conn.execute(
+        _CANDIDATES,
+        {
+            "keys": keys,
+            "sexes": _sexes(new.sex),
+            "exclude": [new.child_id, *exclude],
+            "report_id": new.report_id or "",
+            "limit": limit,
+        },
     )
+    return [row_profile(r) for r in rows]
 
 
-def profile_for(child: ReportedChild, commune: str, received: date) -> matching.Profile:
-    known = age_range(child, received)
-    dob = date.fromisoformat(child.date_of_birth) if child.date_of_birth else None
-    born = matching.birth_window(
-        received, dob, known[0] if known else None, known[1] if known else None
+async def _reporter(conn: AsyncConnection, report_id: str | None) -> dict[str, Any] | None:
+    if not report_id:
+        return None
+    found = await conn.execute(
+        select(reports.c.document["reporter"]).where(reports.c.report_id == report_id)
     )
-    return matching.profile(
-        child.child_id,
-        name=child.name,
-        alias=child.alias,
-        sex=child.sex,
-        born=born,
-        commune=commune,
-        department=_department(commune),
+    value = found.scalar()
+    return dict(value) if isinstance(value, dict) else None
+
+
+def suggestion(child_id: str, m: Match) -> DuplicateSuggested:
+    return DuplicateSuggested(
+        child_id=child_id,
+        candidate_id=m.candidate_id,
+        score=m.score,
+        reasons=list(m.reasons),
+        explanation_en=m.explanation.en,
+        explanation_fr=m.explanation.fr,
+        comparison=m.levels,
+        weights_id=m.weights_id,
+        match_weight=m.match_weight,
     )
 
 
@@ -86,33 +127,24 @@ async def likely_matches(
     report_id: str | None,
     exclude: Iterable[str] = (),
 ) -> list[DuplicateSuggested]:
-    """Known children that look like ``child``, as suggestions: those sharing a blocking key,
-    scored by the matcher. Children of the same report are siblings or companions, never
-    duplicates of each other."""
-    keys = matching.blocking_keys(child.name, child.alias)
-    if not keys or child.unidentified:
+    """Known children that look like ``child``, as suggestions: candidates from the index,
+    scored with the weights in force. Children of the same report are siblings or
+    companions, never duplicates of each other."""
+    if child.unidentified or not (child.name or child.alias):
         return []
     assert rt.engine is not None
-    query = select(children).where(
-        children.c.block_keys.overlap(keys), children.c.unidentified.is_(False)
-    )
-    if report_id:
-        query = query.where(or_(children.c.report_id.is_(None), children.c.report_id != report_id))
-    excluded = set(exclude)
-    if excluded:
-        query = query.where(children.c.child_id.not_in(excluded))
     async with rt.engine.connect() as conn:
-        rows = (await conn.execute(query.limit(5000))).all()
-    new = profile_for(child, commune, parse_time(received_at).date())
-    return [
-        DuplicateSuggested(
-            child_id=child.child_id,
-            candidate_id=m.candidate_id,
-            score=m.score,
-            reasons=list(m.reasons),
+        new = child_profile(
+            child,
+            commune=commune,
+            received_at=received_at,
+            report_id=report_id,
+            reporter=await _reporter(conn, report_id),
         )
-        for m in matching.suggest(new, [_profile_of(r) for r in rows])
-    ]
+        weights, _ = await weights_in_force(conn)
+        known = await candidates(conn, new, exclude=exclude)
+    found = suggest(name_knowledge(), weights, new, known)
+    return [suggestion(child.child_id, m) for m in found]
 
 
 async def already_related(rt: Runtime, child_id: str) -> set[str]:

@@ -1,160 +1,48 @@
-"""Is this child already known? A pure, explainable matcher for West African names.
+"""Is this child already known? Two child records compared field by field, scored with the
+matcher's weights, explained in French and English; and the blocking keys a database index
+uses so that only plausible candidates are ever compared.
 
-Spelling variants of one name mostly differ in vowels, doubled letters, accents, silent h
-and French vs English spelling (Fatoumata / Fatimata, Mariama / Mariame, Kossi / Kosi,
-Aminatou / Aminata, Kwame / Kouamé), or in a short form (Fatou, Kossi for Kossivi, Abdou).
-Different names with similar letters usually differ in their consonants: the Ewe/Fon day
-names Kossi, Koffi, Kokou are three different boys. So two name parts match when their
-consonant skeletons agree, when one is a short form of the other, or through a small table
-of known nicknames; plain edit similarity counts for less.
+Siblings are not duplicates: children of the same report are never compared; twins' names,
+a boy's and a girl's form of a name, and names that share a part but differ in another
+(with the same reporter and close ages: the pattern of siblings) lower the score.
 
-A suggestion is only a suggestion: a person confirms or rejects it."""
+A suggestion is only a suggestion: a person confirms or rejects it, and those decisions are
+what the weights are estimated from (``match_weights``). Pure: no I/O."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-# Short forms and variants that share no skeleton, as usually spelled (turned into the
-# phonetic form below).
-_NICKNAMES = (
-    ("fatou", "fatoumata", "fatimata", "fatima", "fanta"),
-    ("mamadou", "mohamed", "mouhamed", "mamoudou"),
-    ("abdoulaye", "abdou", "abdoul", "laye"),
-    ("adjo", "adjoa", "adjovi"),
-    ("akossiwa", "akossi", "kossiwa"),
-    ("aissatou", "aissata", "awa"),
-    ("ousmane", "ousmanou", "usman"),
-    ("ibrahim", "ibrahima", "brahima"),
-    ("marie", "mariama", "mariam", "maryam"),
-)
-SAME_NAME, NICKNAME, SKELETON, SHORT_FORM = 1.0, 0.95, 0.92, 0.88
-NAME_GATE = 0.85  # below this the names alone rule a match out
-AGE_TOLERANCE_YEARS = 2.0  # guessed ages are often a year or two off
-THRESHOLD = 0.78
+from rapidfuzz import fuzz
 
+from services.intake.domain.explain import NameMatch, explain
+from services.intake.domain.match_weights import Weights
+from services.intake.domain.names import NEGATIVE, NameKnowledge, Part, Relation, fold
+from shared.i18n import Message
 
-def fold(text: str) -> str:
-    """Lower case, no accents, letters and spaces only."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z]+", " ", plain).strip()
-
-
-_SOUNDS = (
-    ("tch", "c"),
-    ("ch", "c"),
-    ("sh", "c"),  # English spelling of the French ch (Shantal / Chantal)
-    ("gb", "b"),  # the Fon/Ewe gb is often written b (Houngbo / Hounbo)
-    ("dj", "j"),
-    ("ph", "f"),
-    ("ou", "u"),
-    ("oo", "u"),
-    ("ck", "k"),
-    ("qu", "k"),
-    ("q", "k"),
-    ("c", "k"),
-    ("w", "u"),
-    ("y", "i"),
-    ("ee", "i"),
-    ("h", ""),
-)
-
-
-def phonetic(token: str) -> str:
-    """A spelling-insensitive form of one name part (already folded)."""
-    out = re.sub(r"di(?=[aeou])", "j", token)  # Diallo / Djallo
-    for spelled, sound in _SOUNDS:
-        out = out.replace(spelled, sound)
-    out = re.sub(r"(.)\1+", r"\1", out)  # Kossi / Kosi, Mohammed / Mohamed
-    stripped = out.rstrip("aeiou")  # Mariama / Mariame / Mariam; French mute endings
-    return stripped if len(stripped) >= 2 else out
-
-
-NICKNAMES: tuple[frozenset[str], ...] = tuple(
-    frozenset(phonetic(fold(n)) for n in group) for group in _NICKNAMES
-)
-
-
-def skeleton(sound: str) -> str:
-    return re.sub(r"[aeiou]", "", sound)
-
-
-def tokens(name: str) -> list[str]:
-    return [phonetic(t) for t in fold(name).split() if t]
-
-
-def jaro_winkler(a: str, b: str) -> float:
-    if a == b:
-        return 1.0
-    if not a or not b:
-        return 0.0
-    window = max(max(len(a), len(b)) // 2 - 1, 0)
-    a_hit, b_hit = [False] * len(a), [False] * len(b)
-    matches = 0
-    for i, ch in enumerate(a):
-        for j in range(max(0, i - window), min(len(b), i + window + 1)):
-            if not b_hit[j] and b[j] == ch:
-                a_hit[i] = b_hit[j] = True
-                matches += 1
-                break
-    if not matches:
-        return 0.0
-    a_seq = [c for c, hit in zip(a, a_hit, strict=True) if hit]
-    b_seq = [c for c, hit in zip(b, b_hit, strict=True) if hit]
-    transpositions = sum(x != y for x, y in zip(a_seq, b_seq, strict=True)) / 2
-    jaro = (matches / len(a) + matches / len(b) + (matches - transpositions) / matches) / 3
-    prefix = 0
-    for x, y in zip(a[:4], b[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * 0.1 * (1 - jaro)
-
-
-def token_similarity(a: str, b: str) -> float:
-    """Two name parts, already in phonetic form."""
-    if a == b:
-        return SAME_NAME
-    if any(a in group and b in group for group in NICKNAMES):
-        return NICKNAME
-    if skeleton(a) == skeleton(b) and len(skeleton(a)) >= 2:
-        return SKELETON
-    short, long_ = sorted((a, b), key=len)
-    if len(short) >= 3 and long_.startswith(short):
-        return SHORT_FORM
-    return 0.8 * jaro_winkler(a, b)  # letters alike but consonants differ: weak evidence
-
-
-def name_similarity(a: list[str], b: list[str]) -> float:
-    """Order-insensitive (given names and family names get swapped); every part of the
-    shorter name must find a partner, and the weakest partner decides."""
-    if not a or not b:
-        return 0.0
-    short, long_ = sorted((a, b), key=len)
-    free = list(long_)
-    weakest = 1.0
-    for part in short:
-        best = max(free, key=lambda other: token_similarity(part, other))
-        weakest = min(weakest, token_similarity(part, best))
-        free.remove(best)
-    if len(short) < len(long_):
-        weakest *= 0.97  # a part missing on one side is a little less certain
-    return weakest
+AGE_TOLERANCE_YEARS = 2  # how far apart birth windows may be for a candidate to be fetched
+UNKNOWN_AGE_SPAN = 19  # a child of unknown age was born within this many years
 
 
 @dataclass(frozen=True)
 class Profile:
-    """What the matcher knows of one child record (no date of birth kept: a birth window)."""
+    """What the matcher knows of one child record (no birth date kept: a birth window)."""
 
     child_id: str
-    names: tuple[tuple[str, ...], ...]  # phonetic parts of the name and of the alias
+    names: tuple[tuple[Part, ...], ...]  # the name, then the other name (alias)
     sex: str
     born: tuple[float, float] | None  # earliest and latest possible birth, in years
     commune: str
     department: str | None = None
+    ages: tuple[int, int] | None = None  # as reported (for explanations)
+    exact_birth: bool = False
+    report_id: str | None = None
+    reporter: tuple[str, str] = ("", "")  # folded name, contact digits
+    whereabouts: str = ""  # folded
+    year: int = 0  # the year the record was received
 
 
 def birth_window(
@@ -174,6 +62,7 @@ def birth_window(
 
 
 def profile(
+    knowledge: NameKnowledge,
     child_id: str,
     *,
     name: str | None,
@@ -182,60 +71,267 @@ def profile(
     born: tuple[float, float] | None,
     commune: str,
     department: str | None = None,
+    ages: tuple[int, int] | None = None,
+    exact_birth: bool = False,
+    report_id: str | None = None,
+    reporter_name: str | None = None,
+    reporter_contact: str | None = None,
+    whereabouts: str | None = None,
+    year: int = 0,
 ) -> Profile:
-    names = tuple(tuple(tokens(n)) for n in (name, alias) if n and tokens(n))
-    return Profile(child_id, names, sex, born, commune, department)
+    names = tuple(p for p in (knowledge.parts(name), knowledge.parts(alias)) if p)
+    digits = "".join(c for c in reporter_contact or "" if c.isdigit())
+    return Profile(
+        child_id,
+        names,
+        sex,
+        born,
+        commune,
+        department,
+        ages,
+        exact_birth,
+        report_id,
+        (fold(reporter_name or "", knowledge.letters), digits[-8:] if len(digits) >= 8 else ""),
+        fold(whereabouts or "", knowledge.letters),
+        year,
+    )
+
+
+_LEVEL_RANK = (
+    "different",
+    "twin",
+    "other_sex",
+    "distinct",
+    "partial",
+    "ending",
+    "close",
+    "variant",
+    "spelling",
+    "exact",
+)
+_CLASS = {
+    Relation.SAME: "exact",
+    Relation.SPELLING: "spelling",
+    Relation.VARIANT: "variant",
+    Relation.NICKNAME: "variant",
+    Relation.CLIPPED: "variant",
+    Relation.SHORT: "variant",
+    Relation.CLOSE: "close",
+}
+
+
+def _align(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool) -> NameMatch:
+    scored = sorted(
+        ((k.relate(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    pairs: list[tuple[int, int, Relation]] = []
+    for rel, i, j in scored:
+        if rel == Relation.DIFFERENT or i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        pairs.append((i, j, rel))
+    rels = [r for _, _, r in pairs]
+    positive = [p for p in pairs if p[2] >= Relation.CLOSE]
+    gaps = min(len(a), len(b)) - len(positive)
+    if Relation.TWIN in rels:
+        level = "twin"
+    elif Relation.OTHER_SEX in rels:
+        level = "other_sex"
+    elif not positive:
+        level = "different"
+    elif gaps == 0:
+        level = _CLASS[min(r for _, _, r in positive)]
+    elif Relation.DISTINCT in rels:
+        level = "distinct"
+    elif gaps == rels.count(Relation.ENDING):
+        level = "ending"
+    else:
+        level = "partial"
+    order = [j for _, j, _ in sorted(positive)]
+    return NameMatch(
+        level,
+        tuple((a[i], b[j], r) for i, j, r in pairs if r >= Relation.ENDING or r in NEGATIVE),
+        len(a) != len(b),
+        alias,
+        order != sorted(order),
+    )
+
+
+def compare_names(k: NameKnowledge, new: Profile, known: Profile) -> NameMatch:
+    """The best agreement between any name of one record and any name of the other."""
+    best: NameMatch | None = None
+    for i, a in enumerate(new.names):
+        for j, b in enumerate(known.names):
+            found = _align(k, a, b, alias=bool(i or j))
+            if best is None or _LEVEL_RANK.index(found.level) > _LEVEL_RANK.index(best.level):
+                best = found
+    assert best is not None
+    return best
+
+
+_SEARCH = {"exact": 1.0, "spelling": 0.95, "variant": 0.9, "close": 0.85, "ending": 0.6}
+
+
+def name_agreement(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part]) -> float:
+    """How well a searched name fits a recorded one, 0 to 1 (for ranking search results)."""
+    if not a or not b:
+        return 0.0
+    return _SEARCH.get(_align(k, a, b, alias=False).level, 0.0)
+
+
+def _age_level(a: Profile, b: Profile) -> str:
+    if a.born is None or b.born is None:
+        return "unknown"
+    if a.exact_birth and b.exact_birth and abs(a.born[0] - b.born[0]) < 1.5 / 365:
+        return "same_date"
+    gap = max(0.0, max(a.born[0], b.born[0]) - min(a.born[1], b.born[1]))
+    if gap == 0:
+        return "overlap"
+    return "within_1" if gap <= 1 else "within_3" if gap <= 3 else "apart"
+
+
+def _place_level(a: Profile, b: Profile) -> str:
+    if "unknown" in (a.commune, b.commune):
+        return "unknown"
+    if a.commune == b.commune:
+        return "same_commune"
+    return (
+        "same_department" if a.department and a.department == b.department else ("other_department")
+    )
+
+
+def _reporter_level(a: Profile, b: Profile) -> str:
+    (an, ac), (bn, bc) = a.reporter, b.reporter
+    if (ac and ac == bc) or (an and bn and sorted(an.split()) == sorted(bn.split())):
+        return "same"
+    return "different" if (an or ac) and (bn or bc) else "unknown"
+
+
+def _whereabouts_level(a: Profile, b: Profile) -> str:
+    if not a.whereabouts or not b.whereabouts:
+        return "unknown"
+    return "same" if fuzz.token_set_ratio(a.whereabouts, b.whereabouts) >= 85 else "different"
+
+
+def _sex_level(a: Profile, b: Profile) -> str:
+    known = ("female", "male")
+    if a.sex in known and b.sex in known:
+        return "same" if a.sex == b.sex else "differ"
+    return "same" if a.sex == b.sex and a.sex not in ("unknown", "") else "unknown"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    levels: dict[str, str]
+    names: NameMatch
+
+
+def compare(k: NameKnowledge, new: Profile, known: Profile) -> Comparison | None:
+    """Field levels of two records; None when they cannot be one child: unnamed, the same
+    record, two children of one report (siblings or companions), or a girl and a boy (the
+    index never fetches those either)."""
+    if not new.names or not known.names or new.child_id == known.child_id:
+        return None
+    if _sex_level(new, known) == "differ":
+        return None
+    if new.report_id and new.report_id == known.report_id:
+        return None
+    names = compare_names(k, new, known)
+    other = "alias" if names.via_alias else "extra_part" if names.extra else "same_parts"
+    levels = {
+        "name": names.level,
+        "other_names": other,
+        "sex": _sex_level(new, known),
+        "age": _age_level(new, known),
+        "place": _place_level(new, known),
+        "reporter": _reporter_level(new, known),
+        "whereabouts": _whereabouts_level(new, known),
+    }
+    siblings = (
+        names.level in ("partial", "distinct", "ending")
+        and levels["reporter"] == "same"
+        and levels["age"] != "apart"
+    )
+    levels["household"] = "sibling_pattern" if siblings else "none"
+    return Comparison(levels, names)
+
+
+_REASONS = {
+    ("sex", "same"): "sex",
+    ("age", "same_date"): "age",
+    ("age", "overlap"): "age",
+    ("age", "within_1"): "age",
+    ("place", "same_commune"): "commune",
+    ("place", "same_department"): "department",
+    ("reporter", "same"): "reporter",
+    ("whereabouts", "same"): "whereabouts",
+}
 
 
 @dataclass(frozen=True)
 class Match:
     candidate_id: str
-    score: float
+    score: float  # probability that the two records are one child
+    match_weight: float  # log2 likelihood ratio with the prior
+    levels: dict[str, str]
     reasons: tuple[str, ...]
+    explanation: Message
+    weights_id: str
 
 
-def compare(new: Profile, known: Profile) -> Match | None:
-    if not new.names or not known.names:
-        return None  # unnamed children cannot be matched by name
-    if new.sex in ("female", "male") and known.sex in ("female", "male") and new.sex != known.sex:
+def score(k: NameKnowledge, w: Weights, new: Profile, known: Profile) -> Match | None:
+    """The pair as a suggestion if its probability reaches the weights' threshold."""
+    found = compare(k, new, known)
+    if found is None:
         return None
-    name = max(name_similarity(list(a), list(b)) for a in new.names for b in known.names)
-    if name < NAME_GATE:
+    probability = w.probability(found.levels)
+    if probability < w.threshold:
         return None
-    reasons = ["name"]
-    if new.sex == known.sex and new.sex in ("female", "male"):
-        reasons.append("sex")
-    age = 0.5  # unknown on either side: neither for nor against
-    if new.born and known.born:
-        gap = max(0.0, max(new.born[0], known.born[0]) - min(new.born[1], known.born[1]))
-        if gap > AGE_TOLERANCE_YEARS:
-            return None
-        age = 1.0 - gap / (AGE_TOLERANCE_YEARS + 1)
-        reasons.append("age")
-    if "unknown" in (new.commune, known.commune):
-        place = 0.5
-    elif new.commune == known.commune:
-        place = 1.0
-        reasons.append("commune")
-    elif new.department and new.department == known.department:
-        place = 0.6
+    reasons = ["name"] + [r for (f, lv), r in _REASONS.items() if found.levels.get(f) == lv]
+    return Match(
+        known.child_id,
+        round(probability, 4),
+        round(w.match_weight(found.levels), 3),
+        found.levels,
+        tuple(dict.fromkeys(reasons)),
+        explain(found.levels, found.names, new.ages, known.ages),
+        w.weights_id,
+    )
+
+
+def suggest(
+    k: NameKnowledge, w: Weights, new: Profile, known: Sequence[Profile], limit: int = 5
+) -> list[Match]:
+    found = [m for other in known if (m := score(k, w, new, other))]
+    return sorted(found, key=lambda m: (-m.match_weight, m.candidate_id))[:limit]
+
+
+def _codes(k: NameKnowledge, p: Profile) -> set[str]:
+    return {c for parts in p.names for part in parts for c in k.codes(part)}
+
+
+def blocking_keys(k: NameKnowledge, p: Profile) -> list[str]:
+    """Keys stored with a record: each name code with each year the child may have been born
+    in (``u`` when the age is unknown)."""
+    years = (
+        [str(y) for y in range(math.floor(p.born[0]), math.floor(p.born[1]) + 1)]
+        if p.born
+        else ["u"]
+    )
+    return sorted(f"{c}|{y}" for c in _codes(k, p) for y in years)
+
+
+def query_keys(k: NameKnowledge, p: Profile, tolerance: int = AGE_TOLERANCE_YEARS) -> list[str]:
+    """Keys a new record looks up: its name codes with every birth year within
+    ``tolerance`` of its window (all plausible years when its age is unknown), and ``u``."""
+    if p.born:
+        first, last = math.floor(p.born[0]) - tolerance, math.floor(p.born[1]) + tolerance
     else:
-        place = 0.3  # children move (trafficking, placement): a penalty, not a veto
-    score = 0.6 * name + 0.2 * age + 0.2 * place
-    return Match(known.child_id, round(score, 3), tuple(reasons)) if score >= THRESHOLD else None
-
-
-def suggest(new: Profile, known: list[Profile], limit: int = 5) -> list[Match]:
-    found = [m for k in known if k.child_id != new.child_id and (m := compare(new, k))]
-    return sorted(found, key=lambda m: -m.score)[:limit]
-
-
-def blocking_keys(name: str | None, alias: str | None) -> list[str]:
-    """Cheap keys a database index can use to fetch only plausible candidates: the first
-    letter and the consonant skeleton's first two letters of each name part (short forms and
-    vowel variants share them)."""
-    keys: set[str] = set()
-    for text in (name, alias):
-        for part in tokens(text or ""):
-            keys.add(part[:1] + skeleton(part[1:])[:1])
-    return sorted(keys)
+        last = p.year  # the year the record was received: the domain reads no clock
+        first = last - UNKNOWN_AGE_SPAN
+    years = [*(str(y) for y in range(first, last + 1)), "u"]
+    return sorted(f"{c}|{y}" for c in _codes(k, p) for y in years)

@@ -24,18 +24,16 @@ from contracts.intake import (
     DuplicateConfirmed,
     DuplicateRejected,
     DuplicateSuggested,
+    MatchWeightsEstimated,
     ReportedChild,
 )
-from services.intake.domain import (
-    age_range,
-    apply_correction,
-    child_from_identified,
-    matching,
-    parse_time,
-)
+from services.intake.domain import age_range, apply_correction, child_from_identified, parse_time
+from services.intake.domain.matching import birth_window
+from services.intake.read.match_profiles import stored_keys
 from services.intake.read.tables import (
     children,
     links,
+    match_weights,
     pending_children,
     pending_corrections,
     projection,
@@ -103,7 +101,7 @@ def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
     """The columns matching and search use, derived from the child as it now reads."""
     received = parse_time(received_at).date()
     known = age_range(d, received)
-    born = matching.birth_window(
+    born = birth_window(
         received,
         date.fromisoformat(d.date_of_birth) if d.date_of_birth else None,
         known[0] if known else None,
@@ -114,7 +112,7 @@ def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
         "unidentified": d.unidentified or not (d.name or d.alias),
         "born_from": born[0] if born else None,
         "born_to": born[1] if born else None,
-        "block_keys": matching.blocking_keys(d.name, d.alias),
+        "block_keys": stored_keys(d, received_at),
         "details": d.model_dump(mode="json"),
     }
 
@@ -211,6 +209,9 @@ async def _suggested(conn: AsyncConnection, e: RecordedEvent) -> None:
             score=ev.score,
             reasons=ev.reasons,
             status="pending",
+            explanation={"en": ev.explanation_en, "fr": ev.explanation_fr},
+            comparison=ev.comparison,
+            weights_id=ev.weights_id,
         )
         .on_conflict_do_nothing()
     )
@@ -228,7 +229,7 @@ async def _resolve(conn: AsyncConnection, e: RecordedEvent, status: str) -> None
         update(suggestions)
         .where(suggestions.c.child_id == ev.child_id)
         .where(suggestions.c.candidate_id == ev.candidate_id)
-        .values(status=status)
+        .values(status=status, decided_seq=e.seq)
     )
     if status == "confirmed":  # a link both ways; both records and histories stay
         await conn.execute(
@@ -252,3 +253,19 @@ async def _confirmed(conn: AsyncConnection, e: RecordedEvent) -> None:
 @projection.on("intake", "DuplicateRejected")
 async def _rejected(conn: AsyncConnection, e: RecordedEvent) -> None:
     await _resolve(conn, e, "rejected")
+
+
+@projection.on("intake", "MatchWeightsEstimated")
+async def _weights(conn: AsyncConnection, e: RecordedEvent) -> None:
+    ev = e.event
+    assert isinstance(ev, MatchWeightsEstimated)
+    await conn.execute(
+        insert(match_weights)
+        .values(
+            seq=e.seq,
+            weights_id=ev.weights_id,
+            weights=ev.model_dump(mode="json"),
+            estimated_at=parse_time(ev.estimated_at),
+        )
+        .on_conflict_do_nothing()
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -55,13 +56,15 @@ children = Table(
     Column("unidentified", Boolean, nullable=False),
     Column("born_from", Float),
     Column("born_to", Float),
-    Column("block_keys", ARRAY(String(8)), nullable=False),
+    # Name codes by birth year (``m:SN|2011``): what the matcher's index looks candidates up by.
+    Column("block_keys", ARRAY(String(48)), nullable=False),
     Column("details", JSONB, nullable=False),  # as it now reads, corrections applied
     Column("corrections", JSONB, nullable=False, default=list),  # fields, reason, when, who
     # Corrections casework sent that intake refused: request, case, code, reason; no value.
     Column("refusals", JSONB, nullable=False, default=list),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False),
+    Index("ix_intake_children_block_keys", "block_keys", postgresql_using="gin"),
 )
 pending_children = Table(
     "intake_pending_children",
@@ -99,6 +102,19 @@ suggestions = Table(
     Column("score", Float, nullable=False),
     Column("reasons", ARRAY(String(20)), nullable=False),
     Column("status", String(20), nullable=False),
+    Column("explanation", JSONB, nullable=False),  # {"en": ..., "fr": ...}: names children
+    Column("comparison", JSONB, nullable=False),  # field -> level, what a decision teaches
+    Column("weights_id", String(40), nullable=False),
+    Column("decided_seq", BigInteger),  # the confirmation or rejection: training data order
+)
+# The duplicate matcher's weights, as estimated from decisions: the last row is in force.
+match_weights = Table(
+    "intake_match_weights",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # stream sequence of MatchWeightsEstimated
+    Column("weights_id", String(40), nullable=False, unique=True),
+    Column("weights", JSONB, nullable=False),
+    Column("estimated_at", DateTime(timezone=True), nullable=False),
 )
 links = Table(
     "intake_child_links",
@@ -123,5 +139,7 @@ complaints = Table(
 # v3: corrections casework reported, and which request each correction answered.
 # v4: refusals of those corrections are answers too (the child's refusals); pending
 #     corrections no longer keep a status of their own.
-# v5: pending children and corrections keep the chain (correlation id) of their request.
-projection = Projection(name="intake.main", version=5, metadata=metadata)
+# v5: the matcher's index (name codes by birth year, GIN), suggestions' explanations and
+#     comparisons, the matcher's weights.
+# v6: pending children and corrections keep the chain (correlation id) of their request.
+projection = Projection(name="intake.main", version=6, metadata=metadata)

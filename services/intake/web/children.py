@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -10,15 +11,11 @@ from sqlalchemy import select
 from contracts.intake import ChildDetailsCorrected, ChildRecorded, DuplicateSuggested
 from services.intake.app import recording
 from services.intake.app.aggregates import actor_of, aggregate, load
-from services.intake.domain import (
-    CorrectChild,
-    ResolveDuplicate,
-    child_state,
-    decide_child,
-    matching,
-)
+from services.intake.config import name_knowledge
+from services.intake.domain import CorrectChild, ResolveDuplicate, child_state, decide_child
+from services.intake.domain.matching import name_agreement, profile, query_keys
 from services.intake.read import children, links, suggestions
-from services.intake.web.common import ID_PATTERN, not_found, runtime_of
+from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import CorrectionIn, ResolutionIn
 from services.intake.web.scope import children_visible_to
@@ -28,6 +25,7 @@ from shared.http import idempotency_key
 from shared.service import Runtime
 
 router = APIRouter(tags=["children"])
+SEARCH_GATE = 0.7  # names at least this alike are shown
 ChildId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
@@ -73,8 +71,19 @@ async def search_children(
     page_size: int = Query(default=20, ge=1, le=100),
 ) -> dict[str, Any]:
     rt = runtime_of(request)
-    wanted = matching.tokens(name)
-    keys = matching.blocking_keys(name, None)
+    k = name_knowledge()
+    wanted = k.parts(name)
+    probe = profile(
+        k,
+        "search",
+        name=name,
+        alias=None,
+        sex=sex or "unknown",
+        born=None,
+        commune="unknown",
+        year=datetime.now(UTC).year,
+    )
+    keys = query_keys(k, probe)
     assert rt.engine is not None and rt.access_log is not None
     query = select(children).where(
         children.c.block_keys.overlap(keys), children_visible_to(principal)
@@ -82,12 +91,12 @@ async def search_children(
     if sex:
         query = query.where(children.c.sex == sex)
     async with rt.engine.connect() as conn:
-        rows = (await conn.execute(query.limit(5000))).all()
+        rows = (await conn.execute(query.order_by(children.c.received_at.desc()).limit(500))).all()
     scored = []
     for row in rows:
         names = [n for n in (row.details.get("name"), row.details.get("alias")) if n]
-        best = max((matching.name_similarity(wanted, matching.tokens(n)) for n in names), default=0)
-        if best >= matching.NAME_GATE:
+        best = max((name_agreement(k, wanted, k.parts(n)) for n in names), default=0.0)
+        if best >= SEARCH_GATE:
             scored.append((best, row))
     scored.sort(key=lambda pair: -pair[0])
     items = [{**_child_view(r), "score": round(s, 3)} for s, r in scored[:page_size]]
@@ -128,7 +137,15 @@ async def read_child(
         view = {
             **_child_view(row),
             "suggested_duplicates": [
-                {"candidate_id": s.candidate_id, "score": s.score, "status": s.status} for s in sugg
+                {
+                    "candidate_id": s.candidate_id,
+                    "score": s.score,
+                    "status": s.status,
+                    "reasons": list(s.reasons),
+                    "explanation": dict(s.explanation),
+                    "weights_id": s.weights_id,
+                }
+                for s in sugg
             ],
             "linked": [r.other_id for r in linked],
             "corrections": list(row.corrections),
@@ -218,7 +235,7 @@ async def correct_child(
         "fields": first.fields,
         "version": result.head.seq,
         "suggested_duplicates": [
-            {"candidate_id": e.candidate_id, "score": e.score, "reasons": e.reasons}
+            suggestion_view(e)
             for r in result.events
             if isinstance(e := r.event, DuplicateSuggested)
         ],

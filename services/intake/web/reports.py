@@ -32,7 +32,7 @@ from services.intake.domain.routing import Receiver, choose_receiver
 from services.intake.read import reports
 from services.intake.read.directory import known_agency
 from services.intake.web import children as child_records
-from services.intake.web.common import ID_PATTERN, not_found, runtime_of
+from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import AmendmentIn, ReportIn, ScreeningIn
 from services.intake.web.scope import reports_visible_to
@@ -135,10 +135,7 @@ async def _record(
     return {
         "child_id": done.child_id,
         "recorded": True,
-        "suggested_duplicates": [
-            {"candidate_id": s.candidate_id, "score": s.score, "reasons": s.reasons}
-            for s in done.suggestions
-        ],
+        "suggested_duplicates": [suggestion_view(s) for s in done.suggestions],
     }
 
 
