@@ -8,8 +8,10 @@ from services.intake.app.matcher_learning import matcher_learning
 from services.intake.app.policies import child_recorder_every, screening_overdue_every
 from services.intake.config import IntakeConfig
 from services.intake.read import directory_projection, ownership_projection, projection
+from services.intake.read.directory import units
 from services.intake.web import children, complaints, reports
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
@@ -27,4 +29,7 @@ spec = ServiceSpec(
         child_corrector_every(CONFIG.corrector_interval_s),
         matcher_learning,
     ],
+    # Which agency each unit belongs to, from intake's copy of the directory (learnt from
+    # referral's events): a token's unit is checked against it.
+    unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
 )

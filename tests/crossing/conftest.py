@@ -32,6 +32,7 @@ from services.reporting.service import spec as reporting_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import create_app
+from shared.streams import ensure_streams
 from tests.conftest import TEST_CONTEXTS
 from tests.journey_support import HOURS, Service, caught_up, eventually
 
@@ -61,10 +62,14 @@ class World:
     issuer: LocalIssuer
     nats_url: str
 
-    def person(self, role: str, agency: str, user: str | None = None) -> dict[str, str]:
-        """Headers for someone of ``agency`` in ``role``."""
+    def person(
+        self, role: str, agency: str, user: str | None = None, *, in_unit: bool = True
+    ) -> dict[str, str]:
+        """Headers for someone of ``agency`` in ``role`` (in its unit, unless ``in_unit`` is
+        False: before the unit is in the directory, a token may not claim it)."""
+        unit = UNIT_OF.get(agency) if in_unit else None
         token = self.issuer.mint(
-            user=user or f"{role}@{agency}", agency=agency, roles=[role], unit=UNIT_OF.get(agency)
+            user=user or f"{role}@{agency}", agency=agency, roles=[role], unit=unit
         )
         return {"Authorization": f"Bearer {token}"}
 
@@ -146,15 +151,18 @@ class World:
         await caught_up(reader, writer, stream)
 
 
-async def _fresh_streams(url: str) -> None:
-    # A shared external server: start from empty streams, as tests/conftest.py does.
+async def _fresh_streams(url: str, *, external: bool) -> None:
+    """Empty streams the operator created (as ``relais up`` does): services only check them.
+    On a shared external server, start from empty ones, as tests/conftest.py does."""
     nc = await nats.connect(url)
     js = nc.jetstream()
-    for context in TEST_CONTEXTS:
-        try:
-            await js.delete_stream(context.upper())
-        except NotFoundError:
-            pass
+    if external:
+        for context in TEST_CONTEXTS:
+            try:
+                await js.delete_stream(context.upper())
+            except NotFoundError:
+                pass
+    await ensure_streams(js, "hq", contexts=TEST_CONTEXTS)
     await nc.close()
 
 
@@ -165,11 +173,10 @@ async def world(
     data = tmp_path_factory.mktemp("crossing")
     server: NatsServer | None = None
     url = os.environ.get("NATS_URL")
-    if url:
-        await _fresh_streams(url)
-    else:
+    if not url:
         server = NatsServer(Path(data) / "nats", port=free_port()).start()
         url = server.url
+    await _fresh_streams(url, external=server is None)
     settings = Settings(
         nats_url=url,
         database_url=pg_server_url,
@@ -209,7 +216,7 @@ async def world(
 
 async def _directory(world: World) -> None:
     for agency, kind, unit, services in DIRECTORY:
-        admin = world.person("agency_admin", agency)
+        admin = world.person("agency_admin", agency, in_unit=False)
         body = {"agency_id": agency, "name": agency.upper(), "type": kind}
         await world.referral.ok("POST", "/agencies", admin, body, status=201)
         entry = {
@@ -230,7 +237,7 @@ async def _directory(world: World) -> None:
                 "role": role,
                 "display_name": f"{role} of {agency}",
             }
-            admin = world.person("agency_admin", agency)
+            admin = world.person("agency_admin", agency, in_unit=False)
             await world.referral.ok("POST", "/staff", admin, staff, status=201)
     # Everyone who decides by the directory has read it.
     for reader in (world.intake, world.casework):

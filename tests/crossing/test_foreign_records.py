@@ -191,9 +191,7 @@ async def test_another_agency_gets_404_on_every_record_of_the_journey(
     ids = await ids_of(world, journey)
     before = await last_positions(world)
     roles = [r for r in Role if r is not Role.auditor]  # auditors read every agency's records
-    everything = world.issuer.mint(
-        user="stranger", agency=STRANGER, roles=[r.value for r in roles], unit="elsewhere-unit"
-    )
+    everything = world.issuer.mint(user="stranger", agency=STRANGER, roles=[r.value for r in roles])
     checked = 0
     for route, method, action, permissions in routes:
         if (method, route.path) in SHARED:
@@ -220,7 +218,6 @@ async def test_another_agency_gets_404_on_every_record_of_the_journey(
                 user=f"stranger-{role.value}",
                 agency=STRANGER,
                 roles=[role.value],
-                unit="elsewhere-unit",
             )
             answer = await ask(token)
             if permissions.allows(action, _principal(role)):
