@@ -42,6 +42,7 @@ from nats.js.errors import (
 )
 from opentelemetry import propagate, trace
 
+from shared import causation
 from shared.envelope import (
     CANONICALIZATION,
     GENESIS,
@@ -144,12 +145,14 @@ class NotOwner(EventStoreError):
 
 @dataclass(frozen=True)
 class AggregateHead:
-    """Where an aggregate stands: last stream sequence, count of events, hash of the last."""
+    """Where an aggregate stands: last stream sequence, count of events, hash of the last,
+    and the chain (correlation id) the last belongs to."""
 
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
     traceparent: str | None = None  # the last event's: the record's trace continues from it
+    correlation: str | None = None  # the last event's chain: a person's command continues it
 
 
 @dataclass
@@ -235,7 +238,10 @@ class EventStore:
         causation_id: str | None = None,
     ) -> AppendResult:
         """Store ``events`` after the aggregate's event at stream sequence ``expected_version``
-        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`."""
+        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`.
+
+        ``correlation_id`` and ``causation_id`` default to the ambient chain
+        (:mod:`shared.causation`), then to the aggregate's own chain."""
         if not events:
             raise ValueError("nothing to append")
         if aggregate.context not in self.writable or aggregate.site != self.site:
@@ -267,6 +273,9 @@ class EventStore:
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
+            correlation_id, causation_id = causation.resolve(
+                correlation_id, causation_id, head.correlation
+            )
             messages = self._seal(
                 aggregate,
                 head,
@@ -277,6 +286,7 @@ class EventStore:
                 causation_id=causation_id,
                 traceparent=carrier.get("traceparent"),
             )
+            causation.appended(str(messages[0][2]["correlationid"]))
             sent = _Attempt()
             try:
                 seqs = await self._send(aggregate, expected_version, messages, carrier, sent)
@@ -529,6 +539,7 @@ class EventStore:
             int(envelope["aggregateversion"]),
             sha256_hex(msg.data or b""),
             _traceparent(envelope),
+            _correlation(envelope),
         )
         self._heads.put(aggregate, head)
         return head
@@ -536,8 +547,16 @@ class EventStore:
     @staticmethod
     def _head_of(event: RecordedEvent) -> AggregateHead:
         return AggregateHead(
-            event.seq, event.aggregate_version, event.hash, _traceparent(event.envelope)
+            event.seq,
+            event.aggregate_version,
+            event.hash,
+            _traceparent(event.envelope),
+            _correlation(event.envelope),
         )
+
+    async def correlation_at(self, aggregate: Aggregate, version: int) -> str | None:
+        """The chain the aggregate's event at stream sequence ``version`` belongs to."""
+        return (await self._head_at(aggregate, version)).correlation if version else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -563,3 +582,8 @@ class EventStore:
         self, stream: str, subject_filter: str, start: int
     ) -> list[tuple[int, str, Msg]]:
         return [item async for item in iter_stored(self.nc, stream, subject_filter, start)]
+
+
+def _correlation(envelope: dict[str, Any]) -> str | None:
+    value = envelope.get("correlationid") or envelope.get("id")
+    return str(value) if value else None

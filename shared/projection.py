@@ -56,6 +56,10 @@ class Projection:
 
     def on(self, context: str, event_name: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
+            known = self.handlers.get((context, event_name))
+            if known is not None and known.__qualname__ != fn.__qualname__:
+                # One handler per event type: a second would silently replace the first.
+                raise ValueError(f"{self.name}: {context}.{event_name} already has a handler")
             self.handlers[(context, event_name)] = fn
             return fn
 

@@ -36,7 +36,7 @@ from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
 from shared.generations import PUBLIC, adopt_live
 from shared.health import HealthCheck
-from shared.http import install_error_handlers
+from shared.http import CommandChains, install_error_handlers
 from shared.keys import publish_signing_key
 from shared.loops import repeat
 from shared.metrics_state import service_state
@@ -349,6 +349,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
     _instrument(app)
     app.add_middleware(prom.HttpMetrics)
+    # Added last, so outermost: the request's chain is in place before anything else runs.
+    app.add_middleware(CommandChains)
     return app
 
 

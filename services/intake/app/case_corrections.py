@@ -43,6 +43,7 @@ from services.intake.domain import (
     decide_child,
 )
 from services.intake.read import children, pending_corrections
+from shared.causation import caused_by
 from shared.domain import DomainError
 from shared.envelope import Actor
 from shared.events import DomainEvent
@@ -138,14 +139,14 @@ async def apply_one(runtime: Runtime, row: Any) -> bool:
             return False  # answered already, by another instance or an earlier attempt
         answer = await _decide(runtime, child_state([r.event for r in recorded]), row)
         try:
-            result = await runtime.commit(
-                agg,
-                recorded[-1].seq,
-                answer.events,
-                actor=answer.actor,
-                idempotency_key=answer.key,
-                causation_id=row.request_id,
-            )
+            with caused_by(row.request_id, row.correlation_id):
+                result = await runtime.commit(
+                    agg,
+                    recorded[-1].seq,
+                    answer.events,
+                    actor=answer.actor,
+                    idempotency_key=answer.key,
+                )
         except ConcurrencyConflict:
             continue  # the record moved on (or another instance answered): look again
         except EventStoreError:

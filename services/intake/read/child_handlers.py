@@ -39,6 +39,7 @@ from services.intake.read.tables import (
     projection,
     suggestions,
 )
+from shared.causation import correlation_of
 from shared.recorded import RecordedEvent
 
 
@@ -57,6 +58,7 @@ async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
         insert(pending_corrections)
         .values(
             request_id=e.id,
+            correlation_id=correlation_of(e),
             child_id=ev.child_id,
             case_id=ev.case_id,
             site=e.aggregate.site,
@@ -85,6 +87,7 @@ async def owe(
                     "site": e.aggregate.site,
                     "source": source,
                     "request_id": e.id,
+                    "correlation_id": correlation_of(e),
                     "requested_at": parse_time(e.time),
                     "event": r.model_dump(mode="json"),
                     "traceparent": e.envelope.get("traceparent"),

@@ -73,6 +73,7 @@ pending_children = Table(
     Column("site", String(100), nullable=False),  # the site that must answer the request
     Column("source", String(10), nullable=False),  # report or case
     Column("request_id", String(64), nullable=False),  # the asking event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
     Column("traceparent", String(64)),  # the asking event's trace: the record continues it
@@ -85,6 +86,7 @@ pending_corrections = Table(
     "intake_pending_corrections",
     metadata,
     Column("request_id", String(64), primary_key=True),  # the casework event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("child_id", String(64), nullable=False, index=True),
     Column("case_id", String(64), nullable=False),
     Column("site", String(100), nullable=False),  # the site that must answer the request
@@ -142,4 +144,5 @@ complaints = Table(
 # v5: the matcher's index (name codes by birth year, GIN), suggestions' explanations and
 #     comparisons, the matcher's weights.
 # v6: the trace of what each pending child and correction answers.
-projection = Projection(name="intake.main", version=6, metadata=metadata)
+# v7: pending children and corrections keep the chain (correlation id) of their request.
+projection = Projection(name="intake.main", version=7, metadata=metadata)
