@@ -24,9 +24,11 @@ outcomes into answers."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from shared.causation import caused_by_event
 from shared.domain import DomainError
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
@@ -38,6 +40,8 @@ S = TypeVar("S")
 
 # Wait until this service's read models have applied ``seq`` of ``stream``.
 Settle = Callable[[str, int], Awaitable[None]]
+# Told of every append a command made (the service counts its processes' firings).
+OnStored = Callable[[Actor, AppendResult], None]
 NOT_FOUND = Message(en="Not found.", fr="Introuvable.")
 
 
@@ -126,6 +130,10 @@ class Outcome(Generic[S]):
 Decide = Callable[[S], Sequence[DomainEvent]]
 # An idempotency key, or how to derive it from the aggregate decided on and the events.
 Key = str | Callable[[Loaded[S], Sequence[DomainEvent]], str] | None
+# The stored event that caused the command (a sweep's flag names the event that set the
+# deadline), from the aggregate decided on and the events: the append names it as its
+# cause and carries its chain (``shared.causation``).
+Cause = Callable[[Loaded[S], Sequence[DomainEvent]], RecordedEvent | None] | None
 
 
 class Commands:
@@ -137,11 +145,13 @@ class Commands:
         *,
         site: str,
         settle: Settle | None = None,
+        on_stored: OnStored | None = None,
         attempts: int = 5,
     ) -> None:
         self.store = store
         self.site = site
         self.settle = settle
+        self.on_stored = on_stored
         self.attempts = attempts
 
     def aggregate(self, kind: AggregateKind[S], aggregate_id: str) -> Aggregate:
@@ -165,13 +175,18 @@ class Commands:
         visible: Callable[[S], bool] | None = None,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        cause: Cause[S] = None,
         read_your_writes: bool = True,
     ) -> Outcome[S]:
         """Decide ``decide(state)`` on the aggregate and append its events.
 
         ``visible``: whether the caller may act on the aggregate as it now stands (an
         agency's own case); an aggregate it may not see answers as a missing one, so its
-        existence is not disclosed. A decision with no events appends nothing."""
+        existence is not disclosed. A decision with no events appends nothing.
+
+        Causation and correlation: ids given here take precedence; otherwise ``cause`` (the
+        event the command answers), then the ambient chain (the HTTP request's, a
+        reaction's: ``shared.causation``), then the aggregate's own chain."""
         for attempt in range(self.attempts if retry else 1):
             loaded = await self.load(kind, aggregate_id)
             if expect.kind in ("seen", "current") and not (
@@ -182,20 +197,24 @@ class Commands:
             events = list(decide(state))
             if not events:
                 return Outcome(loaded.aggregate, loaded.state, loaded.version)
+            causing = cause(loaded, events) if cause is not None else None
             try:
-                result = await self.store.append(
-                    loaded.aggregate,
-                    after,
-                    events,
-                    actor=actor,
-                    idempotency_key=key(loaded, events) if callable(key) else key,
-                    correlation_id=correlation_id,
-                    causation_id=causation_id,
-                )
+                with caused_by_event(causing) if causing is not None else nullcontext():
+                    result = await self.store.append(
+                        loaded.aggregate,
+                        after,
+                        events,
+                        actor=actor,
+                        idempotency_key=key(loaded, events) if callable(key) else key,
+                        correlation_id=correlation_id,
+                        causation_id=causation_id,
+                    )
             except ConcurrencyConflict:
                 if retry and expect.kind in ("current", "any") and attempt + 1 < self.attempts:
                     continue  # moved meanwhile: decide again on what it now is
                 raise
+            if self.on_stored is not None:
+                self.on_stored(actor, result)
             return await self._outcome(kind, loaded, result, read_your_writes)
         raise AssertionError("unreachable")
 

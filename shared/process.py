@@ -15,14 +15,20 @@ Both run on every instance, every ``interval_s`` (the service's configuration), 
 service's clock; one item that fails (NATS away, a faulty row) is logged by its error's type
 only (its text may quote a child's data) and tried again on the next pass, without holding up
 the others. A reaction or a flag answers once the service's own read model shows it, as a
-command does, so the next item of the pass is decided on what the previous one wrote. Tests
+command does, so the next item of the pass is decided on what the previous one wrote.
+
+Causation and traces (``shared.causation``, ``shared.telemetry``): a reaction runs inside the
+trace of the event it answers (its pending row keeps that event's ``traceparent``) and counts
+as a firing of its inbox's ``reaction``; its events name what it answers as their cause and
+carry its chain (the reaction's ids). A flag names the event that set the deadline it flags
+(the sweep's ``cause``) and carries its chain. Tests
 run one pass (:meth:`Inbox.run_once`, :meth:`Sweep.run_once`) or one item
 (:meth:`Inbox.handle`, :meth:`Sweep.flag`) directly, on the in-memory event store."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -35,6 +41,8 @@ from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import raise_if_cancelling, repeat
+from shared.recorded import RecordedEvent
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,12 @@ CURRENT = Expect.current()
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def row_mapping(item: Any) -> Mapping[str, Any] | None:
+    """A pending row as a mapping (its ``traceparent`` names the trace a reaction continues)."""
+    mapping = getattr(item, "_mapping", None)
+    return mapping if isinstance(mapping, Mapping) else None
 
 
 class Ports(Protocol):
@@ -73,6 +87,7 @@ class Reaction(Generic[S]):
     key: str  # deterministic: derived from what is answered
     expect: Expect  # Expect.new() for an aggregate the reaction creates
     actor: Actor
+    # What is answered (its event id) and its chain; the events name them.
     causation_id: str | None = None
     correlation_id: str | None = None
     retry: bool = False  # decide again on a conflict (the aggregate moved meanwhile)
@@ -89,9 +104,20 @@ class Inbox(Generic[Item]):
     limit: int = 200
     attempts: int = 3  # a reaction whose aggregate moved meanwhile is decided again
     done: str = "reaction(s) stored"  # how a pass that stored some says so in the log
+    # The reaction's name in traces (span ``react <reaction>``) and in the policy-firing
+    # metric, e.g. ``casework.case-opener``; none: the item's reaction is not traced.
+    reaction: str | None = None
+    # Where the item keeps the causing event's ``traceparent`` (a pending row's mapping).
+    causing: Callable[[Item], Mapping[str, Any] | None] = row_mapping
 
     async def handle(self, ports: Ports, item: Item) -> Outcome[Any] | None:
         """Answer one item; None if there was nothing to answer (or another got there)."""
+        if self.reaction is None:
+            return await self._handle(ports, item)
+        with continue_trace(self.reaction, self.causing(item)):
+            return await self._handle(ports, item)
+
+    async def _handle(self, ports: Ports, item: Item) -> Outcome[Any] | None:
         for _ in range(self.attempts):
             reaction = await self.react(ports, item)
             if reaction is None:
@@ -156,6 +182,9 @@ class Sweep(Generic[S, Item]):
     aggregate_id: Callable[[Item], str] = str
     expect: Expect = CURRENT  # Expect.any(): the aggregate may not exist yet
     done: str = "flag(s) stored"  # how a pass that stored some says so in the log
+    # The event that set the deadline flagged, from the aggregate as decided on, the flag's
+    # events and the item: the flag names it as its cause and carries its chain.
+    cause: Callable[[Loaded[S], Sequence[DomainEvent], Item], RecordedEvent | None] | None = None
 
     async def flag(self, ports: Ports, item: Item, now: datetime) -> bool:
         """Flag one aggregate if its deadline has passed; True if this call stored it."""
@@ -168,10 +197,19 @@ class Sweep(Generic[S, Item]):
                 expect=self.expect,
                 actor=self.actor,
                 key=self.key,
+                cause=self._cause_of(item),
             )
         except ConcurrencyConflict:
             return False  # another instance flagged it, or it moved on: next pass
         return outcome.changed
+
+    def _cause_of(
+        self, item: Item
+    ) -> Callable[[Loaded[S], Sequence[DomainEvent]], RecordedEvent | None] | None:
+        cause = self.cause
+        if cause is None:
+            return None
+        return lambda loaded, events: cause(loaded, events, item)
 
     async def run_once(self, ports: Ports, now: datetime | None = None) -> int:
         """One pass: how many flags this instance stored."""

@@ -7,15 +7,13 @@ from services.intake.app.case_corrections import child_corrector
 from services.intake.app.matcher_learning import matcher_learning
 from services.intake.app.processes import child_recorder, screening_overdue
 from services.intake.config import IntakeConfig
-from services.intake.read import projection
+from services.intake.read import directory_projection, ownership_projection, projection
+from services.intake.read.directory import units
 from services.intake.web import children, complaints, reports
 from shared.service import ServiceSpec
-from shared.units import unit_directory
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
-
-# Which agency each unit belongs to, learnt from referral's events: a token's unit is checked.
-units_projection, unit_agency = unit_directory("intake")
 
 
 def build_spec(config: IntakeConfig | None = None) -> ServiceSpec:
@@ -25,7 +23,7 @@ def build_spec(config: IntakeConfig | None = None) -> ServiceSpec:
         name="intake",
         context="intake",
         title="Relais intake: reports, children, screening, duplicates, complaints",
-        projections=[projection, units_projection],
+        projections=[projection, directory_projection, ownership_projection],
         routers=[reports.router, children.router, complaints.router],
         processes=[
             screening_overdue(config.overdue_interval_s),
@@ -33,7 +31,9 @@ def build_spec(config: IntakeConfig | None = None) -> ServiceSpec:
             child_corrector(config.corrector_interval_s),
         ],
         background=[matcher_learning],
-        unit_agency=unit_agency,
+        # Which agency each unit belongs to, from intake's copy of the directory (learnt
+        # from referral's events): a token's unit is checked against it.
+        unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )
 
 

@@ -11,7 +11,7 @@ import itertools
 import nats
 import pytest
 
-from shared.envelope import GENESIS, Actor, Aggregate, canonical_json, sha256_hex
+from shared.envelope import GENESIS, Actor, Aggregate, jcs, sha256_hex
 from shared.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -122,7 +122,7 @@ async def test_load_by_aggregate_returns_its_events_in_order_chained_and_signed(
     env = loaded[1].envelope
     assert env["specversion"] == "1.0" and env["type"] == "org.relais.lab.CounterMoved.v2"
     assert env["subject"] == "c1" and env["actor"] == "u-1" and env["actoragency"] == "ocpm"
-    assert loaded[1].raw == canonical_json(env)
+    assert loaded[1].raw == jcs(env) and env["canonicalization"] == "rfc8785"
     assert len(await store.load(agg, after=loaded[0].seq)) == 2
 
 

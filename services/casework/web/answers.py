@@ -40,6 +40,13 @@ class ReferralRefusalOut(BaseModel):
     message: str | None
 
 
+class ReferralDeclineOut(BaseModel):
+    """The receiving unit's answer to a declined referral."""
+
+    reason: str | None
+    suggested_unit: str | None
+
+
 class PlanActionOut(BaseModel):
     action_id: str
     text: str
@@ -50,6 +57,7 @@ class PlanActionOut(BaseModel):
     referral_id: str | None
     referral_status: str | None
     referral_refusal: ReferralRefusalOut | None
+    referral_decline: ReferralDeclineOut | None = None
 
 
 class GoalOut(BaseModel):
@@ -65,6 +73,11 @@ class CaseOut(CaseSummaryOut):
 
     model_config = ConfigDict(extra="allow")
 
+    child_display_name: str | None = Field(
+        default=None,
+        description="The child's name (else alias) from intake's record; none until intake "
+        "recorded the child, or for a child recorded as unidentified",
+    )
     sex: str
     age_band: str
     commune: str

@@ -123,6 +123,7 @@ async def react(ports: Ports, row: Any) -> Reaction[ChildState] | None:
         expect=Expect.seen(loaded.version),
         actor=answer.actor,
         causation_id=row.request_id,
+        correlation_id=row.correlation_id,
     )
 
 
@@ -159,4 +160,5 @@ def child_corrector(interval_s: float = 2.0) -> Inbox[Any]:
         react=react,
         interval_s=interval_s,
         done="correction(s) answered",
+        reaction="intake.child-corrector",
     )

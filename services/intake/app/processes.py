@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select
 
-from contracts.intake import ChildRecorded, RescreeningOverdue, ScreeningOverdue
+from contracts.intake import ChildRecorded, ReportScreened, RescreeningOverdue, ScreeningOverdue
 from services.intake.app.aggregates import CHILD, REPORT
 from services.intake.app.recording import likely_matches, record_key
 from services.intake.domain import (
@@ -40,6 +40,7 @@ from shared.commands import Expect, Loaded
 from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.process import Inbox, Ports, Reaction, Sweep
+from shared.recorded import RecordedEvent
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("intake.screening-overdue")
@@ -80,6 +81,18 @@ def _deadline_key(loaded: Loaded[ReportState], events: Sequence[DomainEvent]) ->
     return f"{kind}:{loaded.aggregate.id}:{flag.deadline}"
 
 
+def _deadline_set_by(
+    loaded: Loaded[ReportState], events: Sequence[DomainEvent], report_id: str
+) -> RecordedEvent:
+    """What set the deadline a flag flags (the flag names it as its cause): the
+    registration, or the screening that asked for more information."""
+    if isinstance(events[0], RescreeningOverdue):
+        for event in reversed(loaded.recorded):
+            if isinstance(event.event, ReportScreened):
+                return event
+    return loaded.recorded[0]
+
+
 def screening_overdue(interval_s: float = 60.0) -> Sweep[ReportState, str]:
     """A report nobody screened before its urgency deadline gets one ``ScreeningOverdue``; a
     report waiting for more information past its re-screen deadline, one
@@ -90,6 +103,7 @@ def screening_overdue(interval_s: float = 60.0) -> Sweep[ReportState, str]:
         due=_due,
         decide=_overdue,
         key=_deadline_key,
+        cause=_deadline_set_by,
         actor=ACTOR,
         interval_s=interval_s,
         limit=500,
@@ -145,6 +159,7 @@ def child_recorder(interval_s: float = 2.0, grace_s: float = 10.0) -> Inbox[Any]
             expect=Expect.new(),
             actor=RECORDER,
             causation_id=row.request_id,
+            correlation_id=row.correlation_id,
         )
 
     return Inbox(
@@ -153,4 +168,5 @@ def child_recorder(interval_s: float = 2.0, grace_s: float = 10.0) -> Inbox[Any]
         react=react,
         interval_s=interval_s,
         done="child record(s)",
+        reaction="intake.child-recorder",
     )

@@ -10,11 +10,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import and_, or_, select
 
-from contracts.intake import ChildRecorded, ReportedChild, Reporter, ReportRegistered
+from contracts.intake import (
+    ChildRecorded,
+    ReportAccepted,
+    ReportedChild,
+    Reporter,
+    ReportRegistered,
+)
 from services.intake.app import recording
 from services.intake.app import reports as report_commands
 from services.intake.domain import ReportState, children_of, default_urgency, iso
+from services.intake.domain.routing import Receiver, choose_receiver
 from services.intake.read import reports
+from services.intake.read.directory import known_agency
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import (
@@ -30,6 +38,7 @@ from services.intake.web.schemas import (
     ScreeningOut,
     SuggestionOut,
 )
+from services.intake.web.scope import reports_visible_to
 from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
@@ -146,23 +155,27 @@ async def screen_report(
     principal: Annotated[Principal, Depends(permissions.require("report.screen"))],
 ) -> ScreeningOut:
     """Screen the report as the screener saw it (``If-Match``): a decision on a stale view is
-    refused with the current version (409)."""
+    refused with the current version (409). A protection concern opens the case at the
+    receiving agency the screener names (default: their own)."""
     expect = seen(request)
+    rt = runtime_of(request)
+    receiver = await _receiver(rt, principal, body)
     outcome = await report_commands.screen(
-        runtime_of(request),
+        rt,
         report_id,
         decision=body.decision,
         urgency=body.urgency,
         rationale=body.rationale,
         redirect_to=body.redirect_to,
-        agency=principal.agency,
-        unit=principal.unit,
+        agency=receiver.agency,
+        unit=receiver.unit,
         expect=expect,
         actor=actor_of(principal),
         key=command_key(request, principal),
         visible=_visible_to(principal),
     )
     screened = outcome.events[0].event if outcome.events else None
+    accepted = next((e.event for e in outcome.events if isinstance(e.event, ReportAccepted)), None)
     tag(response, outcome.version)
     return ScreeningOut(
         report_id=report_id,
@@ -170,8 +183,28 @@ async def screen_report(
         urgency=getattr(screened, "urgency", body.urgency),
         deadline=getattr(screened, "deadline", None),
         rescreen_by=getattr(screened, "rescreen_by", None),
-        accepted=any(e.event.name == "ReportAccepted" for e in outcome.events),
+        accepted=accepted is not None,
+        receiving_agency=accepted.agency if accepted else None,
+        receiving_unit=accepted.unit if accepted else None,
         version=outcome.version,
+    )
+
+
+async def _receiver(rt: Runtime, principal: Principal, body: ScreeningIn) -> Receiver:
+    """The agency a case opens at: the one the screener named, checked against intake's copy
+    of the directory, or the screener's own. Only a protection concern opens a case, so
+    only then are the fields read."""
+    if body.decision != "protection_concern":
+        return Receiver(principal.agency, principal.unit)
+    asked = body.receiving_agency or (principal.agency if body.receiving_unit else None)
+    assert rt.engine is not None
+    known = await known_agency(rt.engine, asked) if asked else None
+    return choose_receiver(
+        screener_agency=principal.agency,
+        screener_unit=principal.unit,
+        asked_agency=body.receiving_agency,
+        asked_unit=body.receiving_unit,
+        known=known,
     )
 
 
@@ -254,9 +287,7 @@ async def list_reports(
     """No names here: a list identifies no child, so it is not an access record."""
     rt = runtime_of(request)
     now = rt.clock()
-    where = []
-    if not principal.has(Role.auditor):
-        where.append(reports.c.agency == principal.agency)
+    where = [reports_visible_to(principal)]
     if status:
         where.append(reports.c.status == status)
     if urgency:
@@ -308,13 +339,27 @@ async def read_report(
     response: Response,
     principal: Annotated[Principal, Depends(permissions.require("report.read"))],
 ) -> ReportOut:
-    """The report as it now reads; its ``ETag`` is the version a command on it sends in
-    ``If-Match``."""
+    """A report as it now reads: for its agency's intake roles, for every reader of the
+    agency whose case holds it (case workers included), and for auditors. Who is alleged to
+    have caused harm shows only to screeners, supervisors and auditors. Its ``ETag`` is the
+    version a command on it sends in ``If-Match``."""
     rt = runtime_of(request)
     assert rt.engine is not None and rt.access_log is not None
     async with rt.engine.connect() as conn:
-        row = (await conn.execute(select(reports).where(reports.c.report_id == report_id))).first()
-    if row is None or not sees_agency(principal, row.agency):
+        row = (
+            await conn.execute(
+                select(reports, reports_visible_to(principal).label("visible")).where(
+                    reports.c.report_id == report_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise not_found()
+    if not row.visible:
+        # Answered as missing, and on the record: someone asked for a report not theirs.
+        await rt.access_log.record(
+            principal, "report", [report_id], purpose="intake.report.read", outcome="refused"
+        )
         raise not_found()
     document = dict(row.document)
     if not principal.has(*SEES_PERPETRATOR) and document.get("alleged_perpetrator"):

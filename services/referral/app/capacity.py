@@ -44,6 +44,7 @@ from shared.eventstore import ConcurrencyConflict
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.process import Ports, Sweep
+from shared.recorded import RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class Mismatch:
 
     unit_id: str
     command: Reserve | Release
+    # The referral's latest event (the acceptance, withdrawal or answer the place was out of
+    # step with): the fix names it as its cause. None for a referral this site never stored.
+    cause: RecordedEvent | None = None
 
 
 async def _mismatches(ports: Ports, now: datetime, grace: timedelta, limit: int) -> list[Mismatch]:
@@ -192,6 +196,13 @@ async def _mismatches(ports: Ports, now: datetime, grace: timedelta, limit: int)
     return found
 
 
+async def _latest_of_referral(ports: Ports, mismatch: Mismatch) -> RecordedEvent | None:
+    """The place follows the referral: its latest event is what the fix answers."""
+    assert ports.commands is not None
+    recorded = (await ports.commands.load(REFERRAL, mismatch.command.referral_id)).recorded
+    return recorded[-1] if recorded else None
+
+
 def capacity_sweep(
     config_of: Callable[[Ports], ReferralConfig], interval_s: float = 60.0
 ) -> Sweep[Capacity, Mismatch]:
@@ -201,7 +212,8 @@ def capacity_sweep(
     naming that version, so two instances sweeping at once store one fix."""
 
     async def due(ports: Ports, now: datetime, limit: int) -> list[Mismatch]:
-        return await _mismatches(ports, now, config_of(ports).reservation_grace, limit)
+        found = await _mismatches(ports, now, config_of(ports).reservation_grace, limit)
+        return [replace(m, cause=await _latest_of_referral(ports, m)) for m in found]
 
     def fix(state: Capacity, now: datetime, item: Mismatch) -> list[DomainEvent]:
         return decide_capacity(replace(state, unit_id=item.unit_id), item.command)
@@ -218,6 +230,7 @@ def capacity_sweep(
         due=due,
         decide=fix,
         key=key,
+        cause=lambda loaded, events, item: item.cause,
         actor=SWEEPER,
         interval_s=interval_s,
         aggregate_id=lambda item: item.unit_id,

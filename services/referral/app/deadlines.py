@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from contracts.referral import ReferralOverdue
+from contracts.referral import ReferralMade, ReferralOverdue
 from services.referral.app.aggregates import REFERRAL
 from services.referral.config import ReferralConfig
 from services.referral.domain import Escalate, MarkOverdue, Referral, decide
@@ -24,6 +24,7 @@ from shared.commands import Loaded
 from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.process import Ports, Sweep
+from shared.recorded import RecordedEvent
 
 ACTOR = Actor.system("referral-deadlines")
 
@@ -65,12 +66,22 @@ def deadlines(config_of: ConfigOf, interval_s: float = 60.0) -> Sweep[Referral |
         kind = "overdue" if isinstance(events[0], ReferralOverdue) else "escalated"
         return f"{kind}:{loaded.aggregate.id}"
 
+    def cause(
+        loaded: Loaded[Referral | None], events: Sequence[DomainEvent], item: Due
+    ) -> RecordedEvent:
+        """What started the clock a flag flags: the referral made, for an overdue answer;
+        the overdue flag, for an escalation."""
+        wanted = ReferralMade if isinstance(events[0], ReferralOverdue) else ReferralOverdue
+        recorded = loaded.recorded
+        return next((r for r in reversed(recorded) if isinstance(r.event, wanted)), recorded[0])
+
     return Sweep(
         name="deadline policy",
         kind=REFERRAL,
         due=due,
         decide=step,
         key=key,
+        cause=cause,
         actor=ACTOR,
         interval_s=interval_s,
         limit=500,

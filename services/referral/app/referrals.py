@@ -13,6 +13,7 @@ from services.referral.app.aggregates import REFERRAL
 from services.referral.app.referring import ReferBody, make_command
 from services.referral.config import ReferralConfig
 from services.referral.domain import Accept, Command, Referral, decide
+from shared.causation import continue_chain, correlation_of
 from shared.commands import Expect, Outcome
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
@@ -89,6 +90,8 @@ async def accept(
         # (a retry of an acceptance already stored is answered as the first time).
         as_seen = [r for r in loaded.recorded if expect.kind != "seen" or r.seq <= expect.version]
         decide(REFERRAL.fold(as_seen), command)
+        # The place is taken for this referral's story: its events carry the referral's chain.
+        continue_chain(correlation_of(loaded.recorded[-1]))
     await places.reserve(ports, actor, to_unit, referral_id, command.override_reason)
     try:
         return await transition(

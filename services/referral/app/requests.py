@@ -83,7 +83,13 @@ def request_answerer(
             correlation_id=row.correlation_id,
         )
 
-    return Inbox(name="referral requests", pending=_pending, react=react, interval_s=interval_s)
+    return Inbox(
+        name="referral requests",
+        pending=_pending,
+        react=react,
+        interval_s=interval_s,
+        reaction="referral.request-answerer",
+    )
 
 
 def _requester(stored: Any) -> Actor:

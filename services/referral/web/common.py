@@ -39,14 +39,3 @@ def not_found(what_en: str, what_fr: str) -> ApiError:
     return ApiError(
         404, "not_found", Message(en=f"No such {what_en}.", fr=f"{what_fr} introuvable.")
     )
-
-
-def forbidden_row() -> ApiError:
-    return ApiError(
-        403,
-        "forbidden",
-        Message(
-            en="This record belongs to another unit or agency.",
-            fr="Ce dossier relève d'une autre unité ou structure.",
-        ),
-    )

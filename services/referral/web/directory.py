@@ -29,7 +29,7 @@ from services.referral.web.answers import (
     UnitOut,
     UnitPageOut,
 )
-from services.referral.web.common import Page, PageSize, forbidden_row, not_found, runtime_of
+from services.referral.web.common import Page, PageSize, not_found, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal, Role
 from shared.command_http import actor_of, command_key, seen, tag
@@ -202,6 +202,9 @@ async def describe_unit(
     runtime = runtime_of(request)
     assert runtime.engine is not None and runtime.commands is not None
     current = await runtime.commands.load(UNIT, unit_id)
+    if current.exists and not _may_maintain(principal, unit_id, current.state.agency_id):
+        # Another agency's unit answers as a missing one, as every foreign record does.
+        raise not_found("unit of your agency", "Unité de votre structure")
     if current.exists and current.state.agency_id != body.agency_id:
         raise invalid(
             "agency_id",
@@ -209,7 +212,12 @@ async def describe_unit(
             "Une unité ne peut pas changer de structure.",
         )
     if not _may_maintain(principal, unit_id, body.agency_id):
-        raise forbidden_row()
+        raise invalid(
+            "agency_id",
+            "You can describe only your own agency's units.",
+            "Vous ne pouvez décrire que les unités de votre structure.",
+            "agency_not_yours",
+        )
     expect = _expect(request, current.exists)
     async with runtime.engine.connect() as conn:
         known = await conn.execute(
@@ -285,7 +293,7 @@ async def set_capacity(
     if row is None:
         raise not_found("unit", "Unité")
     if not _may_maintain(principal, unit_id, row.agency_id):
-        raise forbidden_row()
+        raise not_found("unit of your agency", "Unité de votre structure")
     current = await runtime.commands.load(CAPACITY, unit_id)
     outcome = await places.set_capacity(
         runtime,

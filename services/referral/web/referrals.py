@@ -25,7 +25,6 @@ from services.referral.read.queries import (
 from services.referral.web.common import (
     Page,
     PageSize,
-    forbidden_row,
     get_config,
     not_found,
     runtime_of,
@@ -106,9 +105,19 @@ async def _row(runtime: Runtime, referral_id: str) -> Any:
     return row
 
 
-def _only(who: Callable[[Principal, Any], bool], principal: Principal, row: Any) -> None:
-    if not who(principal, row):
-        raise forbidden_row()
+async def _load(
+    runtime: Runtime, referral_id: str, principal: Principal, may: Callable[[Principal, Any], bool]
+) -> Any:
+    """The referral, if the caller may act on it; otherwise it answers as a missing one, on
+    every route: a referral of another agency or unit is not the caller's to know of."""
+    row = await _row(runtime, referral_id)
+    if not may(principal, row):
+        raise not_found("referral", "Orientation")
+    return row
+
+
+def _reader(principal: Principal, row: Any) -> bool:
+    return principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)
 
 
 def _exists(state: Referral | None) -> bool:
@@ -125,8 +134,7 @@ async def accept(
 ) -> SharedReferralOut:
     runtime = runtime_of(request)
     expect = seen(request)
-    row = await _row(runtime, referral_id)
-    _only(_receiver, principal, row)
+    row = await _load(runtime, referral_id, principal, _receiver)
     outcome = await referral_commands.accept(
         runtime,
         referral_id,
@@ -152,8 +160,7 @@ async def decline(
     runtime = runtime_of(request)
     assert runtime.engine is not None
     expect = seen(request)
-    row = await _row(runtime, referral_id)
-    _only(_receiver, principal, row)
+    await _load(runtime, referral_id, principal, _receiver)
     if body.suggested_unit is not None:
         await known_unit(runtime.engine, body.suggested_unit, "suggested_unit")
     outcome = await referral_commands.transition(
@@ -179,8 +186,7 @@ async def complete(
 ) -> SharedReferralOut:
     runtime = runtime_of(request)
     expect = seen(request)
-    row = await _row(runtime, referral_id)
-    _only(_receiver, principal, row)
+    row = await _load(runtime, referral_id, principal, _receiver)
     actor = actor_of(principal)
     outcome = await referral_commands.transition(
         runtime,
@@ -206,8 +212,7 @@ async def withdraw(
 ) -> ReferralOut:
     runtime = runtime_of(request)
     expect = seen(request)
-    row = await _row(runtime, referral_id)
-    _only(_referrer, principal, row)
+    row = await _load(runtime, referral_id, principal, _referrer)
     actor = actor_of(principal)
     outcome = await referral_commands.transition(
         runtime,
@@ -232,9 +237,7 @@ async def get_referral(
 ) -> AnyReferralOut:
     """The referral as the caller may see it; its ``ETag`` goes back in ``If-Match``."""
     runtime = runtime_of(request)
-    row = await _row(runtime, referral_id)
-    if not (principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)):
-        raise not_found("referral", "Orientation")  # do not confirm it exists
+    row = await _load(runtime, referral_id, principal, _reader)
     assert runtime.access_log is not None
     await runtime.access_log.record(principal, "referral", [referral_id], purpose="referral.read")
     tag(response, row.last_seq)

@@ -21,8 +21,9 @@ from services.referral.web.answers import (
     TrainingPageOut,
     TrainingRowOut,
 )
-from services.referral.web.common import Page, PageSize, forbidden_row, not_found, runtime_of
+from services.referral.web.common import Page, PageSize, not_found, runtime_of
 from services.referral.web.permissions import permissions
+from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
 from shared.commands import Expect
@@ -97,7 +98,12 @@ async def register_staff(
     assert runtime.engine is not None and runtime.commands is not None
     unit = await known_unit(runtime.engine, body.unit, "unit")
     if unit.agency_id != principal.agency:
-        raise forbidden_row()
+        raise invalid(
+            "unit",
+            "This unit is not one of your agency's.",
+            "Cette unité n'appartient pas à votre structure.",
+            "unit_of_another_agency",
+        )
     current = await runtime.commands.load(STAFF, staff_aggregate_id(body.staff_id))
     expect = seen(request) if current.exists else Expect.new()
     event = StaffMemberRegistered(agency=unit.agency_id, **body.model_dump())
@@ -123,10 +129,9 @@ async def assess(
     """Record a competency assessment (``If-Match``: the member's version)."""
     runtime = runtime_of(request)
     current = await _staff_row(runtime, staff_id)
-    if current is None:
+    if current is None or current.agency_id != principal.agency:
+        # Another agency's staff member answers as a missing one.
         raise not_found("staff member", "Membre du personnel")
-    if current.agency_id != principal.agency:
-        raise forbidden_row()
     expect = seen(request)
     event = CompetencyAssessed(
         staff_id=staff_id,
@@ -148,14 +153,16 @@ async def assess(
 
 @router.get("/staff/{staff_id}")
 async def get_staff(
-    _: Annotated[Principal, Depends(permissions.require("staff.read"))],
+    principal: Annotated[Principal, Depends(permissions.require("staff.read"))],
     staff_id: str,
     request: Request,
     response: Response,
 ) -> StaffRecordOut:
+    """A staff member of the caller's agency (auditors: of any agency), with their
+    competency assessments; its ``ETag`` goes back in ``If-Match``."""
     runtime = runtime_of(request)
     row = await _staff_row(runtime, staff_id)
-    if row is None:
+    if row is None or not sees_agency(principal, row.agency_id):
         raise not_found("staff member", "Membre du personnel")
     assert runtime.engine is not None
     async with runtime.engine.connect() as conn:

@@ -21,7 +21,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import select
 
 from contracts.reporting import StatisticalReportPublished
-from services.reporting.app.aggregates import PUBLICATION
+from services.reporting.app.aggregates import DEFINITION, PUBLICATION
 from services.reporting.app.report_tables import (
     MAX_PUBLICATION_BYTES,
     POLICY_ACTOR,
@@ -30,7 +30,7 @@ from services.reporting.app.report_tables import (
     iso,
     item_tables,
 )
-from services.reporting.app.revisions import Reviser
+from services.reporting.app.revisions import Reviser, last_event
 from services.reporting.domain.definitions import publish
 from services.reporting.domain.periods import (
     PERIOD_KINDS,
@@ -42,6 +42,7 @@ from services.reporting.domain.periods import (
 )
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications
+from shared.causation import caused_by_event
 from shared.commands import Expect
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
@@ -200,14 +201,16 @@ class ReportPolicy:
         )
         assert runtime.commands is not None
         try:
-            outcome = await runtime.commands.execute(
-                PUBLICATION,
-                rid,
-                lambda state: publish(state, event),
-                expect=Expect.new(),
-                actor=POLICY_ACTOR,
-                key=f"published:{d.definition_id}:{period.key}",
-            )
+            # A publication names the definition (as it last stood) that owed it.
+            with caused_by_event(await last_event(runtime, DEFINITION, d.definition_id)):
+                outcome = await runtime.commands.execute(
+                    PUBLICATION,
+                    rid,
+                    lambda state: publish(state, event),
+                    expect=Expect.new(),
+                    actor=POLICY_ACTOR,
+                    key=f"published:{d.definition_id}:{period.key}",
+                )
         except ConcurrencyConflict:
             return 0  # another instance published it
         if not outcome.changed:

@@ -42,8 +42,9 @@ from services.reporting.domain.periods import Period
 from services.reporting.domain.suppression import THRESHOLD
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications, revisions
-from shared.commands import Expect
+from shared.commands import AggregateKind, Expect
 from shared.eventstore import ConcurrencyConflict
+from shared.recorded import RecordedEvent
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,17 @@ log = logging.getLogger(__name__)
 # regional office sends over an hour makes one or two revisions, not one per event.
 REVISION_CHECK_EVERY = timedelta(minutes=60)
 FACTS_STREAMS = tuple(c.upper() for c in facts.projection.contexts)
+
+
+async def last_event(
+    runtime: Runtime, kind: AggregateKind[Any], aggregate_id: str
+) -> RecordedEvent:
+    """The aggregate's latest event: what a publication or revision of it names as cause."""
+    assert runtime.commands is not None
+    loaded = await runtime.commands.load(kind, aggregate_id)
+    if not loaded.exists:
+        raise ConcurrencyConflict(loaded.aggregate, 1, 0)  # not in the log yet: the next pass
+    return loaded.recorded[-1]
 
 
 def revision_key(report_id: str, revision: int) -> str:
@@ -161,6 +173,7 @@ class Reviser:
         )
         assert runtime.commands is not None
         try:
+            # A revision names the edition it revises.
             outcome = await runtime.commands.execute(
                 PUBLICATION,
                 row.report_id,
@@ -168,6 +181,7 @@ class Reviser:
                 expect=Expect.seen(int(row.last_seq)),
                 actor=POLICY_ACTOR,
                 key=revision_key(row.report_id, revision),
+                cause=lambda loaded, events: loaded.recorded[-1],
             )
         except ConcurrencyConflict:
             # The publication moved on since it was read (another instance's revision under

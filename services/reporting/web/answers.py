@@ -102,6 +102,9 @@ class AccessRecordOut(BaseModel):
     record_type: str
     record_id: str
     purpose: str | None
+    outcome: str = Field(
+        description="read, or refused: a request of a record the caller may not see (404)"
+    )
     event_id: str
     seq: int
 
