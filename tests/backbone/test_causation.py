@@ -10,6 +10,7 @@ from nats.aio.client import Client as NATS
 from shared.causation import caused_by_event, command_scope, continue_chain
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
+from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 from tests.lab import CounterMoved, CounterOpened
@@ -23,7 +24,7 @@ PROCESS = Actor.system("lab.reactor")
 @pytest.fixture
 async def store(nc: NATS) -> EventStore:
     await ensure_streams(nc.jetstream(), "hq", contexts=("lab", "audit"))
-    return EventStore(
+    return NatsEventStore(
         nc,
         key=SigningKey.generate(),
         source="/relais/hq/lab/1",

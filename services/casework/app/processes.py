@@ -39,6 +39,7 @@ from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.ids import derived_id
 from shared.process import Inbox, Ports, Reaction, Sweep
+from shared.recorded import RecordedEvent
 
 OPENER = Actor.system("casework.opener")
 FLAGGER = Actor.system("casework.overdue")
@@ -103,6 +104,8 @@ async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
             key=key,
             expect=Expect.current(),
             actor=OPENER,
+            causation_id=row.event_id,
+            correlation_id=row.correlation_id,
         )
     # One more case for this child: the count makes the id, so two instances that both
     # see "no open case" write to the same new aggregate and only one of them succeeds.
@@ -128,16 +131,31 @@ async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
         key=key,
         expect=Expect.new(),
         actor=OPENER,
+        causation_id=row.event_id,
+        correlation_id=row.correlation_id,
     )
 
 
 def case_opener(interval_s: float = 1.0) -> Inbox[Any]:
-    return Inbox(name="case opener", pending=_pending, react=_open, interval_s=interval_s)
+    """The case's events continue the accepted report's trace, name it as their cause and
+    carry its chain."""
+    return Inbox(
+        name="case opener",
+        pending=_pending,
+        react=_open,
+        interval_s=interval_s,
+        reaction="casework.case-opener",
+    )
 
 
 # -- overdue stages ------------------------------------------------------------------------
 
 _STAGE_STARTS = (ev.CaseOpened, ev.StageChanged, ev.CaseReopened)
+
+
+def _began(loaded: Loaded[CaseState]) -> RecordedEvent:
+    """The event that began the current stage (and set its due date)."""
+    return next(r for r in reversed(loaded.recorded) if isinstance(r.event, _STAGE_STARTS))
 
 
 async def _overdue_stages(ports: Ports, now: datetime, limit: int) -> Sequence[str]:
@@ -159,8 +177,12 @@ def stage_overdue(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[
         return decide(state, FlagOverdue(now=now), rules())
 
     def key(loaded: Loaded[CaseState], events: Sequence[DomainEvent]) -> str:
-        began = max(r.seq for r in loaded.recorded if isinstance(r.event, _STAGE_STARTS))
-        return f"overdue:{loaded.aggregate.id}:{began}"
+        return f"overdue:{loaded.aggregate.id}:{_began(loaded).seq}"
+
+    def cause(
+        loaded: Loaded[CaseState], events: Sequence[DomainEvent], case_id: str
+    ) -> RecordedEvent:
+        return _began(loaded)  # the flag names the event that began the stage (its due date)
 
     return Sweep(
         name="overdue flagger",
@@ -168,12 +190,20 @@ def stage_overdue(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[
         due=_overdue_stages,
         decide=flag,
         key=key,
+        cause=cause,
         actor=FLAGGER,
         interval_s=interval_s,
     )
 
 
 # -- missed follow-up visits --------------------------------------------------------------
+
+
+def _scheduled_by(loaded: Loaded[CaseState]) -> RecordedEvent:
+    """The visit that set the date of the next one."""
+    return next(
+        r for r in reversed(loaded.recorded) if isinstance(r.event, ev.FollowUpVisitRecorded)
+    )
 
 
 async def _missed_visits(ports: Ports, now: datetime, limit: int) -> Sequence[str]:
@@ -195,10 +225,12 @@ def missed_visits(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[
         return decide(state, FlagVisitOverdue(today=now.date()), rules())
 
     def key(loaded: Loaded[CaseState], events: Sequence[DomainEvent]) -> str:
-        scheduled = max(
-            r.seq for r in loaded.recorded if isinstance(r.event, ev.FollowUpVisitRecorded)
-        )
-        return f"visit-overdue:{loaded.aggregate.id}:{scheduled}"
+        return f"visit-overdue:{loaded.aggregate.id}:{_scheduled_by(loaded).seq}"
+
+    def cause(
+        loaded: Loaded[CaseState], events: Sequence[DomainEvent], case_id: str
+    ) -> RecordedEvent:
+        return _scheduled_by(loaded)  # the flag names the visit that scheduled the missed one
 
     return Sweep(
         name="missed-visit flagger",
@@ -206,6 +238,7 @@ def missed_visits(rules: Callable[[], Rules], interval_s: float = 1.0) -> Sweep[
         due=_missed_visits,
         decide=flag,
         key=key,
+        cause=cause,
         actor=VISITS,
         interval_s=interval_s,
     )
