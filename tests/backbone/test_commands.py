@@ -1,10 +1,11 @@
 """The one application layer (shared/commands.py) on the in-memory store: the concurrency
-rule, idempotent retries, retry on conflict, visibility and read-your-writes."""
+rule, idempotent retries, retry on conflict, visibility, read-your-writes, causes and firings."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +15,9 @@ from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict, IdempotencyKeyReused
 from shared.memory_store import MemoryEventStore
+from shared.process import Inbox, Ports, Reaction
 from shared.recorded import RecordedEvent
+from shared.telemetry import firing
 from tests.lab import CounterMoved, CounterOpened
 
 pytestmark = pytest.mark.app
@@ -229,3 +232,65 @@ async def test_two_instances_reacting_at_once_store_one_reaction(commands: Comma
     )
     assert sorted(r.duplicate for r in results) == [False, True]
     assert (await commands.load(COUNTER, "r")).state.total == 1
+
+
+async def test_a_command_answering_an_event_names_it_and_carries_its_chain(
+    commands: Commands,
+) -> None:
+    await opened(commands, "cause")
+    cause = (await commands.load(COUNTER, "cause")).recorded[-1]
+    await opened(commands, "flagged")
+    stored: list[tuple[str, int]] = []
+    commands.on_stored = lambda actor, result: stored.append((actor.user, len(result.events)))
+    outcome = await commands.execute(
+        COUNTER,
+        "flagged",
+        lambda _: move(1),
+        expect=Expect.current(),
+        actor=Actor.system("lab.sweep"),
+        cause=lambda loaded, events: cause,
+    )
+    [flag] = outcome.events
+    assert flag.envelope["causationid"] == cause.id
+    assert flag.envelope["correlationid"] == cause.envelope["correlationid"]
+    assert stored == [("system:lab.sweep", 1)]
+    # Without a cause, a person's command on the aggregate names none and keeps its chain.
+    later = await commands.execute(
+        COUNTER, "flagged", lambda _: move(1), expect=Expect.current(), actor=ACTOR
+    )
+    assert "causationid" not in later.events[0].envelope
+    assert later.events[0].envelope["correlationid"] == cause.envelope["correlationid"]
+
+
+async def test_an_inbox_reaction_counts_as_its_firing_and_names_what_it_answers(
+    commands: Commands,
+) -> None:
+    await opened(commands, "request")
+    request = (await commands.load(COUNTER, "request")).recorded[-1]
+    fired: list[str | None] = []
+    commands.on_stored = lambda actor, result: fired.append(firing(actor.user, actor.role))
+
+    async def pending(ports: Ports, limit: int) -> list[RecordedEvent]:
+        return [request]
+
+    async def react(ports: Ports, item: RecordedEvent) -> Reaction[Counter]:
+        return Reaction(
+            kind=COUNTER,
+            aggregate_id="answer",
+            decide=lambda _: [CounterOpened(label="answer")],
+            key=f"answer:{item.id}",
+            expect=Expect.new(),
+            actor=ACTOR,  # the person who asked: not a system actor
+            causation_id=item.id,
+            correlation_id="the-story",
+        )
+
+    inbox: Inbox[RecordedEvent] = Inbox(
+        name="answerer", pending=pending, react=react, reaction="lab.answerer"
+    )
+    ports = SimpleNamespace(commands=commands, engine=None, settings=None, clock=None)
+    assert await inbox.run_once(ports) == 1  # type: ignore[arg-type]
+    [answer] = (await commands.load(COUNTER, "answer")).recorded
+    assert answer.envelope["causationid"] == request.id
+    assert answer.envelope["correlationid"] == "the-story"
+    assert fired == ["lab.answerer"]
