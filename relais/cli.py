@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from relais.integrators_cli import app as integrators_app
+
 app = typer.Typer(
     help="Relais: child protection case management on a signed event log.",
     no_args_is_help=True,
@@ -14,6 +16,7 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(integrators_app, name="integrators")
 
 DataDir = Annotated[
     Path,
@@ -175,14 +178,34 @@ def permissions() -> None:
 def nats_accounts(
     site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
     passwords_file: Annotated[
-        Path, typer.Option(help="JSON of user -> password; created (0600) if missing.")
-    ] = Path("nats-users.json"),
+        Path | None,
+        typer.Option(
+            help="JSON of user -> password; default <data dir>/nats/users.json, the file relais "
+            "up uses. Created (0600) if missing; a password in it is never replaced."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (0600), not stdout.")
+    ] = None,
+    data_dir: DataDir = Path(".relais"),
 ) -> None:
-    """Print the accounts block (per-service users, integrators) to include in a
-    nats-server configuration of deploy/."""
+    """Print the accounts block (per-service users, one account per integrator of relais
+    integrators) to include in a nats-server configuration of deploy/."""
+    from relais.embedded import write_private
+    from shared import integrators
+    from shared.config import Settings
     from shared.nats_accounts import accounts_config, load_or_create_passwords
 
-    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file)))
+    settings = Settings(data_dir=data_dir)
+    text = accounts_config(
+        site,
+        load_or_create_passwords(passwords_file or settings.nats_users_path),
+        integrators.load(settings.integrators_path).active(),
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        write_private(output, text)
 
 
 @app.command()

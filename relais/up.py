@@ -18,6 +18,7 @@ from types import FrameType
 import httpx
 
 from relais.embedded import EmbeddedPostgres, NatsServer
+from shared import integrators
 from shared.config import SERVICES, Settings
 from shared.nats_accounts import accounts_config, load_or_create_passwords
 
@@ -166,8 +167,8 @@ def _shutdown(
 
 
 def run_up(data_dir: Path) -> int:
-    settings = Settings()
     data_dir = data_dir.expanduser().resolve()
+    settings = Settings().model_copy(update={"data_dir": data_dir})
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     nats: NatsServer | None = None
@@ -187,15 +188,17 @@ def run_up(data_dir: Path) -> int:
 
         nats_url = settings.nats_url
         # The embedded server gives each service its own NATS user, allowed to publish only
-        # to its own subjects; an external server brings its own accounts (deploy/).
+        # to its own subjects, and each integrator an account of its own; an external server
+        # brings its own accounts (deploy/).
         passwords: dict[str, str] = {}
         if not nats_url:
-            passwords = load_or_create_passwords(data_dir / "nats" / "users.json")
+            passwords = load_or_create_passwords(settings.nats_users_path)
+            registered = integrators.load(settings.integrators_path).active()
             try:
                 nats = NatsServer(
                     data_dir / "nats",
                     port=settings.embedded_nats_port,
-                    extra_config=accounts_config(settings.site, passwords),
+                    accounts=accounts_config(settings.site, passwords, registered),
                 ).start()
             except Exception as exc:
                 _fail(f"cannot start nats-server: {exc}")

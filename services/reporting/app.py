@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.reporting.audit_api import router as audit_router
 from services.reporting.audit_index import access_projection, index_projection
-from services.reporting.public_feed import run_public_feed
+from services.reporting.feed.manager import run_public_feed
 from services.reporting.statistics import api as statistics_api
 from services.reporting.statistics import facts, publications
 from services.reporting.statistics.reports import DEFAULT_POLICY

@@ -1,0 +1,1 @@
+"""Webhook deliveries for integrators that do not speak NATS (Standard Webhooks)."""
