@@ -1,5 +1,7 @@
-"""The AsyncAPI document integrators build on: every event type, its subject pattern, its
-envelope and data schema, its version and its description in French and English."""
+"""The AsyncAPI document integrators build on: every internal event type (what services and
+auditors read) and every public one (what integrators receive, on their own subjects), each
+with its subject pattern, its envelope and data schema, its version and its description in
+French and English; the NATS server and how to log in."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ import importlib
 from typing import Any, Literal
 
 from faststream.nats import NatsBroker
+from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.config import SERVICES
+from shared.config import SERVICES, Settings
 from shared.events import DomainEvent, EventRegistry, registry
 
 
@@ -60,10 +63,51 @@ def envelope_model(model: type[DomainEvent]) -> type[BaseModel]:
     )
 
 
-def build_asyncapi(
-    reg: EventRegistry = registry, *, server: str = "nats://127.0.0.1:4222"
-) -> dict[str, Any]:
-    broker = NatsBroker(server)
+def public_subject_pattern(model: Any) -> str:
+    return f"public.*.*.{model.source.context}.{model.source.name}"
+
+
+def public_envelope_model(model: Any) -> type[BaseModel]:
+    from contracts.public.base import PublicEnvelope
+
+    return create_model(
+        f"public.{model.source.context}.{model.source.name}.v{model.version}",
+        __base__=PublicEnvelope,
+        type=(Literal[model.type_name()], ...),  # type: ignore[arg-type]
+        data=(model, ...),
+    )
+
+
+def server_url(settings: Settings | None = None) -> str:
+    """The NATS server this deployment runs: NATS_URL, or the embedded server's real port."""
+    settings = settings or Settings()
+    if settings.nats_url:
+        return settings.nats_url.split(",")[0].strip()
+    return f"nats://127.0.0.1:{settings.embedded_nats_port}"
+
+
+def build_asyncapi(reg: EventRegistry = registry, *, server: str | None = None) -> dict[str, Any]:
+    from contracts.public import public_registry
+
+    broker = NatsBroker(
+        server or server_url(),
+        # Documents the scheme (user and password); the values are each integrator's own.
+        security=SASLPlaintext(username="", password=""),
+        description="User and password from relais integrators add; JetStream API prefix "
+        "$JS.relais.API; stream PUBLIC; a durable pull consumer named after the integrator.",
+    )
+    for public in public_registry.all():
+        broker.publisher(
+            public_subject_pattern(public),
+            schema=public_envelope_model(public),
+            title=f"public.{public.source.context}.{public.source.name}",
+            description=(
+                f"{public.description['en']} / {public.description['fr']} (type "
+                f"{public.type_name()}, stream PUBLIC, subject "
+                f"public.<integrator>.<site>.{public.source.context}.{public.source.name}; "
+                "integrators' feed, de-identified)"
+            ),
+        )
     for model in reg.all():
         broker.publisher(
             subject_pattern(model),
@@ -80,9 +124,12 @@ def build_asyncapi(
         version="1",
         schema_version="3.0.0",
         description=(
-            "Every event of the Relais log. Subjects: "
-            "<context>.<site>.<aggregate>.<aggregate_id>.<EventName>. "
-            "Tous les événements du journal Relais."
+            "Integrators: the public.* channels, each integrator's own de-identified copy "
+            "(public.<integrator>.<site>.<context>.<EventName> in the PUBLIC stream). Services "
+            "and auditors: every event of the Relais log, on "
+            "<context>.<site>.<aggregate>.<aggregate_id>.<EventName>. / Intégrateurs : les "
+            "canaux public.*, copie dé-identifiée propre à chacun. Services et auditeurs : "
+            "tous les événements du journal Relais."
         ),
     )
     document: dict[str, Any] = spec.to_specification().to_jsonable()

@@ -273,7 +273,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_document() -> JSONResponse:
         """The events integrators can subscribe to (AsyncAPI 3.0)."""
-        return JSONResponse(_asyncapi())
+        return JSONResponse(_asyncapi(settings))
 
     for router in spec.routers:
         app.include_router(router)
@@ -292,11 +292,11 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _asyncapi() -> dict[str, Any]:
-    from shared.asyncapi import build_asyncapi, load_all_event_types
+def _asyncapi(settings: Settings) -> dict[str, Any]:
+    from shared.asyncapi import build_asyncapi, load_all_event_types, server_url
 
     load_all_event_types()
-    return build_asyncapi()
+    return build_asyncapi(server=server_url(settings))
 
 
 def _instrument(app: FastAPI) -> None:

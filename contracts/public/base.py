@@ -316,3 +316,18 @@ def _check_annotation(annotation: Any, where: str) -> None:
         check_safe(annotation, where)
         return
     raise TypeError(f"{where}: {annotation!r} is not a publishable type")
+
+
+class PublicEnvelope(BaseModel):
+    """CloudEvents 1.0 structured JSON, as integrators receive it: nothing internal (no actor,
+    signature, hash or correlation), ids as the integrator's pseudonyms, the day not the
+    time."""
+
+    specversion: Literal["1.0"]
+    id: str = Field(description="The event's pseudonym: stable, the webhook-id of a delivery")
+    source: str = Field(description="/relais/<site>/<context>")
+    type: str = Field(description="org.relais.public.<context>.<EventName>.v<version>")
+    subject: str = Field(description="The aggregate's pseudonym (a case, a report, a unit...)")
+    datacontenttype: Literal["application/json"]
+    aggregatetype: str = Field(description="case, report, child, referral, agency, unit...")
+    day: date | None = Field(description="The day it happened, in the country's time zone")

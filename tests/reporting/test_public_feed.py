@@ -5,23 +5,32 @@ hold a marker, an internal id, a user or any other attribute of the internal env
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import uuid
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts.public  # noqa: F401 - registers the public models
 from contracts.public.base import PSEUDONYM_PATTERN, PublicEvent, public_registry
 from services.casework import events as casework
+from services.intake import events as intake
+from services.reporting.app import spec
 from services.reporting.feed.publishing import PUBLISHED_CONTEXTS, ensure_public_stream
+from shared import integrators
 from shared.asyncapi import load_all_event_types
+from shared.config import Settings
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, registry
 from shared.eventstore import EventStore
-from shared.reading import iter_stored
+from shared.reading import ReadError, iter_stored
+from shared.service import create_app
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
 from tests.reporting.feed_support import integrator, run_feed
@@ -164,3 +173,77 @@ def _public_model(type_name: str) -> type[PublicEvent]:
         if model.type_name() == type_name:
             return model
     raise AssertionError(f"no public model for {type_name}")
+
+
+async def test_reporting_follows_the_registry_while_it_runs(
+    nats_url: str, pg_server_url: str, nc: NATS, tmp_path: Path
+) -> None:
+    """An integrator added while reporting runs gets its copy from the start of the log and
+    its consumer; a revoked one gets nothing more, and its consumer is gone."""
+    js = nc.jetstream()
+    await ensure_streams(js, "hq", contexts=("intake", "audit"))
+    store = EventStore(
+        nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("intake",)
+    )
+    actor = Actor(user="awa", agency="ocpm", role="screener")
+    registered = Markers().build(intake.ReportRegistered)
+
+    async def report(report_id: str) -> None:
+        event = registered.model_copy(update={"report_id": report_id})
+        await store.append(Aggregate("intake", "hq", "report", report_id), 0, [event], actor=actor)
+
+    async def copies(name: str) -> int:
+        try:
+            return len([m async for m in iter_stored(nc, "PUBLIC", f"public.{name}.>")])
+        except ReadError:
+            return 0
+
+    async def until(check: Any) -> None:
+        for _ in range(300):
+            if await check():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("not in time")
+
+    await report("r1")
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=pg_server_url,
+        data_dir=tmp_path,
+        database_prefix=f"t{uuid.uuid4().hex[:10]}_",
+        integrators_poll_s=0.1,
+    )
+    app = create_app(spec, settings)
+    await app.state.runtime.start()
+    try:
+        integrators.add(settings.integrators_path, "acme")
+        integrators.add(settings.integrators_path, "stats")
+        await until(lambda: _both(copies, 1))
+        assert (await js.consumer_info("PUBLIC", "acme")).config.filter_subject == "public.acme.>"
+
+        integrators.revoke(settings.integrators_path, "acme")
+
+        async def consumer_gone() -> bool:
+            try:
+                await js.consumer_info("PUBLIC", "acme")
+            except NotFoundError:
+                return True
+            return False
+
+        await until(consumer_gone)
+        await report("r2")
+        await until(lambda: _more(copies, "stats", 2))
+        assert await copies("acme") == 1
+        names = {p["projection"] for p in (await app.state.runtime.health())[1]["projectors"]}
+        assert "reporting.public_feed.stats" in names
+        assert "reporting.public_feed.acme" not in names
+    finally:
+        await app.state.runtime.stop()
+
+
+async def _both(copies: Any, n: int) -> bool:
+    return bool(await copies("acme") >= n and await copies("stats") >= n)
+
+
+async def _more(copies: Any, name: str, n: int) -> bool:
+    return bool(await copies(name) >= n)
