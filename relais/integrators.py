@@ -48,15 +48,16 @@ def database_url(settings: Settings) -> str | None:
     return settings.model_copy(update={"database_url": server}).database_url_for("reporting")
 
 
-def refresh_accounts(settings: Settings, *, added: bool = False) -> str:
+def refresh_accounts(settings: Settings, *, added: bool = False) -> tuple[str, bool]:
     """Rewrite the NATS accounts file with the registry's integrators (when this machine
     keeps one: the embedded server's, or ``RELAIS_NATS_ACCOUNTS_FILE``) and have a running
-    embedded server reload it. Says what happened."""
+    embedded server reload it. Says what happened, and whether the server reloaded."""
     path = settings.nats_accounts_path
     if not path.exists() and settings.nats_accounts_file is None:
         return (
             "NATS: no accounts file here; regenerate your servers' accounts with "
-            "`relais nats-accounts` and reload them"
+            "`relais nats-accounts` and reload them",
+            False,
         )
     text = accounts_config(
         settings.site,
@@ -68,8 +69,12 @@ def refresh_accounts(settings: Settings, *, added: bool = False) -> str:
     except NatsConfigError as exc:
         raise IntegratorError(f"the NATS server would refuse the new accounts: {exc}") from None
     if reloaded:
-        return f"NATS: {path} rewritten and the embedded server reloaded"
-    return f"NATS: {path} rewritten; reload the server (nats-server --signal reload, SIGHUP)"
+        return f"NATS: {path} rewritten and the embedded server reloaded", True
+    again = " (twice: a new account needs it)" if added else ""
+    return (
+        f"NATS: {path} rewritten; reload the server{again} (nats-server --signal reload, SIGHUP)",
+        False,
+    )
 
 
 async def _admin(settings: Settings) -> NATS | None:
@@ -115,10 +120,11 @@ async def add(
     url = public_url or nats_url(settings) or "nats://<your NATS server>:4222"
     output = output or Path(f"{name}-credentials.json")
     integrators.write_credentials(output, integrators.credentials(integrator, password, url))
+    said, reloaded = refresh_accounts(settings, added=True)
     lines = [
         f"{name}: credentials in {output} (mode 0600; the password is not kept, only its "
         "hash) / identifiants dans ce fichier",
-        refresh_accounts(settings, added=True),
+        said,
     ]
     admin = await _admin(settings)
     if admin is not None:
@@ -129,10 +135,12 @@ async def add(
             lines.append("the reporting service creates its consumer when it next looks")
         finally:
             await admin.close()
-        if await _can_log_in(url, name, password):
-            lines.append(f"{name} can log in to {url}")
+    local = nats_url(settings)
+    if reloaded and local is not None:
+        if await _can_log_in(local, name, password):
+            lines.append(f"{name} can log in to {local}")
         else:
-            return Said([*lines, f"{name} cannot log in to {url} yet"], 1)
+            return Said([*lines, f"{name} cannot log in to {local} yet"], 1)
     if integrator.webhook is not None:
         lines.append(f"webhook {integrator.webhook.url}: secret in the credentials file")
     return Said(lines)
@@ -140,7 +148,7 @@ async def add(
 
 async def revoke(settings: Settings, name: str) -> Said:
     integrators.revoke(settings.integrators_path, name)
-    lines = [f"{name}: revoked / révoqué", refresh_accounts(settings)]
+    lines = [f"{name}: revoked / révoqué", refresh_accounts(settings)[0]]
     admin = await _admin(settings)
     if admin is not None:
         try:

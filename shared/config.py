@@ -209,6 +209,17 @@ class Settings(BaseSettings):
     def nats_accounts_path(self) -> Path:
         return self.nats_accounts_file or self.data_dir / "nats" / "accounts.conf"
 
+    def nats_login(self) -> tuple[str | None, str | None]:
+        """The NATS user and password as set; a user named without a password takes its own
+        from the password file of ``relais nats-accounts`` (the compose file names each
+        service's user and shares that file, so no password is written twice)."""
+        if self.nats_user and not self.nats_password and self.nats_users_path.exists():
+            import json
+
+            stored: dict[str, str] = json.loads(self.nats_users_path.read_text())
+            return self.nats_user, stored.get(self.nats_user)
+        return self.nats_user or None, self.nats_password or None
+
     @property
     def nats_users_path(self) -> Path:
         """The services' NATS passwords (created by relais up or relais nats-accounts)."""

@@ -58,7 +58,7 @@ def service_permissions(service: str, site: str) -> tuple[list[str], list[str]]:
     """(publish allow, publish deny) for one service at one site."""
     contexts = SERVICE_CONTEXTS[service]
     streams = [c.upper() for c in contexts]
-    # The public feed's subjects start with the integrator, then the site (decision 0009).
+    # The public feed's subjects start with the integrator, then the site (decision 0014).
     allow = [f"{c}.>" if c == "public" else f"{c}.{site}.>" for c in contexts]
     allow += [f"$JS.API.STREAM.{verb}.{s}" for s in streams for verb in ("CREATE", "UPDATE")]
     allow += [

@@ -78,12 +78,13 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         telemetry.configure(self.spec.name, s.instance, s.otel_exporter, s.otel_endpoint)
+        user, password = s.nats_login()
         self.nc = await nats.connect(
             # A comma-separated list names several cluster nodes.
             [u.strip() for u in s.nats_url.split(",") if u.strip()] or "nats://127.0.0.1:4222",
             name=f"relais-{self.spec.name}-{s.instance}",
-            user=s.nats_user or None,
-            password=s.nats_password or None,
+            user=user,
+            password=password,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             error_cb=_nats_error,

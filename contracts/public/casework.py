@@ -3,7 +3,7 @@ concerns are published once, when the case opens; afterwards a case is followed 
 pseudonym through stages, assessments (risk and whether the child was heard, never what was
 said), plan, services, visits, transfers and closure. No worker, supervisor or participant,
 no note, no text. A child's description, notes, corrections and the requests casework sends
-to referral are not published (decision 0009)."""
+to referral are not published (decision 0014)."""
 
 from __future__ import annotations
 

@@ -65,6 +65,17 @@ async def test_passwords_are_kept_private_and_stable(tmp_path: Path) -> None:
     assert {k: again[k] for k in older} == older and again["reporting"]
 
 
+def test_a_service_named_without_a_password_reads_its_own(tmp_path: Path) -> None:
+    from shared.config import Settings
+
+    stored = load_or_create_passwords(tmp_path / "nats" / "users.json")
+    named = Settings(data_dir=tmp_path, nats_user="casework")
+    assert named.nats_login() == ("casework", stored["casework"])
+    given = Settings(data_dir=tmp_path, nats_user="casework", nats_password="set")
+    assert given.nats_login() == ("casework", "set")
+    assert Settings(data_dir=tmp_path / "none").nats_login() == (None, None)
+
+
 def test_nats_accounts_prints_the_passwords_relais_up_runs_with(tmp_path: Path) -> None:
     """The bug of issue 14: it wrote a new password file in the current directory, whose
     passwords the embedded server then refused (Authorization Violation)."""

@@ -21,7 +21,7 @@ from services.casework.domain import DECISION_KINDS, NOT_HEARD_REASONS, STAGES
 from shared.asyncapi import load_all_event_types
 from shared.events import registry
 
-# Decided in decision 0009: what stays private, and why in a word.
+# Decided in decision 0014: what stays private, and why in a word.
 NOT_PUBLISHED = {
     "intake.ChildRecorded": "the child's description",
     "intake.ChildDetailsCorrected": "the child's description",
@@ -54,7 +54,7 @@ def test_every_event_type_is_published_or_deliberately_private() -> None:
     undecided = internal - public - set(NOT_PUBLISHED)
     assert undecided == set(), (
         f"decide whether {sorted(undecided)} are published: give each a public model in "
-        "contracts/public, or list it in NOT_PUBLISHED with the reason (decision 0009)"
+        "contracts/public, or list it in NOT_PUBLISHED with the reason (decision 0014)"
     )
     assert set(NOT_PUBLISHED) <= internal
 

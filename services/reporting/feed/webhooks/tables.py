@@ -2,7 +2,7 @@
 (copied from its subjects in PUBLIC), its state and attempts; and how far the copy went.
 
 These tables belong to no projection: a projection's rebuild drops its tables, and delivery
-state must survive it (decision 0009)."""
+state must survive it (decision 0014)."""
 
 from __future__ import annotations
 
