@@ -45,12 +45,34 @@ def up(data_dir: DataDir = Path(".relais")) -> None:
 def bench(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option("--events", min=100)] = 100_000,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="backbone: append and replay beside the raw limits; matching: the duplicate "
+            "matcher's precision and recall, learning, and cost at --children records.",
+        ),
+    ] = "backbone",
+    children: Annotated[
+        int, typer.Option("--children", min=1000, help="Registry size (matching).")
+    ] = 100_000,
     data_dir: BenchDir = Path(".relais-bench"),
 ) -> None:
-    """Measure the backbone beside the raw limits of the same servers, in the same run."""
-    from relais.bench import run_bench
+    """Measure one scenario on servers of its own; figures are written to bench/results."""
+    from relais.bench import SCENARIOS, run_bench
 
-    raise typer.Exit(run_bench(events=events, data_dir=data_dir, json_output=json_output))
+    if scenario not in SCENARIOS:
+        typer.echo(f"unknown scenario: {scenario}; known: {', '.join(SCENARIOS)}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        run_bench(
+            scenario=scenario,
+            events=events,
+            children=children,
+            data_dir=data_dir,
+            json_output=json_output,
+        )
+    )
 
 
 @app.command()
@@ -215,10 +237,11 @@ def asyncapi(
     """Print the AsyncAPI 3.0 document of every event type, for integrators."""
     import json
 
+    import contracts
     import shared.audit_events  # noqa: F401 - registers the AUDIT stream's events
-    from shared.asyncapi import build_asyncapi, load_all_event_types
+    from shared.asyncapi import build_asyncapi
 
-    load_all_event_types()
+    contracts.load_all()
     text = json.dumps(build_asyncapi(), indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)
@@ -304,7 +327,7 @@ def audit_case(
     import getpass
 
     from relais.audit import Reader, run_case
-    from services.reporting.audit_history import parse_instant
+    from shared.audit_history import parse_instant
 
     moment = None
     if as_of is not None:

@@ -166,7 +166,7 @@ def listing(settings: Settings) -> list[Integrator]:
 
 
 async def deliveries(settings: Settings, name: str) -> dict[str, object]:
-    from services.reporting.feed.webhooks.admin import summary
+    from services.reporting.read.webhooks import summary
     from shared.db import make_engine
 
     found = _known(settings, name)
@@ -181,7 +181,7 @@ async def deliveries(settings: Settings, name: str) -> dict[str, object]:
 async def redeliver(
     settings: Settings, name: str, from_position: int | None, failed_only: bool
 ) -> Said:
-    from services.reporting.feed.webhooks.admin import redeliver as reset_deliveries
+    from services.reporting.app.webhooks import redeliver as reset_deliveries
     from shared.db import make_engine
 
     found = integrators.load(settings.integrators_path).integrators.get(name)

@@ -5,7 +5,6 @@ French and English; the NATS server and how to log in."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Literal
 
 from faststream.nats import NatsBroker
@@ -13,7 +12,8 @@ from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.config import SERVICES, Settings
+from shared.channels import Channels, channels
+from shared.config import Settings
 from shared.events import DomainEvent, EventRegistry, registry
 
 
@@ -40,16 +40,6 @@ class CloudEventEnvelope(BaseModel):
     signature: str = Field(description="Ed25519 over the canonical JSON without signature")
 
 
-def load_all_event_types() -> None:
-    """Import every service's event models so the registry is complete."""
-    for service in SERVICES:
-        try:
-            importlib.import_module(f"services.{service}.events")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"services.{service}.events":
-                raise
-
-
 def subject_pattern(model: type[DomainEvent]) -> str:
     return f"{model.context}.*.{model.aggregate}.*.{model.name}"
 
@@ -63,21 +53,6 @@ def envelope_model(model: type[DomainEvent]) -> type[BaseModel]:
     )
 
 
-def public_subject_pattern(model: Any) -> str:
-    return f"public.*.*.{model.source.context}.{model.source.name}"
-
-
-def public_envelope_model(model: Any) -> type[BaseModel]:
-    from contracts.public.base import PublicEnvelope
-
-    return create_model(
-        f"public.{model.source.context}.{model.source.name}.v{model.version}",
-        __base__=PublicEnvelope,
-        type=(Literal[model.type_name()], ...),  # type: ignore[arg-type]
-        data=(model, ...),
-    )
-
-
 def server_url(settings: Settings | None = None) -> str:
     """The NATS server this deployment runs: NATS_URL, or the embedded server's real port."""
     settings = settings or Settings()
@@ -86,9 +61,9 @@ def server_url(settings: Settings | None = None) -> str:
     return f"nats://127.0.0.1:{settings.embedded_nats_port}"
 
 
-def build_asyncapi(reg: EventRegistry = registry, *, server: str | None = None) -> dict[str, Any]:
-    from contracts.public import public_registry
-
+def build_asyncapi(
+    reg: EventRegistry = registry, *, server: str | None = None, more: Channels = channels
+) -> dict[str, Any]:
     broker = NatsBroker(
         server or server_url(),
         # Documents the scheme (user and password); the values are each integrator's own.
@@ -96,17 +71,12 @@ def build_asyncapi(reg: EventRegistry = registry, *, server: str | None = None) 
         description="User and password from relais integrators add; JetStream API prefix "
         "$JS.relais.API; stream PUBLIC; a durable pull consumer named after the integrator.",
     )
-    for public in public_registry.all():
+    for channel in more.all():
         broker.publisher(
-            public_subject_pattern(public),
-            schema=public_envelope_model(public),
-            title=f"public.{public.source.context}.{public.source.name}",
-            description=(
-                f"{public.description['en']} / {public.description['fr']} (type "
-                f"{public.type_name()}, stream PUBLIC, subject "
-                f"public.<integrator>.<site>.{public.source.context}.{public.source.name}; "
-                "integrators' feed, de-identified)"
-            ),
+            channel.address,
+            schema=channel.schema,
+            title=channel.title,
+            description=channel.description,
         )
     for model in reg.all():
         broker.publisher(

@@ -294,9 +294,10 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
 
 def _asyncapi(settings: Settings) -> dict[str, Any]:
-    from shared.asyncapi import build_asyncapi, load_all_event_types, server_url
+    # Every event type is registered, the public ones too: each service imports
+    # ``contracts``, which loads them all.
+    from shared.asyncapi import build_asyncapi, server_url
 
-    load_all_event_types()
     return build_asyncapi(server=server_url(settings))
 
 

@@ -22,10 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import core_schema
 
+from shared import channels as asyncapi_channels
 from shared.events import DomainEvent
 from shared.reference import codes, locations
 
@@ -265,9 +273,35 @@ def public_event(
             "fr": fr or source.description["fr"],
         }
         public_registry.register(cls)
+        asyncapi_channels.channels.register(
+            asyncapi_channels.Channel(
+                title=f"public.{source.context}.{source.name}",
+                address=subject_pattern(cls),
+                schema=envelope_model(cls),
+                description=(
+                    f"{cls.description['en']} / {cls.description['fr']} (type "
+                    f"{cls.type_name()}, stream PUBLIC, subject public.<integrator>.<site>."
+                    f"{source.context}.{source.name}; the integrators' de-identified feed)"
+                ),
+            )
+        )
         return cls
 
     return wrap
+
+
+def subject_pattern(model: type[PublicEvent]) -> str:
+    """Where integrators' copies of ``model`` are: public.<integrator>.<site>.<context>.<Name>."""
+    return f"public.*.*.{model.source.context}.{model.source.name}"
+
+
+def envelope_model(model: type[PublicEvent]) -> type[BaseModel]:
+    return create_model(
+        f"public.{model.source.context}.{model.source.name}.v{model.version}",
+        __base__=PublicEnvelope,
+        type=(Literal[model.type_name()], ...),  # type: ignore[arg-type]
+        data=(model, ...),
+    )
 
 
 # -- the structural check ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+from contracts import casework as ev
 from contracts.public.base import (
     AgeBand,
     ClosureReason,
@@ -26,7 +27,6 @@ from contracts.public.base import (
     fixed,
     public_event,
 )
-from services.casework import events as ev
 
 Stage = Annotated[
     str,

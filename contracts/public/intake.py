@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+from contracts import intake as ev
 from contracts.public.base import (
     Channel,
     Code,
@@ -20,7 +21,6 @@ from contracts.public.base import (
     fixed,
     public_event,
 )
-from services.intake import events as ev
 
 ScreeningDecision = Annotated[
     str,

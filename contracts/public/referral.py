@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+from contracts import referral as ev
 from contracts.public.base import (
     AgencyType,
     Code,
@@ -24,7 +25,6 @@ from contracts.public.base import (
     fixed,
     public_event,
 )
-from services.referral import events as ev
 
 ConsentGivenBy = Annotated[
     str, Code(fixed("child", "guardian", "both", "court"), "other", "Who consented")

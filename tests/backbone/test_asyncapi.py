@@ -7,21 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import contracts
 from contracts.public import public_registry
-from shared.asyncapi import (
-    build_asyncapi,
-    load_all_event_types,
-    public_subject_pattern,
-    server_url,
-    subject_pattern,
-)
+from contracts.public.base import subject_pattern as public_subject_pattern
+from shared.asyncapi import build_asyncapi, server_url, subject_pattern
 from shared.config import Settings
 from shared.events import registry
 from tests import lab  # noqa: F401 - registers the test event types too
 
 
 def test_every_registered_event_type_is_documented() -> None:
-    load_all_event_types()
+    contracts.load_all()
     doc = build_asyncapi()
     assert doc["asyncapi"].startswith("3.")
     channels = doc["channels"]
@@ -37,7 +33,7 @@ def test_every_registered_event_type_is_documented() -> None:
 
 
 def test_integrators_find_their_channels_the_real_port_and_how_to_log_in() -> None:
-    load_all_event_types()
+    contracts.load_all()
     doc = build_asyncapi()
     for model in public_registry.all():
         channel = doc["channels"][f"public.{model.source.context}.{model.source.name}"]

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.feed.publishing import PUBLISHED_CONTEXTS, feed_projection
+from services.reporting.app.public_feed import PUBLISHED_CONTEXTS, feed_projection
 from shared.integrators import Integrator, Webhook
 from shared.projection import StreamProjector
 from shared.projection_schema import prepare

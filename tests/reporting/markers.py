@@ -54,7 +54,7 @@ class Markers:
         if annotation is bool:
             return True
         if annotation in (int, float):
-            return annotation(_lowest(info))
+            return annotation(_lowest(info, annotation is int))
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return self.build(annotation, where).model_dump()
         raise TypeError(f"{where}: cannot build {annotation!r}")
@@ -70,12 +70,19 @@ def _with(info: FieldInfo | None, metadata: list[Any]) -> FieldInfo:
     return field
 
 
-def _lowest(info: FieldInfo | None) -> float:
-    """The smallest value the field's bounds allow, at least 0 (counts, ages, totals)."""
-    low = 0.0
+def _lowest(info: FieldInfo | None, integer: bool) -> float:
+    """The smallest value the field's bounds allow, at least 0 (counts, ages, totals), or
+    midway inside an open interval of reals (a probability)."""
+    low, high, open_low = 0.0, None, False
     for item in info.metadata if info else []:
         if isinstance(item, annotated_types.Ge):
             low = max(low, float(item.ge))  # type: ignore[arg-type]
         elif isinstance(item, annotated_types.Gt):
-            low = max(low, float(item.gt) + 1)  # type: ignore[arg-type]
-    return low
+            low, open_low = max(low, float(item.gt)), True  # type: ignore[arg-type]
+        elif isinstance(item, annotated_types.Le | annotated_types.Lt):
+            high = float(getattr(item, "le", getattr(item, "lt", 0)))
+    if not open_low:
+        return low
+    if integer:
+        return low + 1
+    return (low + high) / 2 if high is not None else low + 1

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 
 from relais import integrators as cli
 from relais.embedded import NatsServer, free_port
-from services.reporting.feed.publishing import ensure_public_stream
+from services.reporting.app.public_feed import ensure_public_stream
 from shared import integrators
 from shared.config import Settings
 from shared.integrators import API_PREFIX, PUBLIC_STREAM

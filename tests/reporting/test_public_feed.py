@@ -17,14 +17,12 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import contracts.public  # noqa: F401 - registers the public models
+import contracts
+from contracts import casework, intake
 from contracts.public.base import PSEUDONYM_PATTERN, PublicEvent, public_registry
-from services.casework import events as casework
-from services.intake import events as intake
-from services.reporting.app import spec
-from services.reporting.feed.publishing import PUBLISHED_CONTEXTS, ensure_public_stream
+from services.reporting.app.public_feed import PUBLISHED_CONTEXTS, ensure_public_stream
+from services.reporting.service import spec
 from shared import integrators
-from shared.asyncapi import load_all_event_types
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, registry
@@ -40,7 +38,7 @@ ENVELOPE_SECRETS = ("id", "actor", "correlationid", "causationid", "keyid", "sig
 
 
 async def test_planted_markers_never_reach_the_feed(nc: NATS, engine: AsyncEngine) -> None:
-    load_all_event_types()
+    contracts.load_all()
     js = nc.jetstream()
     await ensure_streams(js, "hq", contexts=(*PUBLISHED_CONTEXTS, "audit"))
     await ensure_public_stream(js, replicas=1, retention_days=0)

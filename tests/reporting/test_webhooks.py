@@ -20,11 +20,13 @@ from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook as Verifier
 
+from contracts import casework
 from relais.embedded import free_port
-from services.casework import events as casework
-from services.reporting.feed.publishing import ensure_public_stream
-from services.reporting.feed.webhooks import admin
-from services.reporting.feed.webhooks.delivery import Retry, WebhookDelivery, prepare_tables
+from services.reporting.app import webhooks
+from services.reporting.app.public_feed import ensure_public_stream
+from services.reporting.app.webhooks import WebhookDelivery
+from services.reporting.domain.webhook_signing import Retry
+from services.reporting.read.webhooks import prepare_tables, summary
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.integrators import Webhook
@@ -138,7 +140,7 @@ async def test_webhook_deliveries_retry_keep_order_and_survive_a_restart(
     stored = {int(h["relais-position"]): b for h, b in accepted}
     published = {seq: bytes(m.data) async for seq, _, m in _public(nc, "hooked")}
     assert stored == published  # the same bytes as the NATS feed
-    report = await admin.summary(engine, "hooked")
+    report = await summary(engine, "hooked")
     assert report.counts == {"delivered": 8} and report.troubled == []
 
 
@@ -164,19 +166,19 @@ async def test_given_up_deliveries_are_listed_and_redelivered(
     try:
 
         async def given_up() -> bool:
-            return (await admin.summary(engine, "down")).counts == {"failed": 2}
+            return (await summary(engine, "down")).counts == {"failed": 2}
 
         await until(given_up)
-        report = await admin.summary(engine, "down")
+        report = await summary(engine, "down")
         assert [(d.status, d.last_error) for d in report.troubled] == [("failed", "HTTP 503")] * 2
         assert all(d.attempts > 1 for d in report.troubled)
 
         state.then = "ok"
-        assert await admin.redeliver(engine, "down", from_position=None, failed_only=True) == 2
+        assert await webhooks.redeliver(engine, "down", from_position=None, failed_only=True) == 2
         await until(lambda: _all_delivered(engine, "down", 2))
         # From a position: everything again, under the same webhook ids.
         first = min(h["relais-position"] for h, _ in state.accepted())
-        assert await admin.redeliver(engine, "down", from_position=int(first), failed_only=False)
+        assert await webhooks.redeliver(engine, "down", from_position=int(first), failed_only=False)
         await until(lambda: _accepted_at_least(state, 4))
         ids = [h["webhook-id"] for h, _ in state.accepted()]
         assert len(ids) == 4 and len(set(ids)) == 2
@@ -210,7 +212,7 @@ async def _accepted_at_least(state: Receiver, n: int) -> bool:
 
 
 async def _all_delivered(engine: AsyncEngine, name: str, n: int) -> bool:
-    return (await admin.summary(engine, name)).counts == {"delivered": n}
+    return (await summary(engine, name)).counts == {"delivered": n}
 
 
 def _public(nc: NATS, name: str) -> Any:

@@ -1,1 +1,0 @@
-"""Webhook deliveries for integrators that do not speak NATS (Standard Webhooks)."""
