@@ -72,7 +72,8 @@ def refresh_accounts(settings: Settings, *, added: bool = False) -> tuple[str, b
         return f"NATS: {path} rewritten and the embedded server reloaded", True
     again = " (twice: a new account needs it)" if added else ""
     return (
-        f"NATS: {path} rewritten; reload the server{again} (nats-server --signal reload, SIGHUP)",
+        f"NATS: {path} rewritten; a server running elsewhere must reload it{again} "
+        "(nats-server --signal reload, SIGHUP); relais up reads it when it starts",
         False,
     )
 

@@ -48,6 +48,7 @@ def test_every_event_type_is_published_or_deliberately_private() -> None:
         f"{m.context}.{m.name}"
         for m in registry.all()
         if m.context in ("intake", "referral", "casework")
+        and m.__module__.startswith("contracts.")  # not the probes some tests register
     }
     public = {f"{m.source.context}.{m.source.name}" for m in public_registry.all()}
     assert public & set(NOT_PUBLISHED) == set()
