@@ -59,10 +59,15 @@ def refresh_accounts(settings: Settings, *, added: bool = False) -> tuple[str, b
             "`relais nats-accounts` and reload them",
             False,
         )
+    from relais.consumers import service_consumers
+
+    registry = integrators.load(settings.integrators_path)
+    registered, everyone = registry.active(), list(registry.integrators.values())
     text = accounts_config(
         settings.site,
         load_or_create_passwords(settings.nats_users_path),
-        integrators.load(settings.integrators_path).active(),
+        service_consumers(everyone),
+        registered,
     )
     try:
         reloaded = replace_accounts(path, text, new_accounts=added)
@@ -152,9 +157,11 @@ async def revoke(settings: Settings, name: str) -> Said:
     lines = [f"{name}: revoked / révoqué", refresh_accounts(settings)[0]]
     admin = await _admin(settings)
     if admin is not None:
+        from services.reporting.app.public_feed import retire_feed
+
         try:
-            await integrators.remove_consumer(admin.jetstream(), name)
-            lines.append(f"consumer {PUBLIC_STREAM}/{name} removed")
+            await retire_feed(admin.jetstream(), name)
+            lines.append(f"consumer {PUBLIC_STREAM}/{name} and its feed's consumers removed")
         finally:
             await admin.close()
     return Said(lines)

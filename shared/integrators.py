@@ -243,10 +243,3 @@ async def reposition_consumer(js: JetStreamContext, name: str, start_seq: int) -
     except NotFoundError:
         pass
     await js.add_consumer(PUBLIC_STREAM, consumer_config(name, start_seq=start_seq))
-
-
-async def remove_consumer(js: JetStreamContext, name: str) -> None:
-    try:
-        await js.delete_consumer(PUBLIC_STREAM, name)
-    except NotFoundError:
-        pass

@@ -90,21 +90,24 @@ def test_services_start_after_healthy_servers_and_share_the_key_volume(
         assert {d: c["condition"] for d, c in depends.items()} == {
             "nats": "service_healthy",
             "postgres": "service_healthy",
+            "streams": "service_completed_successfully",
         }
         assert "relais-data:/data" in services[name]["volumes"]
-    one_shots = {
-        dependency
-        for service in services.values()
-        for dependency, how in (service.get("depends_on") or {}).items()
-        if how["condition"] == "service_completed_successfully"
-    }
     for name, service in services.items():
         assert set(service.get("depends_on") or {}) <= set(services), name
-        assert "healthcheck" in service or name in one_shots, name
+        # A one-shot job (restart "no") is done when it exits: no health check.
+        assert service.get("restart") == "no" or "healthcheck" in service, name
         for volume in service.get("volumes") or []:
             source = volume.split(":", 1)[0]
             if not source.startswith("."):
                 assert source in compose["volumes"], f"{name}: {volume}"
+
+
+def test_the_operator_creates_the_streams_before_any_service(compose: dict[str, Any]) -> None:
+    streams = compose["services"]["streams"]
+    assert streams["entrypoint"] == ["relais", "streams", "apply"]
+    assert environment(streams)["NATS_URL"] == "nats://nats:4222"
+    assert streams["depends_on"] == {"nats": {"condition": "service_healthy"}}
 
 
 def test_nats_runs_the_repository_config_with_every_write_synced(
@@ -164,6 +167,7 @@ def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path
 
     import nats
 
+    from relais import integrators as integrators_cli
     from relais.embedded import free_port, nats_server_binary
     from tests.sites_support import deploy_config
 
@@ -196,7 +200,19 @@ def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path
         return done.stdout
 
     relais("nats-accounts", "--output", str(etc / "accounts" / "accounts.conf"))
-    relais("integrators", "add", "ministry", "--output", str(tmp_path / "ministry.json"))
+    # What `relais integrators add` does, in this process (each command line start costs
+    # seconds on a loaded machine; the command line itself is run in test_integrator_snippet).
+    compose_settings = Settings(
+        data_dir=data, nats_accounts_file=etc / "accounts" / "accounts.conf"
+    )
+
+    def add(name: str) -> None:
+        said = asyncio.run(
+            integrators_cli.add(compose_settings, name, None, tmp_path / f"{name}.json", None)
+        )
+        assert said.code == 0, said
+
+    add("ministry")
     server = subprocess.Popen(
         [nats_server_binary(), "-c", str(config)],
         stdout=subprocess.DEVNULL,
@@ -227,7 +243,7 @@ def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path
     try:
         asyncio.run(logins())
         # Added while it runs: the file is rewritten; the operator's reload lets it in.
-        relais("integrators", "add", "ngo", "--output", str(tmp_path / "ngo.json"))
+        add("ngo")
         server.send_signal(signal.SIGHUP)
         handed = json.loads((tmp_path / "ngo.json").read_text())
 

@@ -33,4 +33,6 @@ spec = ServiceSpec(
         statistics_api.indicator_router,
     ],
     background=[run_public_feed, ReportPolicy(interval_s=CONFIG.reports_interval_s).loop],
+    # Each integrator's feed has its own consumers (relais.consumers adds them to the NATS
+    # accounts from the integrators' registry).
 )

@@ -32,7 +32,7 @@ def integrator(name: str, webhook: Webhook | None = None) -> Integrator:
 async def run_feed(nc: NATS, engine: AsyncEngine, who: Integrator) -> None:
     """Publish ``who``'s copy of everything the three streams hold now, then return."""
     js = nc.jetstream()
-    projection = feed_projection(js, who, ZoneInfo("Africa/Porto-Novo"))
+    projection = feed_projection(js, who, "hq", ZoneInfo("Africa/Porto-Novo"))
     await prepare(engine, projection)
     for context in PUBLISHED_CONTEXTS:
         stream = stream_name(context)

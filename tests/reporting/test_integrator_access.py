@@ -17,13 +17,13 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from relais import integrators as cli
+from relais.consumers import service_consumers
 from relais.embedded import NatsServer, free_port
-from services.reporting.app.public_feed import ensure_public_stream
 from shared import integrators
 from shared.config import Settings
 from shared.integrators import API_PREFIX, PUBLIC_STREAM
-from shared.nats_accounts import accounts_config, load_or_create_passwords
-from shared.streams import ensure_streams
+from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
+from shared.streams import OPERATED, ensure_streams
 
 DENIED = (nats.errors.TimeoutError, nats.errors.NoRespondersError)
 
@@ -57,20 +57,22 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     for name in ("acme", "stats"):
         _, handed[name] = integrators.add(settings.integrators_path, name)
     service_passwords = load_or_create_passwords(settings.nats_users_path)
+    registry = integrators.load(settings.integrators_path)
+    registered, everyone = registry.active(), list(registry.integrators.values())
     server = NatsServer(
         tmp_path / "nats",
         port=free_port(),
-        accounts=accounts_config(
-            "hq", service_passwords, integrators.load(settings.integrators_path).active()
-        ),
+        accounts=accounts_config("hq", service_passwords, service_consumers(everyone), registered),
     ).start()
     settings = settings.model_copy(update={"nats_url": server.url})
+    # The operator creates the streams; reporting creates the integrators' consumers.
+    admin = await nats.connect(server.url, user="relais_admin", password=service_passwords[ADMIN])
+    await ensure_streams(admin.jetstream(), "hq", contexts=OPERATED)
+    await admin.close()
     reporting = await nats.connect(
         server.url, user="reporting", password=service_passwords["reporting"]
     )
     js = reporting.jetstream()
-    await ensure_streams(js, "hq", contexts=("audit",))
-    await ensure_public_stream(js, replicas=1, retention_days=0)
     for name in handed:
         await integrators.ensure_consumer(js, name)
     try:
@@ -155,10 +157,6 @@ async def test_a_revoked_integrator_is_shut_out_at_once(dep: Deployment) -> None
 
 async def test_an_integrator_can_do_nothing_else(dep: Deployment) -> None:
     await publish(dep, "stats", 0, 5)
-    admin_password = json.loads(dep.settings.nats_users_path.read_text())["relais_admin"]
-    admin = await nats.connect(dep.server.url, user="relais_admin", password=admin_password)
-    await ensure_streams(admin.jetstream(), "hq", contexts=("intake",))
-    await admin.close()
     errors: list[str] = []
     acme = await dep.login("acme", errors)
     # A denied request is never answered; the server says why on the error callback, which

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import contracts
 from contracts import casework, intake
 from contracts.public.base import PSEUDONYM_PATTERN, PublicEvent, public_registry
-from services.reporting.app.public_feed import PUBLISHED_CONTEXTS, ensure_public_stream
+from services.reporting.app.public_feed import PUBLISHED_CONTEXTS
 from services.reporting.service import spec
 from shared import integrators
 from shared.config import Settings
@@ -41,7 +41,6 @@ async def test_planted_markers_never_reach_the_feed(nc: NATS, engine: AsyncEngin
     contracts.load_all()
     js = nc.jetstream()
     await ensure_streams(js, "hq", contexts=(*PUBLISHED_CONTEXTS, "audit"))
-    await ensure_public_stream(js, replicas=1, retention_days=0)
     markers = Markers()
     store = EventStore(
         nc,

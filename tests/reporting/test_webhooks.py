@@ -23,7 +23,6 @@ from standardwebhooks import Webhook as Verifier
 from contracts import casework
 from relais.embedded import free_port
 from services.reporting.app import webhooks
-from services.reporting.app.public_feed import ensure_public_stream
 from services.reporting.app.webhooks import WebhookDelivery
 from services.reporting.domain.webhook_signing import Retry
 from services.reporting.read.webhooks import prepare_tables, summary
@@ -97,7 +96,6 @@ async def test_webhook_deliveries_retry_keep_order_and_survive_a_restart(
     state, url = receiver
     js = nc.jetstream()
     await ensure_streams(js, "hq", contexts=("casework", "audit"))
-    await ensure_public_stream(js, replicas=1, retention_days=0)
     await prepare_tables(engine)
     store = EventStore(
         nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("casework",)
@@ -150,7 +148,6 @@ async def test_given_up_deliveries_are_listed_and_redelivered(
     state, url = receiver
     js = nc.jetstream()
     await ensure_streams(js, "hq", contexts=("casework", "audit"))
-    await ensure_public_stream(js, replicas=1, retention_days=0)
     await prepare_tables(engine)
     store = EventStore(
         nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("casework",)

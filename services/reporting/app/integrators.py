@@ -11,11 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from services.reporting.app.public_feed import (
-    PUBLISHED_CONTEXTS,
-    ensure_public_stream,
-    feed_projection,
-)
+from services.reporting.app.public_feed import PUBLISHED_CONTEXTS, feed_projection, retire_feed
 from services.reporting.app.webhooks import WebhookDelivery
 from services.reporting.domain.webhook_signing import Retry
 from services.reporting.read.webhooks import prepare_tables
@@ -25,7 +21,7 @@ from shared.loops import repeat
 from shared.projection import StreamProjector
 from shared.projection_schema import prepare
 from shared.service import Runtime
-from shared.streams import stream_name
+from shared.streams import PUBLIC, StreamMisconfigured, check_streams, describe, stream_name
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +46,21 @@ class FeedManager:
         self._seen: tuple[float, int] | None = None
 
     async def run(self) -> None:
-        await ensure_public_stream(
+        # The operator creates the PUBLIC stream (relais up, relais streams apply).
+        problems = await check_streams(
             self.js,
+            self.settings.site,
+            contexts=(PUBLIC,),
             replicas=self.settings.nats_replicas,
-            retention_days=self.settings.public_retention_days,
+            public_retention_s=self.settings.public_retention_days * 86_400.0,
         )
+        if problems:
+            raise StreamMisconfigured(describe(problems))
         await prepare_tables(self.engine)
+        # Revoked while reporting was away: their consumers go now.
+        for integrator in integrators.load(self.settings.integrators_path).integrators.values():
+            if not integrator.active:
+                await retire_feed(self.js, integrator.name)
         try:
             await repeat(
                 self.sync, interval_s=self.settings.integrators_poll_s, label="integrators"
@@ -70,7 +75,7 @@ class FeedManager:
         active = {i.name: i for i in registry.active()}
         for name in [n for n in self.running if n not in active]:
             await self._stop(name)
-            await integrators.remove_consumer(self.js, name)
+            await retire_feed(self.js, name)
             log.info("integrator %s revoked: its feed stopped", name)
         for name, integrator in active.items():
             # Every turn, not only on a change: the consumer holds the integrator's position
@@ -82,7 +87,7 @@ class FeedManager:
 
     async def _start(self, integrator: Integrator) -> None:
         s = self.settings
-        projection = feed_projection(self.js, integrator, ZoneInfo(s.time_zone))
+        projection = feed_projection(self.js, integrator, s.site, ZoneInfo(s.time_zone))
         await prepare(self.engine, projection)
         projectors = [
             StreamProjector(

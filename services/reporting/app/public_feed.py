@@ -1,7 +1,9 @@
 """One integrator's copy of the public feed: every internal event that has a public model,
 in that shape, with that integrator's pseudonyms, published on
-``public.<integrator>.<site>.<context>.<EventName>`` into the PUBLIC stream. An event type
-without a public model is skipped unread.
+``public.<integrator>.<site>.<context>.<EventName>`` into the PUBLIC stream (``<site>`` is
+the publishing instance's: at each site, PUBLIC captures only its own reporting's copies; the
+event's own site is in the envelope's ``source``). An event type without a public model is
+skipped unread.
 
 It is a projection without tables: its checkpoint makes it resume where it stopped, and the
 public event id as ``Nats-Msg-Id`` makes a republish after a crash a duplicate the server
@@ -9,12 +11,10 @@ drops."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import tzinfo
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,15 +30,24 @@ from shared.envelope import canonical_json
 from shared.integrators import PUBLIC_PREFIX, PUBLIC_STREAM, Integrator
 from shared.projection import Projection
 from shared.recorded import RecordedEvent
+from shared.streams import stream_name
 
 PUBLISHED_CONTEXTS = ("intake", "referral", "casework")
 
 
-def public_subject(integrator: str, recorded: RecordedEvent) -> str:
-    aggregate = recorded.aggregate
-    return (
-        f"{PUBLIC_PREFIX}.{integrator}.{aggregate.site}.{aggregate.context}.{recorded.event.name}"
-    )
+FEED_NAME = "reporting.public_feed"
+
+
+def feed_consumers(name: str) -> list[tuple[str, str]]:
+    """The durable consumers one integrator's feed uses (for the NATS accounts): its
+    projection's on the log, and the integrator's own on PUBLIC (reporting creates it)."""
+    projection = FEED_NAME.replace(".", "_") + f"_{name}"
+    return [*((stream_name(c), projection) for c in PUBLISHED_CONTEXTS), (PUBLIC_STREAM, name)]
+
+
+def public_subject(integrator: str, site: str, recorded: RecordedEvent) -> str:
+    context, name = recorded.aggregate.context, recorded.event.name
+    return f"{PUBLIC_PREFIX}.{integrator}.{site}.{context}.{name}"
 
 
 def public_envelope(
@@ -61,11 +70,11 @@ def public_envelope(
     }
 
 
-def feed_projection(js: JetStreamContext, integrator: Integrator, zone: tzinfo) -> Projection:
+def feed_projection(
+    js: JetStreamContext, integrator: Integrator, site: str, zone: tzinfo
+) -> Projection:
     publication = Publication(Pseudonyms(integrator.key), zone)
-    projection = Projection(
-        name=f"reporting.public_feed.{integrator.name}", version=1, metadata=MetaData()
-    )
+    projection = Projection(name=f"{FEED_NAME}.{integrator.name}", version=1, metadata=MetaData())
 
     for model in public_registry.all():
 
@@ -74,7 +83,7 @@ def feed_projection(js: JetStreamContext, integrator: Integrator, zone: tzinfo) 
         ) -> None:
             envelope = public_envelope(recorded, model, publication)
             await js.publish(
-                public_subject(integrator.name, recorded),
+                public_subject(integrator.name, site, recorded),
                 canonical_json(envelope),
                 stream=PUBLIC_STREAM,
                 headers={"Nats-Msg-Id": envelope["id"]},
@@ -84,38 +93,11 @@ def feed_projection(js: JetStreamContext, integrator: Integrator, zone: tzinfo) 
     return projection
 
 
-def public_stream_config(*, replicas: int, retention_days: int) -> StreamConfig:
-    """Every integrator's copy, kept as long as the deployment chooses (default: forever);
-    services can neither delete nor purge it."""
-    return StreamConfig(
-        name=PUBLIC_STREAM,
-        description="Relais public feed: each integrator's de-identified copy",
-        subjects=[f"{PUBLIC_PREFIX}.>"],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        max_msgs=-1,
-        max_bytes=-1,
-        max_age=retention_days * 86_400.0,
-        max_msgs_per_subject=-1,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=86_400.0,
-        deny_delete=True,
-        deny_purge=True,
-        allow_direct=True,
-    )
-
-
-async def ensure_public_stream(js: JetStreamContext, *, replicas: int, retention_days: int) -> None:
-    want = public_stream_config(replicas=replicas, retention_days=retention_days)
-    try:
-        have = (await js.stream_info(PUBLIC_STREAM)).config
-    except NotFoundError:
-        await js.add_stream(want)
-        return
-    if (have.subjects, have.max_age or 0.0, have.allow_direct) != (
-        want.subjects,
-        want.max_age,
-        want.allow_direct,
-    ):
-        await js.update_stream(replace(want, num_replicas=have.num_replicas or replicas))
+async def retire_feed(js: JetStreamContext, name: str) -> None:
+    """Remove a revoked integrator's consumers: its own on PUBLIC (its copy stays, readable by
+    nobody outside) and its feed's on the log, which would otherwise be kept for ever."""
+    for stream, consumer in feed_consumers(name):
+        try:
+            await js.delete_consumer(stream, consumer)
+        except NotFoundError:
+            pass
