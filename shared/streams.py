@@ -97,11 +97,11 @@ def violations(
     if cfg.retention not in (None, RetentionPolicy.LIMITS):
         problems.append(f"retention is {cfg.retention}")
     if (cfg.max_age or 0.0) != max_age_s:
-        problems.append(
-            f"messages expire after {cfg.max_age} s (max_age), expected {max_age_s or 'never'}"
-            if cfg.max_age
-            else f"messages never expire, expected after {max_age_s} s"
-        )
+        if not max_age_s:
+            problems.append("messages expire (max_age)")
+        else:
+            kept = f"{cfg.max_age} s" if cfg.max_age else "for ever"
+            problems.append(f"messages kept {kept}, expected {max_age_s} s")
     for limit in ("max_msgs", "max_bytes", "max_msgs_per_subject"):
         value = getattr(cfg, limit)
         if value is not None and value > 0:

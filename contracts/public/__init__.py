@@ -2,7 +2,7 @@
 registers every public event type (:data:`contracts.public.base.public_registry`); an internal
 event type without one is never published."""
 
-from contracts.public import casework, intake, referral
+from contracts.public import casework, casework_followup, intake, referral
 from contracts.public.base import public_registry
 
-__all__ = ["casework", "intake", "public_registry", "referral"]
+__all__ = ["casework", "casework_followup", "intake", "public_registry", "referral"]

@@ -23,7 +23,7 @@ from shared import integrators
 from shared.config import Settings
 from shared.integrators import API_PREFIX, PUBLIC_STREAM
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
-from shared.streams import OPERATED, ensure_streams
+from shared.streams import OPERATED, desired_config, ensure_streams, max_age_for, violations
 
 DENIED = (nats.errors.TimeoutError, nats.errors.NoRespondersError)
 
@@ -240,3 +240,15 @@ def _flag(event: asyncio.Event):  # type: ignore[no-untyped-def]
 
 
 dep = deployment
+
+
+def test_public_keeps_copies_as_long_as_the_deployment_says() -> None:
+    """RELAIS_PUBLIC_RETENTION_DAYS is PUBLIC's one allowed expiry; the log never expires."""
+    week = 7 * 86_400.0
+    public = desired_config("public", "hq", max_age_s=max_age_for("public", week))
+    assert public.max_age == week and public.subjects == ["public.*.hq.>"]
+    assert violations(public, subjects=["public.*.hq.>"], max_age_s=week) == []
+    assert violations(public, subjects=["public.*.hq.>"]) == ["messages expire (max_age)"]
+    assert max_age_for("intake", week) == 0.0
+    forever = desired_config("public", "hq")
+    assert violations(forever, max_age_s=week) == [f"messages kept for ever, expected {week} s"]
