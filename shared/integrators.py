@@ -5,7 +5,7 @@ needs no restart: reporting watches the file, and the NATS server is told to rel
 
 Each integrator reads its own copy of the public feed, ``public.<name>.>`` in the PUBLIC
 stream, through one durable pull consumer named after it, which Relais creates and the
-integrator may only read and acknowledge (decision 0014)."""
+integrator may only read and acknowledge (decision 0020)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def service_permissions(
     service: str, site: str, consumers: Consumers = ()
 ) -> tuple[list[str], list[str]]:
     """(publish allow, publish deny) for one service at one site."""
-    # The public feed's subjects name the integrator before the site (decision 0014).
+    # The public feed's subjects name the integrator before the site (decision 0020).
     allow = [
         public_subjects(site) if c == "public" else f"{c}.{site}.>"
         for c in SERVICE_CONTEXTS[service]

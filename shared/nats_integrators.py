@@ -6,7 +6,7 @@ It cannot create a consumer: a consumer created on PUBLIC lives in the RELAIS ac
 push consumer's delivery subject could then name a subject another stream captures (checked on
 nats-server 2.14: a push consumer on PUBLIC delivering to ``intake.hq...`` wrote into INTAKE
 once anything listened on it). Relais creates each integrator's durable pull consumer instead
-(decision 0014). Its own account has no JetStream and sees nobody else's inboxes."""
+(decision 0020). Its own account has no JetStream and sees nobody else's inboxes."""
 
 from __future__ import annotations
 

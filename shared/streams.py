@@ -41,7 +41,7 @@ def expected_subjects(context: str, site: str) -> list[str]:
     # Only this site's subjects: other sites' events arrive by sourcing, never by capturing
     # their publishes (see deploy/ on leaf nodes).
     if context == PUBLIC:
-        # public.<integrator>.<site>.<context>.<EventName>: each integrator's copy (0014).
+        # public.<integrator>.<site>.<context>.<EventName>: each integrator's copy (0020).
         return [f"{PUBLIC}.*.{site}.>"]
     return [f"{context}.{site}.>"]
 

@@ -1,6 +1,6 @@
 """Casework's follow-up events as integrators see them: services delivered, visits, and
 transfers between agencies, by pseudonym, without notes, findings, reasons or people
-(decision 0014). The case's own path is in ``contracts.public.casework``."""
+(decision 0020). The case's own path is in ``contracts.public.casework``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Intake's events as integrators see them. Reports are counted and followed, never described:
 no reporter, no narrative, no child's details (a child's sex and age band travel once, on
 casework's CaseOpened). Child records, their corrections, suggested or rejected duplicates and
-complaints are not published at all (decision 0014)."""
+complaints are not published at all (decision 0020)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ by pseudonym, kind, place, services and capacity), training sessions counted, an
 referral's path (made, accepted, declined, completed, withdrawn, overdue) without reasons,
 outcomes or the people involved. Staff members, their competency assessments, the details
 shared with a receiving unit and casework's refused requests are not published (decision
-0014)."""
+0020)."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def probes(service: str) -> dict[str, bool]:
         found[f"$JS.ACK.{stream}.{consumer}.1.1.1.1.0"] = own
     for context in ("intake", "referral", "casework", "audit"):  # publishing
         found[f"{context}.hq.probe.p1.Probed"] = context in SERVICE_CONTEXTS[service]
-    # The public feed: public.<integrator>.<site>... (decision 0014), this site's only.
+    # The public feed: public.<integrator>.<site>... (decision 0020), this site's only.
     found["public.acme.hq.intake.Probed"] = "public" in SERVICE_CONTEXTS[service]
     found["public.acme.parakou.intake.Probed"] = False
     found["intake.parakou.probe.p1.Probed"] = False  # another site's subjects

@@ -175,7 +175,7 @@ async def test_an_integrator_can_do_nothing_else(dep: Deployment) -> None:
         with pytest.raises(DENIED):
             await js.get_msg("PUBLIC", 1)
     # No consumer of its own making, on PUBLIC or elsewhere (a push consumer's delivery
-    # subject could write into another stream: decision 0014).
+    # subject could write into another stream: decision 0020).
     for js in (mine, plain):
         for stream in ("PUBLIC", "INTAKE"):
             with pytest.raises(DENIED):

@@ -20,7 +20,7 @@ from contracts.public.casework import DecisionKind, NotHeardReason, Stage
 from services.casework.domain import DECISION_KINDS, NOT_HEARD_REASONS, STAGES
 from shared.events import registry
 
-# Decided in decision 0014: what stays private, and why in a word.
+# Decided in decision 0020: what stays private, and why in a word.
 NOT_PUBLISHED = {
     "intake.ChildRecorded": "the child's description",
     "intake.ChildDetailsCorrected": "the child's description",
@@ -55,7 +55,7 @@ def test_every_event_type_is_published_or_deliberately_private() -> None:
     undecided = internal - public - set(NOT_PUBLISHED)
     assert undecided == set(), (
         f"decide whether {sorted(undecided)} are published: give each a public model in "
-        "contracts/public, or list it in NOT_PUBLISHED with the reason (decision 0014)"
+        "contracts/public, or list it in NOT_PUBLISHED with the reason (decision 0020)"
     )
     assert set(NOT_PUBLISHED) <= internal
 

@@ -3,7 +3,7 @@
 ``relais integrators deliveries`` shows of them.
 
 These tables belong to no projection: a projection's rebuild drops its tables, and delivery
-state must survive it (decision 0014)."""
+state must survive it (decision 0020)."""
 
 from __future__ import annotations
 
