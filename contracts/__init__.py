@@ -3,16 +3,18 @@ other. A service imports another context's events from here, never from that ser
 ``contracts.public`` holds the public, de-identified shapes integrators receive.
 
 Importing any module of this package registers every event type (this file imports them
-all), so a process that decodes the log knows every type whichever contract it named first.
+all), so a process that decodes the log knows every type whichever contract it named first,
+with what each does to the auditor's state of its aggregate (``audit_states.py``).
 The backbone's own AUDIT events (signing keys, access records) stay in ``shared``, which
 writes them and must not depend on this package."""
 
 from __future__ import annotations
 
 from contracts import (
+    audit_states,
     casework,
     intake,
-    public,  # after the contexts: it maps their events
+    public,  # the public shapes of the contexts' events (importing them itself)
     referral,
     reporting,
 )
@@ -30,4 +32,13 @@ def load_all() -> None:
     where nothing else from the package is used."""
 
 
-__all__ = ["CONTEXTS", "casework", "intake", "load_all", "public", "referral", "reporting"]
+__all__ = [
+    "CONTEXTS",
+    "audit_states",
+    "casework",
+    "intake",
+    "load_all",
+    "public",
+    "referral",
+    "reporting",
+]
