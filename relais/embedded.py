@@ -316,16 +316,3 @@ def embedded_nats_url(nats_dir: Path) -> str | None:
         if line.startswith("listen:"):
             return "nats://" + line.split(":", 1)[1].strip().strip('"')
     return None
-
-
-def embedded_database_url(pg_dir: Path) -> str | None:
-    """The server URL of the embedded PostgreSQL under ``pg_dir`` while it runs (its
-    ``postmaster.pid`` names its socket directory; the port is the default, as for
-    :attr:`EmbeddedPostgres.url`)."""
-    try:
-        lines = (pg_dir / "postmaster.pid").read_text().splitlines()
-        pid, socket_dir = int(lines[0]), lines[4].strip()
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return None
-    return f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"

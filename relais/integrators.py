@@ -13,12 +13,7 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
-from relais.embedded import (
-    NatsConfigError,
-    embedded_database_url,
-    embedded_nats_url,
-    replace_accounts,
-)
+from relais.embedded import NatsConfigError, embedded_nats_url, replace_accounts
 from shared import integrators
 from shared.config import Settings
 from shared.integrators import API_PREFIX, PUBLIC_STREAM, Integrator, IntegratorError
@@ -40,10 +35,12 @@ def nats_url(settings: Settings) -> str | None:
 
 
 def database_url(settings: Settings) -> str | None:
-    if settings.database_url:
-        return settings.database_url_for("reporting")
-    server = embedded_database_url(settings.data_dir / "postgres")
-    if server is None:
+    """Reporting's database: on DATABASE_URL, or the embedded server of a running relais up."""
+    from relais.rebuild import NoDatabase, find_servers
+
+    try:
+        server = find_servers(settings, settings.data_dir).database_url
+    except NoDatabase:
         return None
     return settings.model_copy(update={"database_url": server}).database_url_for("reporting")
 

@@ -4,6 +4,7 @@ intake API, in its public shape, and nothing of the child."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import re
@@ -16,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import nats
+import pytest
 
 from tests.test_up import (  # noqa: F401 - fixtures
     Up,
@@ -64,6 +67,7 @@ def test_the_readme_subscriber_receives_the_public_feed(
     _wait_for_services(up, env)
 
     creds = tmp_path / "ministry.json"
+    here = ("--data-dir", str(data_dir))
     added = relais(
         env, "integrators", "add", "ministry", "--output", str(creds), "--data-dir", str(data_dir)
     )
@@ -118,7 +122,30 @@ def test_the_readme_subscriber_receives_the_public_feed(
         assert subject.startswith("report_")
         assert public["department"] == "bj-borgou" and public["children"] == 1
         assert CHILD not in "".join(seen) and "awa" not in "".join(seen)
+
+        # The other commands find the running system by themselves.
+        listed = json.loads(relais(env, "integrators", "list", "--json", *here).stdout)
+        assert [(i["name"], i["revoked_at"]) for i in listed] == [("ministry", None)]
+        deliveries = relais(env, "integrators", "deliveries", "ministry", "--json", *here)
+        assert deliveries.returncode == 0, deliveries.stderr
+        assert json.loads(deliveries.stdout)["webhook"] is None
+        # Revoked: the server reloads and refuses the credentials at once.
+        revoked = relais(env, "integrators", "revoke", "ministry", *here)
+        assert revoked.returncode == 0 and "reloaded" in revoked.stdout, revoked.stdout
+        handed = json.loads(creds.read_text())
+
+        async def refused() -> None:
+            with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+                await nats.connect(
+                    handed["url"],
+                    user=handed["user"],
+                    password=handed["password"],
+                    allow_reconnect=False,
+                )
+
+        asyncio.run(refused())
     finally:
-        subscriber.terminate()
-        subscriber.wait(10)
+        if subscriber.poll() is None:
+            subscriber.terminate()
+            subscriber.wait(10)
     _interrupt(up, env)

@@ -2,8 +2,8 @@
 concerns are published once, when the case opens; afterwards a case is followed by its
 pseudonym through stages, assessments (risk and whether the child was heard, never what was
 said), plan and closure (services, visits and transfers: ``casework_followup``). No worker,
-supervisor or participant, no note, no text. A child's description, notes, corrections and the requests casework sends
-to referral are not published (decision 0020)."""
+supervisor or participant, no note, no text. A child's description, notes, corrections and the
+requests casework sends to referral are not published (decision 0020)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.projection import lock_key
 
-metadata = MetaData()
+# In ``public`` whatever the read models' generation (decision 0015): delivery state is not
+# a read model, and a rebuild must neither drop it nor start it afresh.
+metadata = MetaData(schema="public")
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
