@@ -10,14 +10,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY contracts ./contracts
 COPY services ./services
 COPY relais ./relais
 RUN pip install . \
     && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent relais \
-    && mkdir -p /data \
-    && chown relais:relais /data
+    && mkdir -p /data /accounts \
+    && chown relais:relais /data /accounts
 
-# Keys (and nothing else) live in /data; mount a volume there so they survive restarts.
+# Keys, NATS passwords and the integrators' registry live in /data; mount a volume there so
+# they survive restarts. /accounts: the NATS accounts block (docker-compose.yml).
 ENV RELAIS_DATA_DIR=/data \
     RELAIS_HOST=0.0.0.0
 VOLUME ["/data"]

@@ -1,5 +1,6 @@
 """The events every service emits, by context: the only thing services share about each
 other. A service imports another context's events from here, never from that service.
+``contracts.public`` holds the public, de-identified shapes integrators receive.
 
 Importing any module of this package registers every event type (this file imports them
 all), so a process that decodes the log knows every type whichever contract it named first,
@@ -9,7 +10,14 @@ writes them and must not depend on this package."""
 
 from __future__ import annotations
 
-from contracts import audit_states, casework, intake, referral, reporting
+from contracts import (
+    audit_states,
+    casework,
+    intake,
+    public,  # the public shapes of the contexts' events (importing them itself)
+    referral,
+    reporting,
+)
 
 CONTEXTS = {
     "intake": intake,
@@ -24,4 +32,13 @@ def load_all() -> None:
     where nothing else from the package is used."""
 
 
-__all__ = ["CONTEXTS", "audit_states", "casework", "intake", "load_all", "referral", "reporting"]
+__all__ = [
+    "CONTEXTS",
+    "audit_states",
+    "casework",
+    "intake",
+    "load_all",
+    "public",
+    "referral",
+    "reporting",
+]

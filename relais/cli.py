@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from relais.integrators_cli import app as integrators_app
+
 app = typer.Typer(
     help="Relais: child protection case management on a signed event log.",
     no_args_is_help=True,
@@ -14,6 +16,7 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(integrators_app, name="integrators")
 streams_app = typer.Typer(
     help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
 )
@@ -213,16 +216,40 @@ def permissions() -> None:
 def nats_accounts(
     site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
     passwords_file: Annotated[
-        Path, typer.Option(help="JSON of user -> password; created (0600) if missing.")
-    ] = Path("nats-users.json"),
+        Path | None,
+        typer.Option(
+            help="JSON of user -> password; default <data dir>/nats/users.json, the file relais "
+            "up uses. Created (0600) if missing; a password in it is never replaced."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file (0600), not stdout.")
+    ] = None,
+    data_dir: DataDir = Path(".relais"),
 ) -> None:
-    """Print the accounts block (per-service users, integrators) to include in a
-    nats-server configuration of deploy/. Regenerate it when a service gains a projection:
-    each service may use only the consumers listed in it."""
+    """Print the accounts block (per-service users, each allowed only its own consumers; one
+    account per integrator of relais integrators) to include in a nats-server configuration
+    of deploy/. Regenerate it when a service gains a projection or an integrator is added or
+    revoked."""
     from relais.consumers import service_consumers
+    from relais.embedded import write_private
+    from shared import integrators
+    from shared.config import Settings
     from shared.nats_accounts import accounts_config, load_or_create_passwords
 
-    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file), service_consumers()))
+    settings = Settings(data_dir=data_dir)
+    registry = integrators.load(settings.integrators_path)
+    registered, everyone = registry.active(), list(registry.integrators.values())
+    text = accounts_config(
+        site,
+        load_or_create_passwords(passwords_file or settings.nats_users_path),
+        service_consumers(everyone),
+        registered,
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        write_private(output, text)
 
 
 NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL")]
@@ -254,7 +281,14 @@ def streams_apply(
 
     user, password = _nats_login(user, password, data_dir)
     raise typer.Exit(
-        run_apply(nats_url, site=site, user=user, password=password, replicas=replicas)
+        run_apply(
+            nats_url,
+            site=site,
+            user=user,
+            password=password,
+            replicas=replicas,
+            public_retention_s=_public_retention_s(),
+        )
     )
 
 
@@ -272,8 +306,21 @@ def streams_check(
 
     user, password = _nats_login(user, password, data_dir)
     raise typer.Exit(
-        run_check(nats_url, site=site, user=user, password=password, replicas=replicas)
+        run_check(
+            nats_url,
+            site=site,
+            user=user,
+            password=password,
+            replicas=replicas,
+            public_retention_s=_public_retention_s(),
+        )
     )
+
+
+def _public_retention_s() -> float:
+    from shared.config import Settings
+
+    return Settings().public_retention_days * 86_400.0
 
 
 @app.command()

@@ -30,6 +30,7 @@ async def apply_streams(
     password: str = "",
     replicas: int = 1,
     duplicate_window_s: float = 86_400.0,
+    public_retention_s: float = 0.0,
 ) -> None:
     """Create every stream of the log (and the public feed) or bring it up to its guarantees;
     raises :class:`StreamMisconfigured` for one that cannot be made safe in place."""
@@ -41,28 +42,54 @@ async def apply_streams(
             contexts=OPERATED,
             replicas=replicas,
             duplicate_window_s=duplicate_window_s,
+            public_retention_s=public_retention_s,
         )
     finally:
         await nc.close()
 
 
 async def streams_problems(
-    nats_url: str, *, site: str, user: str = "", password: str = "", replicas: int = 1
+    nats_url: str,
+    *,
+    site: str,
+    user: str = "",
+    password: str = "",
+    replicas: int = 1,
+    public_retention_s: float = 0.0,
 ) -> dict[str, list[str]]:
     nc = await _connect(nats_url, user, password)
     try:
         return await check_streams(
-            nc.jetstream(timeout=10), site, contexts=OPERATED, replicas=replicas
+            nc.jetstream(timeout=10),
+            site,
+            contexts=OPERATED,
+            replicas=replicas,
+            public_retention_s=public_retention_s,
         )
     finally:
         await nc.close()
 
 
-def run_apply(nats_url: str, *, site: str, user: str, password: str, replicas: int) -> int:
+def run_apply(
+    nats_url: str,
+    *,
+    site: str,
+    user: str,
+    password: str,
+    replicas: int,
+    public_retention_s: float = 0.0,
+) -> int:
     console = Console(stderr=True)
     try:
         asyncio.run(
-            apply_streams(nats_url, site=site, user=user, password=password, replicas=replicas)
+            apply_streams(
+                nats_url,
+                site=site,
+                user=user,
+                password=password,
+                replicas=replicas,
+                public_retention_s=public_retention_s,
+            )
         )
     except StreamMisconfigured as exc:
         console.print(f"[red]{exc}[/]")
@@ -71,9 +98,24 @@ def run_apply(nats_url: str, *, site: str, user: str, password: str, replicas: i
     return 0
 
 
-def run_check(nats_url: str, *, site: str, user: str, password: str, replicas: int) -> int:
+def run_check(
+    nats_url: str,
+    *,
+    site: str,
+    user: str,
+    password: str,
+    replicas: int,
+    public_retention_s: float = 0.0,
+) -> int:
     problems = asyncio.run(
-        streams_problems(nats_url, site=site, user=user, password=password, replicas=replicas)
+        streams_problems(
+            nats_url,
+            site=site,
+            user=user,
+            password=password,
+            replicas=replicas,
+            public_retention_s=public_retention_s,
+        )
     )
     console = Console()
     if not problems:

@@ -25,6 +25,7 @@ import httpx
 
 from relais.embedded import EXIT_UNKNOWN, EmbeddedPostgres, NatsServer
 from relais.rebuild import RUN_FILE, write_run_file
+from shared import integrators
 from shared.config import SERVICES, Settings
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
 
@@ -229,6 +230,7 @@ def _apply_streams(
                 password=password,
                 replicas=settings.nats_replicas,
                 duplicate_window_s=settings.duplicate_window_s,
+                public_retention_s=settings.public_retention_days * 86_400.0,
             )
         )
     except StreamMisconfigured as exc:
@@ -246,8 +248,8 @@ def _apply_streams(
 
 
 def run_up(data_dir: Path) -> int:
-    settings = Settings()
     data_dir = data_dir.expanduser().resolve()
+    settings = Settings().model_copy(update={"data_dir": data_dir})
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     nats: NatsServer | None = None
@@ -267,20 +269,24 @@ def run_up(data_dir: Path) -> int:
 
         nats_url = settings.nats_url
         # The embedded server gives each service its own NATS user, allowed to publish only
-        # to its own subjects and to use only its own consumers; an external server brings
-        # its own accounts (deploy/).
+        # to its own subjects and to use only its own consumers, and each integrator an
+        # account of its own; an external server brings its own accounts (deploy/).
         passwords: dict[str, str] = {}
         operator = (settings.operator_nats_user, settings.operator_nats_password)
         if not nats_url:
             from relais.consumers import service_consumers
 
-            passwords = load_or_create_passwords(data_dir / "nats" / "users.json")
+            passwords = load_or_create_passwords(settings.nats_users_path)
             operator = (ADMIN, passwords[ADMIN])
+            registry = integrators.load(settings.integrators_path)
+            registered, everyone = registry.active(), list(registry.integrators.values())
             try:
                 nats = NatsServer(
                     data_dir / "nats",
                     port=settings.embedded_nats_port,
-                    extra_config=accounts_config(settings.site, passwords, service_consumers()),
+                    accounts=accounts_config(
+                        settings.site, passwords, service_consumers(everyone), registered
+                    ),
                 ).start()
             except Exception as exc:
                 _fail(f"cannot start nats-server: {exc}")

@@ -1,14 +1,19 @@
-"""The AsyncAPI document integrators build on: every event type, its subject pattern, its
-envelope and data schema, its version and its description in French and English."""
+"""The AsyncAPI document integrators build on: every internal event type (what services and
+auditors read) and every public one (what integrators receive, on their own subjects), each
+with its subject pattern, its envelope and data schema, its version and its description in
+French and English; the NATS server and how to log in."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from faststream.nats import NatsBroker
+from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
+from shared.channels import Channels, channels
+from shared.config import Settings
 from shared.events import DomainEvent, EventRegistry, registry
 
 
@@ -48,10 +53,31 @@ def envelope_model(model: type[DomainEvent]) -> type[BaseModel]:
     )
 
 
+def server_url(settings: Settings | None = None) -> str:
+    """The NATS server this deployment runs: NATS_URL, or the embedded server's real port."""
+    settings = settings or Settings()
+    if settings.nats_url:
+        return settings.nats_url.split(",")[0].strip()
+    return f"nats://127.0.0.1:{settings.embedded_nats_port}"
+
+
 def build_asyncapi(
-    reg: EventRegistry = registry, *, server: str = "nats://127.0.0.1:4222"
+    reg: EventRegistry = registry, *, server: str | None = None, more: Channels = channels
 ) -> dict[str, Any]:
-    broker = NatsBroker(server)
+    broker = NatsBroker(
+        server or server_url(),
+        # Documents the scheme (user and password); the values are each integrator's own.
+        security=SASLPlaintext(username="", password=""),
+        description="User and password from relais integrators add; JetStream API prefix "
+        "$JS.relais.API; stream PUBLIC; a durable pull consumer named after the integrator.",
+    )
+    for channel in more.all():
+        broker.publisher(
+            channel.address,
+            schema=channel.schema,
+            title=channel.title,
+            description=channel.description,
+        )
     for model in reg.all():
         broker.publisher(
             subject_pattern(model),
@@ -68,9 +94,12 @@ def build_asyncapi(
         version="1",
         schema_version="3.0.0",
         description=(
-            "Every event of the Relais log. Subjects: "
-            "<context>.<site>.<aggregate>.<aggregate_id>.<EventName>. "
-            "Tous les événements du journal Relais."
+            "Integrators: the public.* channels, each integrator's own de-identified copy "
+            "(public.<integrator>.<site>.<context>.<EventName> in the PUBLIC stream). Services "
+            "and auditors: every event of the Relais log, on "
+            "<context>.<site>.<aggregate>.<aggregate_id>.<EventName>. / Intégrateurs : les "
+            "canaux public.*, copie dé-identifiée propre à chacun. Services et auditeurs : "
+            "tous les événements du journal Relais."
         ),
     )
     document: dict[str, Any] = spec.to_specification().to_jsonable()

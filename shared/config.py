@@ -161,6 +161,41 @@ class Settings(BaseSettings):
         "revised when late events change its figures (0: never revised)",
     )
 
+    integrators_file: Path | None = Field(
+        default=None,
+        description="The integrators' registry (relais integrators); default "
+        "<data dir>/integrators.json",
+    )
+    nats_accounts_file: Path | None = Field(
+        default=None,
+        description="The NATS accounts file relais integrators rewrites; default the embedded "
+        "server's <data dir>/nats/accounts.conf",
+    )
+    integrators_poll_s: float = Field(
+        default=2.0, gt=0, le=300, description="How often reporting rereads the registry"
+    )
+    public_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_600,
+        description="Days the PUBLIC stream keeps integrators' events (0: forever)",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="How long a webhook endpoint may take to answer"
+    )
+    webhook_retry_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 366,
+        description="How long a failing webhook delivery is retried before it is listed as failed",
+    )
+    webhook_first_retry_s: float = Field(
+        default=5.0, gt=0, le=3600, description="The first retry's delay; it doubles each time"
+    )
+    webhook_max_backoff_s: float = Field(
+        default=6 * 3600.0, gt=0, le=7 * 86400, description="The longest delay between retries"
+    )
+
     @field_validator(
         "referral_due_hours_emergency",
         "referral_due_hours_high",
@@ -220,6 +255,30 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def integrators_path(self) -> Path:
+        return self.integrators_file or self.data_dir / "integrators.json"
+
+    @property
+    def nats_accounts_path(self) -> Path:
+        return self.nats_accounts_file or self.data_dir / "nats" / "accounts.conf"
+
+    def nats_login(self) -> tuple[str | None, str | None]:
+        """The NATS user and password as set; a user named without a password takes its own
+        from the password file of ``relais nats-accounts`` (the compose file names each
+        service's user and shares that file, so no password is written twice)."""
+        if self.nats_user and not self.nats_password and self.nats_users_path.exists():
+            import json
+
+            stored: dict[str, str] = json.loads(self.nats_users_path.read_text())
+            return self.nats_user, stored.get(self.nats_user)
+        return self.nats_user or None, self.nats_password or None
+
+    @property
+    def nats_users_path(self) -> Path:
+        """The services' NATS passwords (created by relais up or relais nats-accounts)."""
+        return self.data_dir / "nats" / "users.json"
 
 
 def _positive(value: float, info: ValidationInfo, unit: str, most: float) -> float:

@@ -28,8 +28,9 @@ class DomainEvent(BaseModel):
     version: ClassVar[int]
     aggregate: ClassVar[str]
     description: ClassVar[dict[str, str]]
-    # Fields that identify a child or narrate harm: never copied to logs, traces, metrics or
-    # the de-identified integrator feed.
+    # Fields that identify a child or narrate harm: never copied to logs, traces or metrics.
+    # (The integrators' feed does not rely on this list: it publishes only what a public
+    # model in contracts/public declares.)
     sensitive_fields: ClassVar[frozenset[str]] = frozenset()
     # What the event does to its aggregate's state as an auditor reads it (a fold, see
     # shared/audit_state.py; the contracts declare theirs in contracts/audit_states.py);

@@ -3,7 +3,8 @@ may publish only to its own context's subjects (and AUDIT), read every stream, a
 use only its own durable consumers; it may never create, update, seal, delete or purge a
 stream, delete a message, or touch another service's consumers. Only the operator user
 (``relais_admin``) creates and updates streams, and even it may not delete or purge them.
-Integrators live in a separate account that sees only the de-identified feed.
+Each integrator has an account of its own that can only read its own consumer of the
+de-identified feed (``shared.nats_integrators``).
 
 The same text configures the embedded server (``relais up``) and real deployments
 (``relais nats-accounts``), so what the tests prove is what runs.
@@ -18,10 +19,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from shared import nats_integrators
 from shared.config import SERVICES
+from shared.integrators import Integrator
 
 # The context each service writes (reporting writes only AUDIT: access records, its keys).
 SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
@@ -30,9 +33,7 @@ SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
     "casework": ("casework", "audit"),
     "reporting": ("audit", "public"),
 }
-INTEGRATOR = "integrator"
 ADMIN = "relais_admin"  # operator tooling: streams, relais audit verify, site links
-PUBLIC_PREFIX = "public"
 
 # (stream, consumer name) pairs a service's projectors use.
 Consumers = Iterable[tuple[str, str]]
@@ -70,20 +71,24 @@ SERVICE_DENIED = (
 
 
 def users() -> tuple[str, ...]:
-    return (*SERVICES, INTEGRATOR, ADMIN)
+    return (*SERVICES, ADMIN)
 
 
 def load_or_create_passwords(path: Path) -> dict[str, str]:
-    """One random password per user, kept (mode 0600) beside the embedded server's data."""
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        if set(stored) >= set(users()):
-            return stored
-    passwords = {user: secrets.token_urlsafe(24) for user in users()}
+    """One random password per user, kept (mode 0600) beside the embedded server's data. A
+    password once written is never replaced (a server running with it would refuse the new
+    one); a user added since gets one of its own."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [user for user in users() if user not in stored]
+    if not missing:
+        return stored
+    passwords = {**stored, **{user: secrets.token_urlsafe(24) for user in missing}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(passwords, fh)
+    os.replace(tmp, path)
     return passwords
 
 
@@ -105,11 +110,20 @@ def service_permissions(
     service: str, site: str, consumers: Consumers = ()
 ) -> tuple[list[str], list[str]]:
     """(publish allow, publish deny) for one service at one site."""
-    allow = [f"{c}.{site}.>" for c in SERVICE_CONTEXTS[service]]
+    # The public feed's subjects name the integrator before the site (decision 0021).
+    allow = [
+        public_subjects(site) if c == "public" else f"{c}.{site}.>"
+        for c in SERVICE_CONTEXTS[service]
+    ]
     allow += READ_SUBJECTS
     for stream, consumer in sorted(set(consumers)):
         allow += consumer_subjects(stream, consumer)
     return allow, list(SERVICE_DENIED)
+
+
+def public_subjects(site: str) -> str:
+    """What this site's reporting publishes to PUBLIC: public.<integrator>.<site>.<...>."""
+    return f"public.*.{site}.>"
 
 
 def admin_permissions() -> tuple[list[str], list[str]]:
@@ -132,11 +146,15 @@ def accounts_config(
     site: str,
     passwords: dict[str, str],
     consumers: Mapping[str, Consumers] | None = None,
+    integrators: Sequence[Integrator] = (),
 ) -> str:
     """The ``accounts`` block of a nats-server configuration for one site. ``consumers``: per
-    service, the (stream, consumer) pairs its projectors use; a service without any may create
-    no consumer at all."""
+    service, the (stream, consumer) pairs its projectors use (reporting's include those of
+    each integrator's feed); a service without any may create no consumer at all. An account
+    for each active integrator."""
     consumers = consumers or {}
+    active = [i for i in integrators if i.active]
+    exported = ",\n      ".join(nats_integrators.exports(active))
     service_users = [
         _user(
             service,
@@ -154,21 +172,11 @@ def accounts_config(
 {chr(10).join(service_users)}
 {admin}
     ]
-    # Only the de-identified feed leaves this account.
-    exports: [ {{ stream: "{PUBLIC_PREFIX}.>" }} ]
-  }}
-  INTEGRATORS: {{
-    users: [
-      {{
-        user: {json.dumps(INTEGRATOR)}
-        password: {json.dumps(passwords[INTEGRATOR])}
-        permissions: {{
-          publish: {{ deny: [">"] }}
-          subscribe: {{ allow: ["{PUBLIC_PREFIX}.>", "_INBOX.>"] }}
-        }}
-      }}
+    # Only each integrator's own consumer of the de-identified feed leaves this account.
+    exports: [
+      {exported}
     ]
-    imports: [ {{ stream: {{ account: RELAIS, subject: "{PUBLIC_PREFIX}.>" }} }} ]
   }}
+{nats_integrators.accounts(active)}
 }}
 """

@@ -129,12 +129,13 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         telemetry.configure(self.spec.name, s.instance, s.otel_exporter, s.otel_endpoint)
+        user, password = s.nats_login()
         self.nc = await nats_link.connect(
             # A comma-separated list names several cluster nodes.
             [u.strip() for u in s.nats_url.split(",") if u.strip()] or ["nats://127.0.0.1:4222"],
             name=f"relais-{self.spec.name}-{s.instance}",
-            user=s.nats_user or None,
-            password=s.nats_password or None,
+            user=user,
+            password=password,
         )
         js = self.nc.jetstream()
         # Only the operator creates or changes streams: a service refuses to run on a stream
@@ -350,7 +351,7 @@ def create_app(
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_document() -> JSONResponse:
         """The events integrators can subscribe to (AsyncAPI 3.0)."""
-        return JSONResponse(_asyncapi())
+        return JSONResponse(_asyncapi(settings))
 
     for router in spec.routers:
         app.include_router(router)
@@ -381,11 +382,12 @@ def create_app(
     return app
 
 
-def _asyncapi() -> dict[str, Any]:
-    # Every event type is registered: each service imports ``contracts``, which loads them all.
-    from shared.asyncapi import build_asyncapi
+def _asyncapi(settings: Settings) -> dict[str, Any]:
+    # Every event type is registered, the public ones too: each service imports
+    # ``contracts``, which loads them all.
+    from shared.asyncapi import build_asyncapi, server_url
 
-    return build_asyncapi()
+    return build_asyncapi(server=server_url(settings))
 
 
 def _instrument(app: FastAPI) -> None:

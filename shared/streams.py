@@ -40,11 +40,25 @@ def stream_name(context: str) -> str:
 def expected_subjects(context: str, site: str) -> list[str]:
     # Only this site's subjects: other sites' events arrive by sourcing, never by capturing
     # their publishes (see deploy/ on leaf nodes).
+    if context == PUBLIC:
+        # public.<integrator>.<site>.<context>.<EventName>: each integrator's copy (0021).
+        return [f"{PUBLIC}.*.{site}.>"]
     return [f"{context}.{site}.>"]
 
 
+def max_age_for(context: str, public_retention_s: float) -> float:
+    """The log is kept for ever; the integrators' copies as long as the deployment says
+    (``RELAIS_PUBLIC_RETENTION_DAYS``, 0: for ever)."""
+    return public_retention_s if context == PUBLIC else 0.0
+
+
 def desired_config(
-    context: str, site: str, *, replicas: int = 1, duplicate_window_s: float = 86_400.0
+    context: str,
+    site: str,
+    *,
+    replicas: int = 1,
+    duplicate_window_s: float = 86_400.0,
+    max_age_s: float = 0.0,
 ) -> StreamConfig:
     return StreamConfig(
         name=stream_name(context),
@@ -55,7 +69,7 @@ def desired_config(
         num_replicas=replicas,
         max_msgs=-1,
         max_bytes=-1,
-        max_age=0,
+        max_age=max_age_s,
         max_msgs_per_subject=-1,
         discard=DiscardPolicy.NEW,
         duplicate_window=duplicate_window_s,
@@ -68,17 +82,26 @@ def desired_config(
 
 
 def violations(
-    cfg: StreamConfig, *, subjects: list[str] | None = None, replicas: int | None = None
+    cfg: StreamConfig,
+    *,
+    subjects: list[str] | None = None,
+    replicas: int | None = None,
+    max_age_s: float = 0.0,
 ) -> list[str]:
     """What, in a stream's configuration, breaks the log's guarantees. With ``subjects`` and
-    ``replicas``, a stream listening elsewhere or kept on fewer copies is one too."""
+    ``replicas``, a stream listening elsewhere or kept on fewer copies is one too; ``max_age_s``
+    is the one expiry allowed (the public feed's retention)."""
     problems = []
     if cfg.storage != StorageType.FILE:
         problems.append("storage is not file")
     if cfg.retention not in (None, RetentionPolicy.LIMITS):
         problems.append(f"retention is {cfg.retention}")
-    if cfg.max_age:
-        problems.append("messages expire (max_age)")
+    if (cfg.max_age or 0.0) != max_age_s:
+        if not max_age_s:
+            problems.append("messages expire (max_age)")
+        else:
+            kept = f"{cfg.max_age} s" if cfg.max_age else "for ever"
+            problems.append(f"messages kept {kept}, expected {max_age_s} s")
     for limit in ("max_msgs", "max_bytes", "max_msgs_per_subject"):
         value = getattr(cfg, limit)
         if value is not None and value > 0:
@@ -132,6 +155,7 @@ async def check_streams(
     *,
     contexts: tuple[str, ...] = CONTEXTS,
     replicas: int = 1,
+    public_retention_s: float = 0.0,
 ) -> dict[str, list[str]]:
     """Per stream, what breaks its guarantees (an empty dict when all hold). Reads only: the
     service users may not change a stream."""
@@ -144,7 +168,10 @@ async def check_streams(
             problems[name] = ["the stream does not exist (run relais streams apply)"]
             continue
         found = violations(
-            info.config, subjects=expected_subjects(context, site), replicas=replicas
+            info.config,
+            subjects=expected_subjects(context, site),
+            replicas=replicas,
+            max_age_s=max_age_for(context, public_retention_s),
         ) + state_violations(info)
         if found:
             problems[name] = found
@@ -162,13 +189,19 @@ async def ensure_streams(
     contexts: tuple[str, ...] = CONTEXTS,
     replicas: int = 1,
     duplicate_window_s: float = 86_400.0,
+    public_retention_s: float = 0.0,
 ) -> None:
     """The operator's step: create missing streams; bring existing ones up to the guarantees,
     keeping any sources an operator configured; refuse a stream that cannot be made safe in
     place (wrong storage or retention, sealed, or whose head was removed)."""
     for context in contexts:
+        max_age_s = max_age_for(context, public_retention_s)
         want = desired_config(
-            context, site, replicas=replicas, duplicate_window_s=duplicate_window_s
+            context,
+            site,
+            replicas=replicas,
+            duplicate_window_s=duplicate_window_s,
+            max_age_s=max_age_s,
         )
         assert want.name is not None
         try:
@@ -184,13 +217,15 @@ async def ensure_streams(
             or have.sealed
             or state_violations(info)
         ):
-            found = violations(have) + state_violations(info)
+            found = violations(have, max_age_s=max_age_s) + state_violations(info)
             raise StreamMisconfigured(f"{want.name}: {', '.join(found)}")
         merged = replace(want, sources=have.sources)
-        if violations(have, subjects=want.subjects, replicas=replicas):
+        if violations(have, subjects=want.subjects, replicas=replicas, max_age_s=max_age_s):
             await js.update_stream(merged)
             log.warning("updated stream %s to restore its guarantees", want.name)
         after = await js.stream_info(want.name)
-        left = violations(after.config, subjects=want.subjects, replicas=replicas)
+        left = violations(
+            after.config, subjects=want.subjects, replicas=replicas, max_age_s=max_age_s
+        )
         if left:
             raise StreamMisconfigured(f"{want.name}: {', '.join(left)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,144 @@ def test_nats_runs_the_repository_config_with_every_write_synced(
     store_dir = re.search(r'store_dir:\s*"([^"]+)"', text)
     assert store_dir is not None and store_dir.group(1) in mounts  # JetStream on a volume
     assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+
+
+def test_nats_has_a_user_per_service_and_the_integrators_accounts(
+    compose: dict[str, Any],
+) -> None:
+    """The accounts block is written by `relais nats-accounts` before NATS starts, into a
+    volume NATS includes; each service names its user and reads its password from the shared
+    data volume; integrators reach the client port."""
+    services = compose["services"]
+    writer = services["nats-accounts"]
+    command = " ".join(writer["command"])
+    assert "relais nats-accounts" in command and "--output /accounts/accounts.conf" in command
+    assert environment(writer)["RELAIS_NATS_ACCOUNTS_FILE"] == "/accounts/accounts.conf"
+    assert {"relais-data:/data", "nats-accounts:/accounts"} <= set(writer["volumes"])
+    nats = services["nats"]
+    assert nats["depends_on"]["nats-accounts"]["condition"] == "service_completed_successfully"
+    assert "nats-accounts:/etc/nats/accounts:ro" in nats["volumes"]
+    assert "4222:4222" in [str(p) for p in nats["ports"]]
+    config = (ROOT / "deploy" / "nats" / "single.conf").read_text()
+    assert 'include "accounts/accounts.conf"' in config  # relative to /etc/nats/relais.conf
+    for name in SERVICES:
+        env = environment(services[name])
+        assert env["RELAIS_NATS_USER"] == name and "RELAIS_NATS_PASSWORD" not in env
+        assert Settings(data_dir=Path("/data")).nats_users_path == Path("/data/nats/users.json")
+    assert "mkdir -p /data /accounts" in (ROOT / "Dockerfile").read_text()
+    assert "COPY contracts ./contracts" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path) -> None:
+    """deploy/nats/single.conf as the compose file runs it (only its addresses and store
+    replaced), including what `relais nats-accounts` and `relais integrators add` write: a
+    service logs in with its name and the shared password file, an integrator with its
+    credentials, and a reload lets a new integrator in."""
+    import asyncio
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    import nats
+
+    from relais import integrators as integrators_cli
+    from relais.embedded import free_port, nats_server_binary
+    from tests.sites_support import deploy_config
+
+    data, etc = tmp_path / "data", tmp_path / "etc"
+    port = free_port()
+    (etc / "accounts").mkdir(parents=True)
+    config = etc / "relais.conf"
+    config.write_text(
+        deploy_config(
+            "single.conf",
+            {
+                "listen: 0.0.0.0:4222": f"listen: 127.0.0.1:{port}",
+                "http: 0.0.0.0:8222": f"http: 127.0.0.1:{free_port()}",
+                'store_dir: "/data"': f'store_dir: "{tmp_path / "js"}"',
+            },
+        )
+    )
+    env = {**os.environ, "RELAIS_NATS_ACCOUNTS_FILE": str(etc / "accounts" / "accounts.conf")}
+    env.pop("NATS_URL", None)
+
+    def relais(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "relais.cli", *args, "--data-dir", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    relais("nats-accounts", "--output", str(etc / "accounts" / "accounts.conf"))
+    # What `relais integrators add` does, in this process (each command line start costs
+    # seconds on a loaded machine; the command line itself is run in test_integrator_snippet).
+    compose_settings = Settings(
+        data_dir=data, nats_accounts_file=etc / "accounts" / "accounts.conf"
+    )
+
+    def add(name: str) -> None:
+        said = asyncio.run(
+            integrators_cli.add(compose_settings, name, None, tmp_path / f"{name}.json", None)
+        )
+        assert said.code == 0, said
+
+    add("ministry")
+    server = subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def logins() -> None:
+        url = f"nats://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                probe = await nats.connect(url, allow_reconnect=False, connect_timeout=1)
+            except nats.errors.Error:  # no anonymous access: it answers, so it is up
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            await probe.close()
+            raise AssertionError("anonymous login accepted")
+        user, password = Settings(data_dir=data, nats_user="reporting").nats_login()
+        service = await nats.connect(url, user=user, password=password, allow_reconnect=False)
+        handed = json.loads((tmp_path / "ministry.json").read_text())
+        integrator = await nats.connect(
+            url, user=handed["user"], password=handed["password"], allow_reconnect=False
+        )
+        await service.close()
+        await integrator.close()
+
+    try:
+        asyncio.run(logins())
+        # Added while it runs: the file is rewritten; the operator's reload lets it in.
+        add("ngo")
+        server.send_signal(signal.SIGHUP)
+        handed = json.loads((tmp_path / "ngo.json").read_text())
+
+        async def ngo_logs_in() -> None:
+            for _ in range(100):
+                try:
+                    nc = await nats.connect(
+                        f"nats://127.0.0.1:{port}",
+                        user="ngo",
+                        password=handed["password"],
+                        allow_reconnect=False,
+                    )
+                except nats.errors.Error:
+                    await asyncio.sleep(0.05)
+                    continue
+                await nc.close()
+                return
+            raise AssertionError("the new integrator was not let in")
+
+        asyncio.run(ngo_logs_in())
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contracts
-from services.reporting.app.public_feed import FEED_CONSUMERS, run_public_feed
+from services.reporting.app.integrators import run_public_feed
 from services.reporting.app.reports import ReportPolicy
 from services.reporting.config import ReportingConfig
 from services.reporting.read import facts, publications
@@ -33,5 +33,6 @@ spec = ServiceSpec(
         statistics_api.indicator_router,
     ],
     background=[run_public_feed, ReportPolicy(interval_s=CONFIG.reports_interval_s).loop],
-    extra_consumers=FEED_CONSUMERS,
+    # Each integrator's feed has its own consumers (relais.consumers adds them to the NATS
+    # accounts from the integrators' registry).
 )

@@ -1,101 +1,103 @@
-"""The de-identified feed integrators subscribe to: every intake, referral and casework event,
-stripped of the fields its model marks sensitive (names, birth dates, narratives) and of the
-acting person, republished on ``public.<site>.<context>.<EventName>`` into the PUBLIC stream.
+"""One integrator's copy of the public feed: every internal event that has a public model,
+in that shape, with that integrator's pseudonyms, published on
+``public.<integrator>.<site>.<context>.<EventName>`` into the PUBLIC stream (``<site>`` is
+the publishing instance's: at each site, PUBLIC captures only its own reporting's copies; the
+event's own site is in the envelope's ``source``). An event type without a public model is
+skipped unread.
 
 It is a projection without tables: its checkpoint makes it resume where it stopped, and the
-event id as ``Nats-Msg-Id`` makes a republish after a crash a duplicate the server drops."""
+public event id as ``Nats-Msg-Id`` makes a republish after a crash a duplicate the server
+drops."""
 
 from __future__ import annotations
 
-import asyncio
+from datetime import tzinfo
 from typing import Any
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-import contracts
+from contracts.public.base import (
+    AGGREGATE_KINDS,
+    Pseudonyms,
+    Publication,
+    PublicEvent,
+    public_registry,
+)
 from shared.envelope import canonical_json
-from shared.projection import Projection, StreamProjector
-from shared.projection_schema import prepare
+from shared.integrators import PUBLIC_PREFIX, PUBLIC_STREAM, Integrator
+from shared.projection import Projection
 from shared.recorded import RecordedEvent
-from shared.service import Runtime
-from shared.streams import PUBLIC, StreamMisconfigured, check_streams, describe, stream_name
+from shared.streams import stream_name
 
 PUBLISHED_CONTEXTS = ("intake", "referral", "casework")
-KEPT_ATTRIBUTES = (
-    "specversion",
-    "id",
-    "source",
-    "type",
-    "subject",
-    "time",
-    "datacontenttype",
-    "aggregatetype",
-    "aggregateversion",
-    "actoragency",
-    "correlationid",
-    "causationid",
-)
-
-
-def deidentify(recorded: RecordedEvent) -> dict[str, Any]:
-    """The public form of an event: no sensitive field, no user id, no signature (the
-    original stays verifiable in the private log)."""
-    hidden = type(recorded.event).sensitive_fields
-    envelope = {k: recorded.envelope[k] for k in KEPT_ATTRIBUTES if k in recorded.envelope}
-    envelope["data"] = {k: v for k, v in recorded.envelope["data"].items() if k not in hidden}
-    envelope["relaisredacted"] = sorted(hidden & set(recorded.envelope["data"]))
-    return envelope
-
-
-def public_subject(recorded: RecordedEvent) -> str:
-    aggregate = recorded.aggregate
-    return f"public.{aggregate.site}.{aggregate.context}.{recorded.event.name}"
 
 
 FEED_NAME = "reporting.public_feed"
-# The feed's durable consumers, declared in the service's spec for the NATS accounts.
-FEED_CONSUMERS = tuple((stream_name(c), FEED_NAME.replace(".", "_")) for c in PUBLISHED_CONTEXTS)
 
 
-def feed_projection(js: JetStreamContext) -> Projection:
-    contracts.load_all()
-    projection = Projection(name=FEED_NAME, version=1, metadata=MetaData())
+def feed_consumers(name: str) -> list[tuple[str, str]]:
+    """The durable consumers one integrator's feed uses (for the NATS accounts): its
+    projection's on the log, and the integrator's own on PUBLIC (reporting creates it)."""
+    projection = FEED_NAME.replace(".", "_") + f"_{name}"
+    return [*((stream_name(c), projection) for c in PUBLISHED_CONTEXTS), (PUBLIC_STREAM, name)]
 
-    async def republish(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-        await js.publish(
-            public_subject(recorded),
-            canonical_json(deidentify(recorded)),
-            headers={"Nats-Msg-Id": recorded.id},
-        )
 
-    for context in PUBLISHED_CONTEXTS:
-        projection.on_any(context)(republish)
+def public_subject(integrator: str, site: str, recorded: RecordedEvent) -> str:
+    context, name = recorded.aggregate.context, recorded.event.name
+    return f"{PUBLIC_PREFIX}.{integrator}.{site}.{context}.{name}"
+
+
+def public_envelope(
+    recorded: RecordedEvent, model: type[PublicEvent], publication: Publication
+) -> dict[str, Any]:
+    """CloudEvents 1.0 with nothing internal: the event's and the aggregate's ids are the
+    integrator's pseudonyms, the time is the day, no actor, no signature, no correlation."""
+    aggregate = recorded.aggregate
+    day = publication.day(recorded.time)
+    return {
+        "specversion": "1.0",
+        "id": publication.p("event", recorded.id),
+        "source": f"/relais/{aggregate.site}/{aggregate.context}",
+        "type": model.type_name(),
+        "subject": publication.p(AGGREGATE_KINDS[aggregate.type], aggregate.id),
+        "datacontenttype": "application/json",
+        "aggregatetype": aggregate.type,
+        "day": day.isoformat() if day else None,
+        "data": model.of(recorded.event, publication).model_dump(mode="json"),
+    }
+
+
+def feed_projection(
+    js: JetStreamContext, integrator: Integrator, site: str, zone: tzinfo
+) -> Projection:
+    publication = Publication(Pseudonyms(integrator.key), zone)
+    projection = Projection(name=f"{FEED_NAME}.{integrator.name}", version=1, metadata=MetaData())
+
+    for model in public_registry.all():
+
+        async def republish(
+            conn: AsyncConnection, recorded: RecordedEvent, model: type[PublicEvent] = model
+        ) -> None:
+            envelope = public_envelope(recorded, model, publication)
+            await js.publish(
+                public_subject(integrator.name, site, recorded),
+                canonical_json(envelope),
+                stream=PUBLIC_STREAM,
+                headers={"Nats-Msg-Id": envelope["id"]},
+            )
+
+        projection.on(model.source.context, model.source.name)(republish)
     return projection
 
 
-async def run_public_feed(runtime: Runtime) -> None:
-    """Background loop of the reporting service."""
-    assert runtime.nc is not None and runtime.engine is not None
-    js = runtime.nc.jetstream()
-    # The operator creates the PUBLIC stream (relais up, relais streams apply).
-    problems = await check_streams(
-        js, runtime.settings.site, contexts=(PUBLIC,), replicas=runtime.settings.nats_replicas
-    )
-    if problems:
-        raise StreamMisconfigured(describe(problems))
-    projection = feed_projection(js)
-    await prepare(runtime.engine, projection)
-    projectors = [
-        StreamProjector(
-            projection,
-            stream_name(c),
-            runtime.engine,
-            js,
-            batch_size=runtime.settings.projector_batch,
-        )
-        for c in PUBLISHED_CONTEXTS
-    ]
-    runtime.projectors.extend(projectors)
-    await asyncio.gather(*(p.run() for p in projectors))
+async def retire_feed(js: JetStreamContext, name: str) -> None:
+    """Remove a revoked integrator's consumers: its own on PUBLIC (its copy stays, readable by
+    nobody outside) and its feed's on the log, which would otherwise be kept for ever."""
+    for stream, consumer in feed_consumers(name):
+        try:
+            await js.delete_consumer(stream, consumer)
+        except NotFoundError:
+            pass
