@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.config import SERVICES
+from shared.config import PROCESSES
 from shared.events import DomainEvent, EventRegistry, registry
 
 
@@ -38,8 +38,8 @@ class CloudEventEnvelope(BaseModel):
 
 
 def load_all_event_types() -> None:
-    """Import every service's event models so the registry is complete."""
-    for service in SERVICES:
+    """Import every process's event models so the registry is complete."""
+    for service in PROCESSES:
         try:
             importlib.import_module(f"services.{service}.events")
         except ModuleNotFoundError as exc:

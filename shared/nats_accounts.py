@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from shared.config import SERVICES
+from shared.config import PROCESSES
 
 # The context each service writes (reporting writes only AUDIT: access records, its keys).
 SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
@@ -20,6 +20,8 @@ SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
     "referral": ("referral", "audit"),
     "casework": ("casework", "audit"),
     "reporting": ("audit", "public"),
+    # The portal writes only account events (who gave whom which access) on AUDIT.
+    "portal": ("audit",),
 }
 INTEGRATOR = "integrator"
 ADMIN = "relais_admin"  # operator tooling: relais audit verify, stream upkeep, site links
@@ -27,7 +29,7 @@ PUBLIC_PREFIX = "public"
 
 
 def users() -> tuple[str, ...]:
-    return (*SERVICES, INTEGRATOR, ADMIN)
+    return (*PROCESSES, INTEGRATOR, ADMIN)
 
 
 def load_or_create_passwords(path: Path) -> dict[str, str]:
@@ -78,7 +80,7 @@ def service_permissions(service: str, site: str) -> tuple[list[str], list[str]]:
 def accounts_config(site: str, passwords: dict[str, str]) -> str:
     """The ``accounts`` block of a nats-server configuration for one site."""
     service_users = []
-    for service in SERVICES:
+    for service in PROCESSES:
         allow, deny = service_permissions(service, site)
         service_users.append(
             f"""      {{

@@ -288,7 +288,7 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             return await unexpected_error(request, exc)
 
-    _instrument(app)
+    instrument(app)
     return app
 
 
@@ -299,7 +299,8 @@ def _asyncapi() -> dict[str, Any]:
     return build_asyncapi()
 
 
-def _instrument(app: FastAPI) -> None:
+def instrument(app: FastAPI) -> None:
+    """Trace requests, keeping no concrete URL (only the route template)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(
