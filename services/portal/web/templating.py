@@ -40,7 +40,6 @@ def environment() -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n.gettext_, ngettext=i18n.ngettext_, newstyle=True

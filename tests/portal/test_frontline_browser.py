@@ -1,0 +1,154 @@
+"""The frontline path in a real browser, against the real services: a hotline operator
+registers a report with two children; a screener screens it; the agency's case worker finds
+the case, records an assessment with the child's views and adds a goal to the plan."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import Browser, Page, expect
+
+from services.intake.permissions import permissions as intake_permissions
+from shared.auth import Principal, Role
+from tests.portal.conftest import Screen, open_screen
+from tests.portal.system import PASSWORD, System
+
+AGENCY, UNIT = "ocpm", "ocpm-cotonou"
+CHILDREN = ("Kossi Agbodjan", "Afi Agbodjan")
+
+
+async def sign_in(screen: Screen, email: str, password: str = PASSWORD) -> None:
+    page = screen.page
+    await page.goto("/signin")
+    await page.get_by_label("Adresse électronique").fill(email)
+    await page.get_by_label("Mot de passe").fill(password)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_load_state("load")
+
+
+async def reload_until(page: Page, text: str, tries: int = 60) -> None:
+    """The services apply events a moment after they answer: reload until ``text`` shows."""
+    for _ in range(tries):
+        if await page.get_by_text(text).count():
+            return
+        await asyncio.sleep(0.25)
+        await page.reload()
+    raise AssertionError(f"{text!r} never appeared on {page.url}")
+
+
+def case_workers_read_children() -> bool:
+    """Whether intake lets a case worker read the child record (the case's owner does once
+    routing lands); until then the case page says the name is not shown to the role."""
+    worker = Principal(user="w", agency=AGENCY, roles=frozenset({Role.case_worker}))
+    return intake_permissions.allows("child.read", worker)
+
+
+async def test_report_screening_and_the_case(browser: Browser, system: System) -> None:
+    operator = await system.account("awa@ocpm.bj", ["hotline_operator"], AGENCY, name="Awa Dossou")
+    await system.account("sena@ocpm.bj", ["screener"], AGENCY, unit=UNIT, name="Séna Houngbo")
+    worker = await system.account(
+        "koffi@ocpm.bj", ["case_worker"], AGENCY, unit=UNIT, name="Koffi Ahouansou"
+    )
+    await system.account("mariam@ocpm.bj", ["supervisor"], AGENCY, unit=UNIT, name="Mariam Bio")
+    await system.directory(AGENCY, [(UNIT, "OCPM Cotonou")], [(worker, UNIT)])
+    assert operator
+
+    # -- the hotline operator: a report with two children ------------------------------------
+    hotline = await open_screen(browser, system.base_url, "frontline-1-hotline")
+    await sign_in(hotline, "awa@ocpm.bj")
+    page = hotline.page
+    await expect(page.get_by_role("heading", name="Nouveau signalement")).to_be_visible()
+    await hotline.seen("new-report")
+    await page.get_by_label("Comment le signalement est arrivé").select_option("hotline_116")
+    await page.get_by_label("Commune où se trouve l'enfant").fill("Cotonou — Littoral")
+    await page.get_by_label("Négligence").check()
+    await page.get_by_label("Travail des enfants", exact=False).first.check()
+    first = page.locator("#f-children-0")
+    await first.get_by_label("Nom ou surnom", exact=True).fill(CHILDREN[0])
+    await first.get_by_label("Sexe", exact=True).select_option("male")
+    await first.get_by_label("Âge en années, si connu").fill("11")
+    await page.get_by_role("button", name="Ajouter un autre enfant").click()
+    second = page.locator("#f-children-1")
+    await expect(second).to_be_visible()
+    await second.get_by_label("Nom ou surnom", exact=True).fill(CHILDREN[1])
+    await second.get_by_label("Sexe", exact=True).select_option("female")
+    await second.get_by_label("Âge en années, si connu").fill("9")
+    await hotline.seen("new-report-filled")
+    await page.get_by_role("button", name="Enregistrer le signalement").click()
+    await expect(page.get_by_text("Le signalement est enregistré.")).to_be_visible()
+    for name in CHILDREN:
+        await expect(page.get_by_role("heading", name=name)).to_be_visible()
+    await hotline.seen("report-saved")
+    report_url = page.url.split("?")[0]
+    await page.get_by_role("link", name="Mes signalements récents").click()
+    await expect(page.get_by_role("heading", name="Mes signalements récents")).to_be_visible()
+    await expect(page.get_by_text("2 enfants")).to_be_visible()
+    await hotline.seen("my-recent-reports")
+
+    # -- the screener: the queue, the report, the decision -----------------------------------
+    screener = await open_screen(browser, system.base_url, "frontline-2-screener")
+    await sign_in(screener, "sena@ocpm.bj")
+    page = screener.page
+    await expect(page.get_by_role("heading", name="File de tri")).to_be_visible()
+    await screener.seen("screening-queue")
+    await page.locator(".card a").first.click()
+    await expect(page.get_by_role("heading", name="Tri")).to_be_visible()
+    assert page.url.split("?")[0] == report_url
+    await page.get_by_label("Relève de la protection : ouvrir un dossier").check()
+    await page.locator("#f-urgency").select_option("high")
+    await page.get_by_label("Pourquoi").fill("Deux enfants au travail la nuit, sans soins.")
+    # Where the case goes: the directory's agencies and units (same agency here).
+    await expect(page.get_by_label("Structure", exact=True)).to_be_visible()
+    await screener.seen("screening-form")
+    await page.get_by_role("button", name="Enregistrer le tri").click()
+    await expect(page.get_by_text("Le tri est enregistré")).to_be_visible()
+    await screener.seen("screening-saved")
+
+    # -- the case worker: the case, an assessment with the child's views, a goal -------------
+    caseworker = await open_screen(browser, system.base_url, "frontline-3-case-worker")
+    await sign_in(caseworker, "koffi@ocpm.bj")
+    page = caseworker.page
+    await expect(page.get_by_role("heading", name="Mes dossiers")).to_be_visible()
+    await reload_until(page, "Enregistrement")
+    await caseworker.seen("my-cases")
+    await page.locator(".card a").first.click()
+    await expect(page.get_by_role("heading", name="Prochaine étape")).to_be_visible()
+    if case_workers_read_children():
+        assert any([await page.get_by_role("heading", name=n).count() for n in CHILDREN])
+    else:
+        await expect(page.get_by_text("Le nom n'est pas montré à votre rôle.")).to_be_visible()
+    await caseworker.seen("case-new")
+    await page.locator("#f-supervisor_id").select_option(label="Mariam Bio")
+    await page.get_by_role("button", name="Affecter").click()
+    await expect(page.get_by_text("Enregistré.")).to_be_visible()
+    await page.get_by_role("button", name="Passer à : Évaluation initiale").click()
+    await expect(page.get_by_text("Enregistrez l'évaluation initiale")).to_be_visible()
+    await caseworker.seen("case-assessment-due")
+    form = page.locator("#form-assessment")
+    await form.get_by_label("Niveau de risque").select_option("medium")
+    await form.get_by_label("Ce que l'enfant a dit, avec ses mots").fill(
+        "Il veut retourner à l'école et ne plus travailler au marché."
+    )
+    await form.get_by_label("Besoins (un par ligne)").fill("scolarité\nsoutien familial")
+    await form.get_by_role("button", name="Enregistrer l'évaluation").click()
+    await expect(page.get_by_text("Évaluation initiale · risque Moyen")).to_be_visible()
+    await expect(page.get_by_text("l'opinion de l'enfant est consignée").first).to_be_visible()
+    await caseworker.seen("case-assessed")
+    await page.get_by_role("button", name="Passer à : Évaluation approfondie").click()
+    form = page.locator("#form-assessment")
+    await form.get_by_label("Niveau de risque").select_option("medium")
+    await form.get_by_label("Si l'enfant n'a pas pu être entendu, pourquoi").select_option("safety")
+    await form.get_by_role("button", name="Enregistrer l'évaluation").click()
+    await expect(page.get_by_text("Évaluation approfondie · risque Moyen")).to_be_visible()
+    await page.get_by_role("button", name="Passer à : Plan d'intervention").click()
+    await expect(page.get_by_text("Ajoutez le premier objectif")).to_be_visible()
+    form = page.locator("#form-goal")
+    await form.get_by_label("Objectif").fill("L'enfant retourne à l'école à la rentrée.")
+    await form.get_by_role("button", name="Ajouter l'objectif").click()
+    await expect(
+        page.get_by_role("heading", name="L'enfant retourne à l'école à la rentrée.")
+    ).to_be_visible()
+    await expect(page.get_by_text("Objectif ajouté au plan")).to_be_visible()
+    await caseworker.seen("case-plan")
+    for screen in (hotline, screener, caseworker):
+        await screen.page.context.close()
