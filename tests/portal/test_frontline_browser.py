@@ -118,7 +118,7 @@ async def test_report_screening_and_the_case(browser: Browser, system: System) -
     else:
         await expect(page.get_by_text("Le nom n'est pas montré à votre rôle.")).to_be_visible()
     await caseworker.seen("case-new")
-    await page.locator("#f-supervisor_id").select_option(label="Mariam Bio")
+    await page.locator("#f-assignment-supervisor_id").select_option(label="Mariam Bio")
     await page.get_by_role("button", name="Affecter").click()
     await expect(page.get_by_text("Enregistré.")).to_be_visible()
     await page.get_by_role("button", name="Passer à : Évaluation initiale").click()

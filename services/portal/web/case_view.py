@@ -106,10 +106,7 @@ def timeline(
         )
         found.append(Entry(str(c.get("at") or ""), "", text))
     for n in notes:
-        text = _(
-            "Note added (%(level)s)",
-            level=dict(choices.sensitivities()).get(str(n.get("sensitivity")), "").split(":")[0],
-        )
+        text = _("Note added (%(level)s)", level=choices.sensitivity(n.get("sensitivity")))
         found.append(Entry(str(n.get("written_at") or ""), _who(names, n.get("author")), text))
     if case.get("closed_at"):
         found.append(

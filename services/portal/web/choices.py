@@ -96,6 +96,14 @@ def sensitivities() -> list[tuple[str, str]]:
     ]
 
 
+def sensitivity(code: str | None) -> str:
+    return {
+        "normal": _("Normal"),
+        "restricted": _("Restricted"),
+        "confidential": _("Confidential"),
+    }.get(code or "", code or "")
+
+
 def assessment_kinds() -> list[tuple[str, str]]:
     return [("initial", _("Initial assessment")), ("comprehensive", _("Comprehensive assessment"))]
 

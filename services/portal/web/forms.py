@@ -37,6 +37,11 @@ class FormState:
     idem: str = field(default_factory=new_id)
     notice: str = ""
     notice_kind: str = "info"
+    # Several forms on one page (the case page) keep their fields' ids apart.
+    scope: str = ""
+
+    def id(self, name: str) -> str:
+        return f"f-{self.scope}{name.replace('.', '-')}"
 
     @classmethod
     def of(

@@ -105,6 +105,7 @@ async def _case_page(
     now = datetime.now(UTC).isoformat()
     for kind in CASE_FORMS:
         f = forms.setdefault(kind, FormState.of())
+        f.scope = f"{kind}-"
         f.values_by_name.setdefault("seen_at", [now])
     forms["assignment"].values_by_name.setdefault("worker_id", [viewer.user])
     forms["assessment"].values_by_name.setdefault(
@@ -152,6 +153,7 @@ async def _case_page(
         reasons=choices.not_heard_reasons(),
         decision_kinds=choices.decision_kinds(),
         sensitivities=choices.sensitivities(),
+        sensitivity=choices.sensitivity,
         assessment_kinds=choices.assessment_kinds(),
         service_kinds=choices.coded("service_kinds"),
         closure_reasons=choices.coded("closure_reasons"),

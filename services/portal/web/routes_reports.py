@@ -63,7 +63,9 @@ async def new_report(request: Request) -> Response:
     if not viewer.has(*REPORTERS):
         return forbidden(request, viewer)
     now = local_now(request).strftime("%Y-%m-%dT%H:%M")
-    return _new_report_page(request, viewer, FormState.of({"received_at": now}))
+    return _new_report_page(
+        request, viewer, FormState.of({"received_at": now, "children.0.sex": "unknown"})
+    )
 
 
 @router.get("/reports/new/child", response_class=HTMLResponse)
@@ -75,7 +77,7 @@ async def another_child(request: Request) -> Response:
         request,
         "reports/_child_added.html",
         viewer,
-        f=FormState.of(),
+        f=FormState.of({f"children.{index}.sex": "unknown"}),
         i=index,
         **_child_options(),
     )
