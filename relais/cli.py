@@ -14,6 +14,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 DataDir = Annotated[
     Path,
@@ -74,6 +76,53 @@ def token(
     typer.echo(
         issuer.mint(user=user, agency=agency, roles=role, unit=unit, ttl_s=int(hours * 3600))
     )
+
+
+@user_app.command("add")
+def user_add(
+    agency: Annotated[str, typer.Option(help="The agency the account belongs to.")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    email: Annotated[str, typer.Option(help="The person's email address (their sign-in).")],
+    unit: Annotated[str | None, typer.Option(help="Unit within the agency.")] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name, as others see it.")] = None,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Create a portal account (e.g. an agency's first administrator) and print its one-time
+    set-up link. Relais must be running (relais up), or NATS_URL set."""
+    import asyncio
+
+    import nats
+
+    from relais.users import NewUser, add_user
+    from shared.auth import Role
+    from shared.config import Settings
+    from shared.domain import DomainError
+
+    unknown = [r for r in role if r not in Role.__members__]
+    if unknown:
+        typer.echo(
+            f"unknown role(s) / rôle(s) inconnu(s): {', '.join(unknown)}; "
+            f"known / connus: {', '.join(Role.__members__)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    new = NewUser(email=email, agency=agency, roles=role, unit=unit, name=name)
+    try:
+        issued = asyncio.run(add_user(new, Settings(), data_dir))
+    except DomainError as exc:
+        typer.echo(f"{exc.message.en} / {exc.message.fr}", err=True)
+        raise typer.Exit(1) from None
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        typer.echo(
+            f"cannot reach NATS ({type(exc).__name__}): start Relais first (relais up) / "
+            "démarrez d'abord Relais (relais up)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"Account created / compte créé: {email} ({agency}: {', '.join(role)})")
+    typer.echo(f"Set-up link, works once until {until} / lien de création, valable une fois:")
+    typer.echo(issued.link)
 
 
 @app.command("rebuild")
