@@ -66,6 +66,15 @@ async def sweep_sessions(runtime: Runtime) -> None:
             log.warning("session sweep: %s", type(exc).__name__)
 
 
+# The screens, in the order FastAPI tries them.
+ROUTERS = (
+    routes_auth.router,
+    routes_reports.router,
+    routes_screening.router,
+    routes_cases.router,
+    routes_admin.router,
+)
+
 spec = ServiceSpec(
     name=PORTAL,
     context="audit",
@@ -140,13 +149,7 @@ def create_portal(
         GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500),
         name="static",
     )
-    for router in (
-        routes_auth.router,
-        routes_reports.router,
-        routes_screening.router,
-        routes_cases.router,
-        routes_admin.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     _middleware(app)
     instrument(app)

@@ -16,7 +16,6 @@ from playwright.async_api import Browser, expect
 from shared.reading import iter_stored
 from tests.portal.conftest import open_screen
 from tests.portal.system import System
-from tests.portal.test_frontline_browser import sign_in
 
 AGENCY = "ong-enfance"
 ADMIN_PASSWORD = "le fleuve Ouémé en crue"
