@@ -152,3 +152,20 @@ async def test_integrators_see_the_public_feed_and_nothing_else(secured) -> None
         await watcher.next_msg(timeout=0.3)
     for conn in (reporting, integrator, intake):
         await conn.close()
+
+
+async def test_the_portal_writes_only_account_events_on_audit(secured) -> None:
+    server, passwords = secured
+    errors: list[str] = []
+    intake = await connect(server, "intake", passwords["intake"], errors)
+    await ensure_streams(intake.jetstream(), "hq", contexts=("intake", "audit"))
+    portal = await connect(server, "portal", passwords["portal"], errors)
+    ack = await portal.jetstream().publish("audit.hq.account.a1.AccountCreated", b"{}")
+    assert ack.stream == "AUDIT"
+    denied = portal.jetstream(timeout=1)
+    with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+        await denied.publish("intake.hq.report.r1.ReportRegistered", b"{}")
+    await violation_reported(errors)
+    assert (await intake.jetstream().stream_info("INTAKE")).state.messages == 0
+    await intake.close()
+    await portal.close()
