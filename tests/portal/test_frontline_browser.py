@@ -85,13 +85,36 @@ async def test_report_screening_and_the_case(browser: Browser, system: System) -
     await expect(page.get_by_text("2 enfants")).to_be_visible()
     await hotline.seen("my-recent-reports")
 
-    # -- the screener: the queue, the report, the decision -----------------------------------
+    # A second call about the first child: the portal shows the earlier record may be his.
+    page = hotline.page
+    await page.goto("/reports/new")
+    await page.get_by_label("Comment le signalement est arrivé").select_option("walk_in")
+    await page.get_by_label("Commune où se trouve l'enfant").fill("cotonou")
+    await page.get_by_label("Négligence").check()
+    await page.locator("#f-children-0-name").fill("Kossi Agbodjan")
+    await page.locator("#f-children-0-sex").select_option("male")
+    await page.locator("#f-children-0-age_years").fill("11")
+    await page.get_by_role("button", name="Enregistrer le signalement").click()
+    await expect(
+        page.get_by_text("dossier antérieur concerne peut-être ce même enfant")
+    ).to_be_visible()
+    await hotline.seen("second-report-duplicate")
+    second_report = page.url.split("?")[0]
+
+    # -- the screener: the queue, the same child?, the report, the decision ------------------
     screener = await open_screen(browser, system.base_url, "frontline-2-screener")
     await sign_in(screener, "sena@ocpm.bj")
     page = screener.page
     await expect(page.get_by_role("heading", name="File de tri")).to_be_visible()
     await screener.seen("screening-queue")
-    await page.locator(".card a").first.click()
+    await page.goto(second_report.removeprefix(system.base_url))
+    await page.get_by_role("link", name="Comparer", exact=False).click()
+    await expect(page.get_by_role("heading", name="S'agit-il du même enfant ?")).to_be_visible()
+    await expect(page.get_by_text("Ce qui concorde : Nom, Sexe, Âge, Commune")).to_be_visible()
+    await screener.seen("duplicate-side-by-side")
+    await page.get_by_role("button", name="Oui, le même enfant").click()
+    await expect(page.get_by_text("Aucun dossier antérieur ne ressemble")).to_be_visible()
+    await page.goto(report_url.removeprefix(system.base_url))
     await expect(page.get_by_role("heading", name="Tri")).to_be_visible()
     assert page.url.split("?")[0] == report_url
     await page.get_by_label("Relève de la protection : ouvrir un dossier").check()

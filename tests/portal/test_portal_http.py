@@ -170,3 +170,17 @@ async def test_health_answers(system: System) -> None:
         answer = await client.get("/health")
     assert answer.status_code == 200
     assert answer.json()["service"] == "portal"
+
+
+async def test_french_by_default_and_english_on_request(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.base_url) as client:
+        page = await client.get("/signin", headers={"Accept-Language": "en-US,en"})
+        assert '<html lang="fr" dir="ltr">' in page.text and "Se connecter à Relais" in page.text
+        answer = await client.post(
+            "/language", data={"csrf": csrf_of(page.text), "language": "en", "next": "/signin"}
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+        english = await client.get("/signin")
+        assert '<html lang="en" dir="ltr">' in english.text and "Sign in to Relais" in english.text
+        refused = await client.post("/language", data={"language": "en"})
+        assert refused.status_code == 403  # a state change like any other: the token is needed
