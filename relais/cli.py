@@ -44,12 +44,34 @@ def up(data_dir: DataDir = Path(".relais")) -> None:
 def bench(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     events: Annotated[int, typer.Option("--events", min=100)] = 100_000,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="backbone: append and replay beside the raw limits; matching: the duplicate "
+            "matcher's precision and recall, learning, and cost at --children records.",
+        ),
+    ] = "backbone",
+    children: Annotated[
+        int, typer.Option("--children", min=1000, help="Registry size (matching).")
+    ] = 100_000,
     data_dir: BenchDir = Path(".relais-bench"),
 ) -> None:
-    """Measure the backbone beside the raw limits of the same servers, in the same run."""
-    from relais.bench import run_bench
+    """Measure one scenario on servers of its own; figures are written to bench/results."""
+    from relais.bench import SCENARIOS, run_bench
 
-    raise typer.Exit(run_bench(events=events, data_dir=data_dir, json_output=json_output))
+    if scenario not in SCENARIOS:
+        typer.echo(f"unknown scenario: {scenario}; known: {', '.join(SCENARIOS)}", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        run_bench(
+            scenario=scenario,
+            events=events,
+            children=children,
+            data_dir=data_dir,
+            json_output=json_output,
+        )
+    )
 
 
 @app.command()
@@ -127,18 +149,19 @@ def user_add(
 
 @app.command("rebuild")
 def rebuild_command(
-    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+    service: Annotated[str, typer.Argument(help="intake, referral, casework, reporting or portal")],
 ) -> None:
     """Drop a stopped service's read models and replay them from the log (progress shown).
-    Uses NATS_URL, DATABASE_URL and RELAIS_NATS_USER / RELAIS_NATS_PASSWORD."""
+    The portal's accounts are rebuilt; its passwords and sessions are not read models and
+    stay. Uses NATS_URL, DATABASE_URL and RELAIS_NATS_USER / RELAIS_NATS_PASSWORD."""
     import asyncio
 
     from rich.console import Console
 
     from relais.rebuild import rebuild
-    from shared.config import SERVICES, Settings
+    from shared.config import PROCESSES, Settings
 
-    if service not in SERVICES:
+    if service not in PROCESSES:
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
     raise typer.Exit(asyncio.run(rebuild(service, Settings(), Console(stderr=True))))
@@ -146,7 +169,7 @@ def rebuild_command(
 
 @app.command("dead-letters")
 def dead_letters_command(
-    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+    service: Annotated[str, typer.Argument(help="intake, referral, casework, reporting or portal")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 100,
 ) -> None:
@@ -159,9 +182,9 @@ def dead_letters_command(
     from rich.table import Table
 
     from relais.dead_letters import list_dead_letters
-    from shared.config import SERVICES, Settings
+    from shared.config import PROCESSES, Settings
 
-    if service not in SERVICES:
+    if service not in PROCESSES:
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
     try:
@@ -241,10 +264,11 @@ def asyncapi(
     """Print the AsyncAPI 3.0 document of every event type, for integrators."""
     import json
 
+    import contracts
     import shared.audit_events  # noqa: F401 - registers the AUDIT stream's events
-    from shared.asyncapi import build_asyncapi, load_all_event_types
+    from shared.asyncapi import build_asyncapi
 
-    load_all_event_types()
+    contracts.load_all()
     text = json.dumps(build_asyncapi(), indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)
@@ -330,7 +354,7 @@ def audit_case(
     import getpass
 
     from relais.audit import Reader, run_case
-    from services.reporting.audit_history import parse_instant
+    from shared.audit_history import parse_instant
 
     moment = None
     if as_of is not None:

@@ -18,7 +18,7 @@ from shared.service import ServiceSpec
 
 
 def load_spec(service: str) -> ServiceSpec:
-    spec: ServiceSpec = importlib.import_module(f"services.{service}.app").spec
+    spec: ServiceSpec = importlib.import_module(f"services.{service}.service").spec
     return spec
 
 

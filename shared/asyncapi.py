@@ -3,14 +3,12 @@ envelope and data schema, its version and its description in French and English.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Literal
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.config import PROCESSES
 from shared.events import DomainEvent, EventRegistry, registry
 
 
@@ -35,16 +33,6 @@ class CloudEventEnvelope(BaseModel):
     prevhash: str = Field(description="SHA-256 (hex) of the aggregate's previous stored event")
     keyid: str = Field(description="Id of the Ed25519 key that signed this event")
     signature: str = Field(description="Ed25519 over the canonical JSON without signature")
-
-
-def load_all_event_types() -> None:
-    """Import every process's event models so the registry is complete."""
-    for service in PROCESSES:
-        try:
-            importlib.import_module(f"services.{service}.events")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"services.{service}.events":
-                raise
 
 
 def subject_pattern(model: type[DomainEvent]) -> str:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field(default="", description="Expected `iss` of tokens, if set")
     jwt_audience: str = Field(default="", description="Expected `aud` of tokens, if set")
 
+    bench_results: Path = Field(
+        default=Path("bench/results"), description="Where relais bench writes its figures"
+    )
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
     log_level: str = "INFO"
@@ -156,6 +160,36 @@ class Settings(BaseSettings):
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid profile email"
+
+    locations_file: Path | None = Field(
+        default=None,
+        description="The location hierarchy (departments, communes) as JSON; default: Benin",
+    )
+    competencies_file: Path | None = Field(
+        default=None, description="The competency frameworks as JSON; default: IBCR"
+    )
+    casework_standards_file: Path | None = Field(
+        default=None,
+        description="Casework's stage deadlines per urgency and the competencies a case needs "
+        "(JSON); default: services/casework/standards.json",
+    )
+    names_file: Path | None = Field(
+        default=None,
+        description="The names the duplicate matcher knows (variants, short forms, twins' "
+        "names...); empty means Benin's, shipped with Relais",
+    )
+    matcher_learning_interval_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds between two estimations of the duplicate matcher's weights from "
+        "the confirmed and rejected suggestions (also done at start)",
+    )
+    matcher_min_decisions: int = Field(
+        default=20,
+        ge=1,
+        description="Confirmed and rejected suggestions needed before the matcher's weights "
+        "are estimated from them (the defaults are used until then)",
+    )
 
     report_revision_days: int = Field(
         default=90,

@@ -47,6 +47,13 @@ ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_BATCH_DUPLICATE_ID = 10201
 
 
+def event_id(aggregate: Aggregate, idempotency_key: str, index: int) -> str:
+    """The id the ``index``-th event of a command appended with ``idempotency_key`` gets on
+    ``aggregate``: the same key always names the same events, so a retry stores nothing new
+    and anyone can tell whether a stored event came from a given command."""
+    return derived_id(aggregate.subject_filter, idempotency_key, str(index))
+
+
 class EventStoreError(RuntimeError):
     pass
 
@@ -236,14 +243,10 @@ class EventStore:
         prevhash = head.hash
         sealed: list[tuple[str, bytes, dict[str, Any]]] = []
         for index, event in enumerate(events):
-            event_id = (
-                derived_id(aggregate.subject_filter, idempotency_key, str(index))
-                if idempotency_key
-                else new_id()
-            )
+            id_ = event_id(aggregate, idempotency_key, index) if idempotency_key else new_id()
             envelope: dict[str, Any] = {
                 "specversion": "1.0",
-                "id": event_id,
+                "id": id_,
                 "source": self.source,
                 "type": event.type_name(),
                 "subject": aggregate.id,
@@ -255,7 +258,7 @@ class EventStore:
                 "actor": actor.user,
                 "actoragency": actor.agency,
                 "actorrole": actor.role,
-                "correlationid": correlation_id or (sealed[0][2]["id"] if sealed else event_id),
+                "correlationid": correlation_id or (sealed[0][2]["id"] if sealed else id_),
                 "prevhash": prevhash,
                 "keyid": self.key.key_id,
             }

@@ -293,9 +293,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
 
 
 def _asyncapi() -> dict[str, Any]:
-    from shared.asyncapi import build_asyncapi, load_all_event_types
+    # Every event type is registered: each service imports ``contracts``, which loads them all.
+    from shared.asyncapi import build_asyncapi
 
-    load_all_event_types()
     return build_asyncapi()
 
 

@@ -69,7 +69,7 @@ async def link_sites(
     captured = [s for s in config.subjects or [] if subjects_overlap(s, remote_subjects)]
     if captured:
         # Across a leaf node both domains would capture the remote site's publishes, and the
-        # sourced copies would come on top (see library-notes.md on leaf nodes).
+        # sourced copies would come on top (see docs/architecture.md on regional offices).
         raise ValueError(f"stream {name} listens on {captured}, which holds {remote_subjects}")
     wanted = site_source(context, remote_site, remote_domain)
     sources = list(config.sources or [])

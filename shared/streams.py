@@ -29,7 +29,7 @@ def desired_config(
         name=stream_name(context),
         description=f"Relais {context} events (append-only)",
         # Only this site's subjects: other sites' events arrive by sourcing, never by
-        # capturing their publishes (see deploy/ and library-notes on leaf nodes).
+        # capturing their publishes (see docs/architecture.md on regional offices).
         subjects=[f"{context}.{site}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,

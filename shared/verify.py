@@ -1,8 +1,9 @@
 """Proving the log whole: every aggregate's hash chain, every signature, no missing sequence.
 
 Sequence gaps matter: nats-server drops a message whose stored bytes were damaged without a
-word (library-notes), and ``deny_delete`` means nothing else can make one. Chains catch what
-gaps cannot: an event removed or altered before it was sourced to another site.
+word (docs/architecture.md, tamper evidence), and ``deny_delete`` means nothing else can make
+one. Chains catch what gaps cannot: an event removed or altered before it was sourced to
+another site.
 """
 
 from __future__ import annotations

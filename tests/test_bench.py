@@ -54,3 +54,31 @@ def test_bench_json(tmp_path: Path) -> None:
     saved = json.loads(written[0].read_text())
     assert saved.pop("timestamp")
     assert saved == report
+
+
+@pytest.mark.slow
+def test_bench_matching_json(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["RELAIS_BENCH_RESULTS"] = str(tmp_path / "results")
+    command = ["bench", "--scenario", "matching", "--json", "--children", "1000"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "relais.cli", *command, "--data-dir", str(tmp_path / "data")],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],  # the labelled pairs live in tests/data
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert set(report) == {"scenario", "quality", "learning", "cost"}
+    assert set(report["quality"]) == {"tuning", "held_out"}
+    assert {"clipped", "twins", "siblings", "all"} <= set(report["quality"]["held_out"])
+    assert (
+        report["learning"]["decisions"]["confirmed"] + report["learning"]["decisions"]["rejected"]
+        == 50
+    )
+    cost = report["cost"]
+    # A table of 1,000 rows is read whole by the planner; the index shows at 100,000.
+    assert cost["children"] == 1000 and isinstance(cost["index_used"], bool)
+    assert _positive(cost["ms_per_registration"]["p50"]) and cost["candidates"]["max"] <= 200

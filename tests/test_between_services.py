@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from services.casework import policies as casework_policies
-from services.casework.app import spec as casework_spec
-from services.intake.app import spec as intake_spec
-from services.referral.app import spec as referral_spec
+from services.casework.app import policies as casework_policies
+from services.casework.service import spec as casework_spec
+from services.intake.service import spec as intake_spec
+from services.referral.service import spec as referral_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import create_app

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.casework.app import spec as casework_spec
-from services.intake.app import spec as intake_spec
-from services.intake.case_corrections import child_corrector_every
-from services.intake.events import ChildCorrectionRefused, ChildDetailsCorrected
-from services.intake.policies import child_recorder_every
+from contracts.intake import ChildCorrectionRefused, ChildDetailsCorrected
+from services.casework.service import spec as casework_spec
+from services.intake.app.case_corrections import child_corrector_every
+from services.intake.app.policies import child_recorder_every
+from services.intake.service import spec as intake_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Aggregate

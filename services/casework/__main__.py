@@ -1,4 +1,4 @@
-from services.casework.app import spec
+from services.casework.service import spec
 from shared.runner import serve
 
 serve(spec)

@@ -1,4 +1,4 @@
-from services.intake.app import spec
+from services.intake.service import spec
 from shared.runner import serve
 
 serve(spec)

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from services.portal.app.credentials import throttle_of
-from services.portal.app.sessions import Lifetimes
-from services.portal.domain.signin import Throttle
+from services.portal.domain.signin import Lifetimes, Throttle
 from shared.config import SERVICES, Settings
 
 
@@ -50,8 +48,10 @@ class PortalConfig:
                 idle=timedelta(minutes=s.portal_session_idle_minutes),
                 absolute=timedelta(hours=s.portal_session_hours),
             ),
-            throttle=throttle_of(
-                s.portal_lockout_after, s.portal_lockout_minutes, s.portal_backoff_seconds
+            throttle=Throttle(
+                s.portal_lockout_after,
+                timedelta(minutes=s.portal_lockout_minutes),
+                s.portal_backoff_seconds,
             ),
             link_lifetime=timedelta(hours=s.portal_setup_link_hours),
             secure_cookies=s.portal_secure_cookies,

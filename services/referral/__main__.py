@@ -1,4 +1,4 @@
-from services.referral.app import spec
+from services.referral.service import spec
 from shared.runner import serve
 
 serve(spec)

@@ -1,4 +1,4 @@
-from services.reporting.app import spec
+from services.reporting.service import spec
 from shared.runner import serve
 
 serve(spec)

@@ -7,13 +7,13 @@ regions, another framework) without touching the code."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from shared.config import get_settings
 from shared.i18n import LocalisedValueError, Message
 
 HERE = Path(__file__).parent
@@ -95,7 +95,7 @@ class Locations:
 
 @cache
 def locations() -> Locations:
-    path = Path(os.environ.get("RELAIS_LOCATIONS_FILE") or HERE / "locations_bj.json")
+    path = get_settings().locations_file or HERE / "locations_bj.json"
     raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     areas: dict[str, Area] = {}
 
@@ -129,7 +129,7 @@ class Frameworks:
 
 @cache
 def frameworks() -> Frameworks:
-    path = Path(os.environ.get("RELAIS_COMPETENCIES_FILE") or HERE / "competencies_ibcr.json")
+    path = get_settings().competencies_file or HERE / "competencies_ibcr.json"
     raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     competencies = {
         c["code"]: Competency(c["code"], sector, _label(c["label"]))

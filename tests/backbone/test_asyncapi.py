@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.asyncapi import build_asyncapi, load_all_event_types, subject_pattern
+import contracts
+from shared.asyncapi import build_asyncapi, subject_pattern
 from shared.events import registry
 from tests import lab  # noqa: F401 - registers the test event types too
 
 
 def test_every_registered_event_type_is_documented() -> None:
-    load_all_event_types()
+    contracts.load_all()
     doc = build_asyncapi()
     assert doc["asyncapi"].startswith("3.")
     channels = doc["channels"]

@@ -10,8 +10,8 @@ import nats
 import pytest
 from nats.js.errors import APIError
 
+from contracts.intake import AcceptedChild, ReportAccepted
 from relais.embedded import NatsServer, free_port
-from services.intake.events import AcceptedChild, ReportAccepted
 from shared.envelope import Aggregate
 from shared.eventstore import EventStore
 from shared.keys import publish_signing_key

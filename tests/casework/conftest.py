@@ -15,15 +15,15 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NATS
 
-from services.casework import policies
-from services.casework.app import spec
-from services.intake.events import AcceptedChild, ReportAccepted
-from services.referral.events import (
+from contracts.intake import AcceptedChild, ReportAccepted
+from contracts.referral import (
     AgencyRegistered,
     CompetencyAssessed,
     StaffMemberRegistered,
     UnitDescribed,
 )
+from services.casework.app import policies
+from services.casework.service import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate

@@ -3,7 +3,7 @@ views, bad input in both languages, and the supervisor's paged and filtered view
 
 from __future__ import annotations
 
-from services.casework.policies import case_aggregate
+from services.casework.app.policies import case_aggregate
 from tests.casework.conftest import Client, Upstream
 
 SUP = {"user": "sup-1", "roles": ["supervisor"]}

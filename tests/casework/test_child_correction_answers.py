@@ -11,9 +11,9 @@ import pytest
 from nats.aio.client import Client as NATS
 from sqlalchemy import select
 
-from services.casework.events import ChildDetailsReported
-from services.casework.projections_children import child_corrections
-from services.intake.events import ChildCorrectionRefused, ChildDetailsCorrected
+from contracts.casework import ChildDetailsReported
+from contracts.intake import ChildCorrectionRefused, ChildDetailsCorrected
+from services.casework.read.child_correction_handlers import child_corrections
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.ids import derived_id

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.casework.events import ChildDetailsReported
-from services.casework.policies import case_aggregate
+from contracts.casework import ChildDetailsReported
+from services.casework.app.policies import case_aggregate
 from shared.eventstore import EventStore
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import new_case

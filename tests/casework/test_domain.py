@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from contracts import casework as ev
 from services.casework import domain as d
-from services.casework import events as ev
-from services.casework.rules import load_rules
+from services.casework.config import load_rules
 from shared.events import DomainEvent
 
 RULES = load_rules()

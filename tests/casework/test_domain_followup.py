@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from contracts import casework as ev
 from services.casework import domain as d
-from services.casework import events as ev
 from tests.casework.test_domain import (
     NOW,
     RULES,

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.casework.policies import case_aggregate
-from services.casework.projections import cases, notes
+from services.casework.app.policies import case_aggregate
+from services.casework.read.tables import cases, notes
 from shared.access import access_outbox
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.referral.events import (
+from contracts.referral import (
     Consent,
     ReferralAccepted,
     ReferralCompleted,

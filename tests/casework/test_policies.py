@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from services.casework.policies import (
+from services.casework.app.policies import (
     flag_missed_visits_once,
     flag_overdue_once,
     open_pending_once,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.casework.policies import case_aggregate
-from services.referral.events import (
+from contracts.referral import (
     Consent,
     ReferralAccepted,
     ReferralMade,
     ReferralRequestRefused,
 )
+from services.casework.app.policies import case_aggregate
 from tests.casework.conftest import Client, Upstream
 from tests.casework.test_api import SUP, assigned_case, new_case
 

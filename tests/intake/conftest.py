@@ -14,7 +14,7 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from services.intake.app import spec
+from services.intake.service import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import ServiceSpec, create_app

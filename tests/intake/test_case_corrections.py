@@ -17,12 +17,12 @@ from typing import Any
 import nats
 import pytest
 
-from services.casework.events import ChildDetailsReported, ChildIdentified, IdentifiedChild
-from services.intake import case_corrections, recording
-from services.intake.case_corrections import apply_reported_corrections
-from services.intake.events import ChildCorrectionRefused, ChildDetailsCorrected
-from services.intake.policies import record_owed_children
-from services.intake.projections import pending_corrections
+from contracts.casework import ChildDetailsReported, ChildIdentified, IdentifiedChild
+from contracts.intake import ChildCorrectionRefused, ChildDetailsCorrected
+from services.intake.app import case_corrections, recording
+from services.intake.app.case_corrections import apply_reported_corrections
+from services.intake.app.policies import record_owed_children
+from services.intake.read import pending_corrections
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.signing import SigningKey

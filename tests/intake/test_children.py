@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.intake.events import ReportAccepted
+from contracts.intake import ReportAccepted
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, ago, report_body
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.intake.events import ChildDetailsCorrected, ChildRecorded, ReportAccepted
+from contracts.intake import ChildDetailsCorrected, ChildRecorded, ReportAccepted
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, report_body
 

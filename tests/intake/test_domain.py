@@ -6,7 +6,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.casework.events import ChildIdentified, IdentifiedChild
+from contracts.casework import ChildIdentified, IdentifiedChild
+from contracts.intake import (
+    ChildDetailsCorrected,
+    ChildRecorded,
+    ComplaintAcknowledged,
+    ComplaintFiled,
+    ComplaintResolved,
+    DuplicateSuggested,
+    ReportAccepted,
+    ReportedChild,
+    ReportRegistered,
+    ReportScreened,
+    RescreeningOverdue,
+    ScreeningOverdue,
+)
 from services.intake.domain import (
     RESCREEN_HOURS,
     AcknowledgeComplaint,
@@ -34,20 +48,6 @@ from services.intake.domain import (
     decide_report,
     iso,
     report_state,
-)
-from services.intake.events import (
-    ChildDetailsCorrected,
-    ChildRecorded,
-    ComplaintAcknowledged,
-    ComplaintFiled,
-    ComplaintResolved,
-    DuplicateSuggested,
-    ReportAccepted,
-    ReportedChild,
-    ReportRegistered,
-    ReportScreened,
-    RescreeningOverdue,
-    ScreeningOverdue,
 )
 
 RECEIVED = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -1,9 +1,18 @@
-"""Duplicate matching quality on the fixture of West African children's records the matcher
-was tuned on, and the matcher's building blocks."""
+"""The duplicate matcher's building blocks (folding, relations between names, scoring,
+explanations, siblings and twins, the names file) and the first matcher's tuning fixture."""
 
 from __future__ import annotations
 
-from services.intake import matching
+import json
+from datetime import date
+from pathlib import Path
+
+from contracts.intake import DuplicateSuggested
+from services.intake.config import knowledge_from
+from services.intake.domain import matching
+from services.intake.domain.match_weights import default_weights
+from services.intake.domain.names import Relation, fold
+from shared.events import registry
 from tests.intake.matcher_quality import Record, evaluate
 
 # (identity, name, sex, age, commune, year reported). Same identity = same child, reported
@@ -77,39 +86,118 @@ RECORDS: list[Record] = [
 
 
 def test_matcher_precision_and_recall_on_west_african_name_variants() -> None:
-    # The fixture the thresholds were tuned on; see test_matching_heldout.py for the honest
-    # figure on records nobody tuned against.
+    # The first matcher's tuning fixture. "Awa Sow" was taken for a short form of Aïssatou
+    # there; Awa is Hawa (Eve), another name, so that child's third record counts as missed.
     assert len(RECORDS) >= 50
-    quality = evaluate("tuning fixture", RECORDS)
-    assert quality.precision >= 0.9
-    assert quality.recall >= 0.85
+    quality = evaluate("first tuning fixture", RECORDS)
+    assert quality.precision >= 0.95
+    assert quality.recall >= 0.9
 
 
-def test_blocking_keys_keep_variants_together() -> None:
-    for a, b in [("Fatoumata", "Fatou"), ("Kossi", "Kossivi"), ("Aïssatou", "Aissata")]:
-        assert set(matching.blocking_keys(a, None)) & set(matching.blocking_keys(b, None))
+K = knowledge_from()
 
 
-def test_names_fold_accents_and_spelling() -> None:
-    assert matching.tokens("Aïssatou SOW") == matching.tokens("aissatou sow")
-    assert matching.name_similarity(matching.tokens("Kossi"), matching.tokens("Koffi")) < 0.85
-    assert matching.name_similarity(matching.tokens("Fatou"), matching.tokens("Fatimata")) >= 0.9
+def _rel(a: str, b: str) -> Relation:
+    return K.relate(K.parts(a)[0], K.parts(b)[0])
+
+
+def test_national_letters_and_tone_marks_are_folded() -> None:
+    assert fold("Gbɛnu", K.letters) == fold("Gbènou", K.letters).replace("ou", "u")
+    assert _rel("Gbɛnu", "Gbènou") == Relation.SPELLING
+    assert _rel("Ɖossou", "Dossou") == Relation.SAME
+    assert _rel("Olúwaṣeun", "Oluwaseun") == Relation.SAME
+
+
+def test_relations_between_name_parts() -> None:
+    assert _rel("Seun", "Oluwaseun") == Relation.CLIPPED
+    assert _rel("Toundé", "Babatoundé") == Relation.CLIPPED
+    assert _rel("Damilare", "Oluwadamilare") == Relation.CLIPPED  # by the prefix rule
+    assert _rel("Manu", "Emmanuel") == Relation.NICKNAME
+    assert _rel("Mamman", "Mohamed") == Relation.VARIANT
+    assert _rel("Muhammad", "Mamadou") == Relation.VARIANT
+    assert _rel("Hassana", "Housseina") == Relation.TWIN
+    assert _rel("Atsou", "Etsè") == Relation.TWIN
+    assert _rel("Zinsou", "Zinsa") == Relation.OTHER_SEX
+    assert _rel("Kossi", "Koffi") == Relation.DISTINCT
+    assert _rel("Tola", "Tolu") == Relation.DISTINCT
+    assert _rel("Moussa", "Moustapha") == Relation.DISTINCT
+    assert _rel("Zaliatou", "Zalia") == Relation.SPELLING
+    assert _rel("Fatou", "Fatoumata") == Relation.CLIPPED
+    assert _rel("Hounkpè", "Houkpè") == Relation.CLOSE
+    assert _rel("Bio", "Chantal") == Relation.DIFFERENT
+    joined = K.parts("Marie-Josée Agossou")
+    assert [p.written for p in joined] == ["Marie Josée", "Agossou"]
+    assert K.relate(joined[0], K.parts("Jojo")[0]) == Relation.NICKNAME
+
+
+def _child(child_id: str, name: str, age: int, report: str, **kw: object) -> matching.Profile:
+    received = date(2024, 6, 1)
+    return matching.profile(
+        K,
+        child_id,
+        name=name,
+        alias=None,
+        sex=str(kw.get("sex", "male")),
+        born=matching.birth_window(received, None, age, age),
+        commune=str(kw.get("commune", "bj-plateau-ketou")),
+        department="bj-plateau",
+        ages=(age, age),
+        report_id=report,
+        reporter_name=kw.get("reporter"),  # type: ignore[arg-type]
+        year=2024,
+    )
+
+
+def test_a_clipped_yoruba_name_is_suggested_with_its_explanation() -> None:
+    old = _child("a", "Oluwaseun Adeyemi", 13, "r1")
+    new = _child("b", "Seun Adeyemi", 14, "r2")
+    found = matching.score(K, default_weights(), new, old)
+    assert found is not None and found.levels["name"] == "variant"
+    assert found.explanation.en.startswith("Seun is a short form of Oluwaseun; ")
+    assert "same commune" in found.explanation.en and "ages 14 and 13" in found.explanation.en
+    assert found.explanation.fr.startswith("Seun est une forme courte de Oluwaseun ; ")
+    assert set(matching.query_keys(K, new)) & set(matching.blocking_keys(K, old))
+
+
+def test_siblings_twins_and_one_report_are_never_suggested() -> None:
+    w = default_weights()
+    same_report = (_child("a", "Kossi Agbodjan", 9, "r1"), _child("b", "Kossi Agbodjan", 9, "r1"))
+    assert matching.compare(K, *same_report) is None
+    twins = (_child("a", "Taiwo Ojo", 8, "r1"), _child("b", "Kehinde Ojo", 8, "r2"))
+    assert matching.score(K, w, *twins) is None
+    mother = {"reporter": "Awa Diallo"}
+    brothers = (
+        _child("a", "Moussa Diallo", 9, "r1", **mother),
+        _child("b", "Moustapha Diallo", 11, "r2", **mother),
+    )
+    found = matching.compare(K, *brothers)
+    assert found is not None and found.levels["household"] == "sibling_pattern"
+    assert matching.score(K, w, *brothers) is None
 
 
 def test_unnamed_children_and_other_sex_never_match() -> None:
-    born = (2010.0, 2011.0)
-    named = matching.profile(
-        "a", name="Awa Sow", alias=None, sex="female", born=born, commune="unknown"
+    w = default_weights()
+    named = _child("a", "Awa Sow", 10, "r1", sex="female")
+    unnamed = _child("b", "", 10, "r2", sex="female")
+    boy = _child("c", "Awa Sow", 10, "r3", sex="male")
+    assert matching.compare(K, named, unnamed) is None
+    assert matching.score(K, w, named, boy) is None
+
+
+def test_a_names_file_of_another_country_is_used_when_configured(tmp_path: Path) -> None:
+    custom = tmp_path / "names.json"
+    custom.write_text(
+        json.dumps({"variants": [{"name": "X", "forms": ["Youssef", "Yusuf"]}]}), "utf-8"
     )
-    unnamed = matching.profile(
-        "b", name=None, alias=None, sex="female", born=born, commune="unknown"
-    )
-    boy = matching.profile(
-        "c", name="Awa Sow", alias=None, sex="male", born=born, commune="unknown"
-    )
-    assert matching.compare(named, unnamed) is None
-    assert matching.compare(named, boy) is None
-    alias = matching.profile(
-        "d", name=None, alias="Awa Sow", sex="unknown", born=None, commune="unknown"
-    )
-    assert matching.compare(named, alias) is not None
+    k = knowledge_from(custom)
+    assert k.relate(k.parts("Youssef")[0], k.parts("Yusuf")[0]) == Relation.VARIANT
+    assert K.relate(K.parts("Youssef")[0], K.parts("Yusuf")[0]) != Relation.DIFFERENT
+
+
+def test_a_v1_suggestion_is_upcast_with_words_for_its_reasons() -> None:
+    data = {"child_id": "a", "candidate_id": "b", "score": 0.9, "reasons": ["name", "commune"]}
+    event = registry.decode("org.relais.intake.DuplicateSuggested.v1", data)
+    assert isinstance(event, DuplicateSuggested)
+    assert event.explanation_en == "Similar names; same commune"
+    assert event.explanation_fr == "Noms semblables ; même commune"
+    assert event.weights_id == "v1" and event.comparison == {}

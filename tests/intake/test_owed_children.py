@@ -13,10 +13,10 @@ from typing import Any
 import nats
 import pytest
 
-from services.casework.events import ChildIdentified, IdentifiedChild
+from contracts.casework import ChildIdentified, IdentifiedChild
+from contracts.intake import ChildRecorded, ReportedChild, ReportRegistered
+from services.intake.app.policies import child_recorder_every, record_owed_children
 from services.intake.domain import iso
-from services.intake.events import ChildRecorded, ReportedChild, ReportRegistered
-from services.intake.policies import child_recorder_every, record_owed_children
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.signing import SigningKey

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.intake.app.policies import fire_overdue, screening_overdue_every
 from services.intake.domain import parse_time
-from services.intake.policies import fire_overdue, screening_overdue_every
 from shared.envelope import Aggregate
 from tests.intake.conftest import ago, report_body, stop
 

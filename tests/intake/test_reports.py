@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.intake.events import ReportAccepted, ReportAmended, ReportScreened
+from contracts.intake import ReportAccepted, ReportAmended, ReportScreened
 from shared.access import access_outbox
 from shared.envelope import Aggregate
 from tests.intake.conftest import Intake, ago, report_body

@@ -16,13 +16,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from relais.embedded import NatsServer, free_port
-from services.casework import policies as casework_policies
-from services.casework.app import spec as casework_spec
-from services.intake.app import spec as intake_spec
+from services.casework.app import policies as casework_policies
+from services.casework.service import spec as casework_spec
+from services.intake.service import spec as intake_spec
 from services.portal.app import credentials
 from services.portal.service import create_portal
 from services.portal.web.context import Portal
-from services.referral.app import spec as referral_spec
+from services.referral.service import spec as referral_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor

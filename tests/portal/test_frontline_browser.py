@@ -8,7 +8,7 @@ import asyncio
 
 from playwright.async_api import Browser, Page, expect
 
-from services.intake.permissions import permissions as intake_permissions
+from services.intake.web.permissions import permissions as intake_permissions
 from shared.auth import Principal, Role
 from tests.portal.conftest import Screen, open_screen
 from tests.portal.system import PASSWORD, System

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.casework.events import (
+from contracts.casework import (
     CaseOpened,
     ReferralRequested,
     RequestedConsent,
     TransferAccepted,
 )
-from services.referral.cases import case_owner, referral_requests
+from services.referral.read.cases import case_owner, referral_requests
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import EventStore

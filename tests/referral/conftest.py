@@ -15,8 +15,8 @@ import nats
 import pytest
 from fastapi import FastAPI
 
-from services.referral.app import build_spec
 from services.referral.config import ReferralConfig, get_config
+from services.referral.service import build_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import create_app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.referral.availability import Member, availability, label
+from services.referral.domain.availability import Member, availability, label
 
 EXPECTED = ["medical", "psychological", "legal_aid", "transit_shelter"]
 

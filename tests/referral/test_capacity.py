@@ -7,13 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.referral.capacity import RESTORED, sweep_once
-from services.referral.events import (
+from contracts.referral import (
     PlaceReleased,
     PlaceReserved,
     ReferralAccepted,
     ReferralCompleted,
 )
+from services.referral.app.capacity import RESTORED, sweep_once
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker

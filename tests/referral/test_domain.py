@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contracts import referral as ev
 from services.referral import domain as d
-from services.referral import events as ev
 from shared.i18n import Message
 
 DUE = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.referral.policies import DeadlinePolicy
+from services.referral.app.deadlines import DeadlinePolicy
 from shared.envelope import Aggregate
 from tests.referral.conftest import Service, Starter, coordinator, referral_body, seed, worker
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.casework.events import RequestedConsent
-from services.referral.cases import referral_requests
-from services.referral.events import ReferralDetailsShared, ReferralMade, ReferralRequestRefused
-from services.referral.requests import answer, answer_pending_once
+from contracts.casework import RequestedConsent
+from contracts.referral import ReferralDetailsShared, ReferralMade, ReferralRequestRefused
+from services.referral.app.requests import answer, answer_pending_once
+from services.referral.read.cases import referral_requests
 from shared.envelope import Aggregate
 from shared.recorded import RecordedEvent
 from tests.referral.casework_log import Casework, eventually

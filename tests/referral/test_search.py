@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.referral.search import (
+from services.referral.domain.search import (
     Interval,
     Need,
     UnitEntry,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
 
-from services.intake.events import AcceptedChild, ReportAccepted, ReportScreened
-from services.referral.events import Consent, ReferralAccepted, ReferralMade
+from contracts.intake import AcceptedChild, ReportAccepted, ReportScreened
+from contracts.referral import Consent, ReferralAccepted, ReferralMade
 from shared.audit_events import RecordAccessed
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type

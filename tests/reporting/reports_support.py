@@ -9,7 +9,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.intake import events as it
+from contracts import intake as it
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
 from shared.reading import iter_stored

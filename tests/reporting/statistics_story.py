@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client as NATS
 
-from services.casework import events as cw
-from services.intake import events as it
-from services.referral import events as rf
+from contracts import casework as cw
+from contracts import intake as it
+from contracts import referral as rf
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import EventStore

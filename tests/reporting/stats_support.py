@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
 from relais.embedded import NatsServer, free_port
-from services.reporting.app import spec
+from services.reporting.service import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.service import Runtime, ServiceSpec, create_app

@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting.statistics.casestate import Change, states_at
-from services.reporting.statistics.catalogue import INDICATORS
-from services.reporting.statistics.periods import (
+from services.reporting.domain.casestate import Change, states_at
+from services.reporting.domain.catalogue import INDICATORS
+from services.reporting.domain.periods import (
     local_day,
     parse_period,
     period_of,
     periods_between,
 )
-from services.reporting.statistics.query import Query, Record, build_table, quantile
-from services.reporting.statistics.sources import canonical_children, place
+from services.reporting.domain.query import Query, Record, build_table, quantile
+from services.reporting.read.sources import canonical_children, place
 
 BENIN = ZoneInfo("Africa/Porto-Novo")
 
@@ -139,7 +139,7 @@ def test_a_case_state_at_each_period_end() -> None:
 
 
 def test_report_schedule_and_size() -> None:
-    from services.reporting.statistics.reports import (
+    from services.reporting.app.reports import (
         MAX_PUBLICATION_BYTES,
         closed_periods,
         due_at,

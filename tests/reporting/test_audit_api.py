@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from relais.audit import read_case_history
 from relais.cli import app as cli
-from services.reporting.app import spec
+from services.reporting.service import spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.keys import load_keyring

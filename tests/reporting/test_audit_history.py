@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.reporting.audit_history import (
+import contracts
+from shared.audit_history import (
     IndexedEvent,
     Link,
     assemble_history,
@@ -15,10 +16,9 @@ from services.reporting.audit_history import (
     index_envelope,
     parse_instant,
 )
-from shared.asyncapi import load_all_event_types
 from shared.i18n import LocalisedValueError
 
-load_all_event_types()
+contracts.load_all()
 
 
 def stored(

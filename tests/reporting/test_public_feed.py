@@ -9,8 +9,8 @@ from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
-from services.referral.events import Consent, ReferralMade
-from services.reporting.app import spec
+from contracts.referral import Consent, ReferralMade
+from services.reporting.service import spec
 from shared.config import Settings
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore

@@ -11,8 +11,8 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.reporting.statistics.reports import ReportPolicy
-from services.reporting.statistics.reports_api import report_clock
+from services.reporting.app.reports import ReportPolicy
+from services.reporting.web.reports import report_clock
 from tests.reporting.reports_support import DEFINITION, stored, write_reports
 from tests.reporting.stats_support import Reporting, caught_up, running, settings_for
 

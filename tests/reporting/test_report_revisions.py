@@ -16,9 +16,9 @@ import pytest
 from nats.aio.client import Client as NATS
 from pydantic import ValidationError
 
-from services.reporting.statistics.report_tables import changes, iso, small_differences
-from services.reporting.statistics.reports import ReportPolicy
-from services.reporting.statistics.revisions import REVISION_CHECK_EVERY
+from services.reporting.app.report_tables import changes, iso, small_differences
+from services.reporting.app.reports import ReportPolicy
+from services.reporting.app.revisions import REVISION_CHECK_EVERY
 from shared.config import Settings
 from tests.reporting.reports_support import (
     DEFINITION,

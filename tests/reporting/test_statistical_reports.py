@@ -15,7 +15,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from services.reporting.statistics.reports import ReportPolicy, reports_owed
+from services.reporting.app.reports import ReportPolicy, reports_owed
 from shared.reading import iter_stored
 from tests.reporting.reports_support import DEFINITION, write_reports
 from tests.reporting.stats_support import caught_up, running, settings_for

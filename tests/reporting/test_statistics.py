@@ -19,7 +19,7 @@ import nats
 import pytest
 from sqlalchemy import text
 
-from services.reporting.statistics import facts
+from services.reporting.read import facts
 from tests.reporting.disclosure import disclosed
 from tests.reporting.statistics_story import STAFF, TZ, UNITS, Story, write_story
 from tests.reporting.stats_support import (

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from relais.cli import app as cli
-from services.reporting.statistics import facts, publications
+from services.reporting.read import facts, publications
 from shared.db import make_engine
 from shared.streams import ensure_streams
 from tests.reporting.statistics_story import write_story

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from services.reporting.statistics.suppression import (
+from services.reporting.domain.suppression import (
     PRIMARY,
     PUBLISHED,
     SECONDARY,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.casework.events import IdentifiedChild, RequestedConsent
+from contracts.casework import IdentifiedChild, RequestedConsent
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.casework import events as ev
+from contracts import casework as ev
 from services.casework.domain.commands import (
     AddAction,
     AddGoal,
@@ -42,6 +42,7 @@ from services.casework.domain.records import (
     plan,
     request_closure,
 )
+from services.casework.domain.rules import Rules
 from services.casework.domain.state import (
     RISK_LEVELS,
     STAGES,
@@ -56,7 +57,6 @@ from services.casework.domain.transfer import (
     request_transfer,
     withdraw_transfer,
 )
-from services.casework.rules import Rules
 from shared.domain import DomainError, refuse
 from shared.events import DomainEvent
 from shared.i18n import Message

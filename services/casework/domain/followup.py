@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.casework import events as ev
+from contracts import casework as ev
 from services.casework.domain.commands import (
     AddNote,
     DeliverService,
@@ -14,8 +14,8 @@ from services.casework.domain.commands import (
     RecordVisit,
     ReportChildDetails,
 )
+from services.casework.domain.rules import Rules
 from services.casework.domain.state import NOTE_SENSITIVITIES, RISK_LEVELS, CaseState
-from services.casework.rules import Rules
 from shared.domain import refuse
 from shared.events import DomainEvent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.casework import events as ev
+from contracts import casework as ev
 from services.casework.domain.commands import (
     AddAction,
     AddGoal,
@@ -13,6 +13,7 @@ from services.casework.domain.commands import (
     ReferralRequest,
     RequestClosure,
 )
+from services.casework.domain.rules import Rules
 from services.casework.domain.state import (
     DECISION_KINDS,
     MAJOR_DECISIONS,
@@ -21,7 +22,6 @@ from services.casework.domain.state import (
     STAGES,
     CaseState,
 )
-from services.casework.rules import Rules
 from shared.domain import refuse
 from shared.events import DomainEvent
 

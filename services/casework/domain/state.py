@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from services.casework import events as ev
-from services.casework.rules import Rules
+from contracts import casework as ev
+from services.casework.domain.rules import Rules
 from shared.events import DomainEvent
 
 STAGES: tuple[str, ...] = (

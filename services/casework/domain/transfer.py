@@ -3,7 +3,7 @@ by the receiving agency, withdrawn only by the owning one."""
 
 from __future__ import annotations
 
-from services.casework import events as ev
+from contracts import casework as ev
 from services.casework.domain.commands import AnswerTransfer, RequestTransfer, WithdrawTransfer
 from services.casework.domain.state import CaseState, PendingTransfer
 from shared.domain import refuse

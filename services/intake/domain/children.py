@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.casework.events import ChildIdentified
-from services.intake.events import (
+from contracts.casework import ChildIdentified
+from contracts.intake import (
     ChildDetailsCorrected,
     ChildRecorded,
     DuplicateConfirmed,
@@ -22,6 +22,7 @@ from services.intake.events import (
 from shared.domain import DomainError
 from shared.events import DomainEvent
 from shared.i18n import Message
+from shared.validation import ChildCorrection
 
 # What a correction may change: the child as described, never where the record came from.
 CORRECTABLE = (
@@ -38,6 +39,19 @@ CORRECTABLE = (
     "whereabouts",
 )
 AGE_FIELDS = ("date_of_birth", "age_years", "age_min", "age_max")
+
+
+class CorrectableChildIn(ChildCorrection):
+    """A correction as sent, by an intake officer or by a case worker through casework."""
+
+    def record_changes(self) -> dict[str, Any]:
+        """The fields sent, as the child record holds them (JSON values, a range as its two
+        ends)."""
+        changes = self.sent()
+        if "age_range" in changes:
+            ages = changes.pop("age_range") or {}
+            changes["age_min"], changes["age_max"] = ages.get("min"), ages.get("max")
+        return changes
 
 
 def age_on(born: date, on: date) -> int:

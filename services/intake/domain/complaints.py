@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from services.intake.events import ComplaintAcknowledged, ComplaintFiled, ComplaintResolved
+from contracts.intake import ComplaintAcknowledged, ComplaintFiled, ComplaintResolved
 from shared.domain import DomainError
 from shared.events import DomainEvent
 from shared.i18n import Message

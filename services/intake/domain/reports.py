@@ -7,9 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.intake.domain.children import age_range
-from services.intake.domain.timestamps import iso, parse_time
-from services.intake.events import (
+from contracts.intake import (
     AcceptedChild,
     ReportAccepted,
     ReportAmended,
@@ -19,6 +17,8 @@ from services.intake.events import (
     RescreeningOverdue,
     ScreeningOverdue,
 )
+from services.intake.domain.children import age_range
+from services.intake.domain.timestamps import iso, parse_time
 from shared.domain import DomainError
 from shared.events import DomainEvent
 from shared.i18n import Message

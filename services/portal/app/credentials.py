@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -123,7 +123,3 @@ async def attempt(
         if good:
             return SignIn(account_id, Verdict(True))
         return SignIn(None, may_try(after, now) if after.locked_until else Verdict(True))
-
-
-def throttle_of(lockout_after: int, lockout_minutes: float, backoff_s: float) -> Throttle:
-    return Throttle(lockout_after, timedelta(minutes=lockout_minutes), backoff_s)

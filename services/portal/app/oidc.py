@@ -5,20 +5,18 @@ services make, and checks the ID token (signature, issuer, audience, nonce) itse
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import jwt
 
-from services.portal.app import sessions
 from services.portal.config import OidcConfig
-from shared.auth import AuthError, TokenVerifier
+from shared.auth import TokenVerifier
 from shared.config import Settings
 
 with warnings.catch_warnings():
@@ -27,11 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-if TYPE_CHECKING:
-    from services.portal.web.context import Portal, Viewer
-
 log = logging.getLogger(__name__)
-REFRESH_MARGIN = timedelta(seconds=30)
 
 
 class OidcError(Exception):
@@ -163,45 +157,3 @@ class OidcClient:
         if claims.get("nonce") != nonce:
             raise OidcError("ID token nonce does not match")
         return claims
-
-
-async def viewer_from_tokens(portal: Portal, session: sessions.Session, lang: str) -> Viewer | None:
-    """The person of an identity-provider session, refreshing the access token when it is
-    about to expire; None when it can no longer be had (sign in again)."""
-    from services.portal.web.context import Viewer
-
-    assert portal.verifier is not None and portal.oidc is not None
-    access = session.access_token or ""
-    expires = session.access_expires_at
-    if expires is not None and expires - REFRESH_MARGIN < datetime.now(UTC):
-        if not session.refresh_token:
-            return None
-        try:
-            fresh = await portal.oidc.refresh(session.refresh_token)
-        except Exception as exc:  # an unusable answer ends the session, whatever it was
-            log.warning("token refresh failed: %s", type(exc).__name__)
-            return None
-        await sessions.update_tokens(
-            portal.engine,
-            session.token_hash,
-            access_token=fresh.access_token,
-            refresh_token=fresh.refresh_token or session.refresh_token,
-            access_expires_at=fresh.expires_at,
-        )
-        access = fresh.access_token
-    try:
-        principal = await asyncio.to_thread(portal.verifier.verify, access)
-    except AuthError:
-        return None
-    return Viewer(
-        session=session,
-        user=principal.user,
-        email="",
-        name=session.display_name or principal.user,
-        agency=principal.agency,
-        unit=principal.unit,
-        roles=frozenset(r.value for r in principal.roles),
-        token=access,
-        language=lang,
-        local=False,
-    )

@@ -6,23 +6,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.portal.domain.signin import Lifetimes
 from services.portal.read.tables import sessions
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Lifetimes:
-    idle: timedelta
-    absolute: timedelta
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,7 @@ async def find(
         row = (await conn.execute(select(sessions).where(sessions.c.token_hash == key))).first()
         if row is None:
             return Found(None)
-        if now - row.last_seen_at > lifetimes.idle or now - row.created_at > lifetimes.absolute:
+        if lifetimes.ended(row.created_at, row.last_seen_at, now):
             await conn.execute(delete(sessions).where(sessions.c.token_hash == key))
             return Found(None, expired=True, account_id=row.account_id)
         await conn.execute(

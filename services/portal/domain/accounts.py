@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.portal import events as ev
+from contracts import portal as ev
 from shared.auth import Role
 from shared.domain import refuse
 from shared.events import DomainEvent

@@ -1,11 +1,23 @@
-"""The sign-in throttle: after the second failure in a row a wait that doubles with each
-further failure, and after ``lockout_after`` failures a temporary lock. Kept per email address
-whether or not an account has it, so the answers never tell which addresses exist."""
+"""How long a session lasts, and the sign-in throttle: after the second failure in a row a
+wait that doubles with each further failure, and after ``lockout_after`` failures a temporary
+lock. Kept per email address whether or not an account has it, so the answers never tell
+which addresses exist."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """A session ends after ``idle`` unused, or ``absolute`` after sign-in."""
+
+    idle: timedelta
+    absolute: timedelta
+
+    def ended(self, created: datetime, last_seen: datetime, now: datetime) -> bool:
+        return now - last_seen > self.idle or now - created > self.absolute
 
 
 @dataclass(frozen=True)

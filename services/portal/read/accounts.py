@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.portal import events as ev
+from contracts import portal as ev
 from services.portal.domain.accounts import Account
 from services.portal.read.tables import accounts, projection
 from shared.recorded import RecordedEvent

@@ -4,6 +4,7 @@ back on the sign-in page with what was typed, so nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from dataclasses import dataclass
@@ -18,11 +19,14 @@ from starlette.datastructures import FormData
 from services.portal.app import sessions
 from services.portal.read import accounts as account_rows
 from services.portal.web import i18n
-from services.portal.web.context import Viewer, portal_of
+from services.portal.web.context import Portal, Viewer, portal_of
 from services.portal.web.pages import LANG_COOKIE, PRE_COOKIE, SESSION_COOKIE
+from shared.auth import AuthError
 
 log = logging.getLogger(__name__)
 SERVICE_TOKEN_TTL_S = 600
+# An identity provider's access token this close to expiry is refreshed first.
+REFRESH_MARGIN = timedelta(seconds=30)
 MAX_FIELDS = 400  # a report with many children; far below what would strain the server
 
 
@@ -141,8 +145,6 @@ async def _viewer(request: Request, session: sessions.Session) -> Viewer | None:
     portal = portal_of(request)
     lang = i18n.current_language.get()
     if session.kind == "oidc":
-        from services.portal.app.oidc import viewer_from_tokens
-
         return await viewer_from_tokens(portal, session, lang)
     row = await account_rows.by_id(portal.engine, session.account_id)
     if row is None or row.disabled or portal.issuer is None:
@@ -239,3 +241,43 @@ def minutes(delta: timedelta) -> int:
 
 def as_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+async def viewer_from_tokens(portal: Portal, session: sessions.Session, lang: str) -> Viewer | None:
+    """The person of an identity-provider session, refreshing the access token when it is
+    about to expire; None when it can no longer be had (sign in again)."""
+    assert portal.verifier is not None and portal.oidc is not None
+    access = session.access_token or ""
+    expires = session.access_expires_at
+    if expires is not None and expires - REFRESH_MARGIN < datetime.now(UTC):
+        if not session.refresh_token:
+            return None
+        try:
+            fresh = await portal.oidc.refresh(session.refresh_token)
+        except Exception as exc:  # an unusable answer ends the session, whatever it was
+            log.warning("token refresh failed: %s", type(exc).__name__)
+            return None
+        await sessions.update_tokens(
+            portal.engine,
+            session.token_hash,
+            access_token=fresh.access_token,
+            refresh_token=fresh.refresh_token or session.refresh_token,
+            access_expires_at=fresh.expires_at,
+        )
+        access = fresh.access_token
+    try:
+        principal = await asyncio.to_thread(portal.verifier.verify, access)
+    except AuthError:
+        return None
+    return Viewer(
+        session=session,
+        user=principal.user,
+        email="",
+        name=session.display_name or principal.user,
+        agency=principal.agency,
+        unit=principal.unit,
+        roles=frozenset(r.value for r in principal.roles),
+        token=access,
+        language=lang,
+        local=False,
+    )

@@ -1,0 +1,37 @@
+"""Wiring of the casework service."""
+
+from __future__ import annotations
+
+import contracts
+from services.casework.app.policies import flag_missed_visits, flag_overdue, open_cases
+from services.casework.read import projection
+from services.casework.read.directory import staff_projection
+from services.casework.web.case_views import router as read_router
+from services.casework.web.cases import router as command_router
+from services.casework.web.child_corrections import router as child_corrections_router
+from services.casework.web.followup import router as followup_router
+from services.casework.web.supervision import router as supervision_router
+from shared.service import ServiceSpec
+
+contracts.load_all()  # the AsyncAPI document lists every event type
+
+spec = ServiceSpec(
+    name="casework",
+    context="casework",
+    title="Relais casework: cases from opening to closure",
+    description="Cases opened from accepted reports or directly by a worker who found a "
+    "child, assignment by competency, assessments, best interests, the case plan and its "
+    "referral requests, services, follow-up visits, notes by sensitivity, transfers between "
+    "agencies, closure and reopening, corrections of the child's details sent to intake; "
+    "supervisor views.",
+    projections=[projection, staff_projection],
+    routers=[
+        read_router,
+        supervision_router,
+        command_router,
+        followup_router,
+        child_corrections_router,
+    ],
+    # Started once the projectors run; each is safe on several instances at once.
+    background=[open_cases, flag_overdue, flag_missed_visits],
+)

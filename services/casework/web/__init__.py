@@ -1,0 +1,1 @@
+"""Casework's HTTP API: routes, request and response models, permissions."""

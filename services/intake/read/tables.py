@@ -1,0 +1,142 @@
+"""Intake's read model tables, and the one projection that fills them from the handler
+modules of this package."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from shared.projection import Projection
+
+metadata = MetaData()
+reports = Table(
+    "intake_reports",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("agency", String(200), nullable=False, index=True),
+    Column("unit", String(200)),
+    Column("channel", String(50), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("commune", String(100), nullable=False),
+    Column("concerns", ARRAY(String(100)), nullable=False),
+    Column("status", String(50), nullable=False, index=True),
+    Column("urgency", String(20), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False, index=True),
+    Column("screened_at", DateTime(timezone=True)),
+    Column("within_deadline", Boolean),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("rescreen_by", DateTime(timezone=True), index=True),  # waiting for more information
+    Column("rescreen_overdue", Boolean, nullable=False, default=False),
+    Column("immediate_danger", Boolean, nullable=False),
+    Column("children_count", Integer, nullable=False),
+    Column("document", JSONB, nullable=False),  # the report as it now reads, amendments applied
+    Column("version", BigInteger, nullable=False),  # last stream sequence: expected version
+)
+children = Table(
+    "intake_children",
+    metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("report_id", String(64), index=True),  # none for a child found by a case worker
+    Column("case_id", String(64)),  # the case opened directly for the child, if any
+    Column("agency", String(200), nullable=False),
+    Column("commune", String(100), nullable=False),
+    Column("sex", String(20), nullable=False),
+    Column("unidentified", Boolean, nullable=False),
+    Column("born_from", Float),
+    Column("born_to", Float),
+    # Name codes by birth year (``m:SN|2011``): what the matcher's index looks candidates up by.
+    Column("block_keys", ARRAY(String(48)), nullable=False),
+    Column("details", JSONB, nullable=False),  # as it now reads, corrections applied
+    Column("corrections", JSONB, nullable=False, default=list),  # fields, reason, when, who
+    # Corrections casework sent that intake refused: request, case, code, reason; no value.
+    Column("refusals", JSONB, nullable=False, default=list),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_intake_children_block_keys", "block_keys", postgresql_using="gin"),
+)
+pending_children = Table(
+    "intake_pending_children",
+    metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("site", String(100), nullable=False),  # the site that must answer the request
+    Column("source", String(10), nullable=False),  # report or case
+    Column("request_id", String(64), nullable=False),  # the asking event: the causation
+    Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("event", JSONB, nullable=False),  # the ChildRecorded to append
+)
+# Corrections casework reported (``ChildDetailsReported``), one per request, for the child
+# corrector to answer. Owed while neither the child's corrections nor its refusals name the
+# request (an anti-join at read time, as for pending children: the two streams arrive in any
+# order); an answer seen after its request deletes the row.
+pending_corrections = Table(
+    "intake_pending_corrections",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # the casework event: the causation
+    Column("child_id", String(64), nullable=False, index=True),
+    Column("case_id", String(64), nullable=False),
+    Column("site", String(100), nullable=False),  # the site that must answer the request
+    Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", JSONB, nullable=False),  # the worker, from casework's envelope
+    Column("changes", JSONB, nullable=False),  # as intake's correction body names them
+    Column("reason", Text, nullable=False),
+)
+suggestions = Table(
+    "intake_duplicate_suggestions",
+    metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("candidate_id", String(64), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("reasons", ARRAY(String(20)), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("explanation", JSONB, nullable=False),  # {"en": ..., "fr": ...}: names children
+    Column("comparison", JSONB, nullable=False),  # field -> level, what a decision teaches
+    Column("weights_id", String(40), nullable=False),
+    Column("decided_seq", BigInteger),  # the confirmation or rejection: training data order
+)
+# The duplicate matcher's weights, as estimated from decisions: the last row is in force.
+match_weights = Table(
+    "intake_match_weights",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),  # stream sequence of MatchWeightsEstimated
+    Column("weights_id", String(40), nullable=False, unique=True),
+    Column("weights", JSONB, nullable=False),
+    Column("estimated_at", DateTime(timezone=True), nullable=False),
+)
+links = Table(
+    "intake_child_links",
+    metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("other_id", String(64), primary_key=True),
+)
+complaints = Table(
+    "intake_complaints",
+    metadata,
+    Column("complaint_id", String(64), primary_key=True),
+    Column("about_user", String(200), nullable=False),
+    Column("about_agency", String(200), nullable=False),
+    Column("filed_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # filed, acknowledged, resolved
+    Column("upheld", Boolean),
+    Column("document", JSONB, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# v2: pending children, corrections, re-screen deadlines, complaint follow-up.
+# v3: corrections casework reported, and which request each correction answered.
+# v4: refusals of those corrections are answers too (the child's refusals); pending
+#     corrections no longer keep a status of their own.
+# v5: the matcher's index (name codes by birth year, GIN), suggestions' explanations and
+#     comparisons, the matcher's weights.
+projection = Projection(name="intake.main", version=5, metadata=metadata)

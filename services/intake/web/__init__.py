@@ -1,0 +1,1 @@
+"""Intake's HTTP API: routes, request and response models, permissions."""

@@ -1,0 +1,327 @@
+"""Reports: register, screen, amend, list, read."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import and_, or_, select
+
+from contracts.intake import ChildRecorded, ReportedChild, Reporter, ReportRegistered
+from services.intake.app import recording
+from services.intake.app.aggregates import actor_of, aggregate, load
+from services.intake.domain import (
+    AmendReport,
+    RegisterReport,
+    ReportState,
+    ScreenReport,
+    children_of,
+    decide_report,
+    iso,
+    report_state,
+)
+from services.intake.read import reports
+from services.intake.web import children as child_records
+from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
+from services.intake.web.permissions import permissions
+from services.intake.web.schemas import AmendmentIn, ReportIn, ScreeningIn
+from shared.access import sees_agency
+from shared.auth import Principal, Role
+from shared.http import ApiError, idempotency_key
+from shared.i18n import Message
+from shared.ids import derived_id, new_id
+from shared.loops import raise_if_cancelling
+from shared.pagination import fetch_page
+from shared.reference import codes
+from shared.service import Runtime
+from shared.validation import check_commune
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/reports", tags=["reports"])
+ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
+Status = Literal["received", "protection_concern", "not_a_concern", "redirect", "more_information"]
+# Only people who weigh the risk see who is accused (restricted field).
+SEES_PERPETRATOR = (Role.screener, Role.supervisor, Role.auditor)
+
+
+def _child(child_id: str, c: Any) -> ReportedChild:
+    return ReportedChild(
+        child_id=child_id,
+        unidentified=c.unidentified,
+        name=c.name,
+        alias=c.alias,
+        sex=c.sex,
+        date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else None,
+        age_years=c.age_years,
+        age_min=c.age_range.min if c.age_range else None,
+        age_max=c.age_range.max if c.age_range else None,
+        documented=c.documented,
+        school_status=c.school_status,
+        vulnerabilities=c.vulnerabilities,
+        whereabouts=c.whereabouts,
+    )
+
+
+@router.post("", status_code=201)
+async def register_report(
+    body: ReportIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.create"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    key = idempotency_key(request)
+    # A retry with the same key names the same report and children, so it stores nothing new.
+    report_id = derived_id("intake.report", principal.agency, key) if key else new_id()
+    now = datetime.now(UTC)
+    event = ReportRegistered(
+        report_id=report_id,
+        agency=principal.agency,
+        unit=principal.unit,
+        channel=body.channel,
+        received_at=iso(body.received_at.astimezone(UTC)),
+        commune=body.commune,
+        concerns=body.concerns,
+        children=[
+            _child(derived_id(report_id, "child", str(i)), c) for i, c in enumerate(body.children)
+        ],
+        reporter=Reporter(**body.reporter.model_dump()) if body.reporter else None,
+        alleged_perpetrator=body.alleged_perpetrator,
+        narrative=body.narrative,
+        immediate_danger=body.immediate_danger,
+        urgency=body.urgency or ("emergency" if body.immediate_danger else "normal"),
+    )
+    events = decide_report(ReportState(), RegisterReport(event, now))
+    agg = aggregate(rt, "report", report_id)
+    result = await rt.commit(agg, 0, events, actor=actor_of(principal), idempotency_key=key)
+    registered = result.events[0]
+    stored = registered.event
+    assert isinstance(stored, ReportRegistered)
+    # From here the children are owed their records: recorded now to answer with suggested
+    # duplicates, or by the child-recorder loop if this request dies first.
+    children = [await _record(rt, principal, child, registered.id) for child in children_of(stored)]
+    return {
+        "report_id": report_id,
+        "version": result.head.seq,
+        "status": "received",
+        "urgency": stored.urgency,
+        "children": children,
+    }
+
+
+async def _record(
+    rt: Runtime, principal: Principal, child: ChildRecorded, cause: str
+) -> dict[str, Any]:
+    try:
+        done = await recording.record_child(
+            rt, child, actor=actor_of(principal), causation_id=cause, writer="request"
+        )
+    except Exception as exc:
+        # The report is stored: answering 500 would invite a second report. The loop writes
+        # the record; the answer says it is still to come.
+        raise_if_cancelling(exc)
+        log.warning("child record left to the recorder: %s", type(exc).__name__)
+        return {"child_id": child.child_id, "recorded": False, "suggested_duplicates": []}
+    return {
+        "child_id": done.child_id,
+        "recorded": True,
+        "suggested_duplicates": [suggestion_view(s) for s in done.suggestions],
+    }
+
+
+@router.post("/{report_id}/screening")
+async def screen_report(
+    report_id: ReportId,
+    body: ScreeningIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.screen"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    agg = aggregate(rt, "report", report_id)
+    state, version = await load(rt, agg, report_state)
+    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
+        raise not_found()
+    child_ids = [c.child_id for c in state.children]
+    command = ScreenReport(
+        decision=body.decision,
+        urgency=body.urgency,
+        rationale=body.rationale,
+        redirect_to=body.redirect_to,
+        agency=principal.agency,
+        unit=principal.unit,
+        now=datetime.now(UTC),
+        canonical_children=await child_records.canonical_ids(rt, child_ids),
+        current_children=await recording.current_details(rt, child_ids),
+    )
+    events = decide_report(state, command)
+    # The version the screener saw, if given: a decision on a stale screen is refused (409).
+    expected = body.version if body.version is not None else version
+    result = await rt.commit(
+        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    )
+    screened = result.events[0].event
+    return {
+        "report_id": report_id,
+        "status": getattr(screened, "decision", body.decision),
+        "urgency": getattr(screened, "urgency", body.urgency),
+        "deadline": getattr(screened, "deadline", None),
+        "rescreen_by": getattr(screened, "rescreen_by", None),
+        "accepted": any(e.event.name == "ReportAccepted" for e in result.events),
+        "version": result.head.seq,
+    }
+
+
+REQUIRED_WHEN_AMENDED = ("channel", "received_at", "commune", "concerns", "immediate_danger")
+
+
+@router.post("/{report_id}/amendments")
+async def amend_report(
+    report_id: ReportId,
+    body: AmendmentIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.amend"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    agg = aggregate(rt, "report", report_id)
+    state, version = await load(rt, agg, report_state)
+    if not state.exists or not sees_agency(principal, str(state.data["agency"])):
+        raise not_found()
+    changes = body.changes.model_dump(mode="json", exclude_unset=True)
+    for name in (*REQUIRED_WHEN_AMENDED, "urgency"):
+        if name in changes and changes[name] is None:
+            raise ApiError(
+                422,
+                "required_field",
+                Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé."),
+                field=f"changes.{name}",
+            )
+    if body.changes.received_at is not None:  # one spelling of an instant, as registered
+        changes["received_at"] = iso(body.changes.received_at.astimezone(UTC))
+    events = decide_report(state, AmendReport(changes=changes, reason=body.reason))
+    expected = body.version if body.version is not None else version
+    result = await rt.commit(
+        agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
+    )
+    return {
+        "report_id": report_id,
+        "fields": getattr(result.events[0].event, "fields", []),
+        "version": result.head.seq,
+    }
+
+
+def _summary(row: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "report_id": row.report_id,
+        "agency": row.agency,
+        "channel": row.channel,
+        "received_at": iso(row.received_at),
+        "commune": row.commune,
+        "concerns": list(row.concerns),
+        "status": row.status,
+        "urgency": row.urgency,
+        "deadline": iso(row.deadline),
+        "overdue": bool(row.overdue or (row.screened_at is None and row.deadline < now)),
+        "within_deadline": row.within_deadline,
+        "rescreen_by": iso(row.rescreen_by) if row.rescreen_by else None,
+        "rescreen_overdue": bool(
+            row.rescreen_overdue
+            or (row.status == "more_information" and row.rescreen_by and row.rescreen_by < now)
+        ),
+        "immediate_danger": row.immediate_danger,
+        "children_count": row.children_count,
+        "version": row.version,
+    }
+
+
+def _bad_filter(field: str) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_filter",
+        Message(en="Unknown value for this filter.", fr="Valeur inconnue pour ce filtre."),
+        field=field,
+    )
+
+
+@router.get("")
+async def list_reports(
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.list"))],
+    status: Status | None = None,
+    urgency: Literal["emergency", "high", "normal"] | None = None,
+    overdue: bool | None = None,
+    commune: str | None = Query(default=None, max_length=100),
+    concern: str | None = Query(default=None, max_length=100),
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    page: int = Query(default=1, ge=1, le=100_000),
+    page_size: int = Query(default=50, ge=1, le=200),
+) -> dict[str, Any]:
+    """No names here: a list identifies no child, so it is not an access record."""
+    rt = runtime_of(request)
+    now = datetime.now(UTC)
+    where = []
+    if not principal.has(Role.auditor):
+        where.append(reports.c.agency == principal.agency)
+    if status:
+        where.append(reports.c.status == status)
+    if urgency:
+        where.append(reports.c.urgency == urgency)
+    # Late: past the first screening deadline, or waiting for more information past the
+    # re-screen deadline (flagged by the policy, or not yet).
+    late = or_(
+        reports.c.overdue.is_(True),
+        and_(reports.c.screened_at.is_(None), reports.c.deadline < now),
+        reports.c.rescreen_overdue.is_(True),
+        and_(reports.c.status == "more_information", reports.c.rescreen_by < now),
+    )
+    if overdue is not None:
+        where.append(late if overdue else ~late)
+    if commune:
+        try:
+            check_commune(commune)
+        except ValueError:
+            raise _bad_filter("commune") from None
+        where.append(reports.c.commune == commune)
+    if concern:
+        if concern not in codes().concerns:
+            raise _bad_filter("concern")
+        where.append(reports.c.concerns.contains([concern]))
+    for name, moment in (("received_from", received_from), ("received_to", received_to)):
+        if moment is not None and moment.tzinfo is None:
+            raise _bad_filter(name)
+    if received_from:
+        where.append(reports.c.received_at >= received_from)
+    if received_to:
+        where.append(reports.c.received_at <= received_to)
+    assert rt.engine is not None
+    rows, total = await fetch_page(
+        rt.engine,
+        select(reports).where(*where),
+        reports.c.received_at.desc(),
+        reports.c.report_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    items = [_summary(r, now) for r in rows]
+    return {"items": items, "page": page, "page_size": page_size, "total": total}
+
+
+@router.get("/{report_id}")
+async def read_report(
+    report_id: ReportId,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("report.read"))],
+) -> dict[str, Any]:
+    rt = runtime_of(request)
+    assert rt.engine is not None and rt.access_log is not None
+    async with rt.engine.connect() as conn:
+        row = (await conn.execute(select(reports).where(reports.c.report_id == report_id))).first()
+    if row is None or not sees_agency(principal, row.agency):
+        raise not_found()
+    document = dict(row.document)
+    if not principal.has(*SEES_PERPETRATOR) and document.get("alleged_perpetrator"):
+        document["alleged_perpetrator"] = "[restricted]"
+    # Names, birth dates and the narrative are about to be shown: record who read them.
+    await rt.access_log.record(principal, "report", [report_id], purpose="intake.report.read")
+    return {**_summary(row, datetime.now(UTC)), "document": document}

@@ -1,0 +1,1 @@
+"""Referral's read models: the directory, capacity, referrals, and what it learns of cases."""

@@ -1,0 +1,1 @@
+"""Referral's HTTP API: routes, request and response models, permissions."""

@@ -1,0 +1,1 @@
+"""Reporting's HTTP API: statistics, periodic reports, the auditor's routes, permissions."""

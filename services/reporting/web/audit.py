@@ -1,0 +1,137 @@
+"""The auditor's API: a case's history as of any moment, and who read which record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.read.audit_index import access_table, case_candidates, indexed_up_to
+from services.reporting.web.permissions import permissions
+from shared.access import AccessLog
+from shared.audit_history import assemble_history, format_instant, parse_instant
+from shared.auth import Principal
+from shared.http import ApiError
+from shared.i18n import LocalisedValueError, Message
+from shared.pagination import fetch_page
+from shared.service import Runtime
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+CASE_NOT_FOUND = Message(
+    en="No event of the log names this case.",
+    fr="Aucun événement du journal ne concerne ce dossier.",
+)
+NEED_FILTER = Message(
+    en="Give a record_id or a user.",
+    fr="Indiquez un record_id ou un user.",
+)
+
+
+def _instant(value: object) -> object:
+    # Before pydantic's own datetime parsing, which would take a time without an offset and
+    # read it in no particular zone; parse_instant refuses it with a reason in both languages.
+    return parse_instant(value) if isinstance(value, str) else value
+
+
+AsOf = Annotated[datetime | None, BeforeValidator(_instant)]
+RecordId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _started(request: Request) -> tuple[AsyncEngine, AccessLog]:
+    runtime: Runtime = request.app.state.runtime
+    assert runtime.engine is not None and runtime.access_log is not None
+    return runtime.engine, runtime.access_log
+
+
+@router.get("/cases/{case_id}")
+async def case_history(
+    request: Request,
+    case_id: RecordId,
+    principal: Annotated[Principal, Depends(permissions.require("audit.case.read"))],
+    as_of: Annotated[AsOf, Query(description="RFC 3339; only events up to this instant")] = None,
+) -> dict[str, Any]:
+    """Everything the log holds about a case and its children across intake, referral and
+    casework, in order; with ``as_of``, the history and state at that instant."""
+    engine, access_log = _started(request)
+    async with engine.connect() as conn:
+        candidates = await case_candidates(conn, case_id)
+        freshness = await indexed_up_to(conn)
+    history = assemble_history(case_id, candidates, as_of)
+    if history is None:
+        raise ApiError(404, "case_not_found", CASE_NOT_FOUND, extra={"case_id": case_id})
+    # The history shows the children's data: the read is on the record like any other.
+    purpose = "audit: case history" + (f" as of {format_instant(as_of)}" if as_of else "")
+    await access_log.record(principal, "case", [case_id], purpose=purpose)
+    await access_log.record(principal, "child", history.ids("child"), purpose=purpose)
+    return {**history.as_dict(), "indexed_up_to": freshness}
+
+
+@router.get("/access")
+async def access_records(
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("audit.access.read"))],
+    record_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    user: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Who read a record (``record_id``: a case, child, report or referral id), or what a
+    user read (``user``), or both; most recent first."""
+    if record_id is None and user is None:
+        # Answered like any invalid query: the field and the reason, in the caller's language.
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "record_id"),
+                    "msg": NEED_FILTER.en,
+                    "input": None,
+                    "ctx": {"error": LocalisedValueError(NEED_FILTER)},
+                }
+            ]
+        )
+    engine, _ = _started(request)
+    t = access_table
+    where = []
+    if record_id is not None:
+        where.append(t.c.record_id == record_id)
+    if user is not None:
+        where.append(t.c.user_id == user)
+    async with engine.connect() as conn:
+        rows, total = await fetch_page(
+            conn,
+            select(t).where(*where),
+            t.c.read_at.desc(),
+            t.c.seq.desc(),
+            offset=(page - 1) * page_size,
+            limit=page_size,
+        )
+        freshness = await indexed_up_to(conn)
+    return {
+        "items": [
+            {
+                "read_at": format_instant(r.read_at),
+                "user": r.user_id,
+                "agency": r.agency,
+                "role": r.role,
+                "service": r.service,
+                "record_type": r.record_type,
+                "record_id": r.record_id,
+                "purpose": r.purpose,
+                "event_id": r.event_id,
+                "seq": r.seq,
+            }
+            for r in rows
+        ],
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+        "next_page": page + 1 if page * page_size < total else None,
+        "indexed_up_to": {k: v for k, v in freshness.items() if k == "AUDIT"},
+    }
