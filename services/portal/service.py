@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
@@ -30,12 +30,14 @@ from services.portal.web import (
     routes_admin,
     routes_auth,
     routes_cases,
+    routes_duplicates,
+    routes_oidc,
     routes_reports,
     routes_screening,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
-from services.portal.web.pages import LANG_COOKIE, message_page, page
+from services.portal.web.pages import LANG_COOKIE, message_page
 from services.portal.web.security import (
     CsrfRefused,
     SignInRequired,
@@ -69,8 +71,10 @@ async def sweep_sessions(runtime: Runtime) -> None:
 # The screens, in the order FastAPI tries them.
 ROUTERS = (
     routes_auth.router,
+    routes_oidc.router,
     routes_reports.router,
     routes_screening.router,
+    routes_duplicates.router,
     routes_cases.router,
     routes_admin.router,
 )
@@ -269,7 +273,3 @@ def _pages_for_errors(app: FastAPI) -> None:
             title=i18n._("This request could not be answered"),
             text=i18n._("Go back and try again."),
         )
-
-
-def page_for(request: Request, template: str, **context: Any) -> HTMLResponse:
-    return page(request, template, None, **context)

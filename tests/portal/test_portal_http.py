@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from services.portal.read.tables import sessions
-from services.portal.service import ROUTERS
+from services.portal.service import ROUTERS, create_portal
 from tests.portal.system import PASSWORD, System
 
 EVERYONE = [
@@ -184,3 +184,44 @@ async def test_french_by_default_and_english_on_request(system: System) -> None:
         assert '<html lang="en" dir="ltr">' in english.text and "Sign in to Relais" in english.text
         refused = await client.post("/language", data={"language": "en"})
         assert refused.status_code == 403  # a state change like any other: the token is needed
+
+
+async def test_answers_are_honest_when_intake_stores_late_or_not_at_all(system: System) -> None:
+    """202 (stored, not yet visible) says so and moves on; 503 (not stored) keeps the form
+    filled and says when to try again. A second portal instance on the same database, its
+    intake answering as a loaded or cut-off service would."""
+    replies: list[httpx.Response] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        return replies.pop(0)
+
+    assert system.settings is not None
+    app = create_portal(system.settings, transports={"intake": httpx.MockTransport(intake)})
+    await system.account("late@ocpm.bj", ["hotline_operator"], "ocpm")
+    form = {
+        "channel": "hotline_116",
+        "received_at": "2026-01-05T09:30",
+        "commune": "Cotonou — Littoral",
+        "concerns": "neglect",
+        "children.0.name": "Sena Dossou",
+        "children.0.sex": "female",
+    }
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client,
+    ):
+        page = await client.get("/signin")
+        await client.post(
+            "/signin",
+            data={"csrf": csrf_of(page.text), "email": "late@ocpm.bj", "password": PASSWORD},
+        )
+        csrf = csrf_of((await client.get("/reports/new")).text)
+        replies.append(httpx.Response(503, headers={"Retry-After": "7"}, json={"error": {}}))
+        refused = await client.post("/reports/new", data={**form, "csrf": csrf, "idem": "key-00001"})
+        assert refused.status_code == 503
+        assert "Non enregistré" in refused.text and "7 secondes" in refused.text
+        assert 'value="Sena Dossou"' in refused.text and 'name="idem" value="key-00001"' in refused.text
+        replies.append(httpx.Response(202, json={"report_id": "r-late"}))
+        later = await client.post("/reports/new", data={**form, "csrf": csrf, "idem": "key-00001"})
+        assert later.status_code == 303
+        assert later.headers["location"] == "/reports/r-late?done=later"

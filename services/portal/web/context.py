@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -59,7 +59,6 @@ class Viewer:
     token: str
     language: str
     local: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

@@ -235,10 +235,6 @@ def local_now(request: Request) -> datetime:
     return datetime.now(UTC).astimezone(portal_of(request).config.time_zone)
 
 
-def minutes(delta: timedelta) -> int:
-    return max(1, round(delta.total_seconds() / 60))
-
-
 def as_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
