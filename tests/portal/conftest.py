@@ -1,6 +1,7 @@
 """The portal's browser tests: Debian's chromium (installed here when missing) driven by
 Playwright, one browser for the whole session; one system (NATS, PostgreSQL, the services,
-the portal) per test module. Every screen a test visits is photographed into
+the portal) for the whole package (each module uses agencies and addresses of its own; the
+OpenID Connect module starts its own, configured for its provider). Every screen a test visits is photographed into
 ``tests/artifacts/screenshots/``, checked with axe-core (no serious or critical violation),
 checked for width at 360 px, and weighed; the figures are printed at the end of the run."""
 
@@ -60,7 +61,7 @@ async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bro
             await launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def system(
     pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[System]:
