@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from argon2 import PasswordHasher
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from relais.embedded import NatsServer, free_port

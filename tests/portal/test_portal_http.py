@@ -217,10 +217,15 @@ async def test_answers_are_honest_when_intake_stores_late_or_not_at_all(system: 
         )
         csrf = csrf_of((await client.get("/reports/new")).text)
         replies.append(httpx.Response(503, headers={"Retry-After": "7"}, json={"error": {}}))
-        refused = await client.post("/reports/new", data={**form, "csrf": csrf, "idem": "key-00001"})
+        refused = await client.post(
+            "/reports/new", data={**form, "csrf": csrf, "idem": "key-00001"}
+        )
         assert refused.status_code == 503
         assert "Non enregistré" in refused.text and "7 secondes" in refused.text
-        assert 'value="Sena Dossou"' in refused.text and 'name="idem" value="key-00001"' in refused.text
+        assert (
+            'value="Sena Dossou"' in refused.text
+            and 'name="idem" value="key-00001"' in refused.text
+        )
         replies.append(httpx.Response(202, json={"report_id": "r-late"}))
         later = await client.post("/reports/new", data={**form, "csrf": csrf, "idem": "key-00001"})
         assert later.status_code == 303
