@@ -1,9 +1,10 @@
 """The portal's browser tests: Debian's chromium (installed here when missing) driven by
 Playwright, one browser for the whole session; one system (NATS, PostgreSQL, the services,
 the portal) for the whole package (each module uses agencies and addresses of its own; the
-OpenID Connect module starts its own, configured for its provider). Every screen a test visits is photographed into
-``tests/artifacts/screenshots/``, checked with axe-core (no serious or critical violation),
-checked for width at 360 px, and weighed; the figures are printed at the end of the run."""
+OpenID Connect module starts its own, configured for its provider). Every screen a test
+visits is photographed into ``tests/artifacts/screenshots/``, checked with axe-core (no
+serious or critical violation), checked for width at 360 px, and weighed; the figures are
+printed at the end of the run."""
 
 from __future__ import annotations
 
