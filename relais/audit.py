@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 import contracts
+from shared.anchors import AnchorsInvalid, Head, load_heads, save_heads
 from shared.audit_events import RecordAccessed
 from shared.audit_history import (
     CASE_STREAMS,
@@ -59,22 +60,25 @@ async def verify_log(
     user: str = "",
     password: str = "",
     pinned: Path | None = None,
+    site: str | None = "hq",
+    replicas: int | None = 1,
+    anchors: list[Head] | None = None,
 ) -> VerifyReport:
     """Without ``pinned``, every key published on AUDIT is trusted (a log checked against
-    itself); with it, only the pinned keys are."""
+    itself); with it, only the pinned keys are. ``site`` and ``replicas``: what each stream's
+    configuration must say. ``anchors``: heads the auditor kept from an earlier run."""
     keyring = load_pins(pinned) if pinned else None
     nc = await _connect(nats_url, user, password)
     try:
         published = await published_keys(nc)
-        if keyring is None:
-            return await verify(
-                nc, streams or [stream_name(c) for c in CONTEXTS], await load_keyring(nc)
-            )
         return await verify(
             nc,
             streams or [stream_name(c) for c in CONTEXTS],
-            keyring,
-            published=[(k.keyid, k.source, k.seq) for k in published],
+            keyring if keyring is not None else await load_keyring(nc),
+            published=[(k.keyid, k.source, k.seq) for k in published] if keyring else (),
+            site=site,
+            replicas=replicas,
+            anchors=anchors or [],
         )
     finally:
         await nc.close()
@@ -100,12 +104,31 @@ def run_verify(
     user: str = "",
     password: str = "",
     pinned: Path | None = None,
+    site: str = "hq",
+    replicas: int = 1,
+    anchors: list[Path] | None = None,
+    save: Path | None = None,
 ) -> int:
     try:
-        report = asyncio.run(verify_log(nats_url, user=user, password=password, pinned=pinned))
-    except PinsInvalid as exc:
+        kept = [head for path in anchors or [] for head in load_heads(path)]
+        report = asyncio.run(
+            verify_log(
+                nats_url,
+                user=user,
+                password=password,
+                pinned=pinned,
+                site=site,
+                replicas=replicas,
+                anchors=kept,
+            )
+        )
+    except (PinsInvalid, AnchorsInvalid) as exc:
         Console(stderr=True).print(f"[red]{exc}[/]")
         return 2
+    if save is not None:
+        # Kept by the auditor, outside the log: next time --anchors proves the log still
+        # extends these heads (a truncated tail or a rewritten stream fails).
+        save_heads(save, list(report.heads.values()))
     if json_output:
         print(json.dumps(report.as_dict(), indent=2))
         return 0 if report.ok else 1
@@ -113,14 +136,23 @@ def run_verify(
     table = Table(title="Relais log verification / Vérification du journal")
     table.add_column("stream / flux")
     table.add_column("events / événements", justify="right")
+    table.add_column("head / tête (seq, running hash / hachage cumulé)")
     for stream, count in report.streams.items():
-        table.add_row(stream, str(count))
+        head = report.heads.get(stream)
+        table.add_row(stream, str(count), f"{head.seq} {head.hash}" if head else "-")
     console.print(table)
-    console.print(f"chains / chaînes: {report.chains}  events / événements: {report.events}")
+    console.print(
+        f"chains / chaînes: {report.chains}  events / événements: {report.events}  "
+        f"anchors / ancres: {report.anchors_checked}"
+    )
     if report.ok:
-        console.print("[green]OK: every chain and signature holds, no sequence is missing.[/]")
         console.print(
-            "[green]OK : chaque chaîne et signature est valide, aucune séquence ne manque.[/]"
+            "[green]OK: every stream keeps its guarantees and its anchored heads, every chain "
+            "and signature holds, no sequence is missing.[/]"
+        )
+        console.print(
+            "[green]OK : chaque flux garde ses garanties et ses têtes ancrées, chaque chaîne "
+            "et signature est valide, aucune séquence ne manque.[/]"
         )
         return 0
     for f in report.failures:

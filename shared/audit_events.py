@@ -34,3 +34,21 @@ class RecordAccessed(DomainEvent):
     record_id: str
     purpose: str | None = Field(default=None, max_length=500)
     at: str = Field(description="When it was read (RFC 3339, UTC)")
+
+
+@event_type(
+    context="audit",
+    aggregate="checkpoint",
+    en="A service anchored a stream's head: its last sequence and the running hash of every "
+    "message up to it.",
+    fr="Un service a ancré la tête d'un flux : sa dernière séquence et le hachage cumulé de "
+    "tous les messages jusqu'à elle.",
+)
+class StreamCheckpointed(DomainEvent):
+    stream: str = Field(description="The stream anchored, e.g. INTAKE")
+    seq: int = Field(ge=1, description="Its last sequence at the time")
+    hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="Running SHA-256 over every message 1..seq (see docs/decisions/0010)",
+    )
+    messages: int = Field(ge=0, description="How many messages 1..seq the stream held")

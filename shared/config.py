@@ -73,6 +73,27 @@ class Settings(BaseSettings):
     nats_replicas: int = Field(default=1, ge=1, le=5)
     projector_batch: int = Field(default=500, ge=1, le=10_000)
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0)
+    log_outage_wait_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="How long a command whose append the log left unanswered waits for the "
+        "log to come back and settle it (stored or not) before answering 504",
+    )
+    checkpoint_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a service anchors its own stream's head on AUDIT",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body a route accepts"
+    )
+    operator_nats_user: str = Field(
+        default="",
+        description="NATS user that creates the streams (relais up / relais streams apply "
+        "with an external server)",
+    )
+    operator_nats_password: str = ""
 
     jwks_url: str = Field(default="", description="Identity provider's JWKS (production)")
     jwks_file: Path | None = Field(default=None, description="A JWKS file instead of a URL")

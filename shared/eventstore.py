@@ -9,10 +9,19 @@
   position rather than by the duplicate window alone. A key reused for a different command
   (same ids, other event types, or none of its events after the expected position) is refused
   with ``IdempotencyKeyReused``, never taken as success.
+* Outages get a definite answer. Not connected: nothing is sent (:class:`LogUnavailable`;
+  the connection keeps no buffer, see :mod:`shared.nats_link`). Sent, but the log went away
+  before answering: the store waits for it (``outage_wait_s``) and sends the very same
+  messages again (same ids, same expected sequence), which the server stores once or
+  recognises; only if the log stays away is the outcome unknown
+  (:class:`AppendOutcomeUnknown`).
+* Every acknowledged append is noted in the request's ledger (:mod:`shared.request_ledger`),
+  so an HTTP request that fails afterwards still answers "accepted".
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -20,10 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nats import errors as nats_errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from opentelemetry import propagate, trace
 
 from shared.envelope import (
@@ -36,8 +52,9 @@ from shared.envelope import (
 )
 from shared.events import DomainEvent, EventRegistry, registry
 from shared.ids import derived_id, new_id
-from shared.reading import iter_stored
+from shared.reading import ReadError, iter_stored
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
+from shared.request_ledger import StoredEvent, note_stored, note_uncertain
 from shared.signing import SigningKey
 from shared.telemetry import metrics
 
@@ -74,8 +91,44 @@ class IdempotencyKeyReused(EventStoreError):
     """The idempotency key already served another command on this aggregate."""
 
 
+class LogUnavailable(EventStoreError):
+    """The log could not be reached: nothing was sent, so nothing will ever be stored."""
+
+
+class AppendOutcomeUnknown(EventStoreError):
+    """The append was sent, then the log went away before answering and did not come back
+    within the wait: it may be stored or not. Sending the same command again with the same
+    Idempotency-Key stores it at most once."""
+
+
 class _AlreadyPublished(Exception):
     """The server deduplicated the message: an event with its id is already stored."""
+
+
+class _WrongLastSequence(Exception):
+    """The server refused the append: the aggregate is not at the expected sequence."""
+
+
+class _NotSent(Exception):
+    """Refused before reaching a stream: not stored."""
+
+
+class _Unanswered(Exception):
+    """Sent, but no answer came: stored or not, nobody knows yet."""
+
+
+# Failures of the connection or of a read: the log is unreachable.
+_UNREACHABLE = (nats_errors.Error, ReadError, TimeoutError, OSError)
+# Failures that prove the message reached no stream.
+_REFUSED_UNSENT = (
+    nats_errors.OutboundBufferLimitError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.NoRespondersError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+)
 
 
 class NotOwner(EventStoreError):
@@ -89,6 +142,22 @@ class AggregateHead:
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
+
+
+@dataclass
+class _Attempt:
+    uncertain: bool = False
+
+
+def _note(events: list[RecordedEvent]) -> None:
+    note_stored(
+        [
+            StoredEvent(
+                e.position.stream, e.seq, e.id, e.event.name, e.aggregate.type, e.aggregate.id
+            )
+            for e in events
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +200,7 @@ class EventStore:
         writable_contexts: Sequence[str],
         reg: EventRegistry = registry,
         request_timeout_s: float = 5.0,
+        outage_wait_s: float = 15.0,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=request_timeout_s)
@@ -140,6 +210,7 @@ class EventStore:
         self.writable = frozenset(writable_contexts)
         self.registry = reg
         self.timeout = request_timeout_s
+        self.outage_wait_s = outage_wait_s
         self._heads = _HeadCache()
 
     # -- writing ---------------------------------------------------------------------------
@@ -180,7 +251,10 @@ class EventStore:
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            head = await self._head_at(aggregate, expected_version)
+            try:
+                head = await self._head_at(aggregate, expected_version)
+            except _UNREACHABLE as exc:
+                raise LogUnavailable(f"reading {aggregate.stream}: {type(exc).__name__}") from None
             messages = self._seal(
                 aggregate,
                 head,
@@ -191,21 +265,24 @@ class EventStore:
                 causation_id=causation_id,
                 traceparent=carrier.get("traceparent"),
             )
+            sent = _Attempt()
             try:
-                seqs = await self._publish(aggregate, expected_version, messages, carrier)
-            except (ConcurrencyConflict, _AlreadyPublished) as exc:
-                # A conflict may be this very command's earlier attempt (stored after the
-                # expected position); a deduplicated message is one stored anywhere.
-                after = expected_version if isinstance(exc, ConcurrencyConflict) else 0
-                stored = await self._already_stored(aggregate, after, messages)
-                if stored is None:
-                    if isinstance(exc, ConcurrencyConflict):
-                        raise
-                    raise IdempotencyKeyReused(
-                        f"{aggregate.type} {aggregate.id}: idempotency key already used"
-                    ) from None
+                seqs = await self._send(aggregate, expected_version, messages, carrier, sent)
+            except (_WrongLastSequence, _AlreadyPublished) as exc:
+                try:
+                    duplicate = await self._settle_refusal(
+                        aggregate, expected_version, messages, exc
+                    )
+                except _UNREACHABLE as read_exc:
+                    if sent.uncertain:
+                        note_uncertain()
+                        raise AppendOutcomeUnknown(
+                            f"{aggregate.stream}: {type(read_exc).__name__}"
+                        ) from None
+                    raise LogUnavailable(f"{aggregate.stream}: {type(read_exc).__name__}") from None
                 metrics.append_duplicates.add(1, {"stream": aggregate.stream})
-                return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
+                _note(duplicate.events)
+                return duplicate
             recorded = [
                 RecordedEvent(
                     position=Position(aggregate.stream, seq),
@@ -218,6 +295,7 @@ class EventStore:
                     seqs, messages, events, strict=True
                 )
             ]
+        _note(recorded)
         new_head = self._head_of(recorded[-1])
         self._heads.put(aggregate, new_head)
         metrics.append_latency.record(
@@ -291,8 +369,14 @@ class EventStore:
                 ack = await self.js.publish(subject, payload, headers=headers)
             except BadRequestError as exc:
                 if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected) from None
+                    raise _WrongLastSequence from None
                 raise EventStoreError(f"append refused: {exc.description}") from None
+            except _REFUSED_UNSENT as exc:
+                raise _NotSent(type(exc).__name__) from None
+            except APIError as exc:
+                raise EventStoreError(f"append refused: {exc.description}") from None
+            except _UNREACHABLE as exc:
+                raise _Unanswered(type(exc).__name__) from None
             if ack.duplicate:
                 raise _AlreadyPublished
             return [ack.seq]
@@ -310,17 +394,26 @@ class EventStore:
             }
             if number == 1:
                 headers.update(expect)
-            if number < last:
-                await self.nc.publish(subject, payload, headers=headers)
-                continue
-            headers["Nats-Batch-Commit"] = "1"
-            reply = await self.nc.request(subject, payload, headers=headers, timeout=self.timeout)
+            try:
+                if number < last:
+                    # Without its commit a batch is never stored: a message sent here and
+                    # then lost or delayed stores nothing.
+                    await self.nc.publish(subject, payload, headers=headers)
+                    continue
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(
+                    subject, payload, headers=headers, timeout=self.timeout
+                )
+            except _REFUSED_UNSENT as exc:
+                raise _NotSent(type(exc).__name__) from None
+            except _UNREACHABLE as exc:
+                raise _Unanswered(type(exc).__name__) from None
             answer = json.loads(reply.data or b"{}")
             error = answer.get("error")
             if error:
                 code = error.get("err_code")
                 if code == ERR_WRONG_LAST_SEQUENCE:
-                    raise await self._conflict(aggregate, expected)
+                    raise _WrongLastSequence
                 if code == ERR_BATCH_DUPLICATE_ID:
                     raise _AlreadyPublished
                 raise EventStoreError(f"append refused: {error.get('description')} ({code})")
@@ -330,6 +423,55 @@ class EventStore:
                 raise EventStoreError(f"batch stored {count} of {last} events")
             return list(range(seq - last + 1, seq + 1))
         raise AssertionError("unreachable")
+
+    async def _send(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: list[tuple[str, bytes, dict[str, Any]]],
+        carrier: dict[str, str],
+        attempt: _Attempt,
+    ) -> list[int]:
+        """Publish; if no answer comes, wait for the log and send the same messages again
+        until it says stored, duplicate or refused."""
+        if not self.nc.is_connected:
+            raise LogUnavailable("not connected to NATS")
+        try:
+            return await self._publish(aggregate, expected, messages, carrier)
+        except _NotSent as exc:
+            raise LogUnavailable(str(exc)) from None
+        except _Unanswered:
+            attempt.uncertain = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.outage_wait_s
+        while loop.time() < deadline:
+            if self.nc.is_connected:
+                try:
+                    return await self._publish(aggregate, expected, messages, carrier)
+                except (_NotSent, _Unanswered):
+                    pass
+            await asyncio.sleep(0.1)
+        note_uncertain()
+        raise AppendOutcomeUnknown(f"{aggregate.stream}: no answer within {self.outage_wait_s} s")
+
+    async def _settle_refusal(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: list[tuple[str, bytes, dict[str, Any]]],
+        refusal: Exception,
+    ) -> AppendResult:
+        # A conflict may be this very command's earlier attempt (stored after the expected
+        # position); a deduplicated message is one stored anywhere.
+        conflict = isinstance(refusal, _WrongLastSequence)
+        stored = await self._already_stored(aggregate, expected if conflict else 0, messages)
+        if stored is None:
+            if conflict:
+                raise await self._conflict(aggregate, expected)
+            raise IdempotencyKeyReused(
+                f"{aggregate.type} {aggregate.id}: idempotency key already used"
+            )
+        return AppendResult(stored, self._head_of(stored[-1]), duplicate=True)
 
     async def _conflict(self, aggregate: Aggregate, expected: int) -> ConcurrencyConflict:
         stored = await self.load(aggregate)

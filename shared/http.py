@@ -133,43 +133,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
-# PostgreSQL text and JSONB cannot hold the NUL character: accepted, it would make an event
-# that no projection can ever store (the log keeps it for good), or a query that fails.
-NUL_IN_BODY = (b"\x00", b"\\u0000")
-NUL_REFUSED = Message(
-    en="The request holds a NUL character (\\u0000), which no field accepts.",
-    fr="La requête contient un caractère NUL (\\u0000), qu'aucun champ n'accepte.",
-)
-
-
-def refuse_nul_characters(app: FastAPI) -> None:
-    """Answer 400 to a request whose path, query or body holds a NUL character, before any
-    route sees it."""
-
-    @app.middleware("http")
-    async def no_nul(request: Request, call_next: Any) -> Any:
-        found = "\x00" in request.url.path or any(
-            "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
-        )
-        if not found and request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()  # Starlette hands the read body on to the route
-            found = any(nul in body for nul in NUL_IN_BODY)
-        if found:
-            return JSONResponse(error_body(request, "nul_character", NUL_REFUSED), status_code=400)
-        return await call_next(request)
-
-
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The type only, and no path: an exception's text or a URL may quote a child's data.
-    log.error("unhandled %s on %s", type(exc).__name__, request.method)
-    body = error_body(
-        request,
-        "internal_error",
-        Message(
-            en="Something went wrong on our side. Please try again; if it persists, "
-            "tell your administrator.",
-            fr="Une erreur s'est produite de notre côté. Veuillez réessayer ; si elle "
-            "persiste, prévenez votre administrateur.",
-        ),
-    )
-    return JSONResponse(body, status_code=500)
+    """The last resort (Starlette's server error handler): the same honest answer as the
+    service's own middleware gives (:mod:`shared.outages`)."""
+    from shared.outages import answer_failure
+    from shared.request_ledger import current
+
+    return answer_failure(request, exc, current())

@@ -1,15 +1,24 @@
-"""NATS accounts and permissions: each service connects as its own user and may publish only
-to its own context's subjects (and AUDIT), use the JetStream API it needs, and never delete
-or purge; integrators live in a separate account that sees only the de-identified feed.
+"""NATS accounts and permissions, least privilege: each service connects as its own user and
+may publish only to its own context's subjects (and AUDIT), read every stream, and create and
+use only its own durable consumers; it may never create, update, seal, delete or purge a
+stream, delete a message, or touch another service's consumers. Only the operator user
+(``relais_admin``) creates and updates streams, and even it may not delete or purge them.
+Integrators live in a separate account that sees only the de-identified feed.
 
 The same text configures the embedded server (``relais up``) and real deployments
-(``relais nats-accounts``), so what the tests prove is what runs."""
+(``relais nats-accounts``), so what the tests prove is what runs.
+
+NATS permissions match whole subject tokens (no ``intake_*``), so a service's consumers are
+listed by name: ``relais`` gathers them from each service's declared projections
+(:func:`relais.consumers.service_consumers`). A new projection therefore needs the accounts
+regenerated in a deployment (the embedded server's are, at every start)."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from shared.config import PROCESSES
@@ -24,8 +33,42 @@ SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
     "portal": ("audit",),
 }
 INTEGRATOR = "integrator"
-ADMIN = "relais_admin"  # operator tooling: relais audit verify, stream upkeep, site links
+ADMIN = "relais_admin"  # operator tooling: streams, relais audit verify, site links
 PUBLIC_PREFIX = "public"
+
+# (stream, consumer name) pairs a service's projectors use.
+Consumers = Iterable[tuple[str, str]]
+
+# What a service may do with its own durable consumers (nats-py uses DURABLE.CREATE; newer
+# clients CREATE.<stream>.<consumer>[.<filter>]; both are checked in the tests).
+OWN_CONSUMER_VERBS = ("DURABLE.CREATE", "CREATE", "INFO", "DELETE", "MSG.NEXT")
+# Reading is open to every service: the log is shared by design.
+READ_SUBJECTS = (
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.DIRECT.GET.*",
+    "$JS.API.DIRECT.GET.*.>",
+)
+# Never, for anyone but the server's own administrator, whatever an allow rule says.
+LOG_DESTROYING = (
+    "$JS.API.STREAM.DELETE.>",
+    "$JS.API.STREAM.PURGE.>",
+    "$JS.API.STREAM.MSG.DELETE.>",
+)
+# Never for a service: changing streams, and the account's and cluster's administration.
+SERVICE_DENIED = (
+    "$JS.API.STREAM.CREATE.>",
+    "$JS.API.STREAM.UPDATE.>",
+    *LOG_DESTROYING,
+    "$JS.API.STREAM.SNAPSHOT.>",
+    "$JS.API.STREAM.RESTORE.>",
+    "$JS.API.STREAM.LEADER.STEPDOWN.>",
+    "$JS.API.STREAM.PEER.REMOVE.>",
+    "$JS.API.ACCOUNT.>",
+    "$JS.API.META.>",
+    "$JS.API.SERVER.>",
+)
 
 
 def users() -> tuple[str, ...]:
@@ -46,60 +89,66 @@ def load_or_create_passwords(path: Path) -> dict[str, str]:
     return passwords
 
 
-def _list(items: list[str]) -> str:
+def _list(items: Iterable[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def service_permissions(service: str, site: str) -> tuple[list[str], list[str]]:
+def consumer_subjects(stream: str, consumer: str) -> list[str]:
+    """Every subject through which one durable consumer is created, read and acknowledged."""
+    base = [f"$JS.API.CONSUMER.{verb}.{stream}.{consumer}" for verb in OWN_CONSUMER_VERBS]
+    return [
+        *base,
+        f"$JS.API.CONSUMER.CREATE.{stream}.{consumer}.>",
+        f"$JS.ACK.{stream}.{consumer}.>",
+    ]
+
+
+def service_permissions(
+    service: str, site: str, consumers: Consumers = ()
+) -> tuple[list[str], list[str]]:
     """(publish allow, publish deny) for one service at one site."""
-    contexts = SERVICE_CONTEXTS[service]
-    streams = [c.upper() for c in contexts]
-    allow = [f"{c}.{site}.>" for c in contexts]
-    allow += [f"$JS.API.STREAM.{verb}.{s}" for s in streams for verb in ("CREATE", "UPDATE")]
-    allow += [
-        "$JS.API.INFO",
-        "$JS.API.STREAM.INFO.*",
-        "$JS.API.STREAM.NAMES",
-        "$JS.API.STREAM.LIST",
-        "$JS.API.DIRECT.GET.*",
-        "$JS.API.DIRECT.GET.*.>",
-        "$JS.API.STREAM.MSG.GET.*",
-        "$JS.API.CONSUMER.>",
-        "$JS.ACK.>",
-        "$JS.FC.>",
-        "_INBOX.>",
-    ]
-    deny = [
-        "$JS.API.STREAM.DELETE.>",
-        "$JS.API.STREAM.PURGE.>",
-        "$JS.API.STREAM.MSG.DELETE.>",
-    ]
-    return allow, deny
+    allow = [f"{c}.{site}.>" for c in SERVICE_CONTEXTS[service]]
+    allow += READ_SUBJECTS
+    for stream, consumer in sorted(set(consumers)):
+        allow += consumer_subjects(stream, consumer)
+    return allow, list(SERVICE_DENIED)
 
 
-def accounts_config(site: str, passwords: dict[str, str]) -> str:
-    """The ``accounts`` block of a nats-server configuration for one site."""
-    service_users = []
-    for service in PROCESSES:
-        allow, deny = service_permissions(service, site)
-        service_users.append(
-            f"""      {{
-        user: {json.dumps(service)}
-        password: {json.dumps(passwords[service])}
-        permissions: {{
-          publish: {{ allow: {_list(allow)}, deny: {_list(deny)} }}
-          subscribe: {{ allow: [">"] }}
-        }}
-      }}"""
+def admin_permissions() -> tuple[list[str], list[str]]:
+    """The operator: everything (streams, site links, verification) but destroying the log."""
+    return [">"], list(LOG_DESTROYING)
+
+
+def _user(name: str, password: str, allow: list[str], deny: list[str], indent: str) -> str:
+    return f"""{indent}{{
+{indent}  user: {json.dumps(name)}
+{indent}  password: {json.dumps(password)}
+{indent}  permissions: {{
+{indent}    publish: {{ allow: {_list(allow)}, deny: {_list(deny)} }}
+{indent}    subscribe: {{ allow: [">"] }}
+{indent}  }}
+{indent}}}"""
+
+
+def accounts_config(
+    site: str,
+    passwords: dict[str, str],
+    consumers: Mapping[str, Consumers] | None = None,
+) -> str:
+    """The ``accounts`` block of a nats-server configuration for one site. ``consumers``: per
+    service, the (stream, consumer) pairs its projectors use; a service without any may create
+    no consumer at all."""
+    consumers = consumers or {}
+    service_users = [
+        _user(
+            service,
+            passwords[service],
+            *service_permissions(service, site, consumers.get(service, ())),
+            indent="      ",
         )
-    admin = f"""      {{
-        user: {json.dumps(ADMIN)}
-        password: {json.dumps(passwords[ADMIN])}
-        permissions: {{
-          publish: {{ allow: [">"], deny: {_list(service_permissions("intake", site)[1])} }}
-          subscribe: {{ allow: [">"] }}
-        }}
-      }}"""
+        for service in PROCESSES
+    ]
+    admin = _user(ADMIN, passwords[ADMIN], *admin_permissions(), indent="      ")
     return f"""accounts {{
   RELAIS: {{
     jetstream: enabled

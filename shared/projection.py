@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nats import errors as nats_errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -89,11 +90,19 @@ def lock_key(*parts: str) -> int:
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
 
 
+class StreamBehindCheckpoint(RuntimeError):
+    """The stream ends before this projection's checkpoint: events it applied are gone from
+    the log (truncated, or the stream recreated). Applying on would skip the events that
+    take the removed sequence numbers, so the projector stops and says so."""
+
+
 class _Transient(Exception):
     """The database went away mid-batch: retry the batch later, dead-letter nothing."""
 
 
-_TRANSIENT = (OperationalError, InterfaceError)
+# The database or NATS went away while applying: an outage, never a reason to set an event
+# aside (a handler that publishes, like the public feed, meets NATS's).
+_TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
 
 
 class StreamProjector:
@@ -123,6 +132,8 @@ class StreamProjector:
         self.pending = 0  # messages the consumer still holds for us: the lag
         self.active = False
         self.dead_letter_count = 0
+        # Why this projector stopped applying, if it did (read by /health).
+        self.halted: str | None = None
         self._progress = asyncio.Condition()
 
     @property
@@ -141,6 +152,10 @@ class StreamProjector:
                     return
             except asyncio.CancelledError:
                 raise
+            except StreamBehindCheckpoint as exc:
+                if self.halted != str(exc):
+                    log.error("projector %s stopped: %s", self.label, exc)
+                self.halted = str(exc)
             except Exception as exc:  # keep the service alive; the loop retries
                 raise_if_cancelling(exc)
                 log.warning("projector %s paused: %s", self.label, type(exc).__name__)
@@ -162,6 +177,8 @@ class StreamProjector:
             try:
                 self.active = True
                 self.checkpoint = await self._read_checkpoint(conn)
+                await self._check_not_behind()
+                self.halted = None
                 psub = await self._position_consumer()
                 try:
                     return await self._consume(conn, psub, until_seq)
@@ -187,7 +204,8 @@ class StreamProjector:
                     msgs = await psub.fetch(1, timeout=self.idle_wait_s)
             except TimeoutError:
                 busy = False
-                if until is not None and await self._stream_last_seq() <= self.checkpoint:
+                last = await self._check_not_behind()
+                if until is not None and last <= self.checkpoint:
                     return True
                 continue
             busy = True
@@ -222,6 +240,15 @@ class StreamProjector:
         await self.js.add_consumer(self.stream, config)
         return await self.js.pull_subscribe_bind(name, stream=self.stream)
 
+    async def _check_not_behind(self) -> int:
+        last = await self._stream_last_seq()
+        if last < self.checkpoint:
+            raise StreamBehindCheckpoint(
+                f"{self.stream} ends at sequence {last}, but {self.projection.name} already "
+                f"applied up to {self.checkpoint}: events were removed from the log"
+            )
+        return last
+
     async def _stream_last_seq(self) -> int:
         info = await self.js.stream_info(self.stream)
         return int(info.state.last_seq)
@@ -231,7 +258,7 @@ class StreamProjector:
     async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
         try:
             applied = await self._transaction(conn, msgs, isolate=False)
-        except _Transient:
+        except (_Transient, nats_errors.Error):
             raise
         except Exception:
             # Something in the batch failed: redo it one savepoint per event, so the one bad

@@ -24,4 +24,8 @@ def serve(spec: ServiceSpec) -> None:
         log_level=settings.log_level.lower(),
         # Access logs print query strings, which may hold a child's name in a search.
         access_log=False,
+        # Longer than clients keep an idle connection (httpx: 5 s, browsers: about 60 s): the
+        # client closes first, so a request never races the server closing its connection
+        # (an answer lost in that race is a retry the client had no reason to make).
+        timeout_keep_alive=75,
     )

@@ -1,6 +1,8 @@
-"""What every service process does the same way: connect to NATS and its own database, make
-sure the streams are safe, publish its signing key, run its projectors, answer ``/health``,
-and hand commands to the event store with read-your-writes."""
+"""What every service process does the same way: connect to NATS and its own database, check
+that the streams keep their guarantees (only the operator creates or changes them), publish
+its signing key, run its projectors and its stream checkpoints, answer ``/health``, hand
+commands to the event store with read-your-writes, and answer honestly when something fails
+(:mod:`shared.outages`)."""
 
 from __future__ import annotations
 
@@ -15,26 +17,33 @@ import nats
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NATS
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import (
     audit_events,  # noqa: F401 - every service reads and writes AUDIT
+    nats_link,
     telemetry,
 )
 from shared.access import AccessLog
+from shared.anchors import checkpoint
 from shared.auth import verifier_from_settings
 from shared.config import Settings, get_settings
 from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
-from shared.http import install_error_handlers, refuse_nul_characters, unexpected_error
+from shared.health import HealthCheck
+from shared.http import install_error_handlers
 from shared.keys import publish_signing_key
+from shared.loops import repeat
+from shared.outages import answer_failure
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
+from shared.request_guard import RequestGuard
+from shared.request_ledger import close_ledger, open_ledger
 from shared.signing import SigningKey
-from shared.streams import ensure_streams, stream_name
+from shared.streams import CONTEXTS, StreamMisconfigured, check_streams, describe, stream_name
+from shared.units import UnitLookup
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,31 @@ class ServiceSpec:
     # A loop must be safe to run on several instances at once (deterministic idempotency
     # keys and expected versions), and must let CancelledError through.
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    # Durable consumers of projectors run by background loops (the public feed), as
+    # (stream, consumer name): declared so that the NATS accounts allow them.
+    extra_consumers: Sequence[tuple[str, str]] = ()
+    # Request body limits above the default (RELAIS_MAX_BODY_BYTES), by path prefix.
+    body_limits: dict[str, int] = field(default_factory=dict)
+    # Which agency a unit belongs to, from this service's copy of the directory: a token's
+    # unit claim is checked with it; without one the claim is not trusted (shared.units).
+    unit_agency: UnitLookup | None = None
+
+    def consumers(self) -> list[tuple[str, str]]:
+        """Every (stream, durable consumer) this service's projectors use."""
+        found = {
+            (stream_name(context), projection.consumer_name)
+            for projection in self.projections
+            for context in projection.contexts
+        }
+        return sorted(found | set(self.extra_consumers))
+
+    def streams_read(self) -> tuple[str, ...]:
+        """The contexts whose streams this service needs: its own, AUDIT, and those it
+        projects."""
+        contexts = {self.context, "audit"}
+        for projection in self.projections:
+            contexts.update(projection.contexts)
+        return tuple(sorted(contexts))
 
 
 class ReadYourWritesTimeout(RuntimeError):
@@ -69,6 +103,7 @@ class Runtime:
     engine: AsyncEngine | None = None
     access_log: AccessLog | None = None
     projectors: list[StreamProjector] = field(default_factory=list)
+    health_check: HealthCheck | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -78,26 +113,22 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         telemetry.configure(self.spec.name, s.instance, s.otel_exporter, s.otel_endpoint)
-        self.nc = await nats.connect(
+        self.nc = await nats_link.connect(
             # A comma-separated list names several cluster nodes.
-            [u.strip() for u in s.nats_url.split(",") if u.strip()] or "nats://127.0.0.1:4222",
+            [u.strip() for u in s.nats_url.split(",") if u.strip()] or ["nats://127.0.0.1:4222"],
             name=f"relais-{self.spec.name}-{s.instance}",
             user=s.nats_user or None,
             password=s.nats_password or None,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            error_cb=_nats_error,
-            disconnected_cb=_nats_disconnected,
-            reconnected_cb=_nats_reconnected,
         )
         js = self.nc.jetstream()
-        await ensure_streams(
-            js,
-            s.site,
-            contexts=(self.spec.context, "audit"),
-            replicas=s.nats_replicas,
-            duplicate_window_s=s.duplicate_window_s,
+        # Only the operator creates or changes streams: a service refuses to run on a stream
+        # that is missing or would let events be lost or rewritten.
+        problems = await check_streams(
+            js, s.site, contexts=self.spec.streams_read(), replicas=s.nats_replicas
         )
+        if problems:
+            log.error("refusing to start: %s", describe(problems))
+            raise StreamMisconfigured(describe(problems))
         key = SigningKey.load_or_create(s.keys_dir / f"{self.spec.name}-{s.instance}.pem")
         self.store = EventStore(
             self.nc,
@@ -105,6 +136,7 @@ class Runtime:
             source=self.source,
             site=s.site,
             writable_contexts=(self.spec.context, "audit"),
+            outage_wait_s=s.log_outage_wait_s,
         )
         await publish_signing_key(self.store)
 
@@ -126,9 +158,10 @@ class Runtime:
         self.access_log = AccessLog(self.spec.name, self.engine, self.store)
         await self.access_log.prepare()
         self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
-        for loop in self.spec.background:
+        for loop in (*self.spec.background, _anchor_own_stream):
             name = getattr(loop, "__name__", "background")
             self._tasks.append(asyncio.create_task(loop(self), name=name))
+        self.health_check = HealthCheck(self, contexts=(*CONTEXTS, *self.spec.streams_read()))
         telemetry.register_lag_source(lambda: [(p.label, p.pending) for p in self.projectors])
         log.info("%s started as %s", self.spec.name, self.source)
 
@@ -178,67 +211,32 @@ class Runtime:
         )
         last = result.events[-1].seq
         waiting = [p for p in self.projectors if p.stream == aggregate.stream]
-        done = await asyncio.gather(
-            *(p.wait_for(last, self.settings.read_your_writes_timeout_s) for p in waiting)
-        )
+        try:
+            done = await asyncio.gather(
+                *(p.wait_for(last, self.settings.read_your_writes_timeout_s) for p in waiting)
+            )
+        except Exception as exc:  # the database went away: stored all the same
+            raise ReadYourWritesTimeout(f"{aggregate.stream}:{last}") from exc
         if not all(done):
             raise ReadYourWritesTimeout(f"{aggregate.stream}:{last}")
         return result
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
-        nats_ok = self.nc is not None and self.nc.is_connected
-        db_ok = False
-        if self.engine is not None:
-            try:
-                async with self.engine.connect() as conn:
-                    await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
-                db_ok = True
-            except Exception as exc:  # health reports it; it must not raise
-                log.warning("health: database unreachable (%s)", type(exc).__name__)
-        last_seqs: dict[str, int] = {}
-        if nats_ok and self.nc is not None:
-            js = self.nc.jetstream(timeout=2)
-            for stream in {p.stream for p in self.projectors}:
-                try:
-                    last_seqs[stream] = int((await js.stream_info(stream)).state.last_seq)
-                except Exception:
-                    nats_ok = False
-        projectors = [
-            {
-                "projection": p.projection.name,
-                "stream": p.stream,
-                "checkpoint": p.checkpoint,
-                "lag": max(0, last_seqs.get(p.stream, p.checkpoint) - p.checkpoint)
-                if p.active
-                else None,
-                "active": p.active,
-                "dead_letters": p.dead_letter_count,
-            }
-            for p in self.projectors
-        ]
-        ok = nats_ok and db_ok
-        return ok, {
-            "service": self.spec.name,
-            "status": "ok" if ok else "unavailable",
-            "site": self.settings.site,
-            "instance": self.settings.instance,
-            "source": self.source,
-            "nats": {"connected": nats_ok},
-            "database": {"connected": db_ok},
-            "projectors": projectors,
-        }
+        if self.health_check is None:
+            return False, {"service": self.spec.name, "status": "starting", "problems": []}
+        return await self.health_check.run()
 
 
-async def _nats_error(exc: Exception) -> None:
-    log.warning("NATS: %s", type(exc).__name__)
-
-
-async def _nats_disconnected() -> None:
-    log.warning("NATS: disconnected; reconnecting")
-
-
-async def _nats_reconnected() -> None:
-    log.warning("NATS: reconnected")
+async def _anchor_own_stream(runtime: Runtime) -> None:
+    """Checkpoint this service's own stream on AUDIT now and then (anchored heads)."""
+    assert runtime.store is not None
+    store = runtime.store
+    stream = stream_name(runtime.spec.context)
+    await repeat(
+        lambda: checkpoint(store, stream),
+        interval_s=runtime.settings.checkpoint_interval_s,
+        label=f"checkpoint of {stream}",
+    )
 
 
 def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -263,7 +261,6 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         keys_dir=settings.keys_dir,
     )
     install_error_handlers(app)
-    refuse_nul_characters(app)
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
@@ -278,15 +275,24 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
 
+    # Every body is checked (size, NUL, byte-order mark, duplicate keys) before any route.
+    app.add_middleware(
+        RequestGuard, max_body_bytes=settings.max_body_bytes, route_limits=spec.body_limits
+    )
+
     @app.middleware("http")
-    async def contain_unexpected(request: Request, call_next: Any) -> Any:
-        # Inside the tracing middleware (added after this one): an unexpected error becomes
-        # the 500 answer here, so its text (which may quote a child's data) is never
-        # recorded on a span; Starlette's own handler would re-raise it to the tracer.
+    async def honest_answers(request: Request, call_next: Any) -> Any:
+        # What the request stored is noted in its ledger; whatever fails afterwards, the
+        # answer says what happened (202 stored, 503 not stored, never a 500 for a stored
+        # request). Inside the tracing middleware (added after this one), so an exception's
+        # text (which may quote a child's data) is never recorded on a span.
+        ledger, token = open_ledger()
         try:
             return await call_next(request)
         except Exception as exc:
-            return await unexpected_error(request, exc)
+            return answer_failure(request, exc, ledger)
+        finally:
+            close_ledger(token)
 
     instrument(app)
     return app

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relais.embedded import EmbeddedPostgres, NatsServer, free_port
 from shared.config import with_database
 from shared.db import ensure_database, make_engine
-from shared.streams import CONTEXTS
+from shared.streams import OPERATED, ensure_streams
 
-TEST_CONTEXTS = (*CONTEXTS, "lab")
+TEST_CONTEXTS = (*OPERATED, "lab")
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,8 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer | None]:
 
 
 @pytest.fixture
-async def nats_url(nats_server: NatsServer | None) -> str:
+async def bare_nats_url(nats_server: NatsServer | None) -> str:
+    """A server without any stream."""
     if nats_server is not None:
         return nats_server.url
     url = os.environ["NATS_URL"]
@@ -87,7 +88,24 @@ async def nats_url(nats_server: NatsServer | None) -> str:
 
 
 @pytest.fixture
+async def nats_url(bare_nats_url: str) -> str:
+    """A server whose streams the operator created (as ``relais up`` does; and the tests'
+    LAB): services only check them."""
+    nc = await nats.connect(bare_nats_url)
+    await ensure_streams(nc.jetstream(), "hq", contexts=TEST_CONTEXTS)
+    await nc.close()
+    return bare_nats_url
+
+
+@pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[NATS]:
     client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def bare_nc(bare_nats_url: str) -> AsyncIterator[NATS]:
+    client = await nats.connect(bare_nats_url)
     yield client
     await client.close()

@@ -130,7 +130,7 @@ async def through_the_portal(settings: Settings, services: dict[str, Service]) -
         operator = "privacy-test"  # the operator who creates the accounts
         for email, role, unit in (
             ("op@ocpm.bj", "hotline_operator", None),
-            ("scr@ocpm.bj", "screener", "ocpm-cotonou"),
+            ("scr@ocpm.bj", "screener", None),
             ("cw@ocpm.bj", "case_worker", UNIT),
         ):
             issued = await portal.accounts.create(

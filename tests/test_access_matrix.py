@@ -85,9 +85,7 @@ async def test_each_role_is_allowed_exactly_what_the_table_says(
     checked = 0
     for route, action, permissions in guarded_routes(spec):
         for role in Role:
-            token = issuer.mint(
-                user=f"u-{role.value}", agency="agency-a", roles=[role.value], unit="unit-a"
-            )
+            token = issuer.mint(user=f"u-{role.value}", agency="agency-a", roles=[role.value])
             for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
                 answer = await client.request(
                     method,

@@ -29,6 +29,8 @@ BODIES: list[tuple[str, bytes]] = [
     ("bad unicode", b'{"reason": "\xff\xfe"}'),
     ("NUL escaped", b'{"reason": "a\\u0000b", "name": "x\\u0000"}'),
     ("NUL raw", b'{"reason": "a\x00b"}'),
+    ("a key twice", b'{"reason": "a", "reason": "b"}'),
+    ("byte-order mark", b'\xef\xbb\xbf{"reason": "a"}'),
 ]
 QUERIES = [
     {"page": "-1", "page_size": "abc"},
@@ -43,7 +45,7 @@ def allowed_token(issuer: LocalIssuer, action: str, permissions: Permissions) ->
     roles = [role.value for role in Role if permissions.allows(action, _principal(role))]
     if not roles:
         return None
-    return issuer.mint(user="fuzz", agency="agency-a", roles=roles, unit="unit-a")
+    return issuer.mint(user="fuzz", agency="agency-a", roles=roles)
 
 
 def check(answer: httpx.Response, what: str) -> None:

@@ -35,7 +35,7 @@ from shared.envelope import Aggregate
 from shared.service import create_app
 from tests.journey_support import Service, eventually, log_texts
 
-POLICE, POLICE_UNIT = "police-parakou", "police-parakou-bpm"
+POLICE = "police-parakou"  # its tokens name no unit: units are checked (decision 0013)
 MISSPELT, NAME, DOB = "Bio Orou Sikka", "Bio Orou Sika", "2013-09-21"
 # Every spelling that would give the child away in casework's tables or a log line.
 SECRETS = (MISSPELT, NAME, "Sika", "Sikka", DOB, "21/09/2013", "20130921")
@@ -80,7 +80,9 @@ async def services(
 
 
 def who(service: Service, role: str, user: str, **headers: str) -> dict[str, str]:
-    token = service.issuer.mint(user=user, agency=POLICE, roles=[role], unit=POLICE_UNIT)
+    token = service.issuer.mint(
+        user=user, agency=POLICE, roles=[role]
+    )  # (a unit must be in the directory: 0013)
     return {"Authorization": f"Bearer {token}", **headers}
 
 

@@ -89,15 +89,24 @@ def test_services_start_after_healthy_servers_and_share_the_key_volume(
         assert {d: c["condition"] for d, c in depends.items()} == {
             "nats": "service_healthy",
             "postgres": "service_healthy",
+            "streams": "service_completed_successfully",
         }
         assert "relais-data:/data" in services[name]["volumes"]
     for name, service in services.items():
         assert set(service.get("depends_on") or {}) <= set(services), name
-        assert "healthcheck" in service, name
+        # A one-shot job (restart "no") is done when it exits: no health check.
+        assert service.get("restart") == "no" or "healthcheck" in service, name
         for volume in service.get("volumes") or []:
             source = volume.split(":", 1)[0]
             if not source.startswith("."):
                 assert source in compose["volumes"], f"{name}: {volume}"
+
+
+def test_the_operator_creates_the_streams_before_any_service(compose: dict[str, Any]) -> None:
+    streams = compose["services"]["streams"]
+    assert streams["entrypoint"] == ["relais", "streams", "apply"]
+    assert environment(streams)["NATS_URL"] == "nats://nats:4222"
+    assert streams["depends_on"] == {"nats": {"condition": "service_healthy"}}
 
 
 def test_nats_runs_the_repository_config_with_every_write_synced(

@@ -89,7 +89,7 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
 
         operator = intake.as_("hotline_operator", "op-1")
         officer = intake.as_("intake_officer", "io-1")
-        screener = intake.as_("screener", "scr-1", unit="ocpm-cotonou")
+        screener = intake.as_("screener", "scr-1")
         admin = referral.as_("agency_admin", "admin-1")
         referrer = referral.as_("case_worker", WORKER)
         coordinator = referral.as_("unit_coordinator", "coord-1", unit=UNIT)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contracts
 from services.casework.app.policies import flag_missed_visits, flag_overdue, open_cases
 from services.casework.read import projection
-from services.casework.read.directory import staff_projection
+from services.casework.read.directory import staff_projection, units
 from services.casework.web.case_views import router as read_router
 from services.casework.web.cases import router as command_router
 from services.casework.web.child_corrections import router as child_corrections_router
 from services.casework.web.followup import router as followup_router
 from services.casework.web.supervision import router as supervision_router
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
@@ -34,4 +35,5 @@ spec = ServiceSpec(
     ],
     # Started once the projectors run; each is safe on several instances at once.
     background=[open_cases, flag_overdue, flag_missed_visits],
+    unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
 )

@@ -8,9 +8,10 @@ from services.referral.app.deadlines import DeadlinePolicy
 from services.referral.app.requests import RequestPolicy
 from services.referral.config import ReferralConfig
 from services.referral.read import cases
-from services.referral.read.projections import projection
+from services.referral.read.projections import projection, units
 from services.referral.web import availability, directory, referrals, search, staff
 from shared.service import ServiceSpec
+from shared.units import table_lookup
 
 contracts.load_all()  # the AsyncAPI document lists every event type
 
@@ -37,6 +38,7 @@ def build_spec(config: ReferralConfig | None = None) -> ServiceSpec:
             RequestPolicy(config).loop,
             CapacitySweep(config).loop,
         ],
+        unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )
 
 

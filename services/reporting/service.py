@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contracts
-from services.reporting.app.public_feed import run_public_feed
+from services.reporting.app.public_feed import FEED_CONSUMERS, run_public_feed
 from services.reporting.app.reports import ReportPolicy
 from services.reporting.config import ReportingConfig
 from services.reporting.read import facts, publications
@@ -33,4 +33,5 @@ spec = ServiceSpec(
         statistics_api.indicator_router,
     ],
     background=[run_public_feed, ReportPolicy(interval_s=CONFIG.reports_interval_s).loop],
+    extra_consumers=FEED_CONSUMERS,
 )

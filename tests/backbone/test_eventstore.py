@@ -250,16 +250,16 @@ async def test_v1_event_is_read_back_as_v2_through_its_upcaster(store: EventStor
     assert json.loads(events[1].raw)["data"] == {"by": 4}  # stored bytes are never rewritten
 
 
-async def test_existing_stream_is_brought_up_to_its_guarantees(nc: NATS) -> None:
-    js = nc.jetstream()
+async def test_existing_stream_is_brought_up_to_its_guarantees(bare_nc: NATS) -> None:
+    js = bare_nc.jetstream()
     await js.add_stream(StreamConfig(name="LAB", subjects=["lab.hq.>"], storage=StorageType.FILE))
     await ensure_streams(js, "hq", contexts=("lab",))
     cfg = (await js.stream_info("LAB")).config
     assert cfg.deny_delete and cfg.deny_purge and cfg.allow_atomic and cfg.allow_direct
 
 
-async def test_stream_in_memory_is_refused(nc: NATS) -> None:
-    js = nc.jetstream()
+async def test_stream_in_memory_is_refused(bare_nc: NATS) -> None:
+    js = bare_nc.jetstream()
     await js.add_stream(StreamConfig(name="LAB", subjects=["lab.hq.>"], storage=StorageType.MEMORY))
     with pytest.raises(StreamMisconfigured):
         await ensure_streams(js, "hq", contexts=("lab",))

@@ -24,6 +24,7 @@ from shared.keys import (
     published_keys,
 )
 from shared.signing import SigningKey
+from shared.streams import OPERATED, ensure_streams
 from shared.verify import verify
 from tests.backbone.helpers import lab_store, write_counters
 
@@ -124,10 +125,12 @@ async def test_damaged_block_on_disk_shows_as_a_gap(nats_server: NatsServer, nc:
     assert any("chain broken" in f.problem for f in report.failures)
 
 
-def test_cli_exits_non_zero_on_failure_and_zero_when_clean(nats_url: str) -> None:
+def test_cli_exits_non_zero_on_failure_and_zero_when_clean(bare_nats_url: str) -> None:
     import asyncio
 
     import nats
+
+    nats_url = bare_nats_url
 
     async def prepare() -> None:
         nc = await nats.connect(nats_url)
@@ -149,6 +152,21 @@ def test_cli_exits_non_zero_on_failure_and_zero_when_clean(nats_url: str) -> Non
     assert done.returncode == 1 and not report["ok"]
     assert {f["stream"] for f in report["failures"]} == {"INTAKE", "REFERRAL", "CASEWORK"}
     assert report["streams"] == {"AUDIT": 1}
+
+    async def operator_creates_the_streams() -> None:
+        nc = await nats.connect(nats_url)
+        await ensure_streams(nc.jetstream(), "hq", contexts=OPERATED)
+        await nc.close()
+
+    asyncio.run(operator_creates_the_streams())
+    done = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "audit", "verify", "--nats-url", nats_url, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout
 
 
 async def test_only_pinned_keys_are_trusted(nc: NATS, tmp_path: Path) -> None:

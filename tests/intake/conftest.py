@@ -126,3 +126,40 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("duplicate matcher quality")
     for label, quality in RESULTS.items():
         terminalreporter.write_line(quality.line(label))
+
+
+async def describe_unit(intake: Intake, unit: str, agency: str) -> None:
+    """Referral's directory says ``unit`` belongs to ``agency``; intake's copy has learnt it."""
+    from contracts.referral import UnitDescribed
+    from shared.envelope import Actor, Aggregate
+    from shared.eventstore import EventStore
+    from shared.signing import SigningKey
+
+    store = EventStore(
+        intake.runtime.nc,
+        key=SigningKey.generate(),
+        source="/relais/hq/referral/test",
+        site="hq",
+        writable_contexts=("referral",),
+    )
+    event = UnitDescribed(
+        unit_id=unit,
+        agency_id=agency,
+        unit_name="Unit",
+        commune="bj-littoral-cotonou",
+        service_kinds=["transit_shelter"],
+        opening_hours={},
+        languages=["fr"],
+        min_age=0,
+        max_age=17,
+        sexes=[],
+    )
+    result = await store.append(
+        Aggregate("referral", "hq", UnitDescribed.aggregate, unit),
+        0,
+        [event],
+        actor=Actor.system("t"),
+    )
+    for projector in intake.runtime.projectors:
+        if projector.stream == "REFERRAL":
+            assert await projector.wait_for(result.head.seq, 15)

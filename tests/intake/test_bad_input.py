@@ -89,8 +89,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "An unidentified child has no name or alias.",
     ),
     (
-        "5 MB narrative",
-        report_body(narrative="x" * 5_000_000),
+        "25,000-character narrative",  # (5 MB never reaches the route: 413)
+        report_body(narrative="x" * 25_000),
         "narrative",
         "Too long: at most 20000 characters.",
     ),

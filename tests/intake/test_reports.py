@@ -7,7 +7,7 @@ import asyncio
 from contracts.intake import ReportAccepted, ReportAmended, ReportScreened
 from shared.access import access_outbox
 from shared.envelope import Aggregate
-from tests.intake.conftest import Intake, ago, report_body
+from tests.intake.conftest import Intake, ago, describe_unit, report_body
 
 
 async def _events(intake: Intake, kind: str, id_: str) -> list:
@@ -65,7 +65,20 @@ async def test_idempotency_key_makes_a_retry_store_nothing_new(intake: Intake) -
     assert listed.json()["total"] == 1
 
 
+async def test_a_unit_of_another_agency_in_a_token_is_refused(intake: Intake) -> None:
+    await describe_unit(intake, "cotonou", "ocpm")
+    created = (await intake.as_("hotline_operator").post("/reports", report_body())).json()
+    for agency, unit in (("police-b", "cotonou"), ("ocpm", "nowhere")):
+        stranger = intake.as_("screener", user="s-2", agency=agency, unit=unit)
+        answer = await stranger.get(f"/reports/{created['report_id']}")
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["code"] == "unit_not_in_agency"
+    own = intake.as_("screener", user="s-1", agency="ocpm", unit="cotonou")
+    assert (await own.get(f"/reports/{created['report_id']}")).status_code == 200
+
+
 async def test_protection_concern_emits_report_accepted_in_the_same_append(intake: Intake) -> None:
+    await describe_unit(intake, "cotonou", "ocpm")
     created = (await intake.as_("hotline_operator").post("/reports", report_body())).json()
     screener = intake.as_("screener", user="s-1", agency="ocpm", unit="cotonou")
     answer = await screener.post(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -28,6 +29,7 @@ from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor
 from shared.service import create_app
+from shared.streams import CONTEXTS, ensure_streams
 
 PASSWORD = "une phrase assez longue"
 OPERATOR = Actor(user="operator", agency="relais", role="operator")
@@ -66,6 +68,9 @@ class System:
         self._hasher = credentials.HASHER
         credentials.HASHER = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
         self.nats = NatsServer(self.root / "nats", port=free_port()).start()
+        nc = await nats.connect(self.nats.url)  # the operator makes the streams
+        await ensure_streams(nc.jetstream(), "hq", contexts=CONTEXTS)
+        await nc.close()
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self.settings = Settings(

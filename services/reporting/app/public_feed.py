@@ -20,7 +20,7 @@ from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
-from shared.streams import ensure_streams, stream_name
+from shared.streams import PUBLIC, StreamMisconfigured, check_streams, describe, stream_name
 
 PUBLISHED_CONTEXTS = ("intake", "referral", "casework")
 KEPT_ATTRIBUTES = (
@@ -54,9 +54,14 @@ def public_subject(recorded: RecordedEvent) -> str:
     return f"public.{aggregate.site}.{aggregate.context}.{recorded.event.name}"
 
 
+FEED_NAME = "reporting.public_feed"
+# The feed's durable consumers, declared in the service's spec for the NATS accounts.
+FEED_CONSUMERS = tuple((stream_name(c), FEED_NAME.replace(".", "_")) for c in PUBLISHED_CONTEXTS)
+
+
 def feed_projection(js: JetStreamContext) -> Projection:
     contracts.load_all()
-    projection = Projection(name="reporting.public_feed", version=1, metadata=MetaData())
+    projection = Projection(name=FEED_NAME, version=1, metadata=MetaData())
 
     async def republish(conn: AsyncConnection, recorded: RecordedEvent) -> None:
         await js.publish(
@@ -74,12 +79,12 @@ async def run_public_feed(runtime: Runtime) -> None:
     """Background loop of the reporting service."""
     assert runtime.nc is not None and runtime.engine is not None
     js = runtime.nc.jetstream()
-    await ensure_streams(
-        js,
-        runtime.settings.site,
-        contexts=("public",),
-        replicas=runtime.settings.nats_replicas,
+    # The operator creates the PUBLIC stream (relais up, relais streams apply).
+    problems = await check_streams(
+        js, runtime.settings.site, contexts=(PUBLIC,), replicas=runtime.settings.nats_replicas
     )
+    if problems:
+        raise StreamMisconfigured(describe(problems))
     projection = feed_projection(js)
     await prepare(runtime.engine, projection)
     projectors = [
