@@ -67,7 +67,6 @@ async def _compare_page(
         right=right.data,
         rows=rows,
         matched=duplicates.matched(rows),
-        reasons=suggestion.get("reasons") or [],
         score=float(suggestion.get("score") or 0),
         suggestion_status=str(suggestion.get("status") or "pending"),
         may_decide=viewer.has(*LINKERS),
