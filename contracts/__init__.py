@@ -2,13 +2,14 @@
 other. A service imports another context's events from here, never from that service.
 
 Importing any module of this package registers every event type (this file imports them
-all), so a process that decodes the log knows every type whichever contract it named first.
+all), so a process that decodes the log knows every type whichever contract it named first,
+with what each does to the auditor's state of its aggregate (``audit_states.py``).
 The backbone's own AUDIT events (signing keys, access records) stay in ``shared``, which
 writes them and must not depend on this package."""
 
 from __future__ import annotations
 
-from contracts import casework, intake, portal, referral, reporting
+from contracts import audit_states, casework, intake, portal, referral, reporting
 
 CONTEXTS = {
     "intake": intake,
@@ -24,4 +25,13 @@ def load_all() -> None:
     where nothing else from the package is used."""
 
 
-__all__ = ["CONTEXTS", "casework", "intake", "load_all", "portal", "referral", "reporting"]
+__all__ = [
+    "CONTEXTS",
+    "audit_states",
+    "casework",
+    "intake",
+    "load_all",
+    "portal",
+    "referral",
+    "reporting",
+]

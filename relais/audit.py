@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -95,6 +95,29 @@ async def keys_on_log(nats_url: str, *, user: str = "", password: str = "") -> d
 def run_keys(nats_url: str, *, user: str = "", password: str = "") -> int:
     print(json.dumps(asyncio.run(keys_on_log(nats_url, user=user, password=password)), indent=2))
     return 0
+
+
+def run_export(
+    nats_url: str, streams: list[str], output: Path, *, user: str = "", password: str = ""
+) -> int:
+    from relais.export import export_streams
+
+    async def export(out: IO[str]) -> dict[str, int]:
+        nc = await _connect(nats_url, user, password)
+        try:
+            return await export_streams(nc, streams, out)
+        finally:
+            await nc.close()
+
+    with output.open("w", encoding="utf-8") as out:
+        counts = asyncio.run(export(out))
+    console = Console(stderr=True)
+    for stream, count in counts.items():
+        if count < 0:
+            console.print(f"[red]{stream}: no such stream / flux inexistant[/]")
+        else:
+            console.print(f"{stream}: {count} events / événements → {output}")
+    return 1 if any(count < 0 for count in counts.values()) else 0
 
 
 def run_verify(
@@ -217,9 +240,9 @@ async def record_read(nc: NATS, reader: Reader, history: CaseHistory) -> None:
         f" as of {format_instant(history.as_of)}" if history.as_of else ""
     )
     actor = Actor(user=reader.user, agency=reader.agency, role=reader.role)
+    # One access record per record the history shows, as the reporting API records them.
     for record_type, record_id in [
-        ("case", history.case_id),
-        *(("child", child) for child in history.ids("child")),
+        (kind, record_id) for kind, ids in history.shown_ids().items() for record_id in ids
     ]:
         await store.append(
             Aggregate("audit", reader.site, "access", new_id()),
@@ -292,16 +315,16 @@ def run_case(
 def _print_history(console: Console, history: CaseHistory) -> None:
     when = f" — as of / au {format_instant(history.as_of)}" if history.as_of else ""
     table = Table(title=f"Case / Dossier {history.case_id}{when}", show_lines=True)
-    for column in ("time / heure", "event / événement", "by / par", "what changed / modifié"):
+    for column in ("time / heure", "event / événement", "by / par", "what it says / contenu"):
         table.add_column(column)
     for e in history.events:
         actor = e["actor"]
-        changed = {k: e["data"][k] for k in e["changed"]}
+        changed = ", ".join(e["changed"]) or "-"
         table.add_row(
             f"{e['time']}\n{e['stream']}:{e['seq']}",
             f"{e['event']}\n{e['description']['fr']}\n{e['description']['en']}",
             f"{actor['user']}\n{actor['agency']}\n{actor['role']}",
-            json.dumps(changed, ensure_ascii=False, indent=1),
+            f"{json.dumps(e['data'], ensure_ascii=False, indent=1)}\nstate / état: {changed}",
         )
     console.print(table)
     console.print(

@@ -154,21 +154,33 @@ def user_add(
 @app.command("rebuild")
 def rebuild_command(
     service: Annotated[str, typer.Argument(help="intake, referral, casework, reporting or portal")],
+    data_dir: DataDir = Path(".relais"),
 ) -> None:
-    """Drop a stopped service's read models and replay them from the log (progress shown).
-    The portal's accounts are rebuilt; its passwords and sessions are not read models and
-    stay. Uses NATS_URL, DATABASE_URL and RELAIS_NATS_USER / RELAIS_NATS_PASSWORD."""
+    """Rebuild a service's read models from the log while it runs: the new ones are built
+    beside the live ones, then switched to at once (progress shown). If the service is not
+    running, the command rebuilds them itself. The portal's accounts are a read model; its
+    passwords and sessions are not, and stay. Uses DATABASE_URL, or the embedded default's
+    servers while relais up runs in --data-dir."""
     import asyncio
 
     from rich.console import Console
 
-    from relais.rebuild import rebuild
+    from relais.rebuild import NoDatabase, rebuild
     from shared.config import PROCESSES, Settings
 
     if service not in PROCESSES:
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(asyncio.run(rebuild(service, Settings(), Console(stderr=True))))
+    settings = Settings(data_dir=data_dir)
+    login = _nats_login(settings.nats_user, settings.nats_password, data_dir)
+    try:
+        code = asyncio.run(
+            rebuild(service, settings, Console(stderr=True), data_dir=data_dir, nats_login=login)
+        )
+    except NoDatabase as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("dead-letters")
@@ -222,10 +234,10 @@ app.add_typer(reporting_app, name="reporting")
 
 
 @reporting_app.command("rebuild")
-def reporting_rebuild() -> None:
+def reporting_rebuild(data_dir: DataDir = Path(".relais")) -> None:
     """Rebuild the reporting service's projections from the log (same as relais rebuild
     reporting)."""
-    rebuild_command("reporting")
+    rebuild_command("reporting", data_dir)
 
 
 @app.command()
@@ -402,6 +414,29 @@ def audit_keys(
 
     user, password = _nats_login(user, password, data_dir)
     raise typer.Exit(run_keys(nats_url, user=user, password=password))
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The JSON Lines file to write.")],
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", help="A stream to export; repeat for several (default: all)."),
+    ] = None,
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
+    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
+    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Write the stored bytes of every event (stream, sequence, subject, bytes in base64),
+    one JSON line each, for checking with other tools (docs/auditing.md). Exit 1 if a stream
+    does not exist."""
+    from relais.audit import run_export
+    from shared.streams import CONTEXTS, stream_name
+
+    user, password = _nats_login(user, password, data_dir)
+    streams = stream or [stream_name(c) for c in CONTEXTS]
+    raise typer.Exit(run_export(nats_url, streams, output, user=user, password=password))
 
 
 @audit_app.command("case")

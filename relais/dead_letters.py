@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shared.db import dead_letters, make_engine
+from shared.generations import read_live, use_generation
 
 REASON_MAX = 300  # the first line, enough to say what went wrong
 
@@ -37,6 +38,7 @@ async def list_dead_letters(database_url: str, *, limit: int) -> tuple[int, list
     engine = make_engine(database_url, pool_size=1)
     d = dead_letters.c
     try:
+        use_generation(engine, await read_live(engine))
         async with engine.connect() as conn:
             total = int(
                 (await conn.execute(select(func.count()).select_from(dead_letters))).scalar_one()

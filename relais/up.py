@@ -25,6 +25,7 @@ from types import FrameType
 import httpx
 
 from relais.embedded import EXIT_UNKNOWN, EmbeddedPostgres, NatsServer
+from relais.rebuild import RUN_FILE, write_run_file
 from shared.config import PORTAL, PROCESSES, Settings
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
 
@@ -328,6 +329,13 @@ def run_up(data_dir: Path) -> int:
             _fail(f"{failed.name} {why}; see {failed.log_path}")
             return 1
 
+        # Where the other commands (relais rebuild) find the embedded servers while this runs
+        # (external ones are the operator's to name: their URLs may hold passwords).
+        write_run_file(
+            data_dir,
+            nats_url=nats_url if nats is not None else "",
+            database_url=database_url if pg is not None else "",
+        )
         width = max(len(name) for name in PROCESSES) + 2
         for svc in services:
             _say(f"{svc.name:<{width}} {svc.url}")
@@ -349,6 +357,7 @@ def run_up(data_dir: Path) -> int:
         _say("stopping")
         return 0
     finally:
+        (data_dir / RUN_FILE).unlink(missing_ok=True)
         _shutdown(services, nats, pg)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

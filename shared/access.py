@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -142,7 +143,9 @@ def sees_agency(principal: Principal, agency: str) -> bool:
 
 # -- access records ------------------------------------------------------------------------
 
-outbox_metadata = MetaData()
+# In ``public`` whatever the read models' generation (shared/generations.py): the outbox is
+# not a read model, and a rebuild must never drop the reads still to be recorded.
+outbox_metadata = MetaData(schema="public")
 access_outbox = Table(
     "access_outbox",
     outbox_metadata,
@@ -157,6 +160,12 @@ access_outbox = Table(
     Column("purpose", String(500)),
     Column("read_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), index=True),
+    Column("outcome", String(10), nullable=False, server_default="read"),
+)
+# Added after the first deployments: an outbox created before it gains the column.
+_OUTBOX_UPGRADES = (
+    "ALTER TABLE access_outbox ADD COLUMN IF NOT EXISTS outcome VARCHAR(10) "
+    "NOT NULL DEFAULT 'read'",
 )
 
 
@@ -176,6 +185,8 @@ class AccessLog:
     async def prepare(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(outbox_metadata.create_all)
+            for statement in _OUTBOX_UPGRADES:
+                await conn.execute(text(statement))
 
     async def record(
         self,
@@ -183,7 +194,11 @@ class AccessLog:
         record_type: str,
         record_ids: list[str],
         purpose: str | None = None,
+        *,
+        outcome: Literal["read", "refused"] = "read",
     ) -> None:
+        """Record that ``principal`` read these records (or, ``refused``, asked for one that
+        exists but is not theirs to see, and was told it does not exist)."""
         if not record_ids:
             return
         now = datetime.now(UTC)
@@ -200,6 +215,7 @@ class AccessLog:
                         "record_id": record_id,
                         "purpose": (purpose or None) and purpose[:500],
                         "read_at": now,
+                        "outcome": outcome,
                     }
                     for record_id in record_ids
                 ],
@@ -234,6 +250,7 @@ class AccessLog:
                     record_id=row.record_id,
                     purpose=row.purpose,
                     at=row.read_at.isoformat().replace("+00:00", "Z"),
+                    outcome=row.outcome,
                 )
                 aggregate = Aggregate("audit", self.store.site, "access", row.key)
                 try:

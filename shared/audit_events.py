@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field
 
-from shared.events import DomainEvent, event_type
+from shared.events import DomainEvent, event_type, upcaster
 
 
 @event_type(
@@ -22,8 +24,11 @@ class SigningKeyPublished(DomainEvent):
 @event_type(
     context="audit",
     aggregate="access",
-    en="Someone read a record that identifies a child.",
-    fr="Quelqu'un a consulté un dossier qui identifie un enfant.",
+    version=2,
+    en="Someone read a record that identifies a child, or asked for one they may not see and "
+    "was answered that it does not exist (outcome refused).",
+    fr="Quelqu'un a consulté un dossier qui identifie un enfant, ou en a demandé un qu'il ne "
+    "peut pas voir et s'est vu répondre qu'il n'existe pas (résultat refused).",
 )
 class RecordAccessed(DomainEvent):
     user: str
@@ -34,6 +39,16 @@ class RecordAccessed(DomainEvent):
     record_id: str
     purpose: str | None = Field(default=None, max_length=500)
     at: str = Field(description="When it was read (RFC 3339, UTC)")
+    outcome: Literal["read", "refused"] = Field(
+        default="read",
+        description="read: the record was shown; refused: it exists, but the caller may not "
+        "see it and was answered 404",
+    )
+
+
+@upcaster("audit", "RecordAccessed", 1)
+def _reads_before_refusals_were_recorded(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "outcome": "read"}
 
 
 @event_type(

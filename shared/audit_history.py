@@ -10,12 +10,14 @@ can become, whether or not this software knows its type.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.audit_state import Rule, apply_rules
 from shared.envelope import Aggregate
 from shared.events import DomainEvent, EventRegistry, EventTypeRef, registry
 from shared.i18n import LocalisedValueError, Message
@@ -30,6 +32,8 @@ LINK_FIELDS: Mapping[str, str] = {
     "child_id": "child",
     "report_id": "report",
     "referral_id": "referral",
+    # A suggested duplicate names another child's record: shown, never followed.
+    "candidate_id": "child",
 }
 # The same as lists of plain ids (e.g. a case merging several reports).
 LINK_LIST_FIELDS: Mapping[str, str] = {f"{name}s": kind for name, kind in LINK_FIELDS.items()}
@@ -248,9 +252,19 @@ class CaseHistory:
     links: frozenset[Link]
     events: list[dict[str, Any]]
     state: dict[str, dict[str, Any]]
+    # Every record the answer names: the case, and each record an event shown names (its
+    # children, reports and referrals, another case of the child, a suggested duplicate).
+    shown: frozenset[Link] = frozenset()
 
     def ids(self, kind: str) -> list[str]:
         return sorted(link.id for link in self.links if link.kind == kind)
+
+    def shown_ids(self) -> dict[str, list[str]]:
+        """The records the answer shows, by kind: what its reader is recorded as reading."""
+        kinds: dict[str, list[str]] = {}
+        for link in sorted(self.shown | self.links):
+            kinds.setdefault(link.kind, []).append(link.id)
+        return kinds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -290,9 +304,10 @@ def assemble_history(
     state: dict[str, dict[str, Any]] = {}
     entries = []
     for event in chosen:
-        changed = fold(state, event)
+        changed = fold(state, event, reg)
         entries.append(_entry(event, changed, reg))
-    return CaseHistory(case_id, as_of, links, entries, state)
+    shown = frozenset({Link("case", case_id)}.union(*(e.links for e in chosen)))
+    return CaseHistory(case_id, as_of, links, entries, state, shown)
 
 
 def _unique(events: Iterable[IndexedEvent]) -> list[IndexedEvent]:
@@ -301,10 +316,15 @@ def _unique(events: Iterable[IndexedEvent]) -> list[IndexedEvent]:
     return list(by_position.values())
 
 
-def fold(state: dict[str, dict[str, Any]], event: IndexedEvent) -> list[str]:
-    """Generic state: per aggregate, the latest value of each data field, its version and
-    last event. It knows no domain rule (a list field is replaced, not appended to), which is
-    what makes it work for every event type, known or not. Returns the fields that changed."""
+def fold(
+    state: dict[str, dict[str, Any]], event: IndexedEvent, reg: EventRegistry = registry
+) -> list[str]:
+    """The aggregate's state after ``event``: each event type's declared rules
+    (``DomainEvent.audit_state``) applied to its fields, so that after a transfer the owner
+    is the new agency, after a stage change the stage is the new one, and the opening report
+    stays the opening report. Beside the fields: the aggregate's version, its last event, and
+    the events whose meaning this software cannot fold (``not_folded``). Returns the fields
+    that changed."""
     current = state.setdefault(
         event.aggregate_key,
         {
@@ -315,12 +335,29 @@ def fold(state: dict[str, dict[str, Any]], event: IndexedEvent) -> list[str]:
         },
     )
     fields: dict[str, Any] = current["fields"]
-    changed = sorted(k for k, v in event.data.items() if k not in fields or fields[k] != v)
-    fields.update(event.data)
+    rules = state_rules(event.type, reg)
+    changed: list[str] = []
+    if rules is None:
+        current.setdefault("not_folded", []).append(event.name)
+    else:
+        before = copy.deepcopy(fields)
+        apply_rules(fields, rules, event.data)
+        changed = sorted(k for k, v in fields.items() if k not in before or before[k] != v)
     current["version"] = event.aggregate_version
     current["last_event"] = event.name
     current["updated_at"] = format_instant(event.time)
     return changed
+
+
+def state_rules(type_name: str, reg: EventRegistry = registry) -> tuple[Rule, ...] | None:
+    """What events of this type do to the auditor's state; None if this software does not
+    know the type (or this version of it), or the type declares nothing."""
+    try:
+        ref = EventTypeRef.parse(type_name)
+        model = reg.model_for(ref.context, ref.name)
+    except ValueError:
+        return None
+    return model.audit_state if ref.version <= model.version else None
 
 
 def describe(type_name: str, reg: EventRegistry = registry) -> dict[str, str]:

@@ -1,10 +1,19 @@
 """The CloudEvents 1.0 envelope (structured JSON) every event travels and is stored in.
 
-The stored bytes are the canonical JSON of the envelope (sorted keys, no spaces, UTF-8), so
-that anyone can recompute the hash chain and check the signature from the log alone:
+Events name the canonical form they were signed in (the ``canonicalization`` extension
+attribute), so that anyone can check the signature and recompute the hash chain from the log
+alone, in any language (docs/auditing.md):
 
-* ``signature`` is Ed25519 over the canonical JSON of the envelope without ``signature``;
-* ``prevhash`` is the SHA-256 of the previous event of the same aggregate, as stored.
+* ``canonicalization: "rfc8785"``: the JSON Canonicalization Scheme (RFC 8785, JCS). The
+  stored bytes are the JCS of the whole envelope, and ``signature`` is Ed25519 over the JCS of
+  the envelope without ``signature`` (the attribute itself is signed, so it cannot be changed
+  to another form). Every event appended since it was introduced says so.
+* no such attribute: the form events were stored in before (Python's sorted keys, no spaces,
+  UTF-8 unescaped; ``1.0`` stays ``1.0``), kept so those events verify as they are: stored
+  events are never rewritten.
+
+``prevhash`` is the SHA-256 of the previous event of the same aggregate, *as stored*: the
+bytes in the log, hashed as they are, whatever their form.
 """
 
 from __future__ import annotations
@@ -16,11 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 GENESIS = ""  # prevhash of an aggregate's first event
+# The extension attribute naming the canonical form of an event, and the value new events get.
+CANONICALIZATION = "canonicalization"
+JCS = "rfc8785"
 
 
 class Actor(BaseModel):
@@ -38,7 +51,29 @@ class Actor(BaseModel):
 
 
 def canonical_json(value: Any) -> bytes:
+    """The form events were stored and signed in before RFC 8785 (no ``canonicalization``
+    attribute); still the form of values that are not signed envelopes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def jcs(value: Any) -> bytes:
+    """RFC 8785: what any JCS library in any language produces for the same JSON value."""
+    return rfc8785.dumps(value)
+
+
+class UnknownCanonicalization(ValueError):
+    """An envelope names a canonical form this version does not know."""
+
+
+def envelope_bytes(envelope: dict[str, Any]) -> bytes:
+    """An envelope in the canonical form it names: its stored bytes, or (without
+    ``signature``) what its signature covers."""
+    form = envelope.get(CANONICALIZATION)
+    if form is None:
+        return canonical_json(envelope)
+    if form == JCS:
+        return jcs(envelope)
+    raise UnknownCanonicalization(f"unknown canonicalization {form!r}")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -50,8 +85,9 @@ def utc_now_iso() -> str:
 
 
 def unsigned_bytes(envelope: dict[str, Any]) -> bytes:
-    """What the signature covers: every attribute but the signature itself."""
-    return canonical_json({k: v for k, v in envelope.items() if k != "signature"})
+    """What the signature covers: every attribute but the signature itself, in the canonical
+    form the envelope names."""
+    return envelope_bytes({k: v for k, v in envelope.items() if k != "signature"})
 
 
 def b64(data: bytes) -> str:

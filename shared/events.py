@@ -10,6 +10,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.audit_state import Rule
+
 TYPE_PREFIX = "org.relais"
 _TYPE_RE = re.compile(r"^org\.relais\.([a-z]+)\.([A-Z][A-Za-z0-9]*)\.v([1-9][0-9]*)$")
 
@@ -29,6 +31,10 @@ class DomainEvent(BaseModel):
     # Fields that identify a child or narrate harm: never copied to logs, traces, metrics or
     # the de-identified integrator feed.
     sensitive_fields: ClassVar[frozenset[str]] = frozenset()
+    # What the event does to its aggregate's state as an auditor reads it (a fold, see
+    # shared/audit_state.py; the contracts declare theirs in contracts/audit_states.py);
+    # None: not declared, so the auditor's state lists the event as not folded.
+    audit_state: ClassVar[tuple[Rule, ...] | None] = None
 
     @classmethod
     def type_name(cls) -> str:

@@ -42,11 +42,14 @@ from nats.js.errors import (
 )
 from opentelemetry import propagate, trace
 
+from shared import causation
 from shared.envelope import (
+    CANONICALIZATION,
     GENESIS,
+    JCS,
     Actor,
     Aggregate,
-    canonical_json,
+    envelope_bytes,
     sha256_hex,
     utc_now_iso,
 )
@@ -56,7 +59,7 @@ from shared.reading import ReadError, iter_stored
 from shared.recorded import Position, RecordedEvent, decode, parse_envelope
 from shared.request_ledger import StoredEvent, note_stored, note_uncertain
 from shared.signing import SigningKey
-from shared.telemetry import metrics
+from shared.telemetry import metrics, record_trace
 
 tracer = trace.get_tracer("relais.eventstore")
 
@@ -69,6 +72,11 @@ def event_id(aggregate: Aggregate, idempotency_key: str, index: int) -> str:
     ``aggregate``: the same key always names the same events, so a retry stores nothing new
     and anyone can tell whether a stored event came from a given command."""
     return derived_id(aggregate.subject_filter, idempotency_key, str(index))
+
+
+def _traceparent(envelope: dict[str, Any]) -> str | None:
+    value = envelope.get("traceparent")
+    return value if isinstance(value, str) else None
 
 
 class EventStoreError(RuntimeError):
@@ -137,11 +145,14 @@ class NotOwner(EventStoreError):
 
 @dataclass(frozen=True)
 class AggregateHead:
-    """Where an aggregate stands: last stream sequence, count of events, hash of the last."""
+    """Where an aggregate stands: last stream sequence, count of events, hash of the last,
+    and the chain (correlation id) the last belongs to."""
 
     seq: int = 0
     version: int = 0
     hash: str = GENESIS
+    traceparent: str | None = None  # the last event's: the record's trace continues from it
+    correlation: str | None = None  # the last event's chain: a person's command continues it
 
 
 @dataclass
@@ -227,7 +238,10 @@ class EventStore:
         causation_id: str | None = None,
     ) -> AppendResult:
         """Store ``events`` after the aggregate's event at stream sequence ``expected_version``
-        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`."""
+        (0: the aggregate must be new). All or nothing; raises :class:`ConcurrencyConflict`.
+
+        ``correlation_id`` and ``causation_id`` default to the ambient chain
+        (:mod:`shared.causation`), then to the aggregate's own chain."""
         if not events:
             raise ValueError("nothing to append")
         if aggregate.context not in self.writable or aggregate.site != self.site:
@@ -237,8 +251,16 @@ class EventStore:
                 raise ValueError(f"{event.type_name()} does not belong to {aggregate.type}")
 
         started = time.perf_counter()
+        try:
+            head = await self._head_at(aggregate, expected_version)
+        except _UNREACHABLE as exc:
+            raise LogUnavailable(f"reading {aggregate.stream}: {type(exc).__name__}") from None
+        # An existing record's events share its trace; what caused this append is linked.
+        record, links = record_trace(head.traceparent)
         with tracer.start_as_current_span(
             f"append {aggregate.context}.{aggregate.type}",
+            context=record,
+            links=links,
             kind=trace.SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "nats",
@@ -251,10 +273,9 @@ class EventStore:
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            try:
-                head = await self._head_at(aggregate, expected_version)
-            except _UNREACHABLE as exc:
-                raise LogUnavailable(f"reading {aggregate.stream}: {type(exc).__name__}") from None
+            correlation_id, causation_id = causation.resolve(
+                correlation_id, causation_id, head.correlation
+            )
             messages = self._seal(
                 aggregate,
                 head,
@@ -265,6 +286,7 @@ class EventStore:
                 causation_id=causation_id,
                 traceparent=carrier.get("traceparent"),
             )
+            causation.appended(str(messages[0][2]["correlationid"]))
             sent = _Attempt()
             try:
                 seqs = await self._send(aggregate, expected_version, messages, carrier, sent)
@@ -339,13 +361,14 @@ class EventStore:
                 "correlationid": correlation_id or (sealed[0][2]["id"] if sealed else id_),
                 "prevhash": prevhash,
                 "keyid": self.key.key_id,
+                CANONICALIZATION: JCS,
             }
             if causation_id:
                 envelope["causationid"] = causation_id
             if traceparent:
                 envelope["traceparent"] = traceparent
             envelope["signature"] = self.key.sign(envelope)
-            payload = canonical_json(envelope)
+            payload = envelope_bytes(envelope)
             prevhash = sha256_hex(payload)
             sealed.append((aggregate.subject(event.name), payload, envelope))
         return sealed
@@ -511,13 +534,29 @@ class EventStore:
         if msg.subject is None or Aggregate.from_subject(msg.subject) != aggregate:
             raise await self._conflict(aggregate, seq)
         envelope = parse_envelope(msg.data or b"")
-        head = AggregateHead(seq, int(envelope["aggregateversion"]), sha256_hex(msg.data or b""))
+        head = AggregateHead(
+            seq,
+            int(envelope["aggregateversion"]),
+            sha256_hex(msg.data or b""),
+            _traceparent(envelope),
+            _correlation(envelope),
+        )
         self._heads.put(aggregate, head)
         return head
 
     @staticmethod
     def _head_of(event: RecordedEvent) -> AggregateHead:
-        return AggregateHead(event.seq, event.aggregate_version, event.hash)
+        return AggregateHead(
+            event.seq,
+            event.aggregate_version,
+            event.hash,
+            _traceparent(event.envelope),
+            _correlation(event.envelope),
+        )
+
+    async def correlation_at(self, aggregate: Aggregate, version: int) -> str | None:
+        """The chain the aggregate's event at stream sequence ``version`` belongs to."""
+        return (await self._head_at(aggregate, version)).correlation if version else None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -543,3 +582,8 @@ class EventStore:
         self, stream: str, subject_filter: str, start: int
     ) -> list[tuple[int, str, Msg]]:
         return [item async for item in iter_stored(self.nc, stream, subject_filter, start)]
+
+
+def _correlation(envelope: dict[str, Any]) -> str | None:
+    value = envelope.get("correlationid") or envelope.get("id")
+    return str(value) if value else None

@@ -10,7 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.causation import command_scope
 from shared.domain import DomainError
 from shared.eventstore import ConcurrencyConflict, IdempotencyKeyReused
 from shared.i18n import Message, language, localise, validation_reason
@@ -131,6 +133,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(Exception, unexpected_error)
+
+
+class CommandChains:
+    """Every request is one person's command: its appends name no cause and share one chain
+    (:mod:`shared.causation`). A plain ASGI middleware, so the chain is set before any other
+    middleware or route runs and is seen by every task the request starts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with command_scope():
+            await self.app(scope, receive, send)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -56,6 +56,10 @@ class Projection:
 
     def on(self, context: str, event_name: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
+            known = self.handlers.get((context, event_name))
+            if known is not None and known.__qualname__ != fn.__qualname__:
+                # One handler per event type: a second would silently replace the first.
+                raise ValueError(f"{self.name}: {context}.{event_name} already has a handler")
             self.handlers[(context, event_name)] = fn
             return fn
 
@@ -90,6 +94,23 @@ def lock_key(*parts: str) -> int:
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One stored message to apply: its stream sequence, subject and bytes."""
+
+    seq: int
+    subject: str
+    data: bytes
+
+    @classmethod
+    def of(cls, msg: Msg) -> Stored:
+        return cls(msg.metadata.sequence.stream, msg.subject, msg.data or b"")
+
+
+class ProjectionBusy(RuntimeError):
+    """Another process holds the projection's lease in this generation."""
+
+
 class StreamBehindCheckpoint(RuntimeError):
     """The stream ends before this projection's checkpoint: events it applied are gone from
     the log (truncated, or the stream recreated). Applying on would skip the events that
@@ -119,6 +140,7 @@ class StreamProjector:
         reg: EventRegistry = registry,
         idle_wait_s: float = 5.0,
         standby_retry_s: float = 2.0,
+        generation: str = "public",
     ) -> None:
         self.projection = projection
         self.stream = stream
@@ -132,6 +154,9 @@ class StreamProjector:
         self.pending = 0  # messages the consumer still holds for us: the lag
         self.active = False
         self.dead_letter_count = 0
+        # The read models' generation (PostgreSQL schema) ``engine`` writes to: one lease per
+        # generation, so a rebuild beside the live read models applies while they do.
+        self.generation = generation
         # Why this projector stopped applying, if it did (read by /health).
         self.halted: str | None = None
         self._progress = asyncio.Condition()
@@ -139,6 +164,13 @@ class StreamProjector:
     @property
     def label(self) -> str:
         return f"{self.projection.name}/{self.stream}"
+
+    @property
+    def lease_key(self) -> int:
+        parts = ("projector", self.projection.name, self.stream)
+        return (
+            lock_key(*parts) if self.generation == "public" else lock_key(*parts, self.generation)
+        )
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -168,7 +200,7 @@ class StreamProjector:
             got = (
                 await conn.execute(
                     text("SELECT pg_try_advisory_lock(:k)"),
-                    {"k": lock_key("projector", self.projection.name, self.stream)},
+                    {"k": self.lease_key},
                 )
             ).scalar()
             await conn.commit()
@@ -203,6 +235,7 @@ class StreamProjector:
                 else:  # idle: wake on the first new message rather than wait for a full batch
                     msgs = await psub.fetch(1, timeout=self.idle_wait_s)
             except TimeoutError:
+                raise_if_cancelling()  # a cancellation nats-py turned into a timeout
                 busy = False
                 last = await self._check_not_behind()
                 if until is not None and last <= self.checkpoint:
@@ -256,6 +289,10 @@ class StreamProjector:
     # -- one batch ---------------------------------------------------------------------------
 
     async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
+        await self._apply_stored(conn, [Stored.of(m) for m in msgs])
+        self.pending = msgs[-1].metadata.num_pending
+
+    async def _apply_stored(self, conn: AsyncConnection, msgs: list[Stored]) -> None:
         try:
             applied = await self._transaction(conn, msgs, isolate=False)
         except (_Transient, nats_errors.Error):
@@ -265,19 +302,20 @@ class StreamProjector:
             # event goes to the dead letters and the rest still apply.
             await conn.rollback()
             applied = await self._transaction(conn, msgs, isolate=True)
-        self.pending = msgs[-1].metadata.num_pending
         metrics.projected.add(applied, {"projector": self.label})
         async with self._progress:
             self._progress.notify_all()
 
-    async def _transaction(self, conn: AsyncConnection, msgs: list[Msg], *, isolate: bool) -> int:
+    async def _transaction(
+        self, conn: AsyncConnection, msgs: list[Stored], *, isolate: bool
+    ) -> int:
         applied = 0
         try:
             async with conn.begin():
                 checkpoint = await self._lock_checkpoint(conn)
                 last = checkpoint
                 for msg in msgs:
-                    seq = msg.metadata.sequence.stream
+                    seq = msg.seq
                     if seq <= last:
                         continue  # already applied: redelivery after a crash
                     await self._apply_one(conn, msg, seq, isolate=isolate)
@@ -297,7 +335,9 @@ class StreamProjector:
         self.checkpoint = max(self.checkpoint, last)
         return applied
 
-    async def _apply_one(self, conn: AsyncConnection, msg: Msg, seq: int, *, isolate: bool) -> None:
+    async def _apply_one(
+        self, conn: AsyncConnection, msg: Stored, seq: int, *, isolate: bool
+    ) -> None:
         subject = msg.subject
         named = subject_event(subject)
         if named is not None and self.projection.handler_for(*named) is None:
@@ -348,7 +388,7 @@ class StreamProjector:
             except Exception as exc:
                 await self._dead_letter(conn, msg, seq, f"{type(exc).__name__}: {exc}")
 
-    async def _dead_letter(self, conn: AsyncConnection, msg: Msg, seq: int, error: str) -> None:
+    async def _dead_letter(self, conn: AsyncConnection, msg: Stored, seq: int, error: str) -> None:
         # The reason is kept with the event in the service's own database; the log gets the
         # position only, since an exception's text may quote the event's data.
         log.error("projector %s: event at %s:%d set aside", self.label, self.stream, seq)

@@ -9,7 +9,9 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
-from shared.projection import Projection, lock_key
+
+__all__ = ["ProjectionBusy", "prepare", "reset"]
+from shared.projection import Projection, ProjectionBusy, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,6 @@ async def prepare(engine: AsyncEngine, projection: Projection) -> None:
                     projector=projection.name, version=projection.version
                 )
             )
-
-
-class ProjectionBusy(RuntimeError):
-    """A running projector holds the projection: stop its service before rebuilding."""
 
 
 async def reset(engine: AsyncEngine, projection: Projection) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -21,7 +21,7 @@ async def iter_stored(
     *,
     batch: int = 256,
     timeout: float = 5.0,
-) -> AsyncIterator[tuple[int, str, Msg]]:
+) -> AsyncGenerator[tuple[int, str, Msg], None]:
     """(sequence, subject, message) on ``subject_filter`` from ``start``, by batched direct
     get: the fewest round trips, and no consumer state left on the server."""
     inbox = nc.new_inbox()

@@ -15,7 +15,8 @@ from typing import Any
 
 import nats
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +25,7 @@ from shared import (
     nats_link,
     telemetry,
 )
+from shared import metrics as prom
 from shared.access import AccessLog
 from shared.anchors import checkpoint
 from shared.auth import verifier_from_settings
@@ -32,17 +34,21 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
+from shared.generations import PUBLIC, adopt_live
 from shared.health import HealthCheck
-from shared.http import install_error_handlers
+from shared.http import CommandChains, install_error_handlers
 from shared.keys import publish_signing_key
 from shared.loops import repeat
+from shared.metrics_state import service_state
 from shared.outages import answer_failure
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
+from shared.rebuild import Rebuilder
 from shared.request_guard import RequestGuard
 from shared.request_ledger import close_ledger, open_ledger
 from shared.signing import SigningKey
 from shared.streams import CONTEXTS, StreamMisconfigured, check_streams, describe, stream_name
+from shared.telemetry import firing, metrics
 from shared.units import UnitLookup
 
 log = logging.getLogger(__name__)
@@ -104,7 +110,11 @@ class Runtime:
     access_log: AccessLog | None = None
     projectors: list[StreamProjector] = field(default_factory=list)
     health_check: HealthCheck | None = None
+    # The read models' live generation (shared/generations.py): "public" until a rebuild.
+    generation: str = PUBLIC
+    rebuilder: Rebuilder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _projecting: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -143,6 +153,7 @@ class Runtime:
         url = s.database_url_for(self.spec.name)
         await ensure_database(url)
         self.engine = make_engine(url)
+        self.generation = await adopt_live(self.engine)
         for projection in self.spec.projections:
             await prepare(self.engine, projection)
             for context in projection.contexts:
@@ -152,9 +163,19 @@ class Runtime:
                     self.engine,
                     js,
                     batch_size=s.projector_batch,
+                    generation=self.generation,
                 )
                 self.projectors.append(projector)
-                self._tasks.append(asyncio.create_task(projector.run(), name=projector.label))
+        self.resume_projectors()
+        self.rebuilder = Rebuilder(
+            self, self.engine, self.nc, self.spec.projections, self.source, s.projector_batch
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                repeat(self.rebuilder.step, interval_s=1.0, label="read models"),
+                name="read-models",
+            )
+        )
         self.access_log = AccessLog(self.spec.name, self.engine, self.store)
         await self.access_log.prepare()
         self._tasks.append(asyncio.create_task(self.access_log.relay(), name="access-relay"))
@@ -162,13 +183,27 @@ class Runtime:
             name = getattr(loop, "__name__", "background")
             self._tasks.append(asyncio.create_task(loop(self), name=name))
         self.health_check = HealthCheck(self, contexts=(*CONTEXTS, *self.spec.streams_read()))
-        telemetry.register_lag_source(lambda: [(p.label, p.pending) for p in self.projectors])
         log.info("%s started as %s", self.spec.name, self.source)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    def resume_projectors(self) -> None:
+        """Start applying every projection (in the live generation)."""
+        self._projecting = [asyncio.create_task(p.run(), name=p.label) for p in self.projectors]
+
+    async def pause_projectors(self) -> None:
+        """Stop applying, each projector at the end of a batch (its transaction and lease
+        end with its task): a rebuild switches generations in between."""
+        for task in self._projecting:
             task.cancel()
-        pending: set[asyncio.Task[None]] = set(self._tasks)
+        if self._projecting:
+            _, late = await asyncio.wait(self._projecting, timeout=5)
+            for task in late:
+                log.error("projector %s did not pause in time", task.get_name())
+        self._projecting = []
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._projecting]:
+            task.cancel()
+        pending: set[asyncio.Task[None]] = {*self._tasks, *self._projecting}
         if pending:
             _, pending = await asyncio.wait(pending, timeout=0.5)
         # A cancellation does not always reach the task nats-py waits on inside a pull fetch;
@@ -209,6 +244,9 @@ class Runtime:
             correlation_id=correlation_id,
             causation_id=causation_id,
         )
+        policy = firing(actor.user, actor.role)
+        if policy is not None and not result.duplicate:
+            metrics.policy_firings.add(len(result.events), {"policy": policy})
         last = result.events[-1].seq
         waiting = [p for p in self.projectors if p.stream == aggregate.stream]
         try:
@@ -251,7 +289,14 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    # The documentation pages load their scripts and styles from the package, not a CDN:
+    # /docs works where the service has no internet.
+    app = FastAPIOffline(
+        title=spec.title,
+        description=spec.description,
+        lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     app.state.runtime = runtime
     app.state.verifier = verifier_from_settings(
         jwks_url=settings.jwks_url,
@@ -266,6 +311,14 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     async def health(request: Request) -> JSONResponse:
         ok, body = await runtime.health()
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics: request durations by route template, append latency,
+        projector lag and dead letters per projection, policy firings, access records
+        waiting to be appended to AUDIT. No label holds a concrete path or a child's data."""
+        state = await service_state(spec.name, runtime.nc, runtime.engine, runtime.projectors)
+        return Response(prom.exposition(state), media_type=prom.CONTENT_TYPE)
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_document() -> JSONResponse:
@@ -295,6 +348,9 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             close_ledger(token)
 
     instrument(app)
+    app.add_middleware(prom.HttpMetrics)
+    # Added last, so outermost: the request's chain is in place before anything else runs.
+    app.add_middleware(CommandChains)
     return app
 
 
@@ -308,9 +364,14 @@ def _asyncapi() -> dict[str, Any]:
 def instrument(app: FastAPI) -> None:
     """Trace requests, keeping no concrete URL (only the route template)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.metrics import NoOpMeterProvider
 
+    # Its own HTTP metrics would carry the host and port; shared/metrics.py counts requests.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health", server_request_hook=_redact_query
+        app,
+        excluded_urls="health,metrics",
+        server_request_hook=_redact_query,
+        meter_provider=NoOpMeterProvider(),
     )
 
 

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.envelope import b64, sha256_hex, unb64, unsigned_bytes
+from shared.envelope import UnknownCanonicalization, b64, sha256_hex, unb64, unsigned_bytes
 
 
 def key_id(public_raw: bytes) -> str:
@@ -99,7 +99,13 @@ class Keyring:
         if public is None:
             return f"unknown signing key {kid}"
         try:
-            public.verify(unb64(signature), unsigned_bytes(envelope))
+            signed = unsigned_bytes(envelope)
+        except UnknownCanonicalization as exc:
+            return str(exc)
+        except ValueError:  # not expressible in RFC 8785 (a number beyond 2^53, ...)
+            return "bad signature"
+        try:
+            public.verify(unb64(signature), signed)
         except (InvalidSignature, ValueError):
             return "bad signature"
         return None

@@ -1,4 +1,18 @@
-"""OpenTelemetry: one tracer and meter provider per process, and the backbone's instruments.
+"""OpenTelemetry traces: one tracer provider per process, and how a trace follows a child's
+case (docs/decisions/0016); and the backbone's instruments, which count into the Prometheus
+metrics every service serves on ``GET /metrics`` (``shared/metrics.py``).
+
+A trace follows the records of a case, not only one request:
+
+* an event of a record that exists continues its record's trace (the trace of the record's
+  previous event, as stored in its ``traceparent``), linked to what caused it (the HTTP
+  request, a reaction); a record's first event starts in the trace of what caused it;
+* a reaction to another context's event continues that event's trace
+  (:func:`continue_trace`), so the record it creates (the case opened from a report, the
+  referral made from a request) belongs to the trace of the record that asked.
+
+A hotline report, its screening, the case opened from it and the referral the case asks for
+are therefore one trace.
 
 Span and metric attributes carry ids, types and counts only, never a child's data: the
 instrumented code passes nothing else, and event payloads are never attached.
@@ -7,77 +21,131 @@ instrumented code passes nothing else, and event payloads are never attached.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
-from opentelemetry import metrics as otel_metrics
-from opentelemetry import trace
-from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    ConsoleMetricExporter,
-    MetricReader,
-    PeriodicExportingMetricReader,
-)
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
-    SpanExporter,
 )
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+
+from shared import metrics as prom
 
 log = logging.getLogger(__name__)
-meter = otel_metrics.get_meter("relais")
+tracer = trace.get_tracer("relais.reactions")
 
 _configured = False
 
 
+def stored_context(traceparent: object) -> Context | None:
+    """The trace context a stored ``traceparent`` names; None if it names none."""
+    if not isinstance(traceparent, str) or not traceparent:
+        return None
+    context = propagate.extract({"traceparent": traceparent})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def record_trace(traceparent: object) -> tuple[Context | None, list[Link]]:
+    """Where an append to an existing record starts its span: in the record's trace (the
+    ``traceparent`` its previous event stored), linked to the span running now (the request
+    or reaction that caused it). ``(None, [])``: where it runs now (a new record, or a record
+    whose events carry no trace)."""
+    record = stored_context(traceparent)
+    if record is None:
+        return None, []
+    current = trace.get_current_span().get_span_context()
+    same = current.trace_id == trace.get_current_span(record).get_span_context().trace_id
+    return record, [Link(current)] if current.is_valid and not same else []
+
+
+_reaction: ContextVar[str | None] = ContextVar("relais_reaction", default=None)
+
+
+def firing(actor_user: str, actor_role: str) -> str | None:
+    """The background process an append is a firing of, for ``relais_policy_firings``: the
+    reaction running (:func:`continue_trace`), or a system actor's process (a sweep); None
+    for a person's command."""
+    running = _reaction.get()
+    if running is not None:
+        return running
+    return actor_user.removeprefix("system:") if actor_role == "system" else None
+
+
+@contextmanager
+def continue_trace(
+    reaction: str, causing: Mapping[Any, Any] | None, **attributes: str | int
+) -> Iterator[trace.Span]:
+    """Run a reaction to another context's event inside that event's trace (span
+    ``react <reaction>``); its appends count as firings of ``reaction``.
+
+    ``causing``: the causing event's envelope, or any mapping holding its stored
+    ``traceparent`` (a pending row's). ``attributes``: ids and types only, never data. An
+    error is recorded by its type alone: its text may quote a child's data."""
+    traceparent = (causing or {}).get("traceparent")
+    token = _reaction.set(reaction)
+    with tracer.start_as_current_span(
+        f"react {reaction}",
+        context=stored_context(traceparent) or Context(),
+        kind=SpanKind.CONSUMER,
+        attributes={"relais.reaction": reaction, **attributes},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+        finally:
+            _reaction.reset(token)
+
+
+class _Count:
+    """``add(amount, attributes)``, counted into a Prometheus counter by its labels."""
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+
+    def add(self, amount: float, attributes: Mapping[str, str]) -> None:
+        self.counter.labels(**attributes).inc(amount)
+
+
+class _Milliseconds:
+    """``record(ms, attributes)``, observed in seconds into a Prometheus histogram."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+
+    def record(self, ms: float, attributes: Mapping[str, str]) -> None:
+        self.histogram.labels(**attributes).observe(ms / 1000)
+
+
 class _Instruments:
     def __init__(self) -> None:
-        self.append_latency = meter.create_histogram(
-            "relais.append.latency", unit="ms", description="Time to append a command's events"
-        )
-        self.appended = meter.create_counter("relais.append.events", description="Events appended")
-        self.append_duplicates = meter.create_counter(
-            "relais.append.duplicates", description="Retried appends recognised as already stored"
-        )
-        self.projected = meter.create_counter(
-            "relais.projector.events", description="Events applied by projectors"
-        )
-        self.dead_letters = meter.create_counter(
-            "relais.projector.dead_letters", description="Events set aside as undecodable"
-        )
-        self.policy_firings = meter.create_counter(
-            "relais.policy.firings", description="Events appended by deadline policies"
-        )
+        self.append_latency = _Milliseconds(prom.append_duration)
+        self.appended = _Count(prom.appended)
+        self.append_duplicates = _Count(prom.append_duplicates)
+        self.projected = _Count(prom.projected)
+        self.dead_letters = _Count(prom.dead_lettered)
+        self.policy_firings = _Count(prom.policy_firings)
 
 
 metrics = _Instruments()
 
-LagSource = Callable[[], Iterable[tuple[str, int]]]
-_lag_sources: list[LagSource] = []
-
-
-def _observe_lag(_options: CallbackOptions) -> Iterable[Observation]:
-    for source in _lag_sources:
-        for projector, lag in source():
-            yield Observation(lag, {"projector": projector})
-
-
-meter.create_observable_gauge(
-    "relais.projector.lag",
-    callbacks=[_observe_lag],
-    description="Stream sequence minus the projector's checkpoint",
-)
-
-
-def register_lag_source(source: LagSource) -> None:
-    _lag_sources.append(source)
-
 
 def configure(service: str, instance: str, exporter: str, endpoint: str = "") -> None:
-    """Install the process-wide providers once. ``exporter``: none, console or otlp."""
+    """Install the process-wide tracer provider once. ``exporter``: none, console or otlp.
+    (Metrics are scraped from ``/metrics``; an OpenTelemetry collector reads them with its
+    Prometheus receiver.)"""
     global _configured
     if _configured:
         return
@@ -86,25 +154,14 @@ def configure(service: str, instance: str, exporter: str, endpoint: str = "") ->
         {"service.name": f"relais-{service}", "service.instance.id": instance}
     )
     provider = TracerProvider(resource=resource)
-    readers: list[MetricReader] = []
-    span_exporter: SpanExporter | None = None
     if exporter == "console":
-        span_exporter = ConsoleSpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(span_exporter))
-        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter(), 60_000))
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         base = endpoint.rstrip("/")
         provider.add_span_processor(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None))
         )
-        readers.append(
-            PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None)
-            )
-        )
     trace.set_tracer_provider(provider)
-    otel_metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     log.info("telemetry: exporter=%s", exporter)

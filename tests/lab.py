@@ -46,6 +46,17 @@ class CounterBroken(DomainEvent):
     reason: str
 
 
+@event_type(
+    context="lab",
+    aggregate="counter",
+    en="A counter was calibrated (a number with a fraction, and free text).",
+    fr="Un compteur a été étalonné (un nombre à virgule et un texte libre).",
+)
+class CounterCalibrated(DomainEvent):
+    factor: float
+    note: str
+
+
 metadata = MetaData()
 totals = Table(
     "lab_totals",

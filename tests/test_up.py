@@ -237,4 +237,17 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     _check_health(second, env)
     assert asyncio.run(_audit_messages(nats_port, data_dir)) == messages
     assert _key_files(data_dir) == keys
+    # The embedded default's read models rebuilt while it runs: the command finds the
+    # servers through relais up's run file in the data directory.
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "rebuild", "intake", "--data-dir", str(data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr + second.diagnostics()
+    assert "new read models live" in rebuilt.stderr
+    _check_health(second, env)
     _interrupt(second, env)
+    assert not (data_dir / "relais-up.json").exists()

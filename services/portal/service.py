@@ -48,6 +48,7 @@ from services.portal.web.security import (
 from services.portal.web.templating import STATIC_DIR, static_version
 from shared.auth import LocalIssuer
 from shared.config import PORTAL, Settings, get_settings
+from shared.http import CommandChains
 from shared.loops import raise_if_cancelling
 from shared.service import Runtime, ServiceSpec, instrument
 
@@ -157,6 +158,8 @@ def create_portal(
         app.include_router(router)
     _middleware(app)
     instrument(app)
+    # Outermost: each request is one person's command, whose appends share one chain.
+    app.add_middleware(CommandChains)
     return app
 
 

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError
 
-from shared.envelope import GENESIS, Actor, Aggregate, canonical_json, sha256_hex
+from shared.envelope import GENESIS, Actor, Aggregate, canonical_json, jcs, sha256_hex
 from shared.eventstore import ConcurrencyConflict, EventStore, IdempotencyKeyReused, NotOwner
 from shared.signing import Keyring, SigningKey
 from shared.streams import StreamMisconfigured, ensure_streams
@@ -67,7 +67,7 @@ async def test_append_then_load_returns_events_in_order_with_chain(store: EventS
     assert env["specversion"] == "1.0" and env["type"] == "org.relais.lab.CounterMoved.v2"
     assert env["subject"] == "c1" and env["datacontenttype"] == "application/json"
     assert env["actor"] == "u-1" and env["actoragency"] == "ocpm"
-    assert loaded[1].raw == canonical_json(env)
+    assert loaded[1].raw == jcs(env) and env["canonicalization"] == "rfc8785"
 
 
 async def test_load_reads_long_histories_across_batches(store: EventStore) -> None:

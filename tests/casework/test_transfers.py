@@ -242,7 +242,9 @@ async def test_a_plan_action_for_another_agency_asks_referral_and_shows_its_answ
     stored = await casework.runtime.store.load(case_aggregate(casework.runtime, case_id))
     asked = stored[-1].event
     assert asked.name == "ReferralRequested" and stored[-2].event.name == "PlanActionAdded"
-    assert stored[-1].envelope["correlationid"] == stored[-2].envelope["id"]  # one batch
+    # One command on the case: both carry the case's chain, the one its opening began.
+    chain = {e.envelope["correlationid"] for e in stored}
+    assert len(chain) == 1 and "causationid" not in stored[-1].envelope
     case = await casework.case(case_id)
     assert asked.model_dump() == {
         "referral_id": referral_id,

@@ -45,7 +45,7 @@ async def test_the_coordinator_keeps_their_own_unit_up_to_date_only(svc: Service
     )
     assert answer.status_code == 200 and answer.json()["available"] == 1
     theirs = await svc.client.put("/units/djougou/capacity", json={"total": 9}, headers=mine)
-    assert theirs.status_code == 403
+    assert theirs.status_code == 404  # another's unit answers as one not theirs to change
     worker = await svc.client.put(
         "/units/transit/capacity", json={"total": 9}, headers=svc.headers("case_worker")
     )
@@ -105,7 +105,9 @@ async def test_bad_unit_entries_name_the_field(svc: Service) -> None:
     unknown_agency = await svc.client.put(
         "/units/brigade", json={**UNIT, "agency_id": "ghost"}, headers=admin
     )
-    assert unknown_agency.status_code == 403  # not the admin's agency, and unknown anyway
+    # Not the admin's agency (and unknown anyway): the field and the reason.
+    assert unknown_agency.status_code == 422
+    assert unknown_agency.json()["error"]["field"] == "agency_id"
     ghost = svc.headers("agency_admin", agency="ghost", lang="en")
     answer = await svc.client.put(
         "/units/brigade", json={**UNIT, "agency_id": "ghost"}, headers=ghost
@@ -177,7 +179,7 @@ async def test_bad_staff_inputs(svc: Service) -> None:
     other = await svc.client.post(
         "/staff", json={**staff, "sector": "justice", "unit": "djougou"}, headers=admin
     )
-    assert other.status_code == 403
+    assert other.status_code == 422 and other.json()["error"]["field"] == "unit"
     await svc.client.post("/staff", json={**staff, "sector": "justice"}, headers=admin)
     bad = {
         "competency": "justice.flying",

@@ -10,6 +10,7 @@ from nats.aio.client import Client as NATS
 from contracts.intake import AcceptedChild, ReportAccepted, ReportScreened
 from contracts.referral import Consent, ReferralAccepted, ReferralMade
 from shared.audit_events import RecordAccessed
+from shared.audit_state import Set, SetAll
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent, event_type
 from shared.eventstore import EventStore
@@ -28,6 +29,8 @@ from shared.streams import ensure_streams
     fr="Test seulement : un dossier a été ouvert.",
 )
 class AuditProbeCaseOpened(DomainEvent):
+    audit_state = (SetAll(),)
+
     case_id: str
     child_id: str
     report_id: str
@@ -41,6 +44,8 @@ class AuditProbeCaseOpened(DomainEvent):
     fr="Test seulement : le statut d'un dossier a changé.",
 )
 class AuditProbeStatusChanged(DomainEvent):
+    audit_state = (Set("status"),)
+
     status: str
 
 

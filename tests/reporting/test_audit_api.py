@@ -190,18 +190,27 @@ async def test_reading_a_history_is_recorded_and_access_is_queryable_per_record_
     assert by_record["items"][0]["purpose"] == "audit: case history"
     assert by_record["items"][0]["service"] == "reporting"
 
-    first = await wait_for_access(svc, {"user": "ines.audit", "page_size": 1}, 2)
-    assert first["total"] == 2 and first["next_page"] == 2 and len(first["items"]) == 1
+    # One record per record the history showed: the case, its report and referral, and both
+    # children the accepted report names (the sibling's id and age band are in it).
+    first = await wait_for_access(svc, {"user": "ines.audit", "page_size": 3}, 5)
+    assert first["total"] == 5 and first["next_page"] == 2 and len(first["items"]) == 3
     second = (
         await svc.client.get(
             "/audit/access",
-            params={"user": "ines.audit", "page_size": 1, "page": 2},
+            params={"user": "ines.audit", "page_size": 3, "page": 2},
             headers=svc.auditor,
         )
     ).json()
     assert second["next_page"] is None
     read = {(i["record_type"], i["record_id"]) for i in (*first["items"], *second["items"])}
-    assert read == {("case", "c-1"), ("child", "child-a")}
+    assert read == {
+        ("case", "c-1"),
+        ("child", "child-a"),
+        ("child", "child-b"),
+        ("report", "r-1"),
+        ("referral", "f-1"),
+    }
+    assert {i["outcome"] for i in (*first["items"], *second["items"])} == {"read"}
     both = await wait_for_access(svc, {"user": "ines.audit", "record_id": "c-1"}, 1)
     assert both["total"] == 1
 
@@ -278,9 +287,16 @@ async def test_the_command_line_records_its_own_read_like_the_api(
         ],
     )
     assert result.exit_code == 0, result.output
-    body = await wait_for_access(svc, {"user": "ines.cli"}, 2)
+    body = await wait_for_access(svc, {"user": "ines.cli"}, 5)
     read = {(i["record_type"], i["record_id"]) for i in body["items"]}
-    assert read == {("case", "c-1"), ("child", "child-a")}
+    # The same records as the API records for the same history.
+    assert read == {
+        ("case", "c-1"),
+        ("child", "child-a"),
+        ("child", "child-b"),
+        ("report", "r-1"),
+        ("referral", "f-1"),
+    }
     assert {i["service"] for i in body["items"]} == {"relais-cli"}
     assert {i["agency"] for i in body["items"]} == {"igs"}
     # An unknown case reads nothing, so nothing is recorded.
@@ -299,6 +315,6 @@ async def test_the_command_line_records_its_own_read_like_the_api(
             async for _, _, m in iter_stored(nc, "AUDIT", "audit.hq.access.*.RecordAccessed")
         ]
     mine = [e for e in stored if e["data"]["service"] == "relais-cli"]
-    assert len(mine) == 2
+    assert len(mine) == 5
     for envelope in mine:
         assert envelope["keyid"] in keyring and keyring.verify(envelope) is None

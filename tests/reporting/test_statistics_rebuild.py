@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
+from relais import rebuild as rebuild_command
 from relais.cli import app as cli
 from services.reporting.read import facts, publications
 from shared.db import make_engine
+from shared.generations import read_live, use_generation
 from shared.streams import ensure_streams
 from tests.reporting.statistics_story import write_story
 from tests.reporting.stats_support import caught_up, running, settings_for
@@ -45,6 +47,7 @@ async def test_rebuild_equals_incremental(
         incremental = await snapshot(engine)
         assert len(incremental["stat_report"]) == 100 and incremental["stat_service"]
 
+        monkeypatch.setattr(rebuild_command, "CLAIM_WAIT_S", 0.2)  # the service is stopped
         monkeypatch.setenv("NATS_URL", nats_url)
         monkeypatch.setenv("DATABASE_URL", pg_server_url)
         monkeypatch.setenv("RELAIS_DATABASE_PREFIX", settings.database_prefix)
@@ -52,6 +55,10 @@ async def test_rebuild_equals_incremental(
         assert result.exit_code == 0, result.output
         assert "reporting.statistics" in result.output
 
+        # The rebuilt read models are a new generation, now the live one.
+        live = await read_live(engine)
+        assert live.startswith("rm_")
+        use_generation(engine, live)
         assert await snapshot(engine) == incremental
     finally:
         await engine.dispose()

@@ -34,12 +34,14 @@ from services.casework.domain import (
     fold,
 )
 from services.casework.read.tables import cases, pending
+from shared.causation import caused_by, caused_by_event
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
 from shared.loops import raise_if_cancelling, repeat
 from shared.recorded import RecordedEvent
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,13 @@ async def open_pending_once(runtime: Runtime, limit: int = 100) -> int:
     written = 0
     for row in rows:
         try:
-            written += await _open_one(runtime, row.report_id, row.child_id, row.data)
+            # The case's events continue the accepted report's trace, name it as their
+            # cause, and carry its chain.
+            with (
+                continue_trace("casework.case-opener", row._mapping),
+                caused_by(row.event_id, row.correlation_id),
+            ):
+                written += await _open_one(runtime, row.report_id, row.child_id, row.data)
         except ConcurrencyConflict:
             continue  # another instance got there first, or the case moved: next turn
         except Exception as exc:
@@ -184,15 +192,17 @@ async def flag_overdue_once(runtime: Runtime, now: datetime | None = None) -> in
         events = decide(state, FlagOverdue(now=now), load_rules())
         if not events:
             continue
-        began = max(r.seq for r in recorded if isinstance(r.event, _STAGE_STARTS))
+        began = next(r for r in reversed(recorded) if isinstance(r.event, _STAGE_STARTS))
         try:
-            result = await runtime.commit(
-                case_aggregate(runtime, case_id),
-                recorded[-1].seq,
-                events,
-                actor=FLAGGER,
-                idempotency_key=f"overdue:{case_id}:{began}",
-            )
+            # The flag names the event that began the stage (and set its due date).
+            with caused_by_event(began):
+                result = await runtime.commit(
+                    case_aggregate(runtime, case_id),
+                    recorded[-1].seq,
+                    events,
+                    actor=FLAGGER,
+                    idempotency_key=f"overdue:{case_id}:{began.seq}",
+                )
         except ConcurrencyConflict:
             continue
         flagged += 0 if result.duplicate else 1
@@ -223,15 +233,19 @@ async def flag_missed_visits_once(runtime: Runtime, now: datetime | None = None)
         events = decide(state, FlagVisitOverdue(today=now.date()), load_rules())
         if not events:
             continue
-        scheduled = max(r.seq for r in recorded if isinstance(r.event, ev.FollowUpVisitRecorded))
+        scheduled = next(
+            r for r in reversed(recorded) if isinstance(r.event, ev.FollowUpVisitRecorded)
+        )
         try:
-            result = await runtime.commit(
-                case_aggregate(runtime, case_id),
-                recorded[-1].seq,
-                events,
-                actor=VISITS,
-                idempotency_key=f"visit-overdue:{case_id}:{scheduled}",
-            )
+            # The flag names the visit that scheduled the missed one.
+            with caused_by_event(scheduled):
+                result = await runtime.commit(
+                    case_aggregate(runtime, case_id),
+                    recorded[-1].seq,
+                    events,
+                    actor=VISITS,
+                    idempotency_key=f"visit-overdue:{case_id}:{scheduled.seq}",
+                )
         except ConcurrencyConflict:
             continue
         flagged += 0 if result.duplicate else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from services.casework.read import (
     case_handlers,
     child_correction_handlers,
+    child_names,
     followup_handlers,
     referral_handlers,
 )
@@ -18,6 +19,7 @@ from services.casework.read.tables import projection
 __all__ = [
     "case_handlers",
     "child_correction_handlers",
+    "child_names",
     "followup_handlers",
     "projection",
     "referral_handlers",

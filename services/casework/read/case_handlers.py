@@ -20,6 +20,7 @@ from services.casework.read.tables import (
     projection,
     touch,
 )
+from shared.causation import correlation_of
 from shared.recorded import RecordedEvent
 
 # -- intake --------------------------------------------------------------------------------
@@ -57,6 +58,9 @@ async def _report_accepted(conn: AsyncConnection, e: RecordedEvent) -> None:
                 case_id=known,
                 data=data,
                 seq=e.seq,
+                traceparent=e.envelope.get("traceparent"),
+                event_id=e.id,
+                correlation_id=correlation_of(e),
             )
             .on_conflict_do_nothing()
         )

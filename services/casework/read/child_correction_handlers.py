@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import casework as ev
 from contracts.intake import ChildCorrectionRefused
+from services.casework.read.child_names import name_corrected
 from services.casework.read.tables import as_datetime, metadata, projection, touch
 from shared.recorded import RecordedEvent
 
@@ -74,6 +75,7 @@ async def _answered(conn: AsyncConnection, request_id: str, **answer: Any) -> No
 
 @projection.on("intake", "ChildDetailsCorrected")
 async def _child_details_corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
+    await name_corrected(conn, e)
     # Only intake's answers to casework name their request as the cause; an intake officer's
     # own correction has none and is not the case's business. (A cause that is no request of
     # casework's leaves a row no case ever shows.)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import casework as ev
-from contracts.referral import ReferralMade, ReferralRequestRefused
+from contracts.referral import ReferralDeclined, ReferralMade, ReferralRequestRefused
 from services.casework.read.tables import as_datetime, projection, referrals, touch
 from shared.recorded import RecordedEvent
 
@@ -60,6 +60,8 @@ async def _referral(conn: AsyncConnection, e: RecordedEvent) -> None:
         values.update(
             refusal_code=data.code, refusal_en=data.message_en, refusal_fr=data.message_fr
         )
+    if isinstance(data, ReferralDeclined):
+        values.update(decline_reason=data.reason, suggested_unit=data.suggested_unit)
     await conn.execute(
         insert(referrals)
         .values(referral_id=referral_id, case_id=case_id, **values)

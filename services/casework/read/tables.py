@@ -91,6 +91,11 @@ pending = Table(
     Column("case_id", String(64)),
     Column("data", JSONB, nullable=False),
     Column("seq", BigInteger, nullable=False),
+    # The accepting event's trace: opening the case continues it.
+    Column("traceparent", String(64)),
+    # The ReportAccepted event and its chain: what the case's events name as their cause.
+    Column("event_id", String(64)),
+    Column("correlation_id", String(64)),
     Index("ix_cw_pending_status", "status", "seq"),
 )
 
@@ -121,6 +126,9 @@ referrals = Table(
     Column("refusal_code", String(100)),
     Column("refusal_en", Text),
     Column("refusal_fr", Text),
+    # A declined referral: the receiving unit's reason and the unit it suggested instead.
+    Column("decline_reason", Text),
+    Column("suggested_unit", String(200)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -156,7 +164,10 @@ transfers = Table(
 
 # v4: corrections of the child's details sent to intake, with intake's answers, in a table
 # of their own (cw_child_corrections) rather than the case's detail.
-projection = Projection(name="casework.cases", version=4, metadata=metadata)
+# v5: the trace of each accepted report waiting for its case.
+# v6: declined referrals' reasons and suggested units; the children's display names; the
+#     accepted report's event and chain on pending reports (what the case's events name).
+projection = Projection(name="casework.cases", version=6, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:

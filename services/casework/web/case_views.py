@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.casework.domain import RISK_LEVELS, STAGES, NoteReader, may_read_note
 from services.casework.read.child_correction_handlers import corrections_of
+from services.casework.read.child_names import display_name
 from services.casework.read.tables import actions, cases, notes, referrals, transfers
 from services.casework.web.cases import NOT_FOUND, CaseId, utc_now
 from services.casework.web.permissions import require
@@ -153,8 +154,10 @@ async def read_case(
     principal: Annotated[Principal, Depends(require("case.read"))],
 ) -> JSONResponse:
     """One case with its reports, assessments, determinations and plan; each plan action shows
-    the state of the referral that carries it out, each correction of the child's details
-    sent to intake its outcome. ``version`` goes back in ``If-Match``."""
+    the state of the referral that carries it out (a declined one with the unit's reason and
+    suggested unit), each correction of the child's details sent to intake its outcome. The
+    child's display name (name, else alias) comes from intake's record; showing it records a
+    read of the child. ``version`` goes back in ``If-Match``."""
     (engine, access_log), now = engine_and_log(request), utc_now()
     async with engine.connect() as conn:
         row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).one_or_none()
@@ -168,6 +171,8 @@ async def read_case(
                     referrals.c.refusal_code,
                     referrals.c.refusal_en,
                     referrals.c.refusal_fr,
+                    referrals.c.decline_reason,
+                    referrals.c.suggested_unit,
                 )
                 .outerjoin(referrals, referrals.c.referral_id == actions.c.referral_id)
                 .where(actions.c.case_id == case_id)
@@ -175,7 +180,11 @@ async def read_case(
             )
         ).all()
         child_corrections = await corrections_of(conn, case_id)
+        child_name = await display_name(conn, row.child_id)
     await access_log.record(principal, "case", [case_id], purpose="case read")
+    if child_name is not None:
+        # The page names the child: that is a read of the child's record too.
+        await access_log.record(principal, "child", [row.child_id], purpose="case read")
     lang = language(request.headers.get("accept-language"))
     detail = dict(row.detail)
     goals = [
@@ -198,6 +207,13 @@ async def read_case(
                     }
                     if a.referral_status == "refused"
                     else None,
+                    # The receiving unit's answer: why it declined, and where to go instead.
+                    "referral_decline": {
+                        "reason": a.decline_reason,
+                        "suggested_unit": a.suggested_unit,
+                    }
+                    if a.referral_status == "declined"
+                    else None,
                 }
                 for a in plan_actions
                 if a.goal_id == goal["goal_id"]
@@ -207,6 +223,9 @@ async def read_case(
     ]
     body = {
         **case_summary(row, now),
+        # From intake's record of the child (decision 0019); None until intake has recorded
+        # the child, or for a child recorded as unidentified.
+        "child_display_name": child_name,
         "sex": row.sex,
         "age_band": row.age_band,
         "commune": row.commune,

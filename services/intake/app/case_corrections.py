@@ -43,6 +43,7 @@ from services.intake.domain import (
     decide_child,
 )
 from services.intake.read import children, pending_corrections
+from shared.causation import caused_by
 from shared.domain import DomainError
 from shared.envelope import Actor
 from shared.events import DomainEvent
@@ -50,6 +51,7 @@ from shared.eventstore import ConcurrencyConflict, EventStoreError
 from shared.i18n import Message
 from shared.loops import raise_if_cancelling, repeat
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -112,7 +114,8 @@ async def apply_reported_corrections(runtime: Runtime, limit: int = 200) -> int:
     written = 0
     for row in rows:
         try:
-            written += await apply_one(runtime, row)
+            with continue_trace("intake.child-corrector", row._mapping):
+                written += await apply_one(runtime, row)
         except Exception as exc:
             # One correction that cannot be applied now must not hold up the others.
             raise_if_cancelling(exc)
@@ -136,14 +139,14 @@ async def apply_one(runtime: Runtime, row: Any) -> bool:
             return False  # answered already, by another instance or an earlier attempt
         answer = await _decide(runtime, child_state([r.event for r in recorded]), row)
         try:
-            result = await runtime.commit(
-                agg,
-                recorded[-1].seq,
-                answer.events,
-                actor=answer.actor,
-                idempotency_key=answer.key,
-                causation_id=row.request_id,
-            )
+            with caused_by(row.request_id, row.correlation_id):
+                result = await runtime.commit(
+                    agg,
+                    recorded[-1].seq,
+                    answer.events,
+                    actor=answer.actor,
+                    idempotency_key=answer.key,
+                )
         except ConcurrencyConflict:
             continue  # the record moved on (or another instance answered): look again
         except EventStoreError:

@@ -23,15 +23,18 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select
 
-from contracts.intake import ChildRecorded, RescreeningOverdue, ScreeningOverdue
+from contracts.intake import ChildRecorded, ReportScreened, RescreeningOverdue, ScreeningOverdue
 from services.intake.app.aggregates import aggregate
 from services.intake.app.recording import record_child
 from services.intake.domain import MarkOverdue, decide_report, report_state
 from services.intake.read import children, pending_children, reports
+from shared.causation import caused_by, caused_by_event
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import raise_if_cancelling, repeat
+from shared.recorded import RecordedEvent
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("intake.screening-overdue")
@@ -72,18 +75,31 @@ async def fire_overdue(runtime: Runtime, now: datetime | None = None, limit: int
         assert isinstance(flag, ScreeningOverdue | RescreeningOverdue)
         kind = "overdue" if isinstance(flag, ScreeningOverdue) else "rescreen-overdue"
         try:
-            result = await runtime.commit(
-                agg,
-                row.version,
-                events,
-                actor=ACTOR,
-                idempotency_key=f"{kind}:{row.report_id}:{flag.deadline}",
-            )
+            # The flag names what set the deadline it flags: the registration, or the
+            # screening that asked for more information.
+            with caused_by_event(_deadline_set_by(recorded, flag)):
+                result = await runtime.commit(
+                    agg,
+                    row.version,
+                    events,
+                    actor=ACTOR,
+                    idempotency_key=f"{kind}:{row.report_id}:{flag.deadline}",
+                )
         except ConcurrencyConflict:
             continue  # another instance fired, or the report moved on: look again next pass
         if not result.duplicate:
             fired += 1
     return fired
+
+
+def _deadline_set_by(
+    recorded: list[RecordedEvent], flag: ScreeningOverdue | RescreeningOverdue
+) -> RecordedEvent:
+    if isinstance(flag, RescreeningOverdue):
+        for event in reversed(recorded):
+            if isinstance(event.event, ReportScreened):
+                return event
+    return recorded[0]
 
 
 def screening_overdue_every(
@@ -134,14 +150,18 @@ async def record_owed_children(
     written = 0
     for row in rows:
         try:
-            result = await record_child(
-                runtime,
-                ChildRecorded.model_validate(row.event),
-                actor=RECORDER,
-                causation_id=row.request_id,
-                writer="loop",
-                read_your_writes=False,
-            )
+            with (
+                continue_trace("intake.child-recorder", row._mapping),
+                caused_by(row.request_id, row.correlation_id),
+            ):
+                result = await record_child(
+                    runtime,
+                    ChildRecorded.model_validate(row.event),
+                    actor=RECORDER,
+                    causation_id=row.request_id,
+                    writer="loop",
+                    read_your_writes=False,
+                )
         except Exception as exc:
             # One child that cannot be recorded now must not hold up the others.
             raise_if_cancelling(exc)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import Select, String, any_, cast, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.intake import ChildRecorded, DuplicateSuggested, ReportedChild
@@ -43,27 +44,43 @@ from shared.service import ReadYourWritesTimeout, Runtime
 
 CANDIDATES = 200  # most candidates scored per registration, those sharing the most keys first
 
+
 # Candidates from the index: records sharing a name code in a plausible birth year (the GIN
 # index on block_keys answers ``&&``), ranked by how many keys they share; never a scan.
-_CANDIDATES = text(
-    """
-    SELECT c.child_id, c.report_id, c.commune, c.details, c.received_at,
-           r.document -> 'reporter' AS reporter
-    FROM (
-        SELECT child_id, report_id, commune, details, received_at,
-               (SELECT count(*) FROM unnest(block_keys) k WHERE k = ANY(:keys)) AS shared
-        FROM intake_children
-        WHERE block_keys && CAST(:keys AS varchar[])
-          AND NOT unidentified
-          AND sex = ANY(:sexes)
-          AND child_id <> ALL(:exclude)
-          AND (report_id IS NULL OR report_id <> :report_id)
-        ORDER BY shared DESC, received_at DESC
-        LIMIT :limit
-    ) c
-    LEFT JOIN intake_reports r ON r.report_id = c.report_id
-    """
-)
+# Written with SQLAlchemy Core, not as SQL text, so that the tables are found in the read
+# models' live generation (shared/generations.py) like every other query's.
+def _candidates_query(
+    keys: list[str], sexes: list[str], exclude: list[str], report_id: str, limit: int
+) -> Select[Any]:
+    wanted = cast(literal(keys, ARRAY(String)), ARRAY(String))
+    key = func.unnest(children.c.block_keys).table_valued("k").render_derived()
+    shared = select(func.count()).select_from(key).where(key.c.k == any_(wanted))
+    ranked = (
+        select(
+            children.c.child_id,
+            children.c.report_id,
+            children.c.commune,
+            children.c.details,
+            children.c.received_at,
+            shared.scalar_subquery().label("shared"),
+        )
+        .where(children.c.block_keys.overlap(wanted))
+        .where(children.c.unidentified.is_(False))
+        .where(children.c.sex.in_(sexes))
+        .where(children.c.child_id.not_in(exclude))
+        .where(or_(children.c.report_id.is_(None), children.c.report_id != report_id))
+        .order_by(text("shared DESC"), children.c.received_at.desc())
+        .limit(limit)
+        .subquery("c")
+    )
+    return select(
+        ranked.c.child_id,
+        ranked.c.report_id,
+        ranked.c.commune,
+        ranked.c.details,
+        ranked.c.received_at,
+        reports.c.document["reporter"].label("reporter"),
+    ).select_from(ranked.outerjoin(reports, reports.c.report_id == ranked.c.report_id))
 
 
 def _sexes(sex: str) -> list[str]:
@@ -82,14 +99,9 @@ async def candidates(
     if not keys:
         return []
     rows = await conn.execute(
-        _CANDIDATES,
-        {
-            "keys": keys,
-            "sexes": _sexes(new.sex),
-            "exclude": [new.child_id, *exclude],
-            "report_id": new.report_id or "",
-            "limit": limit,
-        },
+        _candidates_query(
+            list(keys), _sexes(new.sex), [new.child_id, *exclude], new.report_id or "", limit
+        )
     )
     return [row_profile(r) for r in rows]
 

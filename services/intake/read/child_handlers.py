@@ -39,6 +39,7 @@ from services.intake.read.tables import (
     projection,
     suggestions,
 )
+from shared.causation import correlation_of
 from shared.recorded import RecordedEvent
 
 
@@ -57,6 +58,7 @@ async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
         insert(pending_corrections)
         .values(
             request_id=e.id,
+            correlation_id=correlation_of(e),
             child_id=ev.child_id,
             case_id=ev.case_id,
             site=e.aggregate.site,
@@ -65,6 +67,7 @@ async def _reported(conn: AsyncConnection, e: RecordedEvent) -> None:
             actor=e.actor.model_dump(),
             changes=ev.changes,
             reason=ev.reason,
+            traceparent=e.envelope.get("traceparent"),
         )
         .on_conflict_do_nothing()
     )
@@ -84,8 +87,10 @@ async def owe(
                     "site": e.aggregate.site,
                     "source": source,
                     "request_id": e.id,
+                    "correlation_id": correlation_of(e),
                     "requested_at": parse_time(e.time),
                     "event": r.model_dump(mode="json"),
+                    "traceparent": e.envelope.get("traceparent"),
                 }
                 for r in records
             ]

@@ -73,8 +73,10 @@ pending_children = Table(
     Column("site", String(100), nullable=False),  # the site that must answer the request
     Column("source", String(10), nullable=False),  # report or case
     Column("request_id", String(64), nullable=False),  # the asking event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("requested_at", DateTime(timezone=True), nullable=False, index=True),
     Column("event", JSONB, nullable=False),  # the ChildRecorded to append
+    Column("traceparent", String(64)),  # the asking event's trace: the record continues it
 )
 # Corrections casework reported (``ChildDetailsReported``), one per request, for the child
 # corrector to answer. Owed while neither the child's corrections nor its refusals name the
@@ -84,6 +86,7 @@ pending_corrections = Table(
     "intake_pending_corrections",
     metadata,
     Column("request_id", String(64), primary_key=True),  # the casework event: the causation
+    Column("correlation_id", String(64)),  # and its chain
     Column("child_id", String(64), nullable=False, index=True),
     Column("case_id", String(64), nullable=False),
     Column("site", String(100), nullable=False),  # the site that must answer the request
@@ -91,6 +94,7 @@ pending_corrections = Table(
     Column("actor", JSONB, nullable=False),  # the worker, from casework's envelope
     Column("changes", JSONB, nullable=False),  # as intake's correction body names them
     Column("reason", Text, nullable=False),
+    Column("traceparent", String(64)),  # the request's trace: the answer continues it
 )
 suggestions = Table(
     "intake_duplicate_suggestions",
@@ -139,4 +143,6 @@ complaints = Table(
 #     corrections no longer keep a status of their own.
 # v5: the matcher's index (name codes by birth year, GIN), suggestions' explanations and
 #     comparisons, the matcher's weights.
-projection = Projection(name="intake.main", version=5, metadata=metadata)
+# v6: the trace of what each pending child and correction answers.
+# v7: pending children and corrections keep the chain (correlation id) of their request.
+projection = Projection(name="intake.main", version=7, metadata=metadata)

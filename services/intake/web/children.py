@@ -18,6 +18,7 @@ from services.intake.read import children, links, suggestions
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import CorrectionIn, ResolutionIn
+from services.intake.web.scope import children_visible_to
 from shared.access import sees_agency
 from shared.auth import Principal
 from shared.http import idempotency_key
@@ -84,15 +85,15 @@ async def search_children(
     )
     keys = query_keys(k, probe)
     assert rt.engine is not None and rt.access_log is not None
-    query = select(children).where(children.c.block_keys.overlap(keys))
+    query = select(children).where(
+        children.c.block_keys.overlap(keys), children_visible_to(principal)
+    )
     if sex:
         query = query.where(children.c.sex == sex)
     async with rt.engine.connect() as conn:
         rows = (await conn.execute(query.order_by(children.c.received_at.desc()).limit(500))).all()
     scored = []
     for row in rows:
-        if not sees_agency(principal, row.agency):
-            continue
         names = [n for n in (row.details.get("name"), row.details.get("alias")) if n]
         best = max((name_agreement(k, wanted, k.parts(n)) for n in names), default=0.0)
         if best >= SEARCH_GATE:
@@ -111,11 +112,25 @@ async def read_child(
     request: Request,
     principal: Annotated[Principal, Depends(permissions.require("child.read"))],
 ) -> dict[str, Any]:
+    """A child record as it now reads: for its agency's intake roles, for every reader of
+    the agency whose case holds the child (case workers included), and for auditors."""
     rt = runtime_of(request)
     assert rt.engine is not None and rt.access_log is not None
     async with rt.engine.connect() as conn:
-        row = (await conn.execute(select(children).where(children.c.child_id == child_id))).first()
-        if row is None or not sees_agency(principal, row.agency):
+        row = (
+            await conn.execute(
+                select(children, children_visible_to(principal).label("visible")).where(
+                    children.c.child_id == child_id
+                )
+            )
+        ).first()
+        if row is None:
+            raise not_found()
+        if not row.visible:
+            # Answered as missing, and on the record: someone asked for a child not theirs.
+            await rt.access_log.record(
+                principal, "child", [child_id], purpose="intake.child.read", outcome="refused"
+            )
             raise not_found()
         sugg = await conn.execute(select(suggestions).where(suggestions.c.child_id == child_id))
         linked = await conn.execute(select(links.c.other_id).where(links.c.child_id == child_id))

@@ -32,12 +32,17 @@ permissions = Permissions(
             "write", "Screen a report", "Trier un signalement", R.screener, R.supervisor
         ),
         "report.list": rule("read", "List reports", "Lister les signalements", *READERS),
-        "report.read": rule("read", "Read a report", "Consulter un signalement", *READERS),
+        # Case workers read the reports and child records of their agency's cases only
+        # (web/scope.py): the child's identity follows the case.
+        "report.read": rule(
+            "read", "Read a report", "Consulter un signalement", *READERS, R.case_worker
+        ),
         "child.read": rule(
             "read",
             "Search and read child records",
             "Rechercher et consulter les fiches enfant",
             *READERS,
+            R.case_worker,
         ),
         "child.link": rule(
             "write",

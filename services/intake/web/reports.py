@@ -9,7 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import and_, or_, select
 
-from contracts.intake import ChildRecorded, ReportedChild, Reporter, ReportRegistered
+from contracts.intake import (
+    ChildRecorded,
+    ReportAccepted,
+    ReportedChild,
+    Reporter,
+    ReportRegistered,
+)
 from services.intake.app import recording
 from services.intake.app.aggregates import actor_of, aggregate, load
 from services.intake.domain import (
@@ -22,11 +28,14 @@ from services.intake.domain import (
     iso,
     report_state,
 )
+from services.intake.domain.routing import Receiver, choose_receiver
 from services.intake.read import reports
+from services.intake.read.directory import known_agency
 from services.intake.web import children as child_records
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import AmendmentIn, ReportIn, ScreeningIn
+from services.intake.web.scope import reports_visible_to
 from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.http import ApiError, idempotency_key
@@ -143,13 +152,14 @@ async def screen_report(
     if not state.exists or not sees_agency(principal, str(state.data["agency"])):
         raise not_found()
     child_ids = [c.child_id for c in state.children]
+    receiver = await _receiver(rt, principal, body)
     command = ScreenReport(
         decision=body.decision,
         urgency=body.urgency,
         rationale=body.rationale,
         redirect_to=body.redirect_to,
-        agency=principal.agency,
-        unit=principal.unit,
+        agency=receiver.agency,
+        unit=receiver.unit,
         now=datetime.now(UTC),
         canonical_children=await child_records.canonical_ids(rt, child_ids),
         current_children=await recording.current_details(rt, child_ids),
@@ -161,15 +171,37 @@ async def screen_report(
         agg, expected, events, actor=actor_of(principal), idempotency_key=idempotency_key(request)
     )
     screened = result.events[0].event
+    accepted = next((e.event for e in result.events if isinstance(e.event, ReportAccepted)), None)
     return {
         "report_id": report_id,
         "status": getattr(screened, "decision", body.decision),
         "urgency": getattr(screened, "urgency", body.urgency),
         "deadline": getattr(screened, "deadline", None),
         "rescreen_by": getattr(screened, "rescreen_by", None),
-        "accepted": any(e.event.name == "ReportAccepted" for e in result.events),
+        "accepted": accepted is not None,
+        # Where the case opens (None unless accepted).
+        "receiving_agency": accepted.agency if accepted else None,
+        "receiving_unit": accepted.unit if accepted else None,
         "version": result.head.seq,
     }
+
+
+async def _receiver(rt: Runtime, principal: Principal, body: ScreeningIn) -> Receiver:
+    """The agency a case opens at: the one the screener named, checked against intake's copy
+    of the directory, or the screener's own. Only a protection concern opens a case, so
+    only then are the fields read."""
+    if body.decision != "protection_concern":
+        return Receiver(principal.agency, principal.unit)
+    asked = body.receiving_agency or (principal.agency if body.receiving_unit else None)
+    assert rt.engine is not None
+    known = await known_agency(rt.engine, asked) if asked else None
+    return choose_receiver(
+        screener_agency=principal.agency,
+        screener_unit=principal.unit,
+        asked_agency=body.receiving_agency,
+        asked_unit=body.receiving_unit,
+        known=known,
+    )
 
 
 REQUIRED_WHEN_AMENDED = ("channel", "received_at", "commune", "concerns", "immediate_danger")
@@ -260,9 +292,7 @@ async def list_reports(
     """No names here: a list identifies no child, so it is not an access record."""
     rt = runtime_of(request)
     now = datetime.now(UTC)
-    where = []
-    if not principal.has(Role.auditor):
-        where.append(reports.c.agency == principal.agency)
+    where = [reports_visible_to(principal)]
     if status:
         where.append(reports.c.status == status)
     if urgency:
@@ -313,11 +343,26 @@ async def read_report(
     request: Request,
     principal: Annotated[Principal, Depends(permissions.require("report.read"))],
 ) -> dict[str, Any]:
+    """A report as it now reads: for its agency's intake roles, for every reader of the
+    agency whose case holds it (case workers included), and for auditors. Who is alleged to
+    have caused harm shows only to screeners, supervisors and auditors."""
     rt = runtime_of(request)
     assert rt.engine is not None and rt.access_log is not None
     async with rt.engine.connect() as conn:
-        row = (await conn.execute(select(reports).where(reports.c.report_id == report_id))).first()
-    if row is None or not sees_agency(principal, row.agency):
+        row = (
+            await conn.execute(
+                select(reports, reports_visible_to(principal).label("visible")).where(
+                    reports.c.report_id == report_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise not_found()
+    if not row.visible:
+        # Answered as missing, and on the record: someone asked for a report not theirs.
+        await rt.access_log.record(
+            principal, "report", [report_id], purpose="intake.report.read", outcome="refused"
+        )
         raise not_found()
     document = dict(row.document)
     if not principal.has(*SEES_PERPETRATOR) and document.get("alleged_perpetrator"):

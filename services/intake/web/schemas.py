@@ -113,6 +113,21 @@ class ScreeningIn(Strict):
     rationale: str = Field(min_length=3, max_length=TEXT_MAX)
     redirect_to: str | None = Field(default=None, max_length=200)
     version: int | None = Field(default=None, ge=1, description="The version you screened")
+    receiving_agency: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="For a protection concern: the agency that will own the case, from the "
+        "directory (one with a unit handling child protection). Default: your agency.",
+    )
+    receiving_unit: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="For a protection concern: the receiving agency's unit that takes the "
+        "case, if you choose one (it must handle child protection). Default: none named, or "
+        "your unit when the case stays with your agency.",
+    )
 
     @field_validator("urgency")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
+from shared.generations import PUBLIC
 from shared.projection import Projection
 
 # -- projected from the log (AUDIT, aggregate ``account``) ------------------------------------
@@ -42,7 +43,9 @@ accounts = Table(
 projection = Projection(name="portal.accounts", version=1, metadata=projected)
 
 # -- the portal's own, never on the log --------------------------------------------------------
-own = MetaData()
+# In the ``public`` schema, which never moves: a rebuild of the read models (a new generation
+# beside the live one, shared/generations.py) must not take passwords and sessions with it.
+own = MetaData(schema=PUBLIC)
 credentials = Table(
     "portal_credentials",
     own,

@@ -18,7 +18,7 @@ from services.portal.web.context import Viewer, portal_of
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _
 from services.portal.web.pages import forbidden, message_page, not_found, page
-from services.portal.web.routes_screening import valid_id
+from services.portal.web.routes_screening import REFERRAL_PAGE, valid_id
 from services.portal.web.security import posted, signed_in
 from shared.auth import ROLE_LABELS, Role
 from shared.domain import DomainError
@@ -51,7 +51,7 @@ async def _units(request: Request, viewer: Viewer) -> list[tuple[str, str]]:
         "referral",
         "GET",
         "/units",
-        params={"agency_id": viewer.agency, "page_size": 200},
+        params={"agency_id": viewer.agency, "page_size": REFERRAL_PAGE},
     )
     return [
         (str(u["unit_id"]), str(u.get("name") or u["unit_id"]))

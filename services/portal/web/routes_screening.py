@@ -25,6 +25,7 @@ SCREENERS = ("screener", "supervisor")
 LINKERS = ("intake_officer", "screener", "supervisor")
 READERS = ("hotline_operator", "intake_officer", "screener", "supervisor", "auditor")
 OPEN = ("received", "more_information")
+REFERRAL_PAGE = 100  # the most referral's directory lists in one page
 SCREENING_FIELDS = (
     "decision",
     "urgency",
@@ -106,14 +107,14 @@ async def _children(request: Request, viewer: Viewer, report: dict[str, Any]) ->
 async def _directory(request: Request, viewer: Viewer, agency: str) -> dict[str, Any]:
     """Agencies and the chosen agency's units, for where the case goes."""
     agencies, units = await asyncio.gather(
-        call(request, viewer, "referral", "GET", "/agencies", params={"page_size": 200}),
+        call(request, viewer, "referral", "GET", "/agencies", params={"page_size": REFERRAL_PAGE}),
         call(
             request,
             viewer,
             "referral",
             "GET",
             "/units",
-            params={"agency_id": agency, "page_size": 200},
+            params={"agency_id": agency, "page_size": REFERRAL_PAGE},
         ),
     )
     return {

@@ -18,6 +18,7 @@ its place back) a duplicate of the first, silently dropped by the server."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,11 +36,13 @@ from services.referral.domain import (
 from services.referral.read.projections import referrals, reservations
 from services.referral.read.queries import capacity_state, referral_row
 from shared.auth import Principal
+from shared.causation import caused_by_event
 from shared.envelope import Actor
 from shared.eventstore import ConcurrencyConflict
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.loops import raise_if_cancelling, repeat
+from shared.recorded import RecordedEvent
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -181,7 +184,11 @@ async def sweep_once(runtime: Runtime, config: ReferralConfig, now: datetime | N
 
 async def _sweep_step(runtime: Runtime, unit_id: str, command: Reserve | Release, key: str) -> int:
     try:
-        return 1 if await _apply(runtime, SWEEPER, unit_id, command, key) else 0
+        # The place follows the referral: the correction names the referral's latest event
+        # (the acceptance, withdrawal or answer the place was out of step with).
+        latest = await _latest_of_referral(runtime, command.referral_id)
+        with caused_by_event(latest) if latest is not None else nullcontext():
+            return 1 if await _apply(runtime, SWEEPER, unit_id, command, key) else 0
     except ApiError:
         return 0  # the unit's places are busy: next sweep
     except Exception as exc:
@@ -189,6 +196,13 @@ async def _sweep_step(runtime: Runtime, unit_id: str, command: Reserve | Release
         raise_if_cancelling(exc)
         log.warning("capacity sweep: a unit skipped this time: %s", type(exc).__name__)
         return 0
+
+
+async def _latest_of_referral(runtime: Runtime, referral_id: str) -> RecordedEvent | None:
+    """None for a place held for a referral this site never stored: nothing caused it."""
+    assert runtime.store is not None
+    recorded = await runtime.store.load(aggregate(runtime, "referral", referral_id))
+    return recorded[-1] if recorded else None
 
 
 @dataclass

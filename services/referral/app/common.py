@@ -33,11 +33,17 @@ def aggregate(runtime: Runtime, kind: str, ident: str) -> Aggregate:
     return Aggregate("referral", runtime.settings.site, kind, ident)
 
 
+# More events than any command of referral appends at once.
+_MOST_EVENTS_OF_A_COMMAND = 8
+
+
 def replayed(runtime: Runtime, kind: str, ident: str, key: str | None, last: str | None) -> bool:
-    """Was the last command on this aggregate this very request (a retry after success)?"""
+    """Was the last command on this aggregate this very request (a retry after success)?
+    ``last`` is the aggregate's last event id, which the key names if the command was it."""
     if not key or not last:
         return False
-    return event_id(aggregate(runtime, kind, ident), key, 0) == last
+    agg = aggregate(runtime, kind, ident)
+    return any(event_id(agg, key, i) == last for i in range(_MOST_EVENTS_OF_A_COMMAND))
 
 
 def invalid(field: str, en: str, fr: str, code: str = "invalid_value") -> ApiError:

@@ -14,17 +14,27 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from contracts.referral import ReferralMade, ReferralOverdue
 from services.referral.config import ReferralConfig
 from services.referral.domain import Escalate, MarkOverdue, decide
 from services.referral.read.projections import referrals, units
 from services.referral.read.queries import referral_state
+from shared.causation import caused_by_event
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import repeat
+from shared.recorded import RecordedEvent
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("referral-deadlines")
+
+
+async def _clock_started_by(runtime: Runtime, aggregate: Aggregate, kind: str) -> RecordedEvent:
+    assert runtime.store is not None
+    recorded = await runtime.store.load(aggregate)
+    wanted = ReferralOverdue if kind == "escalated" else ReferralMade
+    return next((r for r in reversed(recorded) if isinstance(r.event, wanted)), recorded[0])
 
 
 @dataclass
@@ -72,13 +82,17 @@ class DeadlinePolicy:
                     "referral", runtime.settings.site, "referral", state.referral_id
                 )
                 try:
-                    result = await runtime.commit(
-                        aggregate,
-                        row.last_seq,
-                        events,
-                        actor=ACTOR,
-                        idempotency_key=f"{kind}:{state.referral_id}",
-                    )
+                    # The flag names what started the clock it flags: the referral made for
+                    # an overdue answer, the overdue flag for an escalation.
+                    cause = await _clock_started_by(runtime, aggregate, kind)
+                    with caused_by_event(cause):
+                        result = await runtime.commit(
+                            aggregate,
+                            row.last_seq,
+                            events,
+                            actor=ACTOR,
+                            idempotency_key=f"{kind}:{state.referral_id}",
+                        )
                 except ConcurrencyConflict:
                     break  # another instance or a person moved it: look again next tick
                 if not result.duplicate:

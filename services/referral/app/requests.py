@@ -38,6 +38,7 @@ from shared.loops import raise_if_cancelling, repeat
 from shared.recorded import PoisonEvent, decode
 from shared.reference import codes
 from shared.service import Runtime
+from shared.telemetry import continue_trace
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ async def answer_pending_once(runtime: Runtime, config: ReferralConfig, limit: i
     written = 0
     for row in rows:
         try:
-            written += await answer(runtime, config, row)
+            with continue_trace("referral.request-answerer", row._mapping):
+                written += await answer(runtime, config, row)
         except ConcurrencyConflict:
             continue  # answered by another instance (or before a crash): nothing to add
         except Exception as exc:

@@ -45,11 +45,12 @@ referral_requests = Table(
     Column("event_id", String(64)),
     Column("correlation_id", String(64)),
     Column("seq", BigInteger),
+    Column("traceparent", String(64)),  # the request's trace: the answer continues it
     Index("ix_ref_requests_status", "status", "seq"),
 )
 
-# v2: transfers change the owner; referral requests.
-projection = Projection(name="referral.case_owners", version=2, metadata=metadata)
+# v2: transfers change the owner; referral requests. v3: the trace of each request.
+projection = Projection(name="referral.case_owners", version=3, metadata=metadata)
 
 
 @projection.on("casework", "CaseOpened")
@@ -99,6 +100,7 @@ async def referral_requested(conn: AsyncConnection, recorded: RecordedEvent) -> 
         "event_id": recorded.id,
         "correlation_id": str(recorded.envelope.get("correlationid") or recorded.id),
         "seq": recorded.seq,
+        "traceparent": recorded.envelope.get("traceparent"),
     }
     await conn.execute(
         insert(referral_requests)

@@ -149,13 +149,15 @@ referrals = Table(
     Column("escalated", Boolean, nullable=False, default=False),
     Column("escalated_to", String(200)),
     Column("last_seq", BigInteger, nullable=False),
-    # The id of the first event of the last command, to answer a retried command as the
-    # first attempt was answered rather than refuse it as an illegal transition.
+    # The id of the referral's last event, to answer a retried command as the first attempt
+    # was answered rather than refuse it as an illegal transition (its ids derive from the
+    # command's idempotency key: ``app/common.replayed``).
     Column("last_command_id", String(64)),
 )
 
 # v2: units.hub_id, reservations.reserved_at.
-projection = Projection(name="referral.directory", version=2, metadata=metadata)
+# v3: last_command_id is the last event's own id (correlation ids now name a whole chain).
+projection = Projection(name="referral.directory", version=3, metadata=metadata)
 
 
 def _model(e: RecordedEvent) -> dict[str, object]:
@@ -278,8 +280,7 @@ async def _touch(conn: AsyncConnection, e: RecordedEvent, **values: object) -> N
 
 
 def _command_id(e: RecordedEvent) -> str:
-    # Events of one command share the correlation id of the first (see EventStore._seal).
-    return str(e.envelope.get("correlationid") or e.id)
+    return e.id
 
 
 @projection.on("referral", "ReferralMade")

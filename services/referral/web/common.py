@@ -34,16 +34,5 @@ def not_found(what_en: str, what_fr: str) -> ApiError:
     )
 
 
-def forbidden_row() -> ApiError:
-    return ApiError(
-        403,
-        "forbidden",
-        Message(
-            en="This record belongs to another unit or agency.",
-            fr="Ce dossier relève d'une autre unité ou structure.",
-        ),
-    )
-
-
 def paged(items: list[dict[str, Any]], total: int, page: int, size: int) -> dict[str, Any]:
     return {"items": items, "total": total, "page": page, "page_size": size}

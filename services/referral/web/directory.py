@@ -22,7 +22,6 @@ from services.referral.web.common import (
     IdempotencyKey,
     Page,
     PageSize,
-    forbidden_row,
     not_found,
     paged,
     runtime_of,
@@ -188,6 +187,9 @@ async def describe_unit(
     runtime = runtime_of(request)
     assert runtime.engine is not None
     current = await unit_row(runtime.engine, unit_id)
+    if current is not None and not _may_maintain(principal, unit_id, current.agency_id):
+        # Another agency's unit answers as a missing one, as every foreign record does.
+        raise not_found("unit of your agency", "Unité de votre structure")
     if current is not None and current.agency_id != body.agency_id:
         raise invalid(
             "agency_id",
@@ -195,7 +197,12 @@ async def describe_unit(
             "Une unité ne peut pas changer de structure.",
         )
     if not _may_maintain(principal, unit_id, body.agency_id):
-        raise forbidden_row()
+        raise invalid(
+            "agency_id",
+            "You can describe only your own agency's units.",
+            "Vous ne pouvez décrire que les unités de votre structure.",
+            "agency_not_yours",
+        )
     async with runtime.engine.connect() as conn:
         known = await conn.execute(
             select(agencies.c.agency_id).where(agencies.c.agency_id == body.agency_id)
@@ -266,7 +273,7 @@ async def set_capacity(
     if row is None:
         raise not_found("unit", "Unité")
     if not _may_maintain(principal, unit_id, row.agency_id):
-        raise forbidden_row()
+        raise not_found("unit of your agency", "Unité de votre structure")
     state, version = await capacity_state(runtime.engine, unit_id)
     events = decide_capacity(state, SetCapacity(body.total, body.occupied_outside))
     await runtime.commit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -33,7 +34,6 @@ from services.referral.web.common import (
     IdempotencyKey,
     Page,
     PageSize,
-    forbidden_row,
     not_found,
     paged,
     runtime_of,
@@ -41,6 +41,7 @@ from services.referral.web.common import (
 from services.referral.web.permissions import permissions
 from services.referral.web.schemas import AcceptBody, CompleteBody, DeclineBody, WithdrawBody
 from shared.auth import Principal, Role
+from shared.causation import continue_chain
 from shared.domain import DomainError
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id, new_id
@@ -99,12 +100,20 @@ async def refer(
     return full_view(row)
 
 
-async def _load(runtime: Runtime, referral_id: str) -> Any:
+async def _load(
+    runtime: Runtime, referral_id: str, principal: Principal, may: Callable[[Principal, Any], bool]
+) -> Any:
+    """The referral, if the caller may act on it; otherwise it answers as a missing one, on
+    every route: a referral of another agency or unit is not the caller's to know of."""
     assert runtime.engine is not None
     row = await referral_row(runtime.engine, referral_id)
-    if row is None:
+    if row is None or not may(principal, row):
         raise not_found("referral", "Orientation")
     return row
+
+
+def _reader(principal: Principal, row: Any) -> bool:
+    return principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)
 
 
 async def _transition(
@@ -134,13 +143,15 @@ async def accept(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
+    row = await _load(runtime, referral_id, principal, _receiver)
     if replayed(runtime, "referral", referral_id, key, row.last_command_id):
         return shared_view(row)
     command = Accept(body.capacity_override_reason)
     decide(referral_state(row), command)  # refuse an illegal transition before reserving
+    # The place is taken for this referral's story: its events carry the referral's chain.
+    assert runtime.store is not None
+    referral = aggregate(runtime, "referral", referral_id)
+    continue_chain(await runtime.store.correlation_at(referral, row.last_seq))
     await places.reserve(runtime, principal, row.to_unit, referral_id, command.override_reason)
     try:
         new = await _transition(runtime, principal, row, command, key)
@@ -164,9 +175,7 @@ async def decline(
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     assert runtime.engine is not None
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
+    row = await _load(runtime, referral_id, principal, _receiver)
     if body.suggested_unit is not None:
         await known_unit(runtime.engine, body.suggested_unit, "suggested_unit")
     new = await _transition(runtime, principal, row, Decline(body.reason, body.suggested_unit), key)
@@ -182,9 +191,7 @@ async def complete(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _receiver(principal, row):
-        raise forbidden_row()
+    row = await _load(runtime, referral_id, principal, _receiver)
     new = await _transition(runtime, principal, row, Complete(body.outcome), key)
     await places.release(runtime, principal, row.to_unit, referral_id, "completed")
     return shared_view(new)
@@ -199,9 +206,7 @@ async def withdraw(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not _referrer(principal, row):
-        raise forbidden_row()
+    row = await _load(runtime, referral_id, principal, _referrer)
     new = await _transition(runtime, principal, row, Withdraw(body.reason), key)
     await places.release(runtime, principal, row.to_unit, referral_id, "withdrawn")
     return full_view(new)
@@ -214,9 +219,7 @@ async def get_referral(
     request: Request,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
-    row = await _load(runtime, referral_id)
-    if not (principal.has(Role.auditor) or _referrer(principal, row) or _receiver(principal, row)):
-        raise not_found("referral", "Orientation")  # do not confirm it exists
+    row = await _load(runtime, referral_id, principal, _reader)
     assert runtime.access_log is not None
     await runtime.access_log.record(principal, "referral", [referral_id], purpose="referral.read")
     return _view(principal, row)

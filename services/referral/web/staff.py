@@ -17,12 +17,12 @@ from services.referral.web.common import (
     IdempotencyKey,
     Page,
     PageSize,
-    forbidden_row,
     not_found,
     paged,
     runtime_of,
 )
 from services.referral.web.permissions import permissions
+from shared.access import sees_agency
 from shared.auth import Principal, Role
 from shared.ids import derived_id, new_id
 from shared.pagination import fetch_page
@@ -99,7 +99,12 @@ async def register_staff(
     assert runtime.engine is not None
     unit = await known_unit(runtime.engine, body.unit, "unit")
     if unit.agency_id != principal.agency:
-        raise forbidden_row()
+        raise invalid(
+            "unit",
+            "This unit is not one of your agency's.",
+            "Cette unité n'appartient pas à votre structure.",
+            "unit_of_another_agency",
+        )
     current = await _staff_row(runtime, body.staff_id)
     event = StaffMemberRegistered(agency=unit.agency_id, **body.model_dump())
     await runtime.commit(
@@ -122,10 +127,9 @@ async def assess(
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     current = await _staff_row(runtime, staff_id)
-    if current is None:
+    if current is None or current.agency_id != principal.agency:
+        # Another agency's staff member answers as a missing one.
         raise not_found("staff member", "Membre du personnel")
-    if current.agency_id != principal.agency:
-        raise forbidden_row()
     event = CompetencyAssessed(
         staff_id=staff_id,
         competency=body.competency,
@@ -145,13 +149,15 @@ async def assess(
 
 @router.get("/staff/{staff_id}")
 async def get_staff(
-    _: Annotated[Principal, Depends(permissions.require("staff.read"))],
+    principal: Annotated[Principal, Depends(permissions.require("staff.read"))],
     staff_id: str,
     request: Request,
 ) -> dict[str, Any]:
+    """A staff member of the caller's agency (auditors: of any agency), with their
+    competency assessments."""
     runtime = runtime_of(request)
     row = await _staff_row(runtime, staff_id)
-    if row is None:
+    if row is None or not sees_agency(principal, row.agency_id):
         raise not_found("staff member", "Membre du personnel")
     assert runtime.engine is not None
     async with runtime.engine.connect() as conn:

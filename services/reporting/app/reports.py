@@ -29,7 +29,7 @@ from services.reporting.app.report_tables import (
     iso,
     item_tables,
 )
-from services.reporting.app.revisions import Reviser
+from services.reporting.app.revisions import Reviser, last_event
 from services.reporting.domain.periods import (
     PERIOD_KINDS,
     Period,
@@ -40,6 +40,7 @@ from services.reporting.domain.periods import (
 )
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications
+from shared.causation import caused_by_event
 from shared.envelope import Aggregate
 from shared.eventstore import ConcurrencyConflict
 from shared.ids import derived_id
@@ -196,14 +197,17 @@ class ReportPolicy:
             within_deadline=now <= deadline,
             tables=tables,
         )
+        defined = Aggregate("audit", runtime.settings.site, "statdefinition", d.definition_id)
         try:
-            result = await runtime.commit(
-                Aggregate("audit", runtime.settings.site, "statreport", rid),
-                0,
-                [event],
-                actor=POLICY_ACTOR,
-                idempotency_key=f"published:{d.definition_id}:{period.key}",
-            )
+            # A publication names the definition (as it last stood) that owed it.
+            with caused_by_event(await last_event(runtime, defined)):
+                result = await runtime.commit(
+                    Aggregate("audit", runtime.settings.site, "statreport", rid),
+                    0,
+                    [event],
+                    actor=POLICY_ACTOR,
+                    idempotency_key=f"published:{d.definition_id}:{period.key}",
+                )
         except ConcurrencyConflict:
             return 0  # another instance published it
         if result.duplicate:

@@ -40,8 +40,10 @@ from services.reporting.domain.periods import Period
 from services.reporting.domain.suppression import THRESHOLD
 from services.reporting.read import facts
 from services.reporting.read.publications import definitions, publications, revisions
+from shared.causation import caused_by_event
 from shared.envelope import Aggregate
 from shared.eventstore import ConcurrencyConflict
+from shared.recorded import RecordedEvent
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,15 @@ log = logging.getLogger(__name__)
 # regional office sends over an hour makes one or two revisions, not one per event.
 REVISION_CHECK_EVERY = timedelta(minutes=60)
 FACTS_STREAMS = tuple(c.upper() for c in facts.projection.contexts)
+
+
+async def last_event(runtime: Runtime, aggregate: Aggregate) -> RecordedEvent:
+    """The aggregate's latest event: what a publication or revision of it names as cause."""
+    assert runtime.store is not None
+    recorded = await runtime.store.load(aggregate)
+    if not recorded:
+        raise ConcurrencyConflict(aggregate, 1, 0)  # not in the log yet: the next pass
+    return recorded[-1]
 
 
 def revision_key(report_id: str, revision: int) -> str:
@@ -157,14 +168,17 @@ class Reviser:
             tables=tables,
             changes=changed,
         )
+        published = Aggregate("audit", runtime.settings.site, "statreport", row.report_id)
         try:
-            result = await runtime.commit(
-                Aggregate("audit", runtime.settings.site, "statreport", row.report_id),
-                int(row.last_seq),
-                [event],
-                actor=POLICY_ACTOR,
-                idempotency_key=revision_key(row.report_id, revision),
-            )
+            # A revision names the edition it revises.
+            with caused_by_event(await last_event(runtime, published)):
+                result = await runtime.commit(
+                    published,
+                    int(row.last_seq),
+                    [event],
+                    actor=POLICY_ACTOR,
+                    idempotency_key=revision_key(row.report_id, revision),
+                )
         except ConcurrencyConflict:
             # The publication moved on since it was read (another instance's revision under
             # a later number): the next check compares with that one.

@@ -91,6 +91,7 @@ access_table = Table(
     Column("record_id", String, nullable=False),
     Column("purpose", String),
     Column("read_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(10), nullable=False),  # read, or refused (answered 404)
     Index("audit_access_record", "record_id", "read_at"),
     Index("audit_access_user", "user_id", "read_at"),
 )
@@ -129,7 +130,8 @@ async def index_event(conn: AsyncConnection, recorded: RecordedEvent) -> None:
 
 
 def index_projection() -> Projection:
-    projection = Projection(name=INDEX_NAME, version=1, metadata=metadata)
+    # v2: a suggested duplicate's candidate is a link (a child record the history shows).
+    projection = Projection(name=INDEX_NAME, version=2, metadata=metadata)
     for context in INDEXED_CONTEXTS:
         projection.on_any(context)(index_event)
     return projection
@@ -156,12 +158,13 @@ def _event_row(e: IndexedEvent) -> dict[str, Any]:
 
 # -- access records -------------------------------------------------------------------------
 
-access_projection = Projection(name=ACCESS_NAME, version=1, metadata=access_metadata)
+# v2: refused reads (answered 404) are recorded too, with their outcome.
+access_projection = Projection(name=ACCESS_NAME, version=2, metadata=access_metadata)
 
 
 @access_projection.on("audit", "RecordAccessed")
 async def record_access(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    data = recorded.envelope["data"]
+    data = recorded.event.model_dump(mode="json")  # upcast: every version has an outcome
     try:
         read_at = parse_instant(str(data["at"]))
     except ValueError:  # the access happened; when exactly is second to that fact
@@ -180,6 +183,7 @@ async def record_access(conn: AsyncConnection, recorded: RecordedEvent) -> None:
             record_id=str(data["record_id"]),
             purpose=data.get("purpose"),
             read_at=read_at,
+            outcome=str(data.get("outcome") or "read"),
         )
         .on_conflict_do_nothing()
     )

@@ -57,7 +57,16 @@ async def case_history(
     as_of: Annotated[AsOf, Query(description="RFC 3339; only events up to this instant")] = None,
 ) -> dict[str, Any]:
     """Everything the log holds about a case and its children across intake, referral and
-    casework, in order; with ``as_of``, the history and state at that instant."""
+    casework, in order; with ``as_of``, the history and state at that instant.
+
+    ``state`` holds, per aggregate (``<context>/<type>/<id>``), its fields as its events
+    made them, each event type applying what it means (a fold, not the latest value of each
+    field): after a transfer ``agency`` is the new owner, after a stage change ``stage`` is
+    the new stage, ``opening_report`` stays the report the case opened from while
+    ``reports`` lists every report attached; with the aggregate's ``version``, its
+    ``last_event`` and ``updated_at``, and ``not_folded``: events of a type this software
+    does not know, shown in ``events`` but left out of the fields. Every record the answer
+    shows is recorded as read by the caller."""
     engine, access_log = _started(request)
     async with engine.connect() as conn:
         candidates = await case_candidates(conn, case_id)
@@ -65,10 +74,11 @@ async def case_history(
     history = assemble_history(case_id, candidates, as_of)
     if history is None:
         raise ApiError(404, "case_not_found", CASE_NOT_FOUND, extra={"case_id": case_id})
-    # The history shows the children's data: the read is on the record like any other.
+    # The history shows the records' data: one access record per record it shows (the case,
+    # each child, report and referral, another case of the child, a suggested duplicate).
     purpose = "audit: case history" + (f" as of {format_instant(as_of)}" if as_of else "")
-    await access_log.record(principal, "case", [case_id], purpose=purpose)
-    await access_log.record(principal, "child", history.ids("child"), purpose=purpose)
+    for kind, ids in history.shown_ids().items():
+        await access_log.record(principal, kind, ids, purpose=purpose)
     return {**history.as_dict(), "indexed_up_to": freshness}
 
 
@@ -82,7 +92,8 @@ async def access_records(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Who read a record (``record_id``: a case, child, report or referral id), or what a
-    user read (``user``), or both; most recent first."""
+    user read (``user``), or both; most recent first. ``outcome`` is ``read``, or
+    ``refused`` for a request of a record the caller may not see (answered 404)."""
     if record_id is None and user is None:
         # Answered like any invalid query: the field and the reason, in the caller's language.
         raise RequestValidationError(
@@ -124,6 +135,7 @@ async def access_records(
                 "record_type": r.record_type,
                 "record_id": r.record_id,
                 "purpose": r.purpose,
+                "outcome": r.outcome,
                 "event_id": r.event_id,
                 "seq": r.seq,
             }

@@ -155,7 +155,8 @@ async def retire_report(
     p = publications.c
     async with engine(request).connect() as conn:
         row = await _definition_row(conn, definition_id)
-        if row is None:
+        if row is None or row.defined_by_agency != principal.agency:
+            # Only the agency that defined a report retires it; to another it is missing.
             raise ApiError(404, "report_not_found", NOT_FOUND)
         latest = (
             await conn.execute(
