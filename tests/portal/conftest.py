@@ -145,6 +145,7 @@ async def open_screen(browser: Browser, base_url: str, test: str) -> Screen:
         locale="fr-FR",
     )
     context.set_default_timeout(15_000)
+    shutil.rmtree(SCREENSHOTS / test, ignore_errors=True)  # this run's screens only
     screen = Screen(await context.new_page(), test)
     # The first visit fetches the style sheet and htmx, cached for good afterwards: every
     # screen after it is weighed as a returning person's phone loads it.
