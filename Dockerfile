@@ -1,5 +1,5 @@
-# One image for every Relais service; RELAIS_SERVICE chooses which one a container runs
-# (intake, referral, casework or reporting). See docker-compose.yml.
+# One image for every Relais service and the portal; RELAIS_SERVICE chooses which one a
+# container runs (intake, referral, casework, reporting or portal). See docker-compose.yml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,4 +25,4 @@ ENV RELAIS_DATA_DIR=/data \
 VOLUME ["/data"]
 USER relais
 
-CMD ["sh", "-c", "exec python -m \"services.${RELAIS_SERVICE:?set RELAIS_SERVICE to intake, referral, casework or reporting}\""]
+CMD ["sh", "-c", "exec python -m \"services.${RELAIS_SERVICE:?set RELAIS_SERVICE to intake, referral, casework, reporting or portal}\""]

@@ -14,6 +14,7 @@ from contracts import (
     audit_states,
     casework,
     intake,
+    portal,
     public,  # the public shapes of the contexts' events (importing them itself)
     referral,
     reporting,
@@ -25,6 +26,7 @@ CONTEXTS = {
     "casework": casework,
     "audit": reporting,
 }
+# The portal's account events are on AUDIT too (aggregate ``account``).
 
 
 def load_all() -> None:
@@ -38,6 +40,7 @@ __all__ = [
     "casework",
     "intake",
     "load_all",
+    "portal",
     "public",
     "referral",
     "reporting",

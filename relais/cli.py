@@ -17,6 +17,8 @@ app = typer.Typer(
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(integrators_app, name="integrators")
+user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 streams_app = typer.Typer(
     help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
 )
@@ -105,23 +107,71 @@ def token(
     )
 
 
+@user_app.command("add")
+def user_add(
+    agency: Annotated[str, typer.Option(help="The agency the account belongs to.")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several.")],
+    email: Annotated[str, typer.Option(help="The person's email address (their sign-in).")],
+    unit: Annotated[str | None, typer.Option(help="Unit within the agency.")] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name, as others see it.")] = None,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Create a portal account (e.g. an agency's first administrator) and print its one-time
+    set-up link. Relais must be running (relais up), or NATS_URL set."""
+    import asyncio
+
+    import nats
+
+    from relais.users import NewUser, add_user
+    from shared.auth import Role
+    from shared.config import Settings
+    from shared.domain import DomainError
+
+    unknown = [r for r in role if r not in Role.__members__]
+    if unknown:
+        typer.echo(
+            f"unknown role(s) / rôle(s) inconnu(s): {', '.join(unknown)}; "
+            f"known / connus: {', '.join(Role.__members__)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    new = NewUser(email=email, agency=agency, roles=role, unit=unit, name=name)
+    try:
+        issued = asyncio.run(add_user(new, Settings(), data_dir))
+    except DomainError as exc:
+        typer.echo(f"{exc.message.en} / {exc.message.fr}", err=True)
+        raise typer.Exit(1) from None
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        typer.echo(
+            f"cannot reach NATS ({type(exc).__name__}): start Relais first (relais up) / "
+            "démarrez d'abord Relais (relais up)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"Account created / compte créé: {email} ({agency}: {', '.join(role)})")
+    typer.echo(f"Set-up link, works once until {until} / lien de création, valable une fois:")
+    typer.echo(issued.link)
+
+
 @app.command("rebuild")
 def rebuild_command(
-    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+    service: Annotated[str, typer.Argument(help="intake, referral, casework, reporting or portal")],
     data_dir: DataDir = Path(".relais"),
 ) -> None:
     """Rebuild a service's read models from the log while it runs: the new ones are built
     beside the live ones, then switched to at once (progress shown). If the service is not
-    running, the command rebuilds them itself. Uses DATABASE_URL, or the embedded default's
+    running, the command rebuilds them itself. The portal's accounts are a read model; its
+    passwords and sessions are not, and stay. Uses DATABASE_URL, or the embedded default's
     servers while relais up runs in --data-dir."""
     import asyncio
 
     from rich.console import Console
 
     from relais.rebuild import NoDatabase, rebuild
-    from shared.config import SERVICES, Settings
+    from shared.config import PROCESSES, Settings
 
-    if service not in SERVICES:
+    if service not in PROCESSES:
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
     settings = Settings(data_dir=data_dir)
@@ -138,7 +188,7 @@ def rebuild_command(
 
 @app.command("dead-letters")
 def dead_letters_command(
-    service: Annotated[str, typer.Argument(help="intake, referral, casework or reporting")],
+    service: Annotated[str, typer.Argument(help="intake, referral, casework, reporting or portal")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 100,
 ) -> None:
@@ -151,9 +201,9 @@ def dead_letters_command(
     from rich.table import Table
 
     from relais.dead_letters import list_dead_letters
-    from shared.config import SERVICES, Settings
+    from shared.config import PROCESSES, Settings
 
-    if service not in SERVICES:
+    if service not in PROCESSES:
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
     try:

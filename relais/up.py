@@ -1,5 +1,6 @@
 """``relais up``: NATS and PostgreSQL (embedded unless ``NATS_URL`` / ``DATABASE_URL`` say
-otherwise) and one process per service, kept running until Ctrl-C or SIGTERM.
+otherwise) and one process per service and the portal, kept running until Ctrl-C or
+SIGTERM.
 
 Everything it started is supervised alike: a service, the embedded nats-server or the
 embedded PostgreSQL that dies is restarted with the same back-off, and said so on the output;
@@ -26,7 +27,7 @@ import httpx
 from relais.embedded import EXIT_UNKNOWN, EmbeddedPostgres, NatsServer
 from relais.rebuild import RUN_FILE, write_run_file
 from shared import integrators
-from shared.config import SERVICES, Settings
+from shared.config import PORTAL, PROCESSES, Settings
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
 
 READY_TIMEOUT_S = 90.0
@@ -260,7 +261,7 @@ def run_up(data_dir: Path) -> int:
         logs.mkdir(parents=True, exist_ok=True)
         taken = [
             f"{name} ({settings.port_for(name)})"
-            for name in SERVICES
+            for name in PROCESSES
             if not _port_free(settings.host, settings.port_for(name))
         ]
         if taken:
@@ -306,7 +307,7 @@ def run_up(data_dir: Path) -> int:
             return 0
 
         host = "127.0.0.1" if settings.host in ("", "0.0.0.0") else settings.host  # noqa: S104
-        for name in SERVICES:
+        for name in PROCESSES:
             port = settings.port_for(name)
             env = {
                 **os.environ,
@@ -341,11 +342,17 @@ def run_up(data_dir: Path) -> int:
             nats_url=nats_url if nats is not None else "",
             database_url=database_url if pg is not None else "",
         )
-        width = max(len(name) for name in SERVICES) + 2
+        width = max(len(name) for name in PROCESSES) + 2
         for svc in services:
             _say(f"{svc.name:<{width}} {svc.url}")
         where = "embedded" if pg is not None else "external (DATABASE_URL)"
         _say(f"NATS {_hide_credentials(nats_url)}, PostgreSQL {where}, data in {data_dir}")
+        portal = next(svc for svc in services if svc.name == PORTAL)
+        _say(
+            f"Open {portal.url} to sign in / ouvrez {portal.url} pour vous connecter; "
+            "first account / premier compte: relais user add --agency A --role agency_admin "
+            "--email E"
+        )
         _say("Ctrl-C to stop")
         children: list[Supervised] = list(services)
         if nats is not None:

@@ -12,12 +12,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The domain services: each owns a context of the log, an HTTP API guarded by its permission
+# table, and a database of read models.
 SERVICES: tuple[str, ...] = ("intake", "referral", "casework", "reporting")
+# The web application people use: a client of the services' APIs (with the signed-in user's
+# own token), with no permission table of its own; it writes only account events on AUDIT.
+PORTAL = "portal"
+# Every process ``relais up`` starts, each with its own NATS user, database and signing key.
+PROCESSES: tuple[str, ...] = (*SERVICES, PORTAL)
 DEFAULT_PORTS: dict[str, int] = {
     "intake": 8001,
     "referral": 8002,
     "casework": 8003,
     "reporting": 8004,
+    PORTAL: 8000,
 }
 
 
@@ -38,6 +46,7 @@ class Settings(BaseSettings):
     referral_port: int = DEFAULT_PORTS["referral"]
     casework_port: int = DEFAULT_PORTS["casework"]
     reporting_port: int = DEFAULT_PORTS["reporting"]
+    portal_port: int = DEFAULT_PORTS[PORTAL]
     embedded_nats_port: int = Field(
         default=14222, description="Port of the embedded nats-server (4222 is often taken)"
     )
@@ -124,6 +133,54 @@ class Settings(BaseSettings):
         description="Minutes after which a place reserved for a referral that is not accepted "
         "(or an accepted referral holding no place) is put right by the capacity sweep",
     )
+
+    # -- the portal (the web application) ------------------------------------------------------
+    portal_url: str = Field(
+        default="",
+        description="The portal's public address, for the set-up links it hands out "
+        "(default http://127.0.0.1:<portal port>)",
+    )
+    intake_url: str = Field(default="", description="Where the portal reaches intake's API")
+    referral_url: str = Field(default="", description="Where the portal reaches referral's API")
+    casework_url: str = Field(default="", description="Where the portal reaches casework's API")
+    reporting_url: str = Field(default="", description="Where the portal reaches reporting's API")
+    portal_session_idle_minutes: float = Field(
+        default=30.0, gt=0, le=24 * 60, description="A session unused this long ends"
+    )
+    portal_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="A session ends this long after sign-in"
+    )
+    portal_lockout_after: int = Field(
+        default=5, ge=2, le=100, description="Failed sign-ins in a row that lock the account"
+    )
+    portal_lockout_minutes: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="How long a locked account stays locked"
+    )
+    portal_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Wait after the second failed sign-in, doubled at each further failure",
+    )
+    portal_setup_link_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="How long a set-up or reset link works"
+    )
+    portal_secure_cookies: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Secure cookies: auto (when the request came over HTTPS, also behind a "
+        "proxy that says so), always, or never",
+    )
+    portal_service_timeout_s: float = Field(
+        default=15.0, gt=0, le=300, description="How long the portal waits for a service"
+    )
+    oidc_issuer: str = Field(
+        default="",
+        description="Production sign-in: the OpenID Connect provider the services trust "
+        "(empty: local accounts)",
+    )
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
 
     locations_file: Path | None = Field(
         default=None,
@@ -243,6 +300,20 @@ class Settings(BaseSettings):
 
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def local_host(self) -> str:
+        """The address to reach a process listening on ``host`` from this machine."""
+        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+
+    def service_url(self, service: str) -> str:
+        """Where the portal reaches ``service``'s API: ``RELAIS_<SERVICE>_URL``, else the
+        port ``relais up`` gives it on this machine."""
+        configured = str(getattr(self, f"{service}_url", "") or "")
+        return (configured or f"http://{self.local_host()}:{self.port_for(service)}").rstrip("/")
+
+    @property
+    def public_portal_url(self) -> str:
+        return (self.portal_url or f"http://{self.local_host()}:{self.portal_port}").rstrip("/")
 
     def database_url_for(self, service: str) -> str:
         """The SQLAlchemy URL of ``service``'s own database on the configured server."""

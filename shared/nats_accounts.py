@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from shared import nats_integrators
-from shared.config import SERVICES
+from shared.config import PROCESSES
 from shared.integrators import Integrator
 
 # The context each service writes (reporting writes only AUDIT: access records, its keys).
@@ -32,6 +32,8 @@ SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
     "referral": ("referral", "audit"),
     "casework": ("casework", "audit"),
     "reporting": ("audit", "public"),
+    # The portal writes only account events (who gave whom which access) on AUDIT.
+    "portal": ("audit",),
 }
 ADMIN = "relais_admin"  # operator tooling: streams, relais audit verify, site links
 
@@ -71,7 +73,7 @@ SERVICE_DENIED = (
 
 
 def users() -> tuple[str, ...]:
-    return (*SERVICES, ADMIN)
+    return (*PROCESSES, ADMIN)
 
 
 def load_or_create_passwords(path: Path) -> dict[str, str]:
@@ -162,7 +164,7 @@ def accounts_config(
             *service_permissions(service, site, consumers.get(service, ())),
             indent="      ",
         )
-        for service in SERVICES
+        for service in PROCESSES
     ]
     admin = _user(ADMIN, passwords[ADMIN], *admin_permissions(), indent="      ")
     return f"""accounts {{

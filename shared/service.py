@@ -375,7 +375,7 @@ def create_app(
         finally:
             close_ledger(token)
 
-    _instrument(app)
+    instrument(app)
     app.add_middleware(prom.HttpMetrics)
     # Added last, so outermost: the request's chain is in place before anything else runs.
     app.add_middleware(CommandChains)
@@ -390,7 +390,8 @@ def _asyncapi(settings: Settings) -> dict[str, Any]:
     return build_asyncapi(server=server_url(settings))
 
 
-def _instrument(app: FastAPI) -> None:
+def instrument(app: FastAPI) -> None:
+    """Trace requests, keeping no concrete URL (only the route template)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from opentelemetry.metrics import NoOpMeterProvider
 

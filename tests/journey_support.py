@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from shared.auth import LocalIssuer
+from shared.config import Settings
 from shared.service import Runtime
 
 GIVEN, FAMILY = "Mariamou", "Zinsou-Agbodjan"
@@ -103,3 +105,120 @@ def log_texts(records: Iterable[logging.LogRecord]) -> list[str]:
             parts.append(formatter.formatException(record.exc_info))
         texts.append(" ".join(parts))
     return texts
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, html[:300]
+    return found.group(1)
+
+
+async def through_the_portal(settings: Settings, services: dict[str, Service]) -> None:
+    """The same child through the portal's screens: a hotline operator types the report (and
+    once a date the service refuses), a screener screens it with a rationale naming the
+    child, the case worker opens the case. The portal's logs and spans join the others."""
+    from services.portal.app import credentials
+    from services.portal.service import create_portal
+    from shared.envelope import Actor
+
+    transports: dict[str, httpx.AsyncBaseTransport] = {
+        name: httpx.ASGITransport(app=service.app) for name, service in services.items()
+    }
+    app = create_portal(settings, transports=transports)
+    async with app.router.lifespan_context(app):
+        portal = app.state.portal
+        operator = "privacy-test"  # the operator who creates the accounts
+        for email, role, unit in (
+            ("op@ocpm.bj", "hotline_operator", None),
+            ("scr@ocpm.bj", "screener", None),
+            ("cw@ocpm.bj", "case_worker", UNIT),
+        ):
+            issued = await portal.accounts.create(
+                email=email,
+                display_name=None,
+                agency=AGENCY,
+                unit=unit,
+                roles=[role],
+                actor=Actor(user=operator, agency=AGENCY, role="operator"),
+                by_operator=True,
+            )
+            link = portal.accounts.links.read(issued.link.rsplit("/", 1)[1])
+            await portal.accounts.password_chosen(link)
+            hashed = await credentials.hash_password("a long enough password")
+            await credentials.store_password(
+                portal.engine, issued.account_id, hashed, link.issued_at
+            )
+
+        async def person(email: str) -> httpx.AsyncClient:
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://portal"
+            )
+            page = await client.get("/signin")
+            answer = await client.post(
+                "/signin",
+                data={
+                    "csrf": csrf_of(page.text),
+                    "email": email,
+                    "password": "a long enough password",
+                },
+            )
+            assert answer.status_code == 303, answer.text[:300]
+            return client
+
+        hotline = await person("op@ocpm.bj")
+        form = {
+            "channel": "hotline_116",
+            "received_at": "2026-01-05T09:30",
+            "commune": "Cotonou — Littoral",
+            "concerns": ["sexual_abuse"],
+            "children.0.name": NAME,
+            "children.0.sex": "female",
+            "children.0.date_of_birth": DOB,
+            "narrative": NARRATIVE,
+            "reporter.name": "Voisine",
+        }
+        page = await hotline.get("/reports/new")
+        refused = await hotline.post(
+            "/reports/new",
+            data={
+                **form,
+                "children.0.date_of_birth": "17/04/2013",
+                "csrf": csrf_of(page.text),
+                "idem": "privacy-refused",
+            },
+        )
+        assert refused.status_code == 422 and NAME in refused.text  # back to the person only
+        saved = await hotline.post(
+            "/reports/new", data={**form, "csrf": csrf_of(page.text), "idem": "privacy-saved"}
+        )
+        assert saved.status_code == 303, saved.text[:500]
+        report_path = saved.headers["location"].split("?")[0]
+        assert NAME in (await hotline.get(report_path)).text
+
+        screener = await person("scr@ocpm.bj")
+        page = await screener.get(report_path)
+        version = re.search(r'name="version" value="(\d+)"', page.text)
+        assert version is not None
+        screened = await screener.post(
+            f"{report_path}/screening",
+            data={
+                "csrf": csrf_of(page.text),
+                "idem": "privacy-screening",
+                "version": version.group(1),
+                "decision": "protection_concern",
+                "urgency": "high",
+                "rationale": f"{GIVEN}: {PHRASE}.",
+            },
+        )
+        assert screened.status_code == 303, screened.text[:500]
+
+        worker = await person("cw@ocpm.bj")
+
+        async def case_link() -> str | None:
+            found = re.findall(r'href="(/cases/[0-9a-f-]{36})"', (await worker.get("/cases")).text)
+            return found[0] if found else None
+
+        case_path = await eventually(case_link, "the portal to list the case")
+        assert (await worker.get(case_path)).status_code == 200
+        for client in (hotline, screener, worker):
+            await client.aclose()

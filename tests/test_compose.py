@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.config import SERVICES, Settings
+from shared.config import PORTAL, PROCESSES, SERVICES, Settings
 
 pytestmark = pytest.mark.domain
 
@@ -33,8 +33,8 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def test_every_service_is_there_and_runs_a_module_that_exists(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"nats", "postgres", *SERVICES} <= set(services)
-    for name in SERVICES:
+    assert {"nats", "postgres", *PROCESSES} <= set(services)
+    for name in PROCESSES:
         env = environment(services[name])
         assert env["RELAIS_SERVICE"] == name
         assert (ROOT / "services" / name / "__main__.py").is_file()
@@ -52,7 +52,7 @@ def test_dockerfile_runs_the_chosen_service_as_a_user(compose: dict[str, Any]) -
 
 def test_service_environment_is_known_to_settings(compose: dict[str, Any]) -> None:
     fields = set(Settings.model_fields)
-    for name in SERVICES:
+    for name in PROCESSES:
         for variable in environment(compose["services"][name]):
             if variable in SERVER_URL_VARIABLES:
                 continue
@@ -61,7 +61,7 @@ def test_service_environment_is_known_to_settings(compose: dict[str, Any]) -> No
 
 
 def test_service_connects_to_the_compose_servers(compose: dict[str, Any]) -> None:
-    for name in SERVICES:
+    for name in PROCESSES:
         env = environment(compose["services"][name])
         assert env["NATS_URL"] == "nats://nats:4222"
         assert re.fullmatch(
@@ -73,7 +73,7 @@ def test_service_connects_to_the_compose_servers(compose: dict[str, Any]) -> Non
 
 def test_published_ports_and_health_checks_match_settings(compose: dict[str, Any]) -> None:
     settings = Settings()
-    for name in SERVICES:
+    for name in PROCESSES:
         service = compose["services"][name]
         port = settings.port_for(name)
         assert int(environment(service)["RELAIS_PORT"]) == port
@@ -148,7 +148,7 @@ def test_nats_has_a_user_per_service_and_the_integrators_accounts(
     assert "4222:4222" in [str(p) for p in nats["ports"]]
     config = (ROOT / "deploy" / "nats" / "single.conf").read_text()
     assert 'include "accounts/accounts.conf"' in config  # relative to /etc/nats/relais.conf
-    for name in SERVICES:
+    for name in PROCESSES:
         env = environment(services[name])
         assert env["RELAIS_NATS_USER"] == name and "RELAIS_NATS_PASSWORD" not in env
         assert Settings(data_dir=Path("/data")).nats_users_path == Path("/data/nats/users.json")
@@ -269,3 +269,13 @@ def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_portal_reaches_each_service_on_the_compose_network(compose: dict[str, Any]) -> None:
+    portal = compose["services"][PORTAL]
+    env = environment(portal)
+    settings = Settings()
+    for name in SERVICES:
+        assert env[f"RELAIS_{name.upper()}_URL"] == f"http://{name}:{settings.port_for(name)}"
+        assert portal["depends_on"][name]["condition"] == "service_healthy"
+    assert "relais-data:/data" in portal["volumes"]  # the token and link keys it shares

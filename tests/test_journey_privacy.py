@@ -1,12 +1,15 @@
-"""No child data in logs, traces or error bodies (issue 3).
+"""No child data in logs, traces or error bodies (issue 3), the portal's included
+(issue 16).
 
 One child's full journey runs through intake, referral and casework, started in-process on
 the real NATS and PostgreSQL: a hotline call with the child's name, date of birth and a
 narrative; a name search; screening; casework opening the case; assignment by competency;
 assessments; a referral accepted and completed by the receiving unit; and the outcome shown
-on the case plan. Every log record (DEBUG and up, every logger that propagates to the root)
-and every finished span is then searched for the child's name, date of birth and a phrase
-of the narrative, as are the error bodies of bad requests that carry those values.
+on the case plan; then the same child through the portal's screens (report typed, a date
+refused, screening, the case opened). Every log record (DEBUG and up, every logger that
+propagates to the root) and every finished span is then searched for the child's name, date
+of birth and a phrase of the narrative, as are the error bodies of bad requests that carry
+those values.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from tests.journey_support import (
     eventually,
     leaks,
     log_texts,
+    through_the_portal,
 )
 
 pytestmark = pytest.mark.system
@@ -320,6 +324,10 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
             answer = await service.http.request(method, url, headers=headers, json=body)
             assert answer.status_code == status, f"{method} {url}: {answer.text}"
             error_bodies.append((f"{method} {url} -> {answer.status_code}", answer.text))
+
+        await through_the_portal(
+            settings, {"intake": intake, "referral": referral, "casework": casework}
+        )
     finally:
         for service in reversed(started):
             await service.http.aclose()
@@ -330,6 +338,8 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
     texts = log_texts(caplog.records)
     assert any("intake started as" in t for t in texts), "logs should be captured"
     assert any("casework started as" in t for t in texts), "logs should be captured"
+    assert any("portal started as" in t for t in texts), "the portal's logs are checked too"
+    assert any("report saved through the portal" in t for t in texts)
     leaked_logs = [(t, leaks(t)) for t in texts if leaks(t)]
     assert not leaked_logs, leaked_logs
 
@@ -343,6 +353,8 @@ async def test_a_childs_journey_leaves_no_child_data_in_logs_spans_or_errors(
         "append referral.referral",
         "project ReferralCompleted",
         "GET /children",
+        "POST /reports/new",
+        "GET /cases/{case_id}",
     ):
         assert expected in names, f"no span {expected!r} in {sorted(names)}"
     leaked_spans = [(s.name, leaks(s.to_json())) for s in finished if leaks(s.to_json())]

@@ -1,6 +1,6 @@
-"""``relais up`` on the embedded servers, twice on the same data directory: every service
-becomes healthy, Ctrl-C stops every process it started, and the second start finds the data of
-the first (the signing keys are neither regenerated nor published again)."""
+"""``relais up`` on the embedded servers, twice on the same data directory: every service and
+the portal become healthy, Ctrl-C stops every process it started, and the second start finds
+the data of the first (the signing keys are neither regenerated nor published again)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from relais.embedded import free_port
-from shared.config import SERVICES
+from shared.config import PROCESSES
 
 # Whole deployments on real servers: one at a time (one xdist worker), not two at once.
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
@@ -63,7 +63,7 @@ def make_env() -> dict[str, str]:
         if k not in ("NATS_URL", "DATABASE_URL") and not k.startswith("RELAIS_")
     }
     env["RELAIS_EMBEDDED_NATS_PORT"] = str(free_port())
-    for name in SERVICES:
+    for name in PROCESSES:
         env[f"RELAIS_{name.upper()}_PORT"] = str(free_port())
     return env
 
@@ -139,7 +139,7 @@ def _owned_pids(up: Up) -> set[int]:
 
 
 def _wait_for_services(up: Up, env: dict[str, str]) -> None:
-    wanted = {name: f"http://127.0.0.1:{env[f'RELAIS_{name.upper()}_PORT']}" for name in SERVICES}
+    wanted = {name: f"http://127.0.0.1:{env[f'RELAIS_{name.upper()}_PORT']}" for name in PROCESSES}
     seen: set[str] = set()
     deadline = time.monotonic() + READY_TIMEOUT_S
     while seen != set(wanted):
@@ -157,7 +157,7 @@ def _wait_for_services(up: Up, env: dict[str, str]) -> None:
 
 
 def _check_health(up: Up, env: dict[str, str]) -> None:
-    for name in SERVICES:
+    for name in PROCESSES:
         port = env[f"RELAIS_{name.upper()}_PORT"]
         response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
         assert response.status_code == 200, f"{name}: {response.text}\n{up.diagnostics()}"
@@ -197,8 +197,8 @@ def _alive(pid: int) -> bool:
 
 def _interrupt(up: Up, env: dict[str, str]) -> None:
     pids = _owned_pids(up)
-    # nats-server, postgres and the four services
-    assert len(pids) >= 6, pids
+    # nats-server, postgres, the four services and the portal
+    assert len(pids) >= 7, pids
     up.process.send_signal(signal.SIGINT)
     try:
         code = up.process.wait(STOP_TIMEOUT_S)
@@ -210,7 +210,7 @@ def _interrupt(up: Up, env: dict[str, str]) -> None:
         time.sleep(0.1)
     assert [pid for pid in pids if _alive(pid)] == [], up.diagnostics()
     assert not (up.data_dir / "postgres" / "postmaster.pid").exists()
-    for var in ("RELAIS_EMBEDDED_NATS_PORT", *(f"RELAIS_{n.upper()}_PORT" for n in SERVICES)):
+    for var in ("RELAIS_EMBEDDED_NATS_PORT", *(f"RELAIS_{n.upper()}_PORT" for n in PROCESSES)):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", int(env[var]))) != 0, f"{var} still open"
 
@@ -225,10 +225,14 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     _wait_for_services(first, env)
     _check_health(first, env)
     messages = asyncio.run(_audit_messages(nats_port, data_dir))
-    assert messages >= len(SERVICES)
+    assert messages >= len(PROCESSES)
     keys = _key_files(data_dir)
-    # one signing key per service instance, and the embedded default's token-signing key
-    assert set(keys) == {f"{s}-1.pem" for s in SERVICES} | {"token-signing.pem"}
+    # one signing key per process, the embedded default's token-signing key, and the secret
+    # that signs the portal's set-up links
+    assert set(keys) == {f"{s}-1.pem" for s in PROCESSES} | {
+        "token-signing.pem",
+        "portal-links.key",
+    }
     _interrupt(first, env)
 
     second = start(data_dir)

@@ -22,7 +22,7 @@ from nats.js.errors import APIError
 from contracts.intake import AcceptedChild, ReportAccepted
 from relais.consumers import service_consumers
 from relais.embedded import NatsServer, free_port
-from shared.config import SERVICES
+from shared.config import PROCESSES, SERVICES
 from shared.envelope import Aggregate
 from shared.keys import publish_signing_key
 from shared.nats_accounts import ADMIN, SERVICE_CONTEXTS, accounts_config, load_or_create_passwords
@@ -129,7 +129,8 @@ def probes(service: str) -> dict[str, bool]:
     return found
 
 
-@pytest.mark.parametrize("service", SERVICES)
+# The portal too: it writes account events on AUDIT and projects them with its own consumer.
+@pytest.mark.parametrize("service", PROCESSES)
 async def test_every_jetstream_verb_is_refused_or_served_as_the_policy_says(
     secured: tuple[NatsServer, dict[str, str]], service: str
 ) -> None:

@@ -1,0 +1,1 @@
+"""The portal's screens: routes, templates, static assets and the label catalogues."""
