@@ -258,7 +258,7 @@ def test_the_compose_nats_config_lets_services_and_integrators_in(tmp_path: Path
                         password=handed["password"],
                         allow_reconnect=False,
                     )
-                except nats.errors.Error:
+                except (nats.errors.Error, OSError):  # refused, or cut during the reload
                     await asyncio.sleep(0.05)
                     continue
                 await nc.close()

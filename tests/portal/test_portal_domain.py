@@ -287,8 +287,7 @@ def test_where_the_case_goes_is_sent_only_when_chosen() -> None:
         "decision": "protection_concern",
         "urgency": "high",
         "rationale": "why not",
-        "version": 7,
-    }
+    }  # the version the screener saw travels as If-Match, never in the body
     own, _ = screening_body(FormState.of({**base, "receiving_agency": "ocpm"}), "ocpm")
     assert "receiving_agency" not in own
     other, _ = screening_body(

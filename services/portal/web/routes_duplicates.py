@@ -94,9 +94,8 @@ async def decide_duplicate(
     body: dict[str, Any] = {}
     if p.get("note"):
         body["note"] = p.get("note")
+    # The version the screener saw travels as If-Match, never in the body.
     version = p.get("version")
-    if version.isdigit():
-        body["version"] = int(version)
     answer = await call(
         request,
         viewer,

@@ -237,9 +237,6 @@ def screening_body(f: FormState, own_agency: str) -> tuple[dict[str, Any], dict[
     body.update(decision=decision, urgency=urgency, rationale=rationale.strip())
     if decision == "redirect" and f.value("redirect_to"):
         body["redirect_to"] = f.value("redirect_to")
-    version = f.value("version")
-    if version.isdigit():
-        body["version"] = int(version)
     # Where the case goes: sent only when it is not the screener's own agency as a whole
     # (a service that does not route yet refuses the fields, and says so beside them).
     agency, unit = f.value("receiving_agency"), f.value("receiving_unit")
@@ -265,7 +262,8 @@ async def screen(report_id: str, request: Request) -> Response:
     if errors:
         f.errors.update(errors)
         return await _report_page(request, viewer, report_id, f, status=422)
-    version = body.get("version")
+    # The version the screener saw travels as If-Match, never in the body.
+    version = f.value("version")
     answer = await call(
         request,
         viewer,
@@ -273,7 +271,7 @@ async def screen(report_id: str, request: Request) -> Response:
         "POST",
         f"/reports/{report_id}/screening",
         json=body,
-        if_match=version if isinstance(version, int) else None,
+        if_match=int(version) if version.isdigit() else None,
         idempotency_key=f.idem,
     )
     if answer.ok:
