@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.portal.app.accounts import AccountBook
 from services.portal.app.api import Services
+from services.portal.app.complaint_desk import ComplaintDesk
 from services.portal.app.links import LinkSigner
 from services.portal.app.sessions import sweep
 from services.portal.config import PortalConfig
@@ -30,6 +31,7 @@ from services.portal.web import (
     routes_admin,
     routes_auth,
     routes_cases,
+    routes_complaints,
     routes_duplicates,
     routes_oidc,
     routes_reports,
@@ -78,6 +80,7 @@ ROUTERS = (
     routes_duplicates.router,
     routes_cases.router,
     routes_admin.router,
+    routes_complaints.router,
 )
 
 spec = ServiceSpec(
@@ -107,6 +110,8 @@ def create_portal(
     )
     if config.oidc is None:
         portal.issuer = LocalIssuer.load(settings.keys_dir)
+    portal.desk = ComplaintDesk.load_or_create(settings.keys_dir)
+    portal.desk_issuer = portal.issuer or LocalIssuer.load(settings.keys_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

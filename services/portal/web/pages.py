@@ -28,6 +28,8 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/screening", i18n.N_("Screening queue"), frozenset({"screener", "supervisor"})),
     ("/cases", i18n.N_("My cases"), frozenset({"case_worker", "supervisor"})),
     ("/admin/users", i18n.N_("Users"), frozenset({"agency_admin"})),
+    # portal2b
+    ("/oversight/complaints", i18n.N_("Complaints"), frozenset({"oversight", "auditor"})),
 )
 
 
