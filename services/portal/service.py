@@ -36,6 +36,7 @@ from services.portal.web import (
     routes_oidc,
     routes_reports,
     routes_screening,
+    routes_statistics,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
@@ -81,6 +82,7 @@ ROUTERS = (
     routes_cases.router,
     routes_admin.router,
     routes_complaints.router,
+    routes_statistics.router,
 )
 
 spec = ServiceSpec(

@@ -30,6 +30,11 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/admin/users", i18n.N_("Users"), frozenset({"agency_admin"})),
     # portal2b
     ("/oversight/complaints", i18n.N_("Complaints"), frozenset({"oversight", "auditor"})),
+    (
+        "/statistics",
+        i18n.N_("Statistics"),
+        frozenset({"statistician", "agency_admin", "oversight", "auditor"}),
+    ),
 )
 
 
