@@ -29,6 +29,7 @@ from services.portal.read.tables import own, projection
 from services.portal.web import (
     i18n,
     routes_admin,
+    routes_audit,
     routes_auth,
     routes_cases,
     routes_complaints,
@@ -83,6 +84,7 @@ ROUTERS = (
     routes_admin.router,
     routes_complaints.router,
     routes_statistics.router,
+    routes_audit.router,
 )
 
 spec = ServiceSpec(

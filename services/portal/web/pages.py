@@ -35,6 +35,7 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
         i18n.N_("Statistics"),
         frozenset({"statistician", "agency_admin", "oversight", "auditor"}),
     ),
+    ("/audit", i18n.N_("Audit"), frozenset({"auditor"})),
 )
 
 
