@@ -35,6 +35,7 @@ from services.portal.web import (
     routes_complaints,
     routes_duplicates,
     routes_oidc,
+    routes_periodic,
     routes_reports,
     routes_screening,
     routes_statistics,
@@ -83,6 +84,7 @@ ROUTERS = (
     routes_cases.router,
     routes_admin.router,
     routes_complaints.router,
+    routes_periodic.router,  # before /statistics/download.{kind}
     routes_statistics.router,
     routes_audit.router,
 )

@@ -36,6 +36,11 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
         frozenset({"statistician", "agency_admin", "oversight", "auditor"}),
     ),
     ("/audit", i18n.N_("Audit"), frozenset({"auditor"})),
+    (
+        "/statistics/reports",
+        i18n.N_("Periodic reports"),
+        frozenset({"agency_admin", "statistician"}),
+    ),
 )
 
 
