@@ -84,7 +84,7 @@ ROUTERS = (
     routes_cases.router,
     routes_admin.router,
     routes_complaints.router,
-    routes_periodic.router,  # before /statistics/download.{kind}
+    routes_periodic.router,
     routes_statistics.router,
     routes_audit.router,
 )

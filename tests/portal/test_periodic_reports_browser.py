@@ -76,13 +76,13 @@ async def test_the_administrator_defines_sees_and_retires_a_report(
     # The statistician reads the list, without the forms, and may not define one.
     stats = await open_screen(browser, system.base_url, "periodic-2-statistician")
     await sign_in(stats, "marc@mfasn.bj")
-    await stats.page.goto("/statistics/reports")
+    await stats.page.goto("/statistical-reports")
     await expect(stats.page.locator("#definitions")).to_contain_text("Signalements du mois")
     assert await stats.page.get_by_role("button", name="Définir le rapport").count() == 0
     await stats.seen("reports-read-only")
     csrf = await stats.page.locator("input[name=csrf]").first.get_attribute("value")
     refused = await stats.page.request.post(
-        "/statistics/reports",
+        "/statistical-reports",
         form={"csrf": csrf or "", "idem": "stat-define-0001", "title_fr": "x"},
     )
     assert refused.status == 403

@@ -37,7 +37,7 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ),
     ("/audit", i18n.N_("Audit"), frozenset({"auditor"})),
     (
-        "/statistics/reports",
+        "/statistical-reports",
         i18n.N_("Periodic reports"),
         frozenset({"agency_admin", "statistician"}),
     ),

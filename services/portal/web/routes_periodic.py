@@ -74,7 +74,7 @@ async def _page(
     )
 
 
-@router.get("/statistics/reports", response_class=HTMLResponse)
+@router.get("/statistical-reports", response_class=HTMLResponse)
 async def reports(request: Request) -> Response:
     viewer = await signed_in(request)
     if not viewer.has(*READERS):
@@ -117,7 +117,7 @@ TABLE_FIELDS = tuple(f"items.{n}.{k}" for n in range(TABLES) for k in ("indicato
 FIELDS = ("title_fr", "title_en", "period_kind", "due_days", "first_period", *TABLE_FIELDS)
 
 
-@router.post("/statistics/reports", response_class=HTMLResponse)
+@router.post("/statistical-reports", response_class=HTMLResponse)
 async def define(request: Request) -> Response:
     p = await posted(request)
     viewer = p.viewer
@@ -137,7 +137,7 @@ async def define(request: Request) -> Response:
         idempotency_key=f.idem,
     )
     if answer.ok:
-        return RedirectResponse("/statistics/reports?done=defined", status_code=303)
+        return RedirectResponse("/statistical-reports?done=defined", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
     if answer.status in (502, 503, 504) or answer.unreachable:
@@ -149,7 +149,7 @@ async def define(request: Request) -> Response:
     return await _page(request, viewer, define=f, status=422)
 
 
-@router.post("/statistics/reports/{definition_id}/retirement", response_class=HTMLResponse)
+@router.post("/statistical-reports/{definition_id}/retirement", response_class=HTMLResponse)
 async def retire(definition_id: str, request: Request) -> Response:
     p = await posted(request)
     viewer = p.viewer
@@ -177,7 +177,7 @@ async def retire(definition_id: str, request: Request) -> Response:
         idempotency_key=f.idem,
     )
     if answer.ok:
-        return RedirectResponse("/statistics/reports?done=retired", status_code=303)
+        return RedirectResponse("/statistical-reports?done=retired", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
     if answer.status in (403, 404):
@@ -191,7 +191,7 @@ async def retire(definition_id: str, request: Request) -> Response:
     return await _page(request, viewer, retire={definition_id: f}, status=status)
 
 
-@router.get("/statistics/reports/{definition_id}/{period}.{kind}")
+@router.get("/statistical-reports/{definition_id}/{period}.{kind}")
 async def edition(definition_id: str, period: str, kind: str, request: Request) -> Response:
     """A published edition, as reporting made the file."""
     viewer = await signed_in(request)
