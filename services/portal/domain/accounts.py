@@ -98,6 +98,15 @@ def check_roles(roles: Iterable[str], *, by_operator: bool) -> list[str]:
             status=422,
             field="roles",
         )
+    if any(r in {a.value for a in NOT_A_PERSON} for r in chosen):
+        refuse(
+            "role_not_a_person",
+            "No person holds this role: the public complaint desk is the portal itself.",
+            "Aucune personne ne détient ce rôle : le guichet public des plaintes est le "
+            "portail lui-même.",
+            status=422,
+            field="roles",
+        )
     allowed = set(Role) if by_operator else set(GRANTABLE_ROLES)
     if any(r not in {a.value for a in allowed} for r in chosen):
         refuse(
