@@ -97,6 +97,9 @@ async def test_the_auditor_replays_a_case_sees_reads_and_verifies_the_log(
     await expect(status).to_contain_text("Le journal est intègre", timeout=30_000)
     assert int(await page.locator("#events-checked").inner_text()) > 0
     await screen.seen("verification")
+    box = await page.request.get("/audit/verification")  # what htmx asks for while it runs
+    assert box.status == 200 and 'id="verification-box"' in await box.text()
+    assert "hx-get" not in await box.text()  # done: it stops asking
 
     # -- refused: a form on a case ------------------------------------------------------------
     csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
