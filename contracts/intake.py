@@ -362,6 +362,11 @@ class ComplaintFiled(DomainEvent):
     complainant: str = Field(description="child, family, other, anonymous")
     account: str = Field(description="What happened, in the complainant's words")
     filed_by_agency: str
+    tracking_hash: str | None = Field(
+        default=None,
+        description="SHA-256 of the tracking code given to a complainant who filed through "
+        "the public complaint desk (the code itself is never stored)",
+    )
 
 
 @event_type(

@@ -37,6 +37,9 @@ class Role(StrEnum):
     statistician = "statistician"
     auditor = "auditor"
     oversight = "oversight"
+    # Not a person: the portal's public complaint desk (decision 0025), which may only file a
+    # complaint and read a complaint's status by its tracking code.
+    complaint_desk = "complaint_desk"
 
 
 ROLE_LABELS: dict[Role, Message] = {
@@ -50,6 +53,7 @@ ROLE_LABELS: dict[Role, Message] = {
     Role.statistician: Message(en="Statistician", fr="Statisticien"),
     Role.auditor: Message(en="Auditor", fr="Auditeur"),
     Role.oversight: Message(en="Oversight body", fr="Organe de contrôle"),
+    Role.complaint_desk: Message(en="Public complaint desk", fr="Guichet public des plaintes"),
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,8 +260,11 @@ async def verify(
     site: str | None = None,
     replicas: int | None = None,
     anchors: Iterable[Head] = (),
+    progress: Callable[[str, VerifyReport], None] | None = None,
 ) -> VerifyReport:
-    """``published``: (key id, source, AUDIT seq) of keys found on the log; with a pinned
+    """``progress``: called with each stream's name and the report so far, once the stream
+    is checked (reporting's on-demand verification shows it).
+    ``published``: (key id, source, AUDIT seq) of keys found on the log; with a pinned
     keyring, each one not pinned is a failure in itself (events it signed fail as well).
     ``site``: also check each stream's configuration and this site's checkpoints.
     ``anchors``: heads kept outside the log (``relais audit verify --save-heads``)."""
@@ -293,6 +296,8 @@ async def verify(
         )
         if stream == "AUDIT":
             audit_walk = walk
+        if progress is not None:
+            progress(stream, report)
     # AUDIT's own checkpoints anchor earlier positions of AUDIT itself.
     for anchor in checkpoints:
         if anchor.head.stream != "AUDIT" or audit_walk is None:

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.portal.app.accounts import AccountBook
 from services.portal.app.api import Services
+from services.portal.app.complaint_desk import ComplaintDesk
 from services.portal.app.links import LinkSigner
 from services.portal.app.sessions import sweep
 from services.portal.config import PortalConfig
@@ -28,12 +29,16 @@ from services.portal.read.tables import own, projection
 from services.portal.web import (
     i18n,
     routes_admin,
+    routes_audit,
     routes_auth,
     routes_cases,
+    routes_complaints,
     routes_duplicates,
     routes_oidc,
+    routes_periodic,
     routes_reports,
     routes_screening,
+    routes_statistics,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
@@ -78,6 +83,10 @@ ROUTERS = (
     routes_duplicates.router,
     routes_cases.router,
     routes_admin.router,
+    routes_complaints.router,
+    routes_periodic.router,
+    routes_statistics.router,
+    routes_audit.router,
 )
 
 spec = ServiceSpec(
@@ -107,6 +116,8 @@ def create_portal(
     )
     if config.oidc is None:
         portal.issuer = LocalIssuer.load(settings.keys_dir)
+    portal.desk = ComplaintDesk.load_or_create(settings.keys_dir)
+    portal.desk_issuer = portal.issuer or LocalIssuer.load(settings.keys_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -143,3 +143,46 @@ async def test_bad_follow_up_bodies_and_filters(intake: Intake) -> None:
     assert (await ombud.get("/complaints/00000000-0000-7000-8000-000000000000")).status_code == 404
     stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", cid))
     assert [e.event.name for e in stored] == ["ComplaintFiled", "ComplaintAcknowledged"]
+
+
+async def test_the_public_complaint_desk_files_and_reads_a_status_by_code_only(
+    intake: Intake,
+) -> None:
+    """Decision 0025: the desk files, and reads a status by tracking code; nothing else."""
+    desk = intake.as_("complaint_desk", user="complaint-desk", agency="public")
+    code = "ABCD-EFGH-JKMN-PQRS"
+    filed = await desk.post("/complaints", {**_complaint("agent-7"), "tracking_code": code})
+    assert filed.status_code == 201, filed.text
+    cid = filed.json()["complaint_id"]
+    status = await desk.post("/complaints/tracking", {"tracking_code": code})
+    assert status.status_code == 200, status.text
+    assert status.json() == {
+        "status": "filed",
+        "filed_at": status.json()["filed_at"],
+        "acknowledged_at": None,
+        "resolved_at": None,
+    }
+    wrong = await desk.post("/complaints/tracking", {"tracking_code": "ABCD-EFGH-JKMN-PQRT"}, **EN)
+    assert wrong.status_code == 404
+    assert wrong.json()["error"]["field"] == "tracking_code"
+    bad = await desk.post("/complaints/tracking", {"tracking_code": "x"})
+    assert bad.status_code == 422
+    # The desk reads no complaint, list or child record, and handles nothing.
+    assert (await desk.get("/complaints")).status_code == 403
+    assert (await desk.get(f"/complaints/{cid}")).status_code == 403
+    assert (await desk.post(f"/complaints/{cid}/acknowledgement", version=1)).status_code == 403
+    assert (await desk.get("/reports")).status_code == 403
+    # Only the code's hash is on the log, and oversight does not see even that.
+    stored = await intake.runtime.store.load(Aggregate("intake", "hq", "complaint", cid))
+    assert code not in stored[0].event.model_dump_json()
+    ombud = intake.as_("oversight", user="ombud-1")
+    view = (await ombud.get(f"/complaints/{cid}")).json()
+    assert "tracking_hash" not in view and view["filed_by_agency"] == "public"
+    acked = await ombud.post(f"/complaints/{cid}/acknowledgement", {}, version=view["version"])
+    assert acked.status_code == 200
+    later = (await desk.post("/complaints/tracking", {"tracking_code": code})).json()
+    assert later["status"] == "acknowledged" and later["acknowledged_at"]
+    # Any other role may not look a code up.
+    assert (
+        await intake.as_("oversight").post("/complaints/tracking", {"tracking_code": code})
+    ).status_code == 403

@@ -25,6 +25,7 @@ from services.portal.app import credentials
 from services.portal.service import create_portal
 from services.portal.web.context import Portal
 from services.referral.service import spec as referral_spec
+from services.reporting.service import spec as reporting_spec
 from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.envelope import Actor
@@ -87,6 +88,7 @@ class System:
             ("referral", referral_spec),
             ("casework", casework_build_spec(CaseworkConfig(policy_interval_s=0.05))),
             ("intake", intake_spec),
+            ("reporting", reporting_spec),  # portal2b: statistics and audit
         ):
             app = create_app(spec, self.settings)
             await app.state.runtime.start()

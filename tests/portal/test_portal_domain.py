@@ -50,6 +50,11 @@ def test_accounts_are_created_with_a_normalised_email_and_grantable_roles() -> N
         created(["auditor"])
     assert refused.value.field == "roles"
     assert created(["auditor"], by_operator=True).roles == ("auditor",)
+    # The complaint desk is the portal itself (decision 0025): nobody is given its role.
+    for by_operator in (False, True):
+        with pytest.raises(DomainError) as desk:
+            created(["complaint_desk"], by_operator=by_operator)
+        assert desk.value.code == "role_not_a_person"
     with pytest.raises(DomainError):
         created([])
     with pytest.raises(DomainError) as exists:

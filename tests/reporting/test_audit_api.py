@@ -320,3 +320,32 @@ async def test_the_command_line_records_its_own_read_like_the_api(
     assert len(mine) == 5
     for envelope in mine:
         assert envelope["keyid"] in keyring and keyring.verify(envelope) is None
+
+
+async def test_audit_verify_runs_on_demand_with_progress_then_its_result(
+    service: tuple[Service, Log],
+) -> None:
+    svc, _ = service
+    none_yet = await svc.client.get("/audit/verifications/latest", headers=svc.auditor)
+    assert none_yet.status_code == 404 and none_yet.json()["error"]["code"] == "no_verification"
+    started = await svc.client.post("/audit/verifications", headers=svc.auditor)
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert run["status"] == "running" and run["by"] == "ines.audit" and run["streams_total"] == 4
+    again = await svc.client.post("/audit/verifications", headers=svc.auditor)
+    assert again.status_code == 202  # the same run while it runs, else a new one
+    for _ in range(200):
+        latest = (await svc.client.get("/audit/verifications/latest", headers=svc.auditor)).json()
+        if latest["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert latest["status"] == "done", latest
+    assert sorted(latest["streams_done"]) == ["AUDIT", "CASEWORK", "INTAKE", "REFERRAL"]
+    result = latest["result"]
+    assert result["events_checked"] == latest["events_checked"] > 0
+    assert result["failures_total"] == len(result["failures"]) and "ok" in result
+    for caller in (svc.worker,):
+        assert (await svc.client.post("/audit/verifications", headers=caller)).status_code == 403
+        assert (
+            await svc.client.get("/audit/verifications/latest", headers=caller)
+        ).status_code == 403

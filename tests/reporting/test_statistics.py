@@ -392,6 +392,39 @@ async def test_csv_and_html_exports(world: World) -> None:
         assert page.headers["relais-freshness"]
 
 
+async def test_the_xlsx_download_holds_the_json_answers_suppressed_figures(world: World) -> None:
+    from openpyxl import load_workbook
+
+    by = ["stage", "risk"]
+    json_answer = await world.get("cases_open", role="statistician", by=by)
+    assert json_answer["suppression"]["hidden"] > 0, "the data set should hide some cells"
+    for how in ({"format": "xlsx"}, {}):
+        answer = await world.svc.client.get(
+            "/statistics/cases_open",
+            params={**RANGE, "by": by, **how},
+            headers=world.svc.as_(
+                "statistician",
+                Accept="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-disposition"].endswith('cases_open.xlsx"')
+        book = load_workbook(io.BytesIO(answer.content), read_only=True)
+        about = [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+        streams = json_answer["freshness"]["streams"]
+        assert ("INTAKE", streams["INTAKE"]["last_seq"]) in about
+        assert any(r[0] == "<5" for r in about) and any(r[0] == "x" for r in about)
+        rows = list(book.worksheets[1].iter_rows(values_only=True))
+        header = list(rows[1])
+        assert header == ["stage", "stage_label", "risk", "risk_label", "value"]
+        figures = {(r[0], r[2]): r[4] for r in rows[2:]}
+        for row in json_answer["rows"]:
+            assert figures[(row["stage"], row["risk"])] == row["value"]  # "<5", "x" or a number
+        assert figures[("total", "total")] == json_answer["total"]["value"]
+        hidden = [v for v in figures.values() if v in ("<5", "x")]
+        assert len(hidden) == json_answer["suppression"]["hidden"]
+
+
 async def test_every_answer_states_its_freshness(world: World) -> None:
     answer = await world.get("reports_received")
     streams = answer["freshness"]["streams"]

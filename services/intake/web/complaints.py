@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -26,14 +27,28 @@ from services.intake.web.schemas import (
     ComplaintPageOut,
     ComplaintReceiptOut,
     ComplaintStepOut,
+    ComplaintTrackingIn,
+    ComplaintTrackOut,
 )
 from shared.auth import Principal
 from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
+from shared.http import ApiError
+from shared.i18n import Message
 from shared.pagination import fetch_page
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 ComplaintId = Annotated[str, Path(pattern=ID_PATTERN)]
 Status = Literal["filed", "acknowledged", "resolved"]
+UNKNOWN_CODE = Message(
+    en="No complaint has this tracking code. Check the code as it was given to you.",
+    fr="Aucune plainte ne porte ce code de suivi. Vérifiez le code tel qu'il vous a été donné.",
+)
+
+
+def tracking_hash(code: str) -> str:
+    """The tracking code has 80 random bits: its plain SHA-256 is enough to find it and
+    tells nothing of the code."""
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 @router.post("", status_code=201)
@@ -53,6 +68,7 @@ async def file_complaint(
         complainant=body.complainant,
         account=body.account,
         filed_by_agency=principal.agency,
+        tracking_hash=tracking_hash(body.tracking_code) if body.tracking_code else None,
     )
     outcome = await complaint_commands.file(
         runtime_of(request), event, actor=actor_of(principal), key=key
@@ -62,7 +78,43 @@ async def file_complaint(
 
 
 def _view(row: Any) -> ComplaintOut:
-    return ComplaintOut(**{**dict(row.document), "status": row.status, "version": row.version})
+    document = {k: v for k, v in dict(row.document).items() if k != "tracking_hash"}
+    return ComplaintOut(**{**document, "status": row.status, "version": row.version})
+
+
+@router.post("/tracking")
+async def track_complaint(
+    body: ComplaintTrackingIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("complaint.track"))],
+) -> ComplaintTrackOut:
+    """The public complaint desk's look-up: a complaint's status by its tracking code (sent
+    in the body, never in a URL a proxy would log), and nothing else."""
+    rt = runtime_of(request)
+    assert rt.engine is not None
+    wanted = tracking_hash(body.tracking_code)
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(complaints.c.status, complaints.c.document).where(
+                    complaints.c.document["tracking_hash"].astext == wanted
+                )
+            )
+        ).first()
+    if row is None:
+        raise ApiError(404, "not_found", UNKNOWN_CODE, field="tracking_code")
+    doc = dict(row.document)
+
+    def at(step: str) -> str | None:
+        found = doc.get(step)
+        return str(found["at"]) if isinstance(found, dict) and found.get("at") else None
+
+    return ComplaintTrackOut(
+        status=row.status,
+        filed_at=str(doc.get("filed_at") or ""),
+        acknowledged_at=at("acknowledged"),
+        resolved_at=at("resolved"),
+    )
 
 
 @router.get("")

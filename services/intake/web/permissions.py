@@ -72,6 +72,14 @@ permissions = Permissions(
             R.supervisor,
             R.unit_coordinator,
             R.oversight,
+            R.complaint_desk,
+        ),
+        # The public complaint desk (decision 0025): a complaint's status and nothing else.
+        "complaint.track": rule(
+            "read",
+            "Read a complaint's status by its tracking code",
+            "Consulter l'état d'une plainte par son code de suivi",
+            R.complaint_desk,
         ),
         "complaint.list": rule(
             "read", "Read complaints", "Consulter les plaintes", R.oversight, R.auditor

@@ -186,6 +186,12 @@ class ComplaintIn(Strict):
     child_id: str | None = Field(default=None, max_length=64)
     complainant: Literal["child", "family", "other", "anonymous"]
     account: str = Field(min_length=3, max_length=NARRATIVE_MAX)
+    # Given by the public complaint desk to the complainant; only its SHA-256 is kept.
+    tracking_code: str | None = Field(default=None, pattern=r"^[A-Z0-9-]{16,40}$")
+
+
+class ComplaintTrackingIn(Strict):
+    tracking_code: str = Field(pattern=r"^[A-Z0-9-]{16,40}$")
 
 
 class CorrectionIn(Strict):
@@ -351,6 +357,15 @@ class ComplaintOut(Out):
     complaint_id: str
     status: str
     version: int
+
+
+class ComplaintTrackOut(Out):
+    """What a tracking code shows: the complaint's status and when each step happened."""
+
+    status: str
+    filed_at: str
+    acknowledged_at: str | None = None
+    resolved_at: str | None = None
 
 
 class ComplaintPageOut(Out):

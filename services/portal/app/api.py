@@ -21,6 +21,7 @@ class Answer:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     unreachable: bool = False
+    content: bytes = b""  # the raw answer (a download: CSV, XLSX)
 
     @property
     def ok(self) -> bool:
@@ -108,8 +109,11 @@ class Services:
         params: Any = None,
         if_match: int | None = None,
         idempotency_key: str | None = None,
+        accept: str | None = None,
     ) -> Answer:
         headers = {"Authorization": f"Bearer {token}", "Accept-Language": language}
+        if accept:
+            headers["Accept"] = accept
         if if_match is not None:
             headers["If-Match"] = f'"{if_match}"'
         if idempotency_key:
@@ -122,10 +126,15 @@ class Services:
             # Never the URL or the body: they may name a child.
             log.warning("%s unreachable: %s", service, type(exc).__name__)
             return Answer(503, unreachable=True)
+        kind = response.headers.get("content-type", "")
+        is_json = "json" in kind or not kind
         try:
-            body = response.json() if response.content else None
+            body = response.json() if response.content and is_json else None
         except ValueError:
             body = None
         return Answer(
-            response.status_code, body, {k.lower(): v for k, v in response.headers.items()}
+            response.status_code,
+            body,
+            {k.lower(): v for k, v in response.headers.items()},
+            content=b"" if is_json else response.content,
         )

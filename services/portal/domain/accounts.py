@@ -16,7 +16,11 @@ from shared.events import DomainEvent
 # Roles whose reach crosses agencies (they read every agency's records, or receive complaints
 # about any of them): given by the operator of the system, never by an agency administrator.
 OPERATOR_ONLY_ROLES = frozenset({Role.auditor, Role.oversight})
-GRANTABLE_ROLES: tuple[Role, ...] = tuple(r for r in Role if r not in OPERATOR_ONLY_ROLES)
+# Roles no person holds: the public complaint desk is the portal itself (decision 0025).
+NOT_A_PERSON = frozenset({Role.complaint_desk})
+GRANTABLE_ROLES: tuple[Role, ...] = tuple(
+    r for r in Role if r not in OPERATOR_ONLY_ROLES and r not in NOT_A_PERSON
+)
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{1,63}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
 
@@ -91,6 +95,15 @@ def check_roles(roles: Iterable[str], *, by_operator: bool) -> list[str]:
             "roles_required",
             "Choose at least one role.",
             "Choisissez au moins un rôle.",
+            status=422,
+            field="roles",
+        )
+    if any(r in {a.value for a in NOT_A_PERSON} for r in chosen):
+        refuse(
+            "role_not_a_person",
+            "No person holds this role: the public complaint desk is the portal itself.",
+            "Aucune personne ne détient ce rôle : le guichet public des plaintes est le "
+            "portail lui-même.",
             status=422,
             field="roles",
         )

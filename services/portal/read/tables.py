@@ -95,3 +95,12 @@ saved_reports = Table(
     Column("report_id", String(64), primary_key=True),
     Column("saved_at", DateTime(timezone=True), nullable=False, index=True),
 )
+# The public complaint desk's rate limit (decision 0025): one row per call, keyed by an HMAC of
+# the caller's address (never the address itself), forgotten after the hour it counts for.
+public_calls = Table(
+    "portal_public_calls",
+    own,
+    Column("address_key", String(64), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),  # file, follow
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)

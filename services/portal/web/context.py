@@ -16,6 +16,7 @@ from shared.service import Runtime
 
 if TYPE_CHECKING:
     from services.portal.app.accounts import AccountBook
+    from services.portal.app.complaint_desk import ComplaintDesk
     from services.portal.app.oidc import OidcClient
 
 
@@ -28,6 +29,8 @@ class Portal:
     verifier: TokenVerifier | None = None  # identity provider: reads its access tokens
     oidc: OidcClient | None = None
     book: AccountBook | None = None
+    desk: ComplaintDesk | None = None  # the public complaint desk (decision 0025)
+    desk_issuer: LocalIssuer | None = None
 
     @property
     def engine(self) -> AsyncEngine:

@@ -28,6 +28,19 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/screening", i18n.N_("Screening queue"), frozenset({"screener", "supervisor"})),
     ("/cases", i18n.N_("My cases"), frozenset({"case_worker", "supervisor"})),
     ("/admin/users", i18n.N_("Users"), frozenset({"agency_admin"})),
+    # portal2b
+    ("/oversight/complaints", i18n.N_("Complaints"), frozenset({"oversight", "auditor"})),
+    (
+        "/statistics",
+        i18n.N_("Statistics"),
+        frozenset({"statistician", "agency_admin", "oversight", "auditor"}),
+    ),
+    ("/audit", i18n.N_("Audit"), frozenset({"auditor"})),
+    (
+        "/statistical-reports",
+        i18n.N_("Periodic reports"),
+        frozenset({"agency_admin", "statistician"}),
+    ),
 )
 
 

@@ -93,6 +93,21 @@ class CaseHistoryOut(BaseModel):
     indexed_up_to: dict[str, Any]
 
 
+class VerificationOut(BaseModel):
+    verification_id: str
+    status: str = Field(description="running, done or failed")
+    started_at: str
+    finished_at: str | None
+    by: str
+    streams_total: int
+    streams_done: list[str]
+    events_checked: int
+    result: dict[str, Any] | None = Field(
+        description="Once done: what `relais audit verify --json` reports (ok, events_checked, "
+        "chains, streams, heads, anchors_checked, failures: the first 100, failures_total)"
+    )
+
+
 class AccessRecordOut(BaseModel):
     read_at: str
     user: str

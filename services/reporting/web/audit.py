@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.app.verification import Verifications
 from services.reporting.read.audit_index import access_table, case_candidates, indexed_up_to
-from services.reporting.web.answers import AccessPageOut, AccessRecordOut, CaseHistoryOut
+from services.reporting.web.answers import (
+    AccessPageOut,
+    AccessRecordOut,
+    CaseHistoryOut,
+    VerificationOut,
+)
 from services.reporting.web.permissions import permissions
 from shared.access import AccessLog
 from shared.audit_history import assemble_history, format_instant, parse_instant
@@ -148,3 +154,46 @@ async def access_records(
         next_page=page + 1 if page * page_size < total else None,
         indexed_up_to={k: v for k, v in freshness.items() if k == "AUDIT"},
     )
+
+
+# -- audit verify, on demand -------------------------------------------------------------------
+
+NO_VERIFICATION = Message(
+    en="No verification has run on this instance yet: start one.",
+    fr="Aucune vérification n'a encore tourné sur cette instance : lancez-en une.",
+)
+
+
+def _verifications(request: Request) -> Verifications:
+    found = getattr(request.app.state, "verifications", None)
+    if found is None:
+        found = request.app.state.verifications = Verifications()
+    assert isinstance(found, Verifications)
+    return found
+
+
+@router.post("/verifications", status_code=202)
+async def start_verification(
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(permissions.require("audit.verify"))],
+) -> VerificationOut:
+    """Run ``relais audit verify`` over every stream (chains, signatures, gaps, checkpoints),
+    in the background; the answer is the run, already running (or the one that was)."""
+    runtime: Runtime = request.app.state.runtime
+    assert runtime.nc is not None
+    run = _verifications(request).start(runtime.nc, runtime.settings.site, principal.user)
+    response.headers["Location"] = "/audit/verifications/latest"
+    return VerificationOut(**run.as_dict())
+
+
+@router.get("/verifications/latest")
+async def latest_verification(
+    request: Request,
+    principal: Annotated[Principal, Depends(permissions.require("audit.verify"))],
+) -> VerificationOut:
+    """The latest run on this instance: its progress while it runs, then its result."""
+    run = _verifications(request).latest
+    if run is None:
+        raise ApiError(404, "no_verification", NO_VERIFICATION)
+    return VerificationOut(**run.as_dict())

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.i18n import Language, LocalisedValueError, Message, language
 from shared.service import Runtime
 
-FORMATS = ("json", "csv", "html")
+FORMATS = ("json", "csv", "html", "xlsx")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def invalid(field: str, message: Message) -> RequestValidationError:
@@ -49,14 +50,16 @@ def answer_format(request: Request) -> str:
             raise invalid(
                 "format",
                 Message(
-                    en="Unknown format; expected json, csv or html.",
-                    fr="Format inconnu ; valeurs possibles : json, csv, html.",
+                    en="Unknown format; expected json, csv, html or xlsx.",
+                    fr="Format inconnu ; valeurs possibles : json, csv, html, xlsx.",
                 ),
             )
         return asked
     accept = request.headers.get("accept", "")
     if "text/csv" in accept:
         return "csv"
+    if XLSX in accept:
+        return "xlsx"
     if "text/html" in accept:
         return "html"
     return "json"

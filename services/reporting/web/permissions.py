@@ -34,6 +34,13 @@ permissions = Permissions(
             "Voir qui a consulté quel dossier",
             Role.auditor,
         ),
+        # Checking the log writes nothing: a read, which auditors may therefore run.
+        "audit.verify": rule(
+            "read",
+            "Run the log's verification (chains, signatures, gaps) and read its result",
+            "Lancer la vérification du journal (chaînes, signatures, trous) et en lire le résultat",
+            Role.auditor,
+        ),
         "statistics.read": rule(
             "read",
             "Read indicators and statistics (small cells suppressed for every role but auditors)",

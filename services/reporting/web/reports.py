@@ -45,6 +45,7 @@ from services.reporting.web.http import (
     invalid,
 )
 from services.reporting.web.permissions import permissions
+from services.reporting.web.xlsx import workbook, xlsx_response
 from shared.auth import Principal
 from shared.command_http import actor_of, command_key, new_aggregate_id, tag
 from shared.commands import Expect
@@ -324,6 +325,10 @@ async def published_report(
     title = definition.title_en if lang == "en" else definition.title_fr
     first = tables[0] if tables else {}
     note = _revised_note(row, lang)
+    if wanted == "xlsx":
+        content = await asyncio.to_thread(workbook, title, tables, lang)
+        name = f"{definition_id}-{period}" + (f"-r{row.revision}" if row.revision else "")
+        return xlsx_response(content, name, first)
     if wanted == "csv":
         text = "".join(answer_csv(t, lang) + "\r\n" for t in tables if "error" not in t)
         if note:

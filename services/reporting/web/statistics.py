@@ -38,6 +38,7 @@ from services.reporting.web.http import (
     invalid,
 )
 from services.reporting.web.permissions import permissions
+from services.reporting.web.xlsx import workbook, xlsx_response
 from shared.auth import Principal, Role
 from shared.i18n import Message
 
@@ -75,7 +76,15 @@ async def catalogue(
 @indicator_router.get(
     "/{indicator}",
     response_model=IndicatorAnswerOut,
-    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                "text/html": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
 )
 async def indicator_answer(
     request: Request,
@@ -133,6 +142,10 @@ async def indicator_answer(
             ),
         ) from None
     lang = caller_language(request)
+    if wanted == "xlsx":
+        title = found.label.en if lang == "en" else found.label.fr
+        content = await asyncio.to_thread(workbook, title, [answer], lang)
+        return xlsx_response(content, found.code, answer)
     if wanted == "csv":
         text = (
             availability_csv(answer, lang)
