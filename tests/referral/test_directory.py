@@ -40,7 +40,15 @@ async def test_unit_entry_shows_capacity_and_expected_services(svc: Service) -> 
         "available": 2,
         "version": 0,
     }
-    assert unit["expected_services"] == {"expected": 3, "offered": 2, "missing": ["medical"]}
+    expected = unit["expected_services"]
+    assert expected | {"kinds": []} == {
+        "expected": 3,
+        "offered": 2,
+        "missing": ["medical"],
+        "kinds": [],
+    }
+    # The list itself, so a revision of the unit can send it back unchanged.
+    assert len(expected["kinds"]) == 3 and "medical" in expected["kinds"]
     listed = await svc.client.get(
         "/units", params={"service_kind": "psychological"}, headers=svc.headers("auditor")
     )

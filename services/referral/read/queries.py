@@ -131,6 +131,7 @@ def unit_view(row: Row[Any]) -> dict[str, Any]:
             "expected": len(expected),
             "offered": len([s for s in expected if s in offered]),
             "missing": [s for s in expected if s not in offered],
+            "kinds": expected,
         },
         "version": row.last_seq,
     }

@@ -39,6 +39,11 @@ class ExpectedServicesOut(BaseModel):
     expected: int
     offered: int
     missing: list[str]
+    kinds: list[str] = Field(
+        default_factory=list,
+        description="The service kinds expected of the unit, as described (send them back in "
+        "expected_services when revising the unit)",
+    )
 
 
 class UnitOut(BaseModel):
