@@ -32,8 +32,11 @@ from services.portal.web import (
     routes_cases,
     routes_duplicates,
     routes_oidc,
+    routes_referrals,
     routes_reports,
     routes_screening,
+    routes_supervision,
+    routes_units,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
@@ -78,6 +81,9 @@ ROUTERS = (
     routes_duplicates.router,
     routes_cases.router,
     routes_admin.router,
+    routes_referrals.router,
+    routes_units.router,
+    routes_supervision.router,
 )
 
 spec = ServiceSpec(

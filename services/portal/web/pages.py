@@ -28,6 +28,11 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/screening", i18n.N_("Screening queue"), frozenset({"screener", "supervisor"})),
     ("/cases", i18n.N_("My cases"), frozenset({"case_worker", "supervisor"})),
     ("/admin/users", i18n.N_("Users"), frozenset({"agency_admin"})),
+    # portal2a
+    ("/directory", i18n.N_("Find a service"), frozenset({"case_worker", "supervisor"})),
+    ("/inbox", i18n.N_("Referral inbox"), frozenset({"unit_coordinator"})),
+    ("/unit", i18n.N_("My unit"), frozenset({"unit_coordinator"})),
+    ("/supervision", i18n.N_("Supervision"), frozenset({"supervisor"})),
 )
 
 
