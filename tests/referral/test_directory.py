@@ -179,6 +179,11 @@ async def test_staff_assessments_and_trainings(svc: Service) -> None:
     assert made.status_code == 201
     listed = await svc.client.get("/trainings", headers=admin)
     assert listed.json()["total"] == 1
+    members = (await svc.client.get("/staff", params={"unit": "transit"}, headers=admin)).json()
+    assert [(m["staff_id"], m["assessed"]) for m in members["items"]] == [("a.dossou@ocpm.bj", 1)]
+    assert members["items"][0]["version"] > 0
+    elsewhere = svc.headers("agency_admin", agency="upe")
+    assert (await svc.client.get("/staff", headers=elsewhere)).json()["total"] == 0
 
 
 async def test_bad_staff_inputs(svc: Service) -> None:

@@ -90,6 +90,24 @@ class StaffRecordOut(BaseModel):
     version: int = Field(description="Send it as If-Match to update or assess the member")
 
 
+class StaffRowOut(BaseModel):
+    staff_id: str
+    agency_id: str
+    unit_id: str
+    sector: str
+    role: str
+    display_name: str
+    assessed: int = Field(description="How many competency assessments the member has")
+    version: int = Field(description="Send it as If-Match to update or assess the member")
+
+
+class StaffPageOut(BaseModel):
+    items: list[StaffRowOut]
+    total: int
+    page: int
+    page_size: int
+
+
 class TrainingRowOut(BaseModel):
     session_id: str
     agency_id: str
