@@ -37,6 +37,7 @@ from services.portal.web import (
     routes_screening,
     routes_supervision,
     routes_units,
+    routes_workforce,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
@@ -84,6 +85,7 @@ ROUTERS = (
     routes_referrals.router,
     routes_units.router,
     routes_supervision.router,
+    routes_workforce.router,
 )
 
 spec = ServiceSpec(

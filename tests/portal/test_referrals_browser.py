@@ -293,3 +293,79 @@ async def test_a_supervisor_sees_who_waits_and_approves_a_closure(
     ).to_be_visible()
     for s in (screen, worker):
         await s.page.context.close()
+
+
+async def test_an_agency_administrator_keeps_units_staff_and_trainings(
+    browser: Browser, system: System, world: dict[str, Any]
+) -> None:
+    await system.account("admin@cps.bj", ["agency_admin"], CPS, name="Aïcha Admin")
+    await system.account("admin@tchala.bj", ["agency_admin"], TCHALA, name="Tchala Admin")
+    screen = await signed_in_screen(browser, system, "referrals-7-agency-admin", "admin@cps.bj")
+    page = screen.page
+
+    # A new unit, then its places.
+    await page.get_by_role("link", name="Unités").click()
+    await expect(page.get_by_role("heading", name=f"Unités de {CPS}")).to_be_visible()
+    await expect(page.locator("#units")).to_contain_text("CPS Djougou")
+    await page.get_by_text("Ajouter une unité").click()
+    await page.get_by_role("button", name="Ajouter l'unité").click()
+    await expect(page.get_by_text("Indiquez le nom de l'unité.").first).to_be_visible()
+    await screen.seen("units-refused")
+    await page.get_by_label("Code de l'unité").fill("cps-djougou-ecoute")
+    await page.locator("#f-name").fill("Cellule d'écoute de Djougou")
+    await page.get_by_label("Commune").select_option(label="Djougou — Donga")
+    await page.locator("#add-unit").get_by_label("Psychologique").check()
+    await page.get_by_label("Lundi").fill("08:00-17:00")
+    await page.get_by_role("button", name="Ajouter l'unité").click()
+    await expect(page.get_by_role("heading", name="Cellule d'écoute de Djougou")).to_be_visible()
+    await page.get_by_text("Modifier les places").click()
+    await page.get_by_label("Places au total").fill("4")
+    await page.get_by_role("button", name="Enregistrer les places").click()
+    await expect(page.locator("#capacity dl.facts")).to_contain_text(re.compile(r"Libres\s*4"))
+    await screen.seen("unit-added")
+
+    # A staff member, assessed against the social services framework, then trained.
+    await page.get_by_role("link", name="Personnel").click()
+    await page.get_by_text("Enregistrer un membre du personnel").click()
+    await page.get_by_label("Personne").select_option(label="Gildas Sossa")
+    await page.locator("#add-staff").get_by_label("Unité").select_option(CPS_UNIT)
+    await page.get_by_label("Secteur (référentiel de compétences)").select_option("social_services")
+    await page.get_by_label("Fonction").fill("superviseur")
+    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    await expect(page.locator("#members")).to_contain_text("Gildas Sossa")
+    await screen.seen("staff")
+    await page.get_by_role("link", name="Gildas Sossa").click()
+    grid = page.locator("#competencies tbody tr")
+    await expect(grid).to_have_count(7)  # the social services framework's competencies
+    await expect(page.locator("#competencies")).not_to_contain_text("Répond aux attentes")
+    await page.get_by_text("Enregistrer une évaluation").click()
+    await page.locator("#f-competency").select_option(index=1)
+    await page.get_by_label("Niveau").select_option("meets_expectations")
+    await page.get_by_label("Évalué par").fill("IBCR")
+    await page.locator("#f-assessed_on").fill("2026-11-20")
+    await page.get_by_role("button", name="Enregistrer l'évaluation").click()
+    await expect(page.get_by_text("Enregistré.")).to_be_visible()
+    await expect(grid.first).to_contain_text("Répond aux attentes")
+    await screen.seen("member-assessed")
+    member_url = page.url.split("?")[0].removeprefix(system.base_url)
+
+    await page.get_by_role("link", name="Formations").click()
+    await page.get_by_text("Enregistrer une formation").click()
+    await page.get_by_label("Tenue le").fill("2026-11-18")
+    await page.get_by_label("Thème").fill("Entretien avec l'enfant victime")
+    await page.get_by_label("Formateur").fill("IBCR")
+    await page.get_by_label("Gildas Sossa").check()
+    await page.get_by_role("button", name="Enregistrer la formation").click()
+    await expect(page.locator("#sessions")).to_contain_text("Entretien avec l'enfant victime")
+    await expect(page.locator("#sessions")).to_contain_text("1 participant")
+    await screen.seen("trainings")
+
+    # Another agency's administrator sees neither the member nor the unit.
+    other = await signed_in_screen(browser, system, "referrals-8-other-admin", "admin@tchala.bj")
+    await other.page.goto(member_url)
+    await expect(other.page.get_by_role("heading", name="Introuvable")).to_be_visible()
+    await other.page.goto("/admin/units/cps-djougou-ecoute")
+    await expect(other.page.get_by_role("heading", name="Introuvable")).to_be_visible()
+    await other.seen("not-theirs")
+    for s in (screen, other):
+        await s.page.context.close()

@@ -33,6 +33,9 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/inbox", i18n.N_("Referral inbox"), frozenset({"unit_coordinator"})),
     ("/unit", i18n.N_("My unit"), frozenset({"unit_coordinator"})),
     ("/supervision", i18n.N_("Supervision"), frozenset({"supervisor"})),
+    ("/admin/units", i18n.N_("Units"), frozenset({"agency_admin"})),
+    ("/admin/staff", i18n.N_("Staff"), frozenset({"agency_admin"})),
+    ("/admin/trainings", i18n.N_("Training sessions"), frozenset({"agency_admin"})),
 )
 
 

@@ -20,10 +20,11 @@ from services.portal.web.i18n import _, label
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_referrals import SHAREABLE, shared_label, status_label
 from services.portal.web.routes_screening import valid_id
-from services.portal.web.security import SignInRequired, posted, signed_in
+from services.portal.web.security import Posted, SignInRequired, posted, signed_in
 
 router = APIRouter()
 COORDINATOR = "unit_coordinator"
+ADMIN = "agency_admin"
 ANSWERS = {
     "accept": ("capacity_override_reason",),
     "decline": ("reason", "suggested_unit"),
@@ -196,14 +197,27 @@ def hours_text(hours: dict[str, list[str]] | None, code: str) -> str:
     return ", ".join((hours or {}).get(code, []))
 
 
+def _base(viewer: Viewer, unit_id: str) -> str:
+    return (
+        "/unit" if viewer.has(COORDINATOR) and viewer.unit == unit_id else f"/admin/units/{unit_id}"
+    )
+
+
+def _may_edit(viewer: Viewer, unit_id: str, unit: dict[str, Any] | None = None) -> bool:
+    """Coordinators edit their own unit; agency administrators every unit of their agency."""
+    if viewer.has(COORDINATOR) and viewer.unit == unit_id:
+        return True
+    return viewer.has(ADMIN) and unit is not None and unit.get("agency_id") == viewer.agency
+
+
 async def _unit_page(
     request: Request,
     viewer: Viewer,
+    unit_id: str,
     forms: dict[str, FormState] | None = None,
     *,
     status: int = 200,
 ) -> Response:
-    unit_id = viewer.unit or ""
     answer, held = await asyncio.gather(
         call(request, viewer, "referral", "GET", f"/units/{unit_id}"),
         call(request, viewer, "referral", "GET", "/referrals", params={"status": "accepted"}),
@@ -211,6 +225,8 @@ async def _unit_page(
     if not answer.ok:
         return failed_read(request, viewer, answer)
     unit = answer.data
+    if not _may_edit(viewer, unit_id, unit):
+        return not_found(request, viewer)
     capacity = unit.get("capacity") or {}
     forms = dict(forms or {})
     cap = forms.setdefault("capacity", FormState.of())
@@ -235,7 +251,12 @@ async def _unit_page(
         title=_("My unit"),
         unit=unit,
         capacity=capacity,
-        holding=[r for r in held.data.get("items", []) if isinstance(r, dict)],
+        holding=[
+            r
+            for r in held.data.get("items", [])
+            if isinstance(r, dict) and r.get("to_unit") == unit_id
+        ],
+        base=_base(viewer, unit_id),
         fs=forms,
         days=[(code, day_name(code)) for code in DAYS],
         hours_text=hours_text,
@@ -253,7 +274,17 @@ async def my_unit(request: Request) -> Response:
         return forbidden(request, viewer)
     if not viewer.unit:
         return not_found(request, viewer)
-    return await _unit_page(request, viewer)
+    return await _unit_page(request, viewer, viewer.unit)
+
+
+@router.get("/admin/units/{unit_id}", response_class=HTMLResponse)
+async def agency_unit(unit_id: str, request: Request) -> Response:
+    viewer = await signed_in(request)
+    if not viewer.has(ADMIN):
+        return forbidden(request, viewer)
+    if not valid_id(unit_id):
+        return not_found(request, viewer)
+    return await _unit_page(request, viewer, unit_id)
 
 
 def _entry_body(unit: dict[str, Any], p: Any) -> dict[str, Any]:
@@ -279,16 +310,30 @@ def _entry_body(unit: dict[str, Any], p: Any) -> dict[str, Any]:
 
 
 @router.post("/unit/{part}", response_class=HTMLResponse)
-async def edit_unit(part: str, request: Request) -> Response:
+async def edit_my_unit(part: str, request: Request) -> Response:
     p = await posted(request)
+    if not p.viewer.has(COORDINATOR) or not p.viewer.unit:
+        return forbidden(request, p.viewer)
+    return await _edit_unit(request, p, p.viewer.unit, part)
+
+
+@router.post("/admin/units/{unit_id}/{part}", response_class=HTMLResponse)
+async def edit_agency_unit(unit_id: str, part: str, request: Request) -> Response:
+    p = await posted(request)
+    if not p.viewer.has(ADMIN):
+        return forbidden(request, p.viewer)
+    if not valid_id(unit_id):
+        return not_found(request, p.viewer)
+    return await _edit_unit(request, p, unit_id, part)
+
+
+async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Response:
     viewer = p.viewer
     if part not in ("capacity", "entry"):
         return not_found(request, viewer)
-    if not viewer.has(COORDINATOR) or not viewer.unit:
-        return forbidden(request, viewer)
     f = FormState.of(p.form, idem=p.idempotency_key)
     if p.review:
-        return await _unit_page(request, viewer, {part: f})
+        return await _unit_page(request, viewer, unit_id, {part: f})
     version = p.get("version")
     if_match = int(version) if version.isdigit() and int(version) > 0 else None
     if part == "capacity":
@@ -296,13 +341,13 @@ async def edit_unit(part: str, request: Request) -> Response:
             name: int(p.get(name)) if p.get(name).isdigit() else p.get(name)
             for name in ("total", "occupied_outside")
         }
-        path = f"/units/{viewer.unit}/capacity"
+        path = f"/units/{unit_id}/capacity"
     else:
-        current = await call(request, viewer, "referral", "GET", f"/units/{viewer.unit}")
+        current = await call(request, viewer, "referral", "GET", f"/units/{unit_id}")
         if not current.ok:
             return failed_read(request, viewer, current)
         body = _entry_body(current.data, p)
-        path = f"/units/{viewer.unit}"
+        path = f"/units/{unit_id}"
     answer = await call(
         request,
         viewer,
@@ -314,7 +359,8 @@ async def edit_unit(part: str, request: Request) -> Response:
         idempotency_key=f.idem,
     )
     if answer.ok:
-        return RedirectResponse(f"/unit?done=saved#{part}", status_code=303)
+        base = _base(viewer, unit_id)
+        return RedirectResponse(f"{base}?done=saved#{part}", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
     if answer.status in (403, 404):
@@ -334,4 +380,4 @@ async def edit_unit(part: str, request: Request) -> Response:
             else ("service_kinds", "sexes", "min_age", "max_age", "languages", "hours")
         )
         f.refused(answer, known, renamed)
-    return await _unit_page(request, viewer, {part: f}, status=status)
+    return await _unit_page(request, viewer, unit_id, {part: f}, status=status)
