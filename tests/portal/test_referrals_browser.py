@@ -270,6 +270,8 @@ async def test_a_supervisor_sees_who_waits_and_approves_a_closure(
         {**mine, "If-Match": f'"{current["version"]}"'},
         {"reason": "goals_met"},
     )
+    # A referral the unit has not answered yet.
+    await _refer(system, world, PSY.unit_id, "psych-3")
     screen = await signed_in_screen(browser, system, "referrals-5-supervisor", SUPERVISOR)
     page = screen.page
     await page.goto("/supervision")
@@ -277,6 +279,9 @@ async def test_a_supervisor_sees_who_waits_and_approves_a_closure(
     await expect(page.locator(f"a[href='/cases/{waiting['case_id']}']").first).to_contain_text(
         "Attend un référent"
     )
+    await expect(
+        page.get_by_role("link", name="Attend la réponse d'une unité à une orientation")
+    ).to_be_visible()
     await expect(page.get_by_role("row", name=re.compile("Rachida Bello"))).to_be_visible()
     await expect(page.get_by_text("Clôture demandée")).to_be_visible()
     await screen.seen("supervision")
