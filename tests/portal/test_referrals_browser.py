@@ -239,6 +239,14 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     await expect(block).to_contain_text("Refusée : Notre psychologue est absente ce mois-ci")
     await expect(block).to_contain_text(f"l'unité suggère {FAR.unit_id}")
     await worker.seen("case-referrals")
+    # One the worker no longer needs: withdrawn, with a reason.
+    await _refer(system, world, PSY.unit_id, "psych-withdrawn")
+    await worker.page.reload()
+    await block.get_by_text("Retirer cette orientation").click()
+    await block.get_by_label("Pourquoi vous la retirez").fill("La famille a trouvé une aide")
+    await block.get_by_role("button", name="Retirer", exact=True).click()
+    await expect(worker.page.get_by_text("L'orientation est retirée")).to_be_visible()
+    await expect(block).to_contain_text("Retirée : La famille a trouvé une aide")
     for s in (screen, worker):
         await s.page.context.close()
 

@@ -346,3 +346,35 @@ async def referrals_of(request: Request, viewer: Viewer, case_id: str) -> list[d
         request, viewer, "referral", "GET", "/referrals", params={"case_id": case_id}
     )
     return [r for r in answer.data.get("items", []) if isinstance(r, dict)] if answer.ok else []
+
+
+@router.post("/refer/{case_id}/withdraw/{referral_id}", response_class=HTMLResponse)
+async def withdraw(case_id: str, referral_id: str, request: Request) -> Response:
+    """Withdraw a referral of the case still waiting or in progress, with a reason."""
+    p = await posted(request)
+    viewer = p.viewer
+    if not valid_id(case_id) or not valid_id(referral_id):
+        return not_found(request, viewer)
+    if not viewer.has(*WORKERS):
+        return forbidden(request, viewer)
+    reason = p.get("reason")
+    if not reason:
+        return RedirectResponse(f"/cases/{case_id}?done=withdraw-reason#referrals", 303)
+    version = p.get("version")
+    answer = await call(
+        request,
+        viewer,
+        "referral",
+        "POST",
+        f"/referrals/{referral_id}/withdraw",
+        json={"reason": reason},
+        if_match=int(version) if version.isdigit() else None,
+        idempotency_key=p.idempotency_key or None,
+    )
+    if answer.ok:
+        return RedirectResponse(f"/cases/{case_id}?done=withdrawn#referrals", 303)
+    if answer.status == 401:
+        raise SignInRequired(expired=True, form=p.form, account=viewer.user)
+    if answer.status in (403, 404) or answer.unreachable or answer.status >= 500:
+        return failed_read(request, viewer, answer)
+    return RedirectResponse(f"/cases/{case_id}?done=withdraw-refused#referrals", 303)
