@@ -111,7 +111,7 @@ async def test_a_case_worker_finds_a_unit_and_refers(
     await expect(preview).not_to_contain_text("Rafiatou")
     await screen.seen("refer-preview")
     # A change after the preview is previewed again, not sent.
-    await page.locator("#f-shared_fields").get_by_label("Pourquoi vous orientez").check()
+    await page.locator("#f-shared_fields").get_by_label("Motif de l'orientation").check()
     await page.get_by_role("button", name="Envoyer l'orientation").click()
     await expect(page.get_by_text("Le formulaire a changé depuis l'aperçu")).to_be_visible()
     await expect(preview).to_contain_text("Soutien psychologique après")

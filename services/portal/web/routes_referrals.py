@@ -53,7 +53,7 @@ def shared_label(name: str) -> str:
         "child_sex": _("The child's sex"),
         "concerns": _("The concerns"),
         "urgency": _("The urgency"),
-        "reason": _("Why you refer"),
+        "reason": _("Why the child is referred"),
         "contact": _("A contact for the unit"),
     }.get(name, name)
 
