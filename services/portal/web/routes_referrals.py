@@ -184,7 +184,7 @@ async def _refer_page(
         action=action,
         unit=unit,
         preview=preview,
-        preview_rows=_preview_rows(preview) if preview else [],
+        preview_rows=preview_rows(preview) if preview else [],
         service_kinds=choices.coded("service_kinds"),
         urgencies=choices.coded("urgencies"),
         given_by=given_by_options(),
@@ -196,7 +196,7 @@ async def _refer_page(
     )
 
 
-def _preview_rows(view: dict[str, Any]) -> list[tuple[str, str]]:
+def preview_rows(view: dict[str, Any]) -> list[tuple[str, str]]:
     """The receiving unit's view, line by line, in the words its inbox uses."""
     rows = [
         (_("Service"), i18n.label("service_kinds", view.get("service_kind"))),
