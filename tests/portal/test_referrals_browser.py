@@ -237,7 +237,8 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     block = worker.page.locator("#referrals")
     await expect(block).to_contain_text("Résultat : Quatre séances d'écoute")
     await expect(block).to_contain_text("Refusée : Notre psychologue est absente ce mois-ci")
-    await expect(block).to_contain_text(f"l'unité suggère {FAR.unit_id}")
+    await expect(block).to_contain_text(f"l'unité suggère {FAR.name}")
+    await expect(block).to_contain_text(f"Psychologique · {PSY.name}")
     await worker.seen("case-referrals")
     # One the worker no longer needs: withdrawn, with a reason.
     await _refer(system, world, PSY.unit_id, "psych-withdrawn")

@@ -5,6 +5,7 @@ sent. The case page shows the case's referrals (``referrals_of``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -341,11 +342,24 @@ async def refer(case_id: str, request: Request) -> Response:
 
 
 async def referrals_of(request: Request, viewer: Viewer, case_id: str) -> list[dict[str, Any]]:
-    """The case's referrals, as referral shows them to its agency (empty if it cannot)."""
+    """The case's referrals, as referral shows them to its agency (empty if it cannot), each
+    with the names of its unit and of the unit suggested instead (``to_unit_name``,
+    ``suggested_unit_name``)."""
     answer = await call(
         request, viewer, "referral", "GET", "/referrals", params={"case_id": case_id}
     )
-    return [r for r in answer.data.get("items", []) if isinstance(r, dict)] if answer.ok else []
+    found = [r for r in answer.data.get("items", []) if isinstance(r, dict)] if answer.ok else []
+    ids = sorted({str(r[k]) for r in found for k in ("to_unit", "suggested_unit") if r.get(k)})
+    ids = [i for i in ids if valid_id(i)]
+    units = await asyncio.gather(
+        *(call(request, viewer, "referral", "GET", f"/units/{i}") for i in ids)
+    )
+    names = {i: str(u.data.get("name") or i) for i, u in zip(ids, units, strict=True) if u.ok}
+    for r in found:
+        for key in ("to_unit", "suggested_unit"):
+            if r.get(key):
+                r[f"{key}_name"] = names.get(str(r[key]), str(r[key]))
+    return found
 
 
 @router.post("/refer/{case_id}/withdraw/{referral_id}", response_class=HTMLResponse)
