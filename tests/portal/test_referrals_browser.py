@@ -281,6 +281,30 @@ async def test_a_supervisor_sees_who_waits_and_approves_a_closure(
     )
     # A referral the unit has not answered yet.
     await _refer(system, world, PSY.unit_id, "psych-3")
+    # A case the NGO asks the agency to take over.
+    theirs = system.token("case_worker", "worker-tchala", TCHALA)
+    offered = await system.ok(
+        "casework",
+        "POST",
+        "/cases",
+        {**theirs, "Idempotency-Key": "tchala-case-1"},
+        {
+            "child": {"name": "Bio", "sex": "male", "age_years": 12},
+            "concerns": ["child_labour"],
+            "urgency": "normal",
+            "commune": "bj-donga-djougou",
+            "found_at": "2026-12-01T09:00:00+01:00",
+        },
+        status=201,
+    )
+    await system.caught_up("casework", "REFERRAL")
+    await system.ok(
+        "casework",
+        "POST",
+        f"/cases/{offered['case_id']}/transfers",
+        {**theirs, "If-Match": f'"{offered["version"]}"'},
+        {"to_agency": CPS, "reason": "La famille s'est installée à Djougou"},
+    )
     screen = await signed_in_screen(browser, system, "referrals-5-supervisor", SUPERVISOR)
     page = screen.page
     await page.goto("/supervision")
@@ -294,7 +318,18 @@ async def test_a_supervisor_sees_who_waits_and_approves_a_closure(
     await expect(page.get_by_role("row", name=re.compile("Rachida Bello"))).to_be_visible()
     await expect(page.get_by_text("Clôture demandée")).to_be_visible()
     await screen.seen("supervision")
+    await expect(page.get_by_text(f"Transfert de {TCHALA}")).to_be_visible()
     await page.locator("#approvals").get_by_role("button", name="Approuver").click()
+    await expect(page.get_by_text("Enregistré.")).to_be_visible()
+    await expect(page.get_by_text("Clôture demandée")).to_have_count(0)
+    decline = page.locator("#approvals").get_by_role("button", name="Refuser le dossier")
+    await decline.click()
+    await expect(
+        page.get_by_text("Indiquez pourquoi la structure refuse le dossier.")
+    ).to_be_visible()
+    await screen.seen("transfer-refused")
+    await page.get_by_label("Pourquoi (obligatoire pour refuser)").fill("Aucun référent libre")
+    await decline.click()
     await expect(page.get_by_text("Enregistré.")).to_be_visible()
     await expect(page.get_by_text("Rien n'attend votre approbation.")).to_be_visible()
     await screen.seen("supervision-approved")

@@ -108,7 +108,7 @@ async def decide(kind: str, case_id: str, request: Request) -> Response:
         if not valid_id(transfer_id):
             return not_found(request, viewer)
         if not approve and not note:
-            f.add("note", _("Say why the agency declines the case."))
+            f.general.append(_("Say why the agency declines the case."))
             return await _supervision_page(request, viewer, f, status=422)
         answer_kind = "accept" if approve else "decline"
         path = f"/cases/{case_id}/transfers/{transfer_id}/{answer_kind}"
@@ -138,5 +138,5 @@ async def decide(kind: str, case_id: str, request: Request) -> Response:
         f.notice_kind = "warn"
         f.notice = _("The case changed meanwhile: check it below, then decide again.")
     else:
-        f.refused(answer, ("note",), {"reason": "note"})
+        f.refused(answer, (), {})  # the forms are one per card: the reasons go on top
     return await _supervision_page(request, viewer, f, status=status)
