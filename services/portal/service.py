@@ -36,9 +36,13 @@ from services.portal.web import (
     routes_duplicates,
     routes_oidc,
     routes_periodic,
+    routes_referrals,
     routes_reports,
     routes_screening,
     routes_statistics,
+    routes_supervision,
+    routes_units,
+    routes_workforce,
 )
 from services.portal.web.context import Portal, portal_of
 from services.portal.web.forms import FormState
@@ -87,6 +91,10 @@ ROUTERS = (
     routes_periodic.router,
     routes_statistics.router,
     routes_audit.router,
+    routes_referrals.router,
+    routes_units.router,
+    routes_supervision.router,
+    routes_workforce.router,
 )
 
 spec = ServiceSpec(

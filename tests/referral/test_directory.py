@@ -40,7 +40,15 @@ async def test_unit_entry_shows_capacity_and_expected_services(svc: Service) -> 
         "available": 2,
         "version": 0,
     }
-    assert unit["expected_services"] == {"expected": 3, "offered": 2, "missing": ["medical"]}
+    expected = unit["expected_services"]
+    assert expected | {"kinds": []} == {
+        "expected": 3,
+        "offered": 2,
+        "missing": ["medical"],
+        "kinds": [],
+    }
+    # The list itself, so a revision of the unit can send it back unchanged.
+    assert len(expected["kinds"]) == 3 and "medical" in expected["kinds"]
     listed = await svc.client.get(
         "/units", params={"service_kind": "psychological"}, headers=svc.headers("auditor")
     )
@@ -171,6 +179,11 @@ async def test_staff_assessments_and_trainings(svc: Service) -> None:
     assert made.status_code == 201
     listed = await svc.client.get("/trainings", headers=admin)
     assert listed.json()["total"] == 1
+    members = (await svc.client.get("/staff", params={"unit": "transit"}, headers=admin)).json()
+    assert [(m["staff_id"], m["assessed"]) for m in members["items"]] == [("a.dossou@ocpm.bj", 1)]
+    assert members["items"][0]["version"] > 0
+    elsewhere = svc.headers("agency_admin", agency="upe")
+    assert (await svc.client.get("/staff", headers=elsewhere)).json()["total"] == 0
 
 
 async def test_bad_staff_inputs(svc: Service) -> None:

@@ -308,3 +308,33 @@ async def test_an_answer_states_the_version_it_saw(svc: Service) -> None:
         declined.status_code == 200
         and declined.headers["ETag"] == f'"{declined.json()["version"]}"'
     )
+
+
+async def test_the_preview_is_exactly_what_the_receiving_unit_then_sees(svc: Service) -> None:
+    """``POST /referrals/preview`` stores nothing and shows the receiver's view of the body."""
+    body = referral_body(
+        shared_fields=["child_age_band", "concerns", "reason"],
+        details={"child_age_band": "10-14", "concerns": ["child_labour"]},
+    )
+    shown = await svc.client.post("/referrals/preview", json=body, headers=worker(svc))
+    assert shown.status_code == 200, shown.text
+    listed = (await svc.client.get("/referrals", headers=worker(svc))).json()
+    assert listed["total"] == 0  # nothing made
+    rid = (await refer(svc, **body))["referral_id"]
+    seen = (await svc.client.get(f"/referrals/{rid}", headers=coordinator(svc))).json()
+    preview = shown.json()
+    moving = {"referral_id", "version", "made_at"}
+    assert {k: v for k, v in preview.items() if k not in moving} == {
+        k: v for k, v in seen.items() if k not in moving
+    }
+    assert set(preview) == set(seen)
+    refused = await svc.client.post(
+        "/referrals/preview",
+        json=referral_body(details={"contact": "+229 00 00 00 00"}),
+        headers=worker(svc),
+    )
+    assert refused.status_code == 422
+    other = await svc.client.post(
+        "/referrals/preview", json=referral_body(), headers=coordinator(svc)
+    )
+    assert other.status_code == 403

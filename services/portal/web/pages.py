@@ -41,6 +41,14 @@ MENU: tuple[tuple[str, str, frozenset[str]], ...] = (
         i18n.N_("Periodic reports"),
         frozenset({"agency_admin", "statistician"}),
     ),
+    # portal2a
+    ("/directory", i18n.N_("Find a service"), frozenset({"case_worker", "supervisor"})),
+    ("/inbox", i18n.N_("Referral inbox"), frozenset({"unit_coordinator"})),
+    ("/unit", i18n.N_("My unit"), frozenset({"unit_coordinator"})),
+    ("/supervision", i18n.N_("Supervision"), frozenset({"supervisor"})),
+    ("/admin/units", i18n.N_("Units"), frozenset({"agency_admin"})),
+    ("/admin/staff", i18n.N_("Staff"), frozenset({"agency_admin"})),
+    ("/admin/trainings", i18n.N_("Training sessions"), frozenset({"agency_admin"})),
 )
 
 

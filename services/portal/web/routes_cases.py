@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.app.api import Answer
 from services.portal.read import accounts as account_rows
-from services.portal.web import choices, places
+from services.portal.web import choices, places, routes_referrals
 from services.portal.web.calling import call, failed_read
 from services.portal.web.case_view import CASE_FORMS, next_step, timeline
 from services.portal.web.context import Viewer, portal_of
@@ -85,9 +85,10 @@ async def _case_page(
     status: int = 200,
     open_form: str = "",
 ) -> Response:
-    case_answer, notes_answer = await asyncio.gather(
+    case_answer, notes_answer, referrals = await asyncio.gather(
         call(request, viewer, "casework", "GET", f"/cases/{case_id}"),
         call(request, viewer, "casework", "GET", f"/cases/{case_id}/notes"),
+        routes_referrals.referrals_of(request, viewer, case_id),
     )
     if not case_answer.ok:
         return failed_read(request, viewer, case_answer)
@@ -158,6 +159,8 @@ async def _case_page(
         service_kinds=choices.coded("service_kinds"),
         closure_reasons=choices.coded("closure_reasons"),
         yes_no=choices.yes_no(),
+        referrals=referrals,
+        referral_status=routes_referrals.status_label,
         goal_options=[
             (str(g.get("goal_id")), str(g.get("text", ""))[:80])
             for g in case.get("goals", [])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.referral import ReferralDetailsShared, ReferralMade
+from services.referral.domain import Status
 from services.referral.domain.search import UnitEntry
 from services.referral.read.cases import case_owners
 from services.referral.read.projections import capacity, referrals, units
@@ -128,6 +131,7 @@ def unit_view(row: Row[Any]) -> dict[str, Any]:
             "expected": len(expected),
             "offered": len([s for s in expected if s in offered]),
             "missing": [s for s in expected if s not in offered],
+            "kinds": expected,
         },
         "version": row.last_seq,
     }
@@ -144,14 +148,40 @@ def full_view(row: Row[Any]) -> dict[str, Any]:
     return data
 
 
-def shared_view(row: Row[Any]) -> dict[str, Any]:
+def receiver_view(
+    full: Mapping[str, Any], shared_fields: Iterable[str], details: Mapping[str, Any]
+) -> dict[str, Any]:
     """The receiving unit's view: bookkeeping plus exactly the fields the referrer shared."""
-    full = full_view(row)
     view = {k: full[k] for k in RECEIVER_FIELDS}
-    for name in row.shared_fields:
+    for name in shared_fields:
         if name in ("urgency", "reason"):
             view[name] = full[name]
         else:
-            view[name] = row.details.get(name)
+            view[name] = details.get(name)
     view["version"] = full["version"]
     return view
+
+
+def shared_view(row: Row[Any]) -> dict[str, Any]:
+    return receiver_view(full_view(row), row.shared_fields, row.details)
+
+
+def preview_view(made: ReferralMade, details: ReferralDetailsShared, now: str) -> dict[str, Any]:
+    """What the receiving unit would see of a referral about to be made, by the same rule as
+    :func:`shared_view` and with the values its projection would store (nothing answered yet)."""
+    full = made.model_dump(mode="json") | {
+        "status": Status.made.value,
+        "made_at": now,
+        "answered_at": None,
+        "closed_at": None,
+        "overdue": False,
+        "escalated": False,
+        "override_reason": None,
+        "decline_reason": None,
+        "suggested_unit": None,
+        "outcome": None,
+        "withdraw_reason": None,
+        "version": 0,
+    }
+    shared = details.model_dump(mode="json", exclude={"referral_id"}, exclude_none=True)
+    return receiver_view(full, made.shared_fields, shared)

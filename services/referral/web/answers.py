@@ -39,6 +39,11 @@ class ExpectedServicesOut(BaseModel):
     expected: int
     offered: int
     missing: list[str]
+    kinds: list[str] = Field(
+        default_factory=list,
+        description="The service kinds expected of the unit, as described (send them back in "
+        "expected_services when revising the unit)",
+    )
 
 
 class UnitOut(BaseModel):
@@ -83,6 +88,24 @@ class StaffRecordOut(BaseModel):
     display_name: str
     assessments: list[AssessmentRowOut]
     version: int = Field(description="Send it as If-Match to update or assess the member")
+
+
+class StaffRowOut(BaseModel):
+    staff_id: str
+    agency_id: str
+    unit_id: str
+    sector: str
+    role: str
+    display_name: str
+    assessed: int = Field(description="How many competency assessments the member has")
+    version: int = Field(description="Send it as If-Match to update or assess the member")
+
+
+class StaffPageOut(BaseModel):
+    items: list[StaffRowOut]
+    total: int
+    page: int
+    page_size: int
 
 
 class TrainingRowOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,13 +12,14 @@ from sqlalchemy import or_
 from services.referral.app import capacity as places
 from services.referral.app import referrals as referral_commands
 from services.referral.app.common import known_unit
-from services.referral.app.referring import CASE_OF_ANOTHER_AGENCY, ReferBody
+from services.referral.app.referring import CASE_OF_ANOTHER_AGENCY, ReferBody, make_command
 from services.referral.config import ReferralConfig
 from services.referral.domain import Accept, Complete, Decline, Referral, Status, Withdraw
 from services.referral.read.projections import referrals
 from services.referral.read.queries import (
     case_agency,
     full_view,
+    preview_view,
     referral_row,
     referrals_with_owner,
     shared_view,
@@ -95,6 +97,30 @@ async def refer(
         raise
     tag(response, outcome.version)
     return ReferralOut(**full_view(await _row(runtime, referral_id)))
+
+
+@router.post("/referrals/preview", response_model_exclude_unset=True)
+async def preview(
+    config: Annotated[ReferralConfig, Depends(get_config)],
+    principal: Annotated[Principal, Depends(permissions.require("referral.make"))],
+    body: ReferBody,
+    request: Request,
+) -> SharedReferralOut:
+    """Exactly what the receiving unit will see of this referral once it is made (the body of
+    ``POST /referrals``, checked by the same rules), without making it: nothing is stored.
+    ``referral_id`` is empty and ``version`` 0 until it is made."""
+    runtime = runtime_of(request)
+    assert runtime.engine is not None
+    try:
+        command = await make_command(
+            runtime.engine, config, body, referral_id="", from_agency=principal.agency
+        )
+    except DomainError as exc:
+        if exc.code == CASE_OF_ANOTHER_AGENCY:
+            raise not_found("case", "Dossier") from None
+        raise
+    now = config.clock().astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return SharedReferralOut(**preview_view(command.made, command.details, now))
 
 
 async def _row(runtime: Runtime, referral_id: str) -> Any:

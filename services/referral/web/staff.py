@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts.referral import CompetencyAssessed, StaffMemberRegistered, TrainingSessionHeld
 from services.referral.app import directory as directory_commands
@@ -17,7 +17,9 @@ from services.referral.app.common import Body, invalid, known_unit
 from services.referral.read.projections import assessments, staff, trainings
 from services.referral.web.answers import (
     AssessmentRowOut,
+    StaffPageOut,
     StaffRecordOut,
+    StaffRowOut,
     TrainingPageOut,
     TrainingRowOut,
 )
@@ -149,6 +151,45 @@ async def assess(
     )
     tag(response, outcome.version)
     return event
+
+
+@router.get("/staff")
+async def list_staff(
+    principal: Annotated[Principal, Depends(permissions.require("staff.read"))],
+    request: Request,
+    unit: str | None = None,
+    page: Page = 1,
+    page_size: PageSize = 50,
+) -> StaffPageOut:
+    """The staff of the caller's agency (auditors: of every agency), by name, with how many
+    competency assessments each has; ``unit`` keeps one unit's."""
+    engine = runtime_of(request).engine
+    assert engine is not None
+    assessed = (
+        select(func.count())
+        .where(assessments.c.staff_id == staff.c.staff_id)
+        .scalar_subquery()
+        .label("assessed")
+    )
+    query = select(staff, assessed)
+    if not principal.has(Role.auditor):
+        query = query.where(staff.c.agency_id == principal.agency)
+    if unit is not None:
+        query = query.where(staff.c.unit_id == unit)
+    rows, total = await fetch_page(
+        engine,
+        query,
+        staff.c.display_name,
+        staff.c.staff_id,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    items = []
+    for r in rows:
+        data = dict(r._mapping)
+        data["version"] = data.pop("last_seq")
+        items.append(StaffRowOut(**data))
+    return StaffPageOut(items=items, total=total, page=page, page_size=page_size)
 
 
 @router.get("/staff/{staff_id}")
