@@ -1,0 +1,334 @@
+"""Regional offices with no code to write (``relais sites``, ``relais up --site --hub``).
+
+The hub (``RELAIS_LEAF_PORT`` set) runs its embedded nats-server in a JetStream domain named
+after its site and opens a leaf node port. ``relais sites add parakou`` gives the office a
+login at the hub (``leaf_parakou`` in the NATS users file, so every rewrite of the accounts
+keeps it, and the running server reloads it) and writes the office's credentials file. At the
+office, ``relais up --site parakou --hub nats-leaf://HOST:7422 --hub-credentials FILE`` runs
+its nats-server as a leaf node of the hub, in a domain of its own (``parakou``): the office
+keeps working while the link is down. Its streams listen only on its own subjects; each of
+them sources the other sites' subjects from the hub's domain, and the hub's streams source
+the office's (``shared.sites.link_sites``, idempotent), which ``relais up`` does at the
+office as soon as the hub answers and ``relais sites link parakou`` does at the hub.
+
+The domain of a site's server is the site's own id, so the hub's is ``hq`` by default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+
+from relais.embedded import write_private
+from shared.nats_accounts import ADMIN, LEAF_PREFIX, leaf_users, load_or_create_passwords
+from shared.sites import link_sites
+from shared.streams import CONTEXTS, stream_name
+
+log = logging.getLogger(__name__)
+
+SITE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# PUBLIC is each site's own feed for its integrators: it is not shared between sites.
+LINKED_CONTEXTS: tuple[str, ...] = CONTEXTS
+LEAF_INCLUDE = "leafnodes.conf"
+LINK_RETRY_S = 5.0
+
+
+class SiteError(ValueError):
+    """A site command that cannot be carried out (the message says why)."""
+
+
+@dataclass(frozen=True)
+class HubCredentials:
+    """What an office needs to join the hub: written by ``relais sites add`` at the hub."""
+
+    site: str
+    hub_site: str
+    user: str
+    password: str
+    # The other offices known at the hub when this one was added (sourced through the hub).
+    sites: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "site": self.site,
+                "hub_site": self.hub_site,
+                "user": self.user,
+                "password": self.password,
+                "sites": list(self.sites),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> HubCredentials:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                site=str(data["site"]),
+                hub_site=str(data["hub_site"]),
+                user=str(data["user"]),
+                password=str(data["password"]),
+                sites=tuple(str(s) for s in data.get("sites", ())),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SiteError(
+                f"cannot read the hub credentials {path} ({type(exc).__name__}) / "
+                f"impossible de lire les identifiants du siège {path}"
+            ) from None
+
+
+def check_site(site: str) -> str:
+    if not SITE_PATTERN.match(site):
+        raise SiteError(
+            f"site {site!r}: lower-case letters, digits and _, starting with a letter / "
+            f"site {site!r} : lettres minuscules, chiffres et _, commençant par une lettre"
+        )
+    return site
+
+
+# -- the embedded server's configuration ----------------------------------------------------
+
+
+def hub_leaf_config(host: str, port: int) -> str:
+    """The hub's leaf node listener. No ``authorization`` block: an office logs in as its
+    ``leaf_<site>`` user of the accounts file, which a reload changes (nats-server 2.14 does
+    not reload a leafnodes block's users)."""
+    return f'leafnodes {{\n  listen: "{host}:{port}"\n}}\n'
+
+
+def office_leaf_config(hub_url: str, credentials: HubCredentials) -> str:
+    """The office's link to the hub: a leaf node remote bound to the RELAIS account."""
+    match = re.match(r"^(nats-leaf|tls)://([^/@]+)$", hub_url.strip())
+    if match is None:
+        raise SiteError(
+            f"--hub must look like nats-leaf://HOST:7422 (no login: it is in the credentials "
+            f"file), not {hub_url!r} / --hub doit être de la forme nats-leaf://HÔTE:7422"
+        )
+    url = f"{match.group(1)}://{credentials.user}:{credentials.password}@{match.group(2)}"
+    return (
+        "leafnodes {\n  remotes: [\n    {\n"
+        f"      urls: [{json.dumps(url)}]\n"
+        "      account: RELAIS\n    }\n  ]\n}\n"
+    )
+
+
+def write_leaf_include(nats_dir: Path, text: str) -> str:
+    """The leafnodes block in a file of its own, readable by its owner only (it may hold the
+    office's password); returns the include line for the server's configuration."""
+    write_private(nats_dir / LEAF_INCLUDE, text)
+    return f'include "{LEAF_INCLUDE}"'
+
+
+# -- the hub's side: credentials ------------------------------------------------------------
+
+
+def add_site(users_path: Path, site: str, hub_site: str) -> HubCredentials:
+    """Give ``site`` a leaf node login at this hub (kept if it has one already)."""
+    check_site(site)
+    if site == hub_site:
+        raise SiteError(f"{site} is this hub's own site / {site} est le site du siège")
+    passwords = load_or_create_passwords(users_path)
+    user = f"{LEAF_PREFIX}{site}"
+    if user not in passwords:
+        import secrets
+
+        passwords[user] = secrets.token_urlsafe(24)
+        write_private(users_path, json.dumps(passwords))
+    others = tuple(s for s in leaf_users(passwords) if s != site)
+    return HubCredentials(site, hub_site, user, passwords[user], others)
+
+
+# -- linking --------------------------------------------------------------------------------
+
+
+async def admin_connect(url: str, password: str, *, timeout: float = 5.0) -> NATS:
+    return await nats.connect(
+        url,
+        user=ADMIN,
+        password=password,
+        connect_timeout=timeout,
+        max_reconnect_attempts=0,
+        allow_reconnect=False,
+    )
+
+
+async def link_office_streams(
+    nc: NATS, site: str, hub_site: str, others: tuple[str, ...] = ()
+) -> list[str]:
+    """This office's streams source the hub's subjects, and the other offices' ones that
+    the hub holds, from the hub's domain (local: works while the link is down)."""
+    js = nc.jetstream(timeout=5)
+    changed = []
+    for context in LINKED_CONTEXTS:
+        for remote in (hub_site, *others):
+            if remote == site:
+                continue
+            if await link_sites(
+                js, context=context, site=site, remote_site=remote, remote_domain=hub_site
+            ):
+                changed.append(f"{stream_name(context)} <- {remote}")
+    return changed
+
+
+async def link_at_hub(js_hub: Any, hub_site: str, office: str) -> list[str]:
+    """The hub's streams source ``office``'s subjects from the office's domain."""
+    changed = []
+    for context in LINKED_CONTEXTS:
+        if await link_sites(
+            js_hub, context=context, site=hub_site, remote_site=office, remote_domain=office
+        ):
+            changed.append(f"{stream_name(context)} <- {office}")
+    return changed
+
+
+async def link_hub_from_office(nc: NATS, hub_site: str, office: str) -> list[str]:
+    """From the office, through the leaf node: the hub's streams source the office."""
+    return await link_at_hub(nc.jetstream(domain=hub_site, timeout=3), hub_site, office)
+
+
+class HubLinker:
+    """At the office, in the background: link the hub's streams to the office's as soon as
+    the hub answers, then stop (idempotent: an existing link is left as it is)."""
+
+    def __init__(
+        self,
+        nats_url: str,
+        password: str,
+        credentials: HubCredentials,
+        say: Callable[[str], None],
+    ) -> None:
+        self.nats_url = nats_url
+        self.password = password
+        self.credentials = credentials
+        self.say = say
+        self.done = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
+
+    def start(self) -> HubLinker:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _run(self) -> None:
+        waited = False
+        while not self.stopping.is_set():
+            try:
+                changed = asyncio.run(self._attempt())
+            except Exception as exc:
+                if not waited:
+                    self.say(
+                        f"hub {self.credentials.hub_site} not reachable yet ({type(exc).__name__});"
+                        " its streams will be linked to this office when it answers"
+                    )
+                    waited = True
+            else:
+                what = ", ".join(changed) if changed else "already linked"
+                self.say(
+                    f"hub {self.credentials.hub_site} linked to {self.credentials.site}: {what}"
+                )
+                self.done.set()
+                return
+            self.stopping.wait(LINK_RETRY_S)
+
+    async def _attempt(self) -> list[str]:
+        nc = await admin_connect(self.nats_url, self.password, timeout=3)
+        try:
+            return await link_hub_from_office(nc, self.credentials.hub_site, self.credentials.site)
+        finally:
+            await nc.close()
+
+
+# -- status ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceState:
+    stream: str
+    site: str
+    domain: str
+    # This stream's sequence of the last event copied from that site (0: none yet).
+    last_seq: int
+    lag: int | None
+    active_s: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class StreamState:
+    stream: str
+    last_seq: int
+    messages: int
+    sources: list[SourceState]
+
+
+async def sites_status(nc: NATS) -> list[StreamState]:
+    """Per stream: its last sequence, and per site it sources, how many messages it has yet
+    to copy (lag) and how long since the source was last heard of."""
+    states = []
+    for context in LINKED_CONTEXTS:
+        name = stream_name(context)
+        reply = await nc.request(f"$JS.API.STREAM.INFO.{name}", b"", timeout=5)
+        info = json.loads(reply.data or b"{}")
+        if "error" in info:
+            continue
+        sources = []
+        for source in info.get("sources") or []:
+            filter_subject = source.get("filter_subject") or ""
+            parts = filter_subject.split(".")
+            api = (source.get("external") or {}).get("api", "")
+            domain = api.split(".")[1] if api.startswith("$JS.") and api.count(".") >= 2 else ""
+            active = source.get("active")
+            error = source.get("error")
+            sources.append(
+                SourceState(
+                    stream=name,
+                    site=parts[1] if len(parts) > 1 else filter_subject,
+                    domain=domain,
+                    last_seq=await _last_seq(nc, name, filter_subject),
+                    lag=source.get("lag"),
+                    active_s=None if active in (None, -1) else active / 1e9,
+                    error=(error or {}).get("description") if error else None,
+                )
+            )
+        state = info.get("state") or {}
+        states.append(
+            StreamState(name, int(state.get("last_seq", 0)), int(state.get("messages", 0)), sources)
+        )
+    return states
+
+
+async def _last_seq(nc: NATS, stream: str, subjects: str) -> int:
+    request = json.dumps({"last_by_subj": subjects}).encode()
+    reply = await nc.request(f"$JS.API.STREAM.MSG.GET.{stream}", request, timeout=5)
+    answer = json.loads(reply.data or b"{}")
+    return int((answer.get("message") or {}).get("seq", 0))
+
+
+def format_status(site: str, states: list[StreamState]) -> list[str]:
+    lines = [f"site {site}", f"{'stream':<10} {'from':<12} {'last seq':>9} {'lag':>6}  heard"]
+    for state in states:
+        lines.append(f"{state.stream:<10} {site:<12} {state.last_seq:>9} {'-':>6}  (own)")
+        for source in state.sources:
+            lag = "?" if source.lag is None else str(source.lag)
+            if source.error:
+                heard = f"error: {source.error}"
+            elif source.active_s is None:
+                heard = "never / jamais"
+            else:
+                heard = f"{source.active_s:.1f} s ago"
+            last = str(source.last_seq) if source.last_seq else "-"
+            lines.append(f"{'':<10} {source.site:<12} {last:>9} {lag:>6}  {heard}")
+    return lines

@@ -1,0 +1,173 @@
+"""``relais sites``: regional offices, at the hub and at the office (see relais/sites.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.config import Settings
+
+sites_app = typer.Typer(
+    help="Regional offices: their logins at the hub, their links, how far behind they are.",
+    no_args_is_help=True,
+)
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir", envvar="RELAIS_DATA_DIR", help="Where embedded servers, keys and logs live."
+    ),
+]
+SiteArg = Annotated[str, typer.Argument(help="The office's site id, e.g. parakou.")]
+# Options of `relais up` for an office (registered in relais/cli.py).
+SiteOption = Annotated[
+    str | None,
+    typer.Option("--site", envvar="RELAIS_SITE", help="This instance's site id, e.g. parakou."),
+]
+HubOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hub", help="The hub's leaf node port, nats-leaf://HOST:7422: run as a regional office."
+    ),
+]
+HubCredentialsOption = Annotated[
+    Path | None,
+    typer.Option("--hub-credentials", help="The file `relais sites add SITE` wrote at the hub."),
+]
+
+
+def _settings(data_dir: Path) -> Settings:
+
+    return Settings(data_dir=data_dir.expanduser().resolve())
+
+
+def _admin_password(data_dir: Path) -> str:
+    from shared.nats_accounts import ADMIN
+
+    users = data_dir / "nats" / "users.json"
+    if not users.exists():
+        typer.echo(
+            f"no NATS users file at {users}: run this where relais up runs / aucun fichier "
+            "d'utilisateurs NATS ici : lancez cette commande là où tourne relais up",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return str(json.loads(users.read_text())[ADMIN])
+
+
+def _nats_url(data_dir: Path) -> str:
+    from relais.embedded import embedded_nats_url
+
+    settings = _settings(data_dir)
+    url = settings.nats_url or embedded_nats_url(settings.data_dir / "nats")
+    if not url:
+        typer.echo("no NATS server here (relais up) / aucun serveur NATS ici", err=True)
+        raise typer.Exit(2)
+    return url
+
+
+@sites_app.command("add")
+def add(
+    site: SiteArg,
+    output: Annotated[
+        Path, typer.Option(help="Write the office's credentials here (0600); give it to them.")
+    ],
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """At the hub: give an office a login on the leaf node port, write its credentials file
+    and link the hub's streams to the office's (all idempotent). A running relais up reloads
+    its accounts at once."""
+    from relais.embedded import NatsConfigError, write_private
+    from relais.integrators import refresh_accounts
+    from relais.sites import SiteError, add_site
+
+    settings = _settings(data_dir)
+    try:
+        credentials = add_site(settings.nats_users_path, site, settings.site)
+    except SiteError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    write_private(output, credentials.to_json() + "\n")
+    typer.echo(f"credentials for {site} written to {output} / identifiants écrits")
+    try:
+        said, _ = refresh_accounts(settings)
+    except NatsConfigError as exc:
+        typer.echo(f"NATS refused the new accounts: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(said)
+    from relais.embedded import embedded_nats_url
+
+    if settings.nats_url or embedded_nats_url(settings.data_dir / "nats"):
+        _link(site, settings.data_dir)
+    else:
+        typer.echo("the hub's streams will source it when relais up starts")
+
+
+@sites_app.command("link")
+def link(site: SiteArg, data_dir: DataDir = Path(".relais")) -> None:
+    """At the hub: make its streams source the office's events (idempotent)."""
+    _link(site, _settings(data_dir).data_dir)
+
+
+def _link(site: str, data_dir: Path) -> None:
+    from relais.sites import SiteError, admin_connect, check_site, link_at_hub
+
+    settings = _settings(data_dir)
+    try:
+        check_site(site)
+    except SiteError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    url, password = _nats_url(data_dir), _admin_password(data_dir)
+
+    async def run() -> list[str]:
+        nc = await admin_connect(url, password)
+        try:
+            return await link_at_hub(nc.jetstream(timeout=5), settings.site, site)
+        finally:
+            await nc.close()
+
+    try:
+        changed = asyncio.run(run())
+    except Exception as exc:
+        typer.echo(f"cannot link {site}: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    what = ", ".join(changed) if changed else "already linked / déjà lié"
+    typer.echo(f"{settings.site} sources {site}: {what}")
+
+
+@sites_app.command("status")
+def status(
+    data_dir: DataDir = Path(".relais"),
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per stream: this site's last sequence and, per site it sources, the last sequence
+    copied, how many messages it is behind (lag) and when it was last heard of."""
+    from dataclasses import asdict
+
+    from relais.sites import StreamState, admin_connect, format_status, sites_status
+
+    settings = _settings(data_dir)
+    url, password = _nats_url(settings.data_dir), _admin_password(settings.data_dir)
+
+    async def run() -> list[StreamState]:
+        nc = await admin_connect(url, password)
+        try:
+            return await sites_status(nc)
+        finally:
+            await nc.close()
+
+    try:
+        states = asyncio.run(run())
+    except Exception as exc:
+        typer.echo(f"cannot read the streams: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_output:
+        typer.echo(json.dumps({"site": settings.site, "streams": [asdict(s) for s in states]}))
+        return
+    for line in format_status(settings.site, states):
+        typer.echo(line)
