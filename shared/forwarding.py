@@ -1,0 +1,216 @@
+"""Commands on another site's aggregate travel to the owner over NATS request-reply.
+
+When a command raises :class:`~shared.ownership.OwnedElsewhere`, this service sends the
+HTTP request as it came (method, path, query, headers, including the caller's
+``Authorization``, ``If-Match`` and ``Idempotency-Key``, and body) to the same service at
+the owning site, on ``relais.forward.<owner>.<service>`` with the ``Relais-Owner-Site``
+header, and answers with the owner's answer. The owner runs it through its own app, as if it
+had come to its own door: authentication, permissions, the version check and the
+idempotency key are its own, so a client that retries with the same key after an outage
+gets the command applied once.
+
+* No owner listening (the link between the sites is down, or the owner's service is):
+  503 ``owned_by_another_site`` naming the owner, in French and English; nothing changed.
+* Sent, no answer in time: 504 ``owner_did_not_answer`` (it may have been applied there; a
+  retry with the same key says).
+* A forwarded request is never forwarded again (``Relais-Forwarded-From``).
+
+A version in ``If-Match`` is the owner's: stream sequences differ between sites (a sourced
+copy gets a new one), so a client acting on another site's aggregate sends the version of
+the owner's last answer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from nats import errors as nats_errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.http import error_body
+from shared.nats_accounts import FORWARD_PREFIX
+from shared.ownership import (
+    OWNED_ELSEWHERE,
+    OWNER_TIMEOUT,
+    OwnedElsewhere,
+    owned_elsewhere_message,
+    owner_timeout_message,
+)
+
+log = logging.getLogger(__name__)
+
+OWNER_HEADER = "Relais-Owner-Site"
+FORWARDED_FROM = "Relais-Forwarded-From"
+BODY_KEY = "relais.body"
+FORWARD_TIMEOUT_S = 10.0
+QUEUE = "forwarded"
+# Hop-by-hop or recomputed: not carried either way.
+_DROPPED = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+def forward_subject(site: str, service: str) -> str:
+    return f"{FORWARD_PREFIX}.{site}.{service}"
+
+
+class KeepBody:
+    """Keeps the body of a mutating request in its scope as it is read, so that a command
+    found to be another site's can be sent on as it came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        kept = bytearray()
+        scope[BODY_KEY] = kept
+
+        async def keeping() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                kept.extend(message.get("body", b""))
+            return message
+
+        await self.app(scope, keeping, send)
+
+
+class Forwarder:
+    """This service's side of forwarding: sends a request on to the owning site."""
+
+    def __init__(
+        self,
+        nc: Callable[[], NATS | None],
+        *,
+        site: str,
+        service: str,
+        timeout_s: float = FORWARD_TIMEOUT_S,
+    ) -> None:
+        self.nc = nc
+        self.site = site
+        self.service = service
+        self.timeout_s = timeout_s
+
+    async def forward(self, request: Request, owner: str) -> Response:
+        nc = self.nc()
+        if nc is None or not nc.is_connected or request.headers.get(FORWARDED_FROM):
+            return _refusal(request, owner)
+        envelope = {
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": [[k, v] for k, v in request.headers.items() if k.lower() not in _DROPPED],
+            "body": base64.b64encode(bytes(request.scope.get(BODY_KEY, b""))).decode(),
+        }
+        try:
+            reply = await nc.request(
+                forward_subject(owner, self.service),
+                json.dumps(envelope).encode(),
+                timeout=self.timeout_s,
+                headers={OWNER_HEADER: owner, FORWARDED_FROM: self.site},
+            )
+        except nats_errors.NoRespondersError:
+            return _refusal(request, owner)
+        except TimeoutError:
+            log.warning("forwarded %s: %s did not answer", _route(request), owner)
+            return JSONResponse(
+                error_body(request, OWNER_TIMEOUT, owner_timeout_message(owner), owner_site=owner),
+                status_code=504,
+                headers={OWNER_HEADER: owner},
+            )
+        except nats_errors.Error:
+            return _refusal(request, owner)
+        answer = json.loads(reply.data or b"{}")
+        headers = {k: v for k, v in answer.get("headers", []) if k.lower() not in _DROPPED}
+        headers[OWNER_HEADER] = owner
+        log.info("forwarded %s to %s: %s", _route(request), owner, answer["status"])
+        return Response(
+            content=base64.b64decode(answer.get("body", "")),
+            status_code=int(answer["status"]),
+            headers=headers,
+        )
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    # The template, never the path: no ids in logs.
+    return f"{request.method} {getattr(route, 'path', '?')}"
+
+
+def _refusal(request: Request, owner: str) -> JSONResponse:
+    return JSONResponse(
+        error_body(
+            request,
+            OWNED_ELSEWHERE,
+            owned_elsewhere_message(owner),
+            owner_site=owner,
+        ),
+        status_code=503,
+        headers={OWNER_HEADER: owner, "Retry-After": "30"},
+    )
+
+
+def install_forwarding(app: FastAPI, forwarder: Forwarder) -> None:
+    """Commands on another site's aggregates go to their owner (call before adding the
+    request guard, so the body kept is the one the guard let through)."""
+    app.state.forwarder = forwarder
+    app.add_middleware(KeepBody)
+
+    @app.exception_handler(OwnedElsewhere)
+    async def owned_elsewhere(request: Request, exc: OwnedElsewhere) -> Response:
+        return await forwarder.forward(request, exc.owner)
+
+
+async def serve_forwarded(nc: NATS, app: ASGIApp, *, site: str, service: str) -> Subscription:
+    """The owner's side: run each request forwarded to this service through ``app``."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    client = httpx.AsyncClient(transport=transport, base_url="http://forwarded")
+
+    async def answer(msg: Msg) -> None:
+        sender = (msg.headers or {}).get(FORWARDED_FROM, "?")
+        try:
+            envelope: dict[str, Any] = json.loads(msg.data)
+            headers = [(k, v) for k, v in envelope["headers"] if k.lower() not in _DROPPED]
+            headers.append((FORWARDED_FROM, sender))
+            response = await client.request(
+                envelope["method"],
+                envelope["path"] + (f"?{envelope['query']}" if envelope.get("query") else ""),
+                headers=headers,
+                content=base64.b64decode(envelope.get("body", "")),
+            )
+            reply = {
+                "status": response.status_code,
+                "headers": [[k, v] for k, v in response.headers.items()],
+                "body": base64.b64encode(response.content).decode(),
+            }
+        except Exception as exc:  # never leave the sender waiting for nothing
+            log.warning("forwarded request from %s failed: %s", sender, type(exc).__name__)
+            reply = {
+                "status": 502,
+                "headers": [["content-type", "application/json"]],
+                "body": base64.b64encode(
+                    json.dumps({"error": {"code": "forwarding_failed"}}).encode()
+                ).decode(),
+            }
+        if msg.reply:
+            await nc.publish(msg.reply, json.dumps(reply).encode())
+
+    running: set[asyncio.Task[None]] = set()
+
+    async def received(msg: Msg) -> None:
+        # One task each: a slow command does not hold up the next one.
+        task = asyncio.create_task(answer(msg))
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    return await nc.subscribe(forward_subject(site, service), queue=QUEUE, cb=received)
