@@ -151,11 +151,13 @@ def add_site(users_path: Path, site: str, hub_site: str) -> HubCredentials:
 # -- linking --------------------------------------------------------------------------------
 
 
-async def admin_connect(url: str, password: str, *, timeout: float = 5.0) -> NATS:
+async def admin_connect(
+    url: str, password: str, *, timeout: float = 5.0, user: str = ADMIN
+) -> NATS:
     return await nats.connect(
         url,
-        user=ADMIN,
-        password=password,
+        user=user or None,
+        password=password or None,
         connect_timeout=timeout,
         max_reconnect_attempts=0,
         allow_reconnect=False,
@@ -180,12 +182,20 @@ async def link_office_streams(
     return changed
 
 
-async def link_at_hub(js_hub: Any, hub_site: str, office: str) -> list[str]:
-    """The hub's streams source ``office``'s subjects from the office's domain."""
+async def link_at_hub(
+    js_hub: Any, hub_site: str, office: str, domain: str | None = None
+) -> list[str]:
+    """The hub's streams source ``office``'s subjects from the office's domain (by default
+    named after it). Any site's streams, in fact: at an office whose server runs the deploy/
+    files, ``relais sites link hq --domain hub``."""
     changed = []
     for context in LINKED_CONTEXTS:
         if await link_sites(
-            js_hub, context=context, site=hub_site, remote_site=office, remote_domain=office
+            js_hub,
+            context=context,
+            site=hub_site,
+            remote_site=office,
+            remote_domain=domain or office,
         ):
             changed.append(f"{stream_name(context)} <- {office}")
     return changed

@@ -45,29 +45,27 @@ def _settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir.expanduser().resolve())
 
 
-def _admin_password(data_dir: Path) -> str:
-    from shared.nats_accounts import ADMIN
-
-    users = data_dir / "nats" / "users.json"
-    if not users.exists():
-        typer.echo(
-            f"no NATS users file at {users}: run this where relais up runs / aucun fichier "
-            "d'utilisateurs NATS ici : lancez cette commande là où tourne relais up",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return str(json.loads(users.read_text())[ADMIN])
-
-
-def _nats_url(data_dir: Path) -> str:
+def _operator(data_dir: Path) -> tuple[str, str, str]:
+    """(NATS URL, user, password) of the operator: RELAIS_OPERATOR_NATS_USER / _PASSWORD on
+    NATS_URL, or the embedded server's relais_admin of a relais up running here."""
     from relais.embedded import embedded_nats_url
+    from shared.nats_accounts import ADMIN
 
     settings = _settings(data_dir)
     url = settings.nats_url or embedded_nats_url(settings.data_dir / "nats")
     if not url:
-        typer.echo("no NATS server here (relais up) / aucun serveur NATS ici", err=True)
+        typer.echo(
+            "no NATS server here: set NATS_URL, or run this where relais up runs / aucun "
+            "serveur NATS ici : indiquez NATS_URL, ou lancez ceci là où tourne relais up",
+            err=True,
+        )
         raise typer.Exit(2)
-    return url
+    if settings.operator_nats_user:
+        return url, settings.operator_nats_user, settings.operator_nats_password
+    users = settings.nats_users_path
+    if not users.exists():
+        return url, "", ""  # a server without accounts
+    return url, ADMIN, str(json.loads(users.read_text())[ADMIN])
 
 
 @sites_app.command("add")
@@ -102,18 +100,26 @@ def add(
     from relais.embedded import embedded_nats_url
 
     if settings.nats_url or embedded_nats_url(settings.data_dir / "nats"):
-        _link(site, settings.data_dir)
+        _link(site, None, settings.data_dir)
     else:
         typer.echo("the hub's streams will source it when relais up starts")
 
 
 @sites_app.command("link")
-def link(site: SiteArg, data_dir: DataDir = Path(".relais")) -> None:
-    """At the hub: make its streams source the office's events (idempotent)."""
-    _link(site, _settings(data_dir).data_dir)
+def link(
+    site: SiteArg,
+    domain: Annotated[
+        str | None,
+        typer.Option(help="The JetStream domain that holds SITE's events (default: SITE)."),
+    ] = None,
+    data_dir: DataDir = Path(".relais"),
+) -> None:
+    """Make this site's streams source SITE's events (idempotent). At the hub: relais sites
+    link parakou. At an office running the deploy/ files: relais sites link hq --domain hub."""
+    _link(site, domain, _settings(data_dir).data_dir)
 
 
-def _link(site: str, data_dir: Path) -> None:
+def _link(site: str, domain: str | None, data_dir: Path) -> None:
     from relais.sites import SiteError, admin_connect, check_site, link_at_hub
 
     settings = _settings(data_dir)
@@ -122,12 +128,12 @@ def _link(site: str, data_dir: Path) -> None:
     except SiteError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    url, password = _nats_url(data_dir), _admin_password(data_dir)
+    url, user, password = _operator(data_dir)
 
     async def run() -> list[str]:
-        nc = await admin_connect(url, password)
+        nc = await admin_connect(url, password, user=user)
         try:
-            return await link_at_hub(nc.jetstream(timeout=5), settings.site, site)
+            return await link_at_hub(nc.jetstream(timeout=5), settings.site, site, domain)
         finally:
             await nc.close()
 
@@ -152,10 +158,10 @@ def status(
     from relais.sites import StreamState, admin_connect, format_status, sites_status
 
     settings = _settings(data_dir)
-    url, password = _nats_url(settings.data_dir), _admin_password(settings.data_dir)
+    url, user, password = _operator(settings.data_dir)
 
     async def run() -> list[StreamState]:
-        nc = await admin_connect(url, password)
+        nc = await admin_connect(url, password, user=user)
         try:
             return await sites_status(nc)
         finally:
