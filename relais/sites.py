@@ -279,6 +279,8 @@ class SourceState:
 @dataclass(frozen=True)
 class StreamState:
     stream: str
+    # The site whose subjects the stream listens on: the site of the server asked.
+    site: str
     last_seq: int
     messages: int
     sources: list[SourceState]
@@ -314,8 +316,15 @@ async def sites_status(nc: NATS) -> list[StreamState]:
                 )
             )
         state = info.get("state") or {}
+        own = ((info.get("config") or {}).get("subjects") or [""])[0].split(".")
         states.append(
-            StreamState(name, int(state.get("last_seq", 0)), int(state.get("messages", 0)), sources)
+            StreamState(
+                name,
+                own[1] if len(own) > 1 else "?",
+                int(state.get("last_seq", 0)),
+                int(state.get("messages", 0)),
+                sources,
+            )
         )
     return states
 
@@ -327,10 +336,11 @@ async def _last_seq(nc: NATS, stream: str, subjects: str) -> int:
     return int((answer.get("message") or {}).get("seq", 0))
 
 
-def format_status(site: str, states: list[StreamState]) -> list[str]:
+def format_status(states: list[StreamState]) -> list[str]:
+    site = states[0].site if states else "?"
     lines = [f"site {site}", f"{'stream':<10} {'from':<12} {'last seq':>9} {'lag':>6}  heard"]
     for state in states:
-        lines.append(f"{state.stream:<10} {site:<12} {state.last_seq:>9} {'-':>6}  (own)")
+        lines.append(f"{state.stream:<10} {state.site:<12} {state.last_seq:>9} {'-':>6}  (own)")
         for source in state.sources:
             lag = "?" if source.lag is None else str(source.lag)
             if source.error:

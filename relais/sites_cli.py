@@ -173,7 +173,8 @@ def status(
         typer.echo(f"cannot read the streams: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
     if json_output:
-        typer.echo(json.dumps({"site": settings.site, "streams": [asdict(s) for s in states]}))
+        site = states[0].site if states else settings.site
+        typer.echo(json.dumps({"site": site, "streams": [asdict(s) for s in states]}))
         return
-    for line in format_status(settings.site, states):
+    for line in format_status(states):
         typer.echo(line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import subprocess
 import sys
 import threading
@@ -73,6 +74,18 @@ def _start_office(env: dict[str, str], data_dir: Path, *args: str) -> Up:
     return up
 
 
+def _wait_line(up: Up, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in up.output):
+        try:
+            line = up.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            pytest.fail(f"relais up never said {text!r}\n{up.diagnostics()}")
+        up.output.append(line)
+
+
 def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None:
     hub_dir, office_dir = tmp_path / "hub", tmp_path / "office"
     leaf_port = free_port()
@@ -111,8 +124,6 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
     try:
         hub.start()
         asyncio.run(apply_streams(hub.url, site="hq", user=ADMIN, password=hub_admin))
-        linked = relais("sites", "link", "parakou", "--data-dir", str(hub_dir), env=hub_env)
-        assert linked.returncode == 0, linked.stderr
 
         started = time.monotonic()
         office = _start_office(
@@ -127,6 +138,12 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         )
         _wait_for_services(office, office_env)
         timings["office up"] = time.monotonic() - started
+        # The office's command linked the hub's streams to the office's, through the leaf node;
+        # at the hub, linking again changes nothing.
+        _wait_line(office, "hub hq linked to parakou: INTAKE <- parakou")
+        again = relais("sites", "link", "parakou", "--data-dir", str(hub_dir), env=hub_env)
+        assert again.returncode == 0, again.stderr
+        assert "already linked" in again.stdout
         office_url = f"nats://127.0.0.1:{office_env['RELAIS_EMBEDDED_NATS_PORT']}"
         office_admin = json.loads((office_dir / "nats" / "users.json").read_text())[ADMIN]
         intake = f"http://127.0.0.1:{office_env['RELAIS_INTAKE_PORT']}"
@@ -174,6 +191,9 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         assert on_hub == on_office, "the office's report did not reach the hub"
         timings["on the hub after restart"] = time.monotonic() - restarted
 
+        text = relais("sites", "status", "--data-dir", str(office_dir), env=office_env)
+        assert text.returncode == 0, text.stderr
+        assert "site parakou" in text.stdout and "hq" in text.stdout
         status = relais("sites", "status", "--json", "--data-dir", str(hub_dir), env=hub_env)
         assert status.returncode == 0, status.stderr
         streams = {s["stream"]: s for s in json.loads(status.stdout)["streams"]}
