@@ -218,6 +218,10 @@ jetstream {{
         return None if self.process is None else self.process.poll()
 
     def restart(self) -> None:
+        # The accounts file as it now is: relais integrators and relais sites rewrite it while
+        # the server runs (an office's login added since the start must survive a restart).
+        if self.accounts and self.accounts_path.exists():
+            self.accounts = self.accounts_path.read_text(encoding="utf-8")
         self.start()
 
     def stop(self, *, kill: bool = False) -> None:

@@ -97,12 +97,13 @@ def add(
         typer.echo(f"NATS refused the new accounts: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(said)
+    # The hub's streams: linked now if they can be, else by relais up at its next start.
     from relais.embedded import embedded_nats_url
 
     if settings.nats_url or embedded_nats_url(settings.data_dir / "nats"):
-        _link(site, None, settings.data_dir)
+        _link(site, None, settings.data_dir, required=False)
     else:
-        typer.echo("the hub's streams will source it when relais up starts")
+        typer.echo("the hub's streams will copy the office's when relais up starts")
 
 
 @sites_app.command("link")
@@ -119,7 +120,7 @@ def link(
     _link(site, domain, _settings(data_dir).data_dir)
 
 
-def _link(site: str, domain: str | None, data_dir: Path) -> None:
+def _link(site: str, domain: str | None, data_dir: Path, *, required: bool = True) -> None:
     from relais.sites import SiteError, admin_connect, check_site, link_at_hub
 
     settings = _settings(data_dir)
@@ -140,6 +141,12 @@ def _link(site: str, domain: str | None, data_dir: Path) -> None:
     try:
         changed = asyncio.run(run())
     except Exception as exc:
+        if not required:
+            typer.echo(
+                f"streams not linked yet ({type(exc).__name__}): relais up links them when it "
+                f"starts, or run relais sites link {site}"
+            )
+            return
         typer.echo(f"cannot link {site}: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None
     what = ", ".join(changed) if changed else "already linked / déjà lié"

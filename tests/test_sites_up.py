@@ -92,22 +92,6 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
     hub_env = {**make_env(), "RELAIS_SITE": "hq", "RELAIS_LEAF_PORT": str(leaf_port)}
     hub_env["RELAIS_LEAF_HOST"] = "127.0.0.1"
 
-    # At the hub: the office's login, before the hub's server starts.
-    credentials = tmp_path / "parakou.json"
-    added = relais(
-        "sites",
-        "add",
-        "parakou",
-        "--output",
-        str(credentials),
-        "--data-dir",
-        str(hub_dir),
-        env=hub_env,
-    )
-    assert added.returncode == 0, added.stderr
-    assert credentials.stat().st_mode & 0o077 == 0
-    assert json.loads(credentials.read_text())["hub_site"] == "hq"
-
     hub_settings = Settings(
         data_dir=hub_dir.resolve(),
         site="hq",
@@ -123,6 +107,23 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
     timings: dict[str, float] = {}
     try:
         hub.start()
+        # At the hub, running: the office's login (the server reloads its accounts); its
+        # streams do not exist yet, so the office's relais up links them.
+        credentials = tmp_path / "parakou.json"
+        added = relais(
+            "sites",
+            "add",
+            "parakou",
+            "--output",
+            str(credentials),
+            "--data-dir",
+            str(hub_dir),
+            env=hub_env,
+        )
+        assert added.returncode == 0, added.stderr
+        assert credentials.stat().st_mode & 0o077 == 0
+        assert json.loads(credentials.read_text())["hub_site"] == "hq"
+        assert "reloaded" in added.stdout, added.stdout
         asyncio.run(apply_streams(hub.url, site="hq", user=ADMIN, password=hub_admin))
 
         started = time.monotonic()
@@ -180,7 +181,7 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         assert on_office and all(s.startswith("intake.parakou.") for s in on_office)
 
         restarted = time.monotonic()
-        hub.start()
+        hub.restart()  # as relais up's supervision restarts it
         deadline = restarted + CATCH_UP_S
         on_hub: list[str] = []
         while time.monotonic() < deadline:
