@@ -56,6 +56,10 @@ class HubCredentials:
     password: str
     # The other offices known at the hub when this one was added (sourced through the hub).
     sites: tuple[str, ...] = ()
+    # The hub's local token-signing key (PEM), if shared (relais sites add --share-token-key):
+    # then each site accepts the other's tokens, and a command forwarded to the owner passes
+    # its authentication. Without it, every site needs the same identity provider.
+    token_key: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -65,6 +69,7 @@ class HubCredentials:
                 "user": self.user,
                 "password": self.password,
                 "sites": list(self.sites),
+                **({"token_key": self.token_key} if self.token_key else {}),
             },
             indent=2,
         )
@@ -79,6 +84,7 @@ class HubCredentials:
                 user=str(data["user"]),
                 password=str(data["password"]),
                 sites=tuple(str(s) for s in data.get("sites", ())),
+                token_key=str(data.get("token_key", "")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SiteError(
@@ -132,8 +138,11 @@ def write_leaf_include(nats_dir: Path, text: str) -> str:
 # -- the hub's side: credentials ------------------------------------------------------------
 
 
-def add_site(users_path: Path, site: str, hub_site: str) -> HubCredentials:
-    """Give ``site`` a leaf node login at this hub (kept if it has one already)."""
+def add_site(
+    users_path: Path, site: str, hub_site: str, token_key: Path | None = None
+) -> HubCredentials:
+    """Give ``site`` a leaf node login at this hub (kept if it has one already); with
+    ``token_key``, the hub's token-signing key goes with it."""
     check_site(site)
     if site == hub_site:
         raise SiteError(f"{site} is this hub's own site / {site} est le site du siège")
@@ -145,7 +154,25 @@ def add_site(users_path: Path, site: str, hub_site: str) -> HubCredentials:
         passwords[user] = secrets.token_urlsafe(24)
         write_private(users_path, json.dumps(passwords))
     others = tuple(s for s in leaf_users(passwords) if s != site)
-    return HubCredentials(site, hub_site, user, passwords[user], others)
+    pem = token_key.read_text(encoding="ascii") if token_key is not None else ""
+    return HubCredentials(site, hub_site, user, passwords[user], others, pem)
+
+
+def adopt_token_key(keys_dir: Path, credentials: HubCredentials) -> str | None:
+    """At the office: sign tokens with the hub's key, if the credentials carry it. Says what
+    happened (None: nothing to do)."""
+    if not credentials.token_key:
+        return None
+    path = keys_dir / "token-signing.pem"
+    if path.exists():
+        if path.read_text(encoding="ascii") == credentials.token_key:
+            return None
+        return (
+            f"{path} differs from the hub's token key: tokens of this office are refused at "
+            f"the hub; move it away and start again to use the hub's"
+        )
+    write_private(path, credentials.token_key)
+    return f"tokens signed with the hub's key ({path})"
 
 
 # -- linking --------------------------------------------------------------------------------

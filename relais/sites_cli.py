@@ -74,6 +74,15 @@ def add(
     output: Annotated[
         Path, typer.Option(help="Write the office's credentials here (0600); give it to them.")
     ],
+    share_token_key: Annotated[
+        bool,
+        typer.Option(
+            "--share-token-key",
+            help="Put the hub's local token-signing key in the file, so each site accepts the "
+            "other's tokens (commands forwarded to their owner need it without an identity "
+            "provider). Whoever holds the file can then sign tokens for the hub.",
+        ),
+    ] = False,
     data_dir: DataDir = Path(".relais"),
 ) -> None:
     """At the hub: give an office a login on the leaf node port, write its credentials file
@@ -85,7 +94,13 @@ def add(
 
     settings = _settings(data_dir)
     try:
-        credentials = add_site(settings.nats_users_path, site, settings.site)
+        token_key = settings.keys_dir / "token-signing.pem" if share_token_key else None
+        if token_key is not None and not token_key.exists():
+            raise SiteError(
+                f"no token key at {token_key}: start relais up once first / aucune clé de "
+                "jeton ici : lancez relais up une première fois"
+            )
+        credentials = add_site(settings.nats_users_path, site, settings.site, token_key)
     except SiteError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -371,6 +371,12 @@ def run_up(
         _fail(str(exc))
         return 2
     linker: HubLinker | None = None
+    if credentials is not None:
+        from relais.sites import adopt_token_key
+
+        said = adopt_token_key(settings.keys_dir, credentials)
+        if said:
+            _say(said)
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     nats: NatsServer | None = None

@@ -110,16 +110,16 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         # At the hub, running: the office's login (the server reloads its accounts); its
         # streams do not exist yet, so the office's relais up links them.
         credentials = tmp_path / "parakou.json"
+        # A token the hub signed (its local key, created by the first use), valid at the
+        # office once the office signs with the same key (--share-token-key).
+        token = relais(
+            "token", "--user", "u-op", "--agency", "ocpm", "--role", "hotline_operator",
+            "--data-dir", str(hub_dir), env=hub_env,
+        ).stdout.strip()  # fmt: skip
         added = relais(
-            "sites",
-            "add",
-            "parakou",
-            "--output",
-            str(credentials),
-            "--data-dir",
-            str(hub_dir),
-            env=hub_env,
-        )
+            "sites", "add", "parakou", "--output", str(credentials), "--share-token-key",
+            "--data-dir", str(hub_dir), env=hub_env,
+        )  # fmt: skip
         assert added.returncode == 0, added.stderr
         assert credentials.stat().st_mode & 0o077 == 0
         assert json.loads(credentials.read_text())["hub_site"] == "hq"
@@ -148,18 +148,9 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         office_url = f"nats://127.0.0.1:{office_env['RELAIS_EMBEDDED_NATS_PORT']}"
         office_admin = json.loads((office_dir / "nats" / "users.json").read_text())[ADMIN]
         intake = f"http://127.0.0.1:{office_env['RELAIS_INTAKE_PORT']}"
-        token = relais(
-            "token",
-            "--user",
-            "u-op",
-            "--agency",
-            "ocpm",
-            "--role",
-            "hotline_operator",
-            "--data-dir",
-            str(office_dir),
-            env=office_env,
-        ).stdout.strip()
+        assert (office_dir / "keys" / "token-signing.pem").read_bytes() == (
+            hub_dir / "keys" / "token-signing.pem"
+        ).read_bytes()
         headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
         hub.stop()  # the hub goes away: the office keeps registering
