@@ -235,7 +235,9 @@ async def link_hub_from_office(nc: NATS, hub_site: str, office: str) -> list[str
 
 class HubLinker:
     """At the office, in the background: link the hub's streams to the office's as soon as
-    the hub answers, then stop (idempotent: an existing link is left as it is)."""
+    the hub answers; then, every few seconds while the office runs, copy the offices the hub
+    has come to know since (their events, through the hub's domain). Idempotent: an
+    existing link is left as it is."""
 
     def __init__(
         self,
@@ -243,11 +245,13 @@ class HubLinker:
         password: str,
         credentials: HubCredentials,
         say: Callable[[str], None],
+        interval_s: float = LINK_RETRY_S,
     ) -> None:
         self.nats_url = nats_url
         self.password = password
         self.credentials = credentials
         self.say = say
+        self.interval_s = interval_s
         self.done = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
@@ -261,31 +265,52 @@ class HubLinker:
 
     def _run(self) -> None:
         waited = False
+        hub, office = self.credentials.hub_site, self.credentials.site
         while not self.stopping.is_set():
             try:
-                changed = asyncio.run(self._attempt())
+                linked, others = asyncio.run(self._attempt())
             except Exception as exc:
-                if not waited:
+                if not waited and not self.done.is_set():
                     self.say(
-                        f"hub {self.credentials.hub_site} not reachable yet ({type(exc).__name__});"
-                        " its streams will be linked to this office when it answers"
+                        f"hub {hub} not reachable yet ({type(exc).__name__}); its streams will "
+                        "be linked to this office when it answers"
                     )
                     waited = True
             else:
-                what = ", ".join(changed) if changed else "already linked"
-                self.say(
-                    f"hub {self.credentials.hub_site} linked to {self.credentials.site}: {what}"
-                )
-                self.done.set()
-                return
-            self.stopping.wait(LINK_RETRY_S)
+                if not self.done.is_set():
+                    what = ", ".join(linked) if linked else "already linked"
+                    self.say(f"hub {hub} linked to {office}: {what}")
+                    self.done.set()
+                elif linked:
+                    self.say(f"hub {hub} linked to {office}: {', '.join(linked)}")
+                if others:
+                    self.say(f"{office} copies, through hub {hub}: {', '.join(others)}")
+            self.stopping.wait(self.interval_s)
 
-    async def _attempt(self) -> list[str]:
+    async def _attempt(self) -> tuple[list[str], list[str]]:
+        hub, office = self.credentials.hub_site, self.credentials.site
         nc = await admin_connect(self.nats_url, self.password, timeout=3)
         try:
-            return await link_hub_from_office(nc, self.credentials.hub_site, self.credentials.site)
+            linked = await link_hub_from_office(nc, hub, office)
+            known = await sites_sourced(nc, domain=hub)
+            others = tuple(sorted(known - {hub, office}))
+            return linked, await link_office_streams(nc, office, hub, others)
         finally:
             await nc.close()
+
+
+async def sites_sourced(nc: NATS, *, domain: str | None = None) -> set[str]:
+    """The sites whose events the streams (of ``domain``, through a leaf node) copy."""
+    api = f"$JS.{domain}.API" if domain else "$JS.API"
+    sites: set[str] = set()
+    for context in LINKED_CONTEXTS:
+        reply = await nc.request(f"{api}.STREAM.INFO.{stream_name(context)}", b"", timeout=3)
+        info = json.loads(reply.data or b"{}")
+        for source in info.get("sources") or []:
+            parts = (source.get("filter_subject") or "").split(".")
+            if len(parts) > 1 and SITE_PATTERN.match(parts[1]):
+                sites.add(parts[1])
+    return sites
 
 
 # -- status ---------------------------------------------------------------------------------

@@ -21,9 +21,12 @@ import httpx
 import nats
 import pytest
 
+from relais.audit import run_verify
 from relais.embedded import NatsServer, free_port
+from relais.sites import StreamState, sites_status
 from relais.streams import apply_streams
 from relais.up import embedded_nats
+from shared.auth import LocalIssuer
 from shared.config import Settings
 from shared.nats_accounts import ADMIN, load_or_create_passwords
 from shared.reading import iter_stored
@@ -43,6 +46,14 @@ def relais(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=90,
         check=False,
     )
+
+
+async def _status(url: str, password: str) -> list[StreamState]:
+    nc = await nats.connect(url, user=ADMIN, password=password, max_reconnect_attempts=0)
+    try:
+        return await sites_status(nc)
+    finally:
+        await nc.close()
 
 
 async def _subjects(url: str, password: str, stream: str, subjects: str) -> list[str]:
@@ -112,10 +123,9 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         credentials = tmp_path / "parakou.json"
         # A token the hub signed (its local key, created by the first use), valid at the
         # office once the office signs with the same key (--share-token-key).
-        token = relais(
-            "token", "--user", "u-op", "--agency", "ocpm", "--role", "hotline_operator",
-            "--data-dir", str(hub_dir), env=hub_env,
-        ).stdout.strip()  # fmt: skip
+        token = LocalIssuer.load(hub_dir / "keys").mint(
+            user="u-op", agency="ocpm", roles=["hotline_operator"], unit=None, ttl_s=3600
+        )
         added = relais(
             "sites", "add", "parakou", "--output", str(credentials), "--share-token-key",
             "--data-dir", str(hub_dir), env=hub_env,
@@ -145,6 +155,13 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         again = relais("sites", "link", "parakou", "--data-dir", str(hub_dir), env=hub_env)
         assert again.returncode == 0, again.stderr
         assert "already linked" in again.stdout
+        # An office the hub learns of later: the running office copies its events too.
+        later = relais(
+            "sites", "add", "natitingou", "--output", str(tmp_path / "natitingou.json"),
+            "--data-dir", str(hub_dir), env=hub_env,
+        )  # fmt: skip
+        assert later.returncode == 0, later.stderr
+        _wait_line(office, "parakou copies, through hub hq: INTAKE <- natitingou")
         office_url = f"nats://127.0.0.1:{office_env['RELAIS_EMBEDDED_NATS_PORT']}"
         office_admin = json.loads((office_dir / "nats" / "users.json").read_text())[ADMIN]
         intake = f"http://127.0.0.1:{office_env['RELAIS_INTAKE_PORT']}"
@@ -186,28 +203,17 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
         text = relais("sites", "status", "--data-dir", str(office_dir), env=office_env)
         assert text.returncode == 0, text.stderr
         assert "site parakou" in text.stdout and "hq" in text.stdout
-        status = relais("sites", "status", "--json", "--data-dir", str(hub_dir), env=hub_env)
-        assert status.returncode == 0, status.stderr
-        streams = {s["stream"]: s for s in json.loads(status.stdout)["streams"]}
-        [from_office] = [s for s in streams["INTAKE"]["sources"] if s["site"] == "parakou"]
-        assert from_office["last_seq"] > 0 and from_office["lag"] == 0, from_office
+        streams = {s.stream: s for s in asyncio.run(_status(hub.url, hub_admin))}
+        assert streams["INTAKE"].site == "hq"
+        [from_office] = [s for s in streams["INTAKE"].sources if s.site == "parakou"]
+        assert from_office.last_seq > 0 and from_office.lag == 0, from_office
 
-        for url, data_dir, site in (
-            (hub.url, hub_dir, "hq"),
-            (office_url, office_dir, "parakou"),
+        for url, password, site in (
+            (hub.url, hub_admin, "hq"),
+            (office_url, office_admin, "parakou"),
         ):
-            verify = relais(
-                "audit",
-                "verify",
-                "--nats-url",
-                url,
-                "--site",
-                site,
-                "--data-dir",
-                str(data_dir),
-                env={**office_env, "RELAIS_DATA_DIR": str(data_dir)},
-            )
-            assert verify.returncode == 0, f"{site}: {verify.stdout}\n{verify.stderr}"
+            code = run_verify(url, user=ADMIN, password=password, site=site)
+            assert code == 0, f"relais audit verify failed at {site}"
     finally:
         if office is not None and office.process.poll() is None:
             _kill_tree(office)
