@@ -15,9 +15,11 @@ gets the command applied once.
   retry with the same key says).
 * A forwarded request is never forwarded again (``Relais-Forwarded-From``).
 
-A version in ``If-Match`` is the owner's: stream sequences differ between sites (a sourced
-copy gets a new one), so a client acting on another site's aggregate sends the version of
-the owner's last answer."""
+Versions: stream sequences differ between sites (a sourced copy gets a new one). A plain
+``If-Match`` is this site's numbering (what a read here showed): it is translated to the
+owner's from the copy's ``Nats-Stream-Source`` header. A forwarded answer's ``ETag`` names
+the owner (``"hq.12"``); sent back in ``If-Match`` it goes to the owner as its own version.
+(The ``version`` in a forwarded answer's body is the owner's numbering: send the ETag.)"""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.envelope import Aggregate
 from shared.http import error_body
 from shared.nats_accounts import FORWARD_PREFIX
 from shared.ownership import (
@@ -101,15 +104,20 @@ class Forwarder:
         self.service = service
         self.timeout_s = timeout_s
 
-    async def forward(self, request: Request, owner: str) -> Response:
+    async def forward(self, request: Request, aggregate: Aggregate) -> Response:
+        owner = aggregate.site
         nc = self.nc()
         if nc is None or not nc.is_connected or request.headers.get(FORWARDED_FROM):
             return _refusal(request, owner)
+        headers = [[k, v] for k, v in request.headers.items() if k.lower() not in _DROPPED]
+        for pair in headers:
+            if pair[0].lower() == "if-match":
+                pair[1] = await owner_version(nc, aggregate, pair[1])
         envelope = {
             "method": request.method,
             "path": request.url.path,
             "query": request.url.query,
-            "headers": [[k, v] for k, v in request.headers.items() if k.lower() not in _DROPPED],
+            "headers": headers,
             "body": base64.b64encode(bytes(request.scope.get(BODY_KEY, b""))).decode(),
         }
         try:
@@ -131,14 +139,42 @@ class Forwarder:
         except nats_errors.Error:
             return _refusal(request, owner)
         answer = json.loads(reply.data or b"{}")
-        headers = {k: v for k, v in answer.get("headers", []) if k.lower() not in _DROPPED}
-        headers[OWNER_HEADER] = owner
+        answered = {k: v for k, v in answer.get("headers", []) if k.lower() not in _DROPPED}
+        answered[OWNER_HEADER] = owner
+        etag = answered.pop("etag", None)
+        if etag is not None:
+            # The owner's numbering, said so: sent back in If-Match, it goes to the owner as is.
+            answered["ETag"] = f'"{owner}.{etag.strip(chr(34))}"'
         log.info("forwarded %s to %s: %s", _route(request), owner, answer["status"])
         return Response(
             content=base64.b64decode(answer.get("body", "")),
             status_code=int(answer["status"]),
-            headers=headers,
+            headers=answered,
         )
+
+
+async def owner_version(nc: NATS, aggregate: Aggregate, if_match: str) -> str:
+    """The owner's version for an ``If-Match``: ``"<owner>.<n>"`` (a forwarded answer's ETag)
+    is the owner's ``n``; a plain number is this site's sequence of its copy, whose
+    ``Nats-Stream-Source`` header names the owner's. A number that is no copy of this
+    aggregate here goes on unchanged, and the owner answers 409: never a command decided on
+    another state than the one the client saw."""
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    site, _, number = raw.rpartition(".")
+    if site == aggregate.site and number.isdigit():
+        return f'"{number}"'  # the ETag of a forwarded answer: the owner's own numbering
+    if not raw.isdigit() or len(raw) > 18:
+        return if_match  # the owner answers 422 itself
+    try:
+        msg = await nc.jetstream(timeout=2).get_msg(aggregate.stream, int(raw), direct=True)
+    except Exception:
+        return if_match
+    prefix = aggregate.subject_filter.removesuffix("*")
+    source = (msg.headers or {}).get("Nats-Stream-Source", "")
+    parts = source.split()
+    if not (msg.subject or "").startswith(prefix) or len(parts) < 2 or not parts[1].isdigit():
+        return if_match
+    return f'"{parts[1]}"'
 
 
 def _route(request: Request) -> str:
@@ -168,7 +204,7 @@ def install_forwarding(app: FastAPI, forwarder: Forwarder) -> None:
 
     @app.exception_handler(OwnedElsewhere)
     async def owned_elsewhere(request: Request, exc: OwnedElsewhere) -> Response:
-        return await forwarder.forward(request, exc.owner)
+        return await forwarder.forward(request, exc.aggregate)
 
 
 async def serve_forwarded(nc: NATS, app: ASGIApp, *, site: str, service: str) -> Subscription:

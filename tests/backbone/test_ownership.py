@@ -158,6 +158,9 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
         hub_app, office_app = site_app(hub_nc, "hq"), site_app(office_nc, "parakou")
         responder = await serve_forwarded(hub_nc, hub_app, site="hq", service="lab")
         async with client(hub_app) as at_hub, client(office_app) as at_office:
+            # The office's own counter first: its copy of the hub's gets another sequence.
+            assert (await at_office.post("/counters/p1")).status_code == 201
+            own = await subjects(office_nc, "lab.parakou.>")
             opened = await at_hub.post("/counters/h1")
             assert opened.status_code == 201, opened.text
             version = opened.json()["version"]
@@ -166,13 +169,18 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
                 return bool(await subjects(office_nc, "lab.hq.counter.h1.>"))
 
             await eventually(office_knows_h1, "the hub's counter sourced by the office")
+            [(read_here, _, _)] = [
+                entry async for entry in iter_stored(office_nc, "LAB", "lab.hq.counter.h1.>")
+            ]
+            assert read_here != version  # the office's sequence of its copy
 
-            # Linked: forwarded to the hub and applied there, nowhere else.
+            # Linked: forwarded to the hub and applied there, nowhere else; the version the
+            # client read at the office is the hub's once translated.
             async def forwarded() -> httpx.Response:
                 return await at_office.post(
                     "/counters/h1/moves",
                     json={"amount": 2},
-                    headers={"If-Match": f'"{version}"', "Idempotency-Key": "linked"},
+                    headers={"If-Match": f'"{read_here}"', "Idempotency-Key": "linked"},
                 )
 
             moved = await forwarded()
@@ -182,14 +190,15 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
             assert moved.status_code == 201, moved.text
             assert moved.json() == {"version": moved.json()["version"], "total": 2, "site": "hq"}
             assert moved.headers[OWNER_HEADER] == "hq"
-            assert moved.headers["ETag"] == f'"{moved.json()["version"]}"'
-            version = moved.json()["version"]
+            # The owner's numbering, said so (the office's copy has other sequences).
+            assert moved.headers["ETag"] == f'"hq.{moved.json()["version"]}"'
+            etag = moved.headers["ETag"]
             assert len(await subjects(hub_nc, "lab.hq.counter.h1.>")) == 2
-            assert await subjects(office_nc, "lab.parakou.>") == []
+            assert await subjects(office_nc, "lab.parakou.>") == own
 
             # The hub goes down: refused, naming the owner, in French and English.
             hub.stop()
-            retry = {"If-Match": f'"{version}"', "Idempotency-Key": "while-down"}
+            retry = {"If-Match": etag, "Idempotency-Key": "while-down"}
             for lang, words in (("en", "owned by site hq"), ("fr", "appartient au site hq")):
                 refused = await at_office.post(
                     "/counters/h1/moves",
@@ -202,7 +211,7 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
                 assert error["owner_site"] == "hq"
                 assert words in error["message"]
                 assert refused.headers[OWNER_HEADER] == "hq"
-            assert await subjects(office_nc, "lab.parakou.>") == []  # never applied locally
+            assert await subjects(office_nc, "lab.parakou.>") == own  # never applied locally
 
             # Back: the client's retry with the same key is applied once, at the hub.
             hub.start()
@@ -219,7 +228,7 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
             assert again.status_code == 201, again.text
             assert again.json()["version"] == applied.json()["version"]
             assert len(await subjects(hub_nc, "lab.hq.counter.h1.>")) == 3  # opened, 2, 5
-            assert await subjects(office_nc, "lab.parakou.>") == []
+            assert await subjects(office_nc, "lab.parakou.>") == own
 
             # Sent but never answered: 504, naming the owner.
             await responder.unsubscribe()
@@ -232,7 +241,7 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
             late = await at_office.post(
                 "/counters/h1/moves",
                 json={"amount": 1},
-                headers={"If-Match": f'"{applied.json()["version"]}"', "Idempotency-Key": "late"},
+                headers={"If-Match": applied.headers["ETag"], "Idempotency-Key": "late"},
             )
             assert late.status_code == 504, late.text
             assert late.json()["error"]["code"] == "owner_did_not_answer"
