@@ -99,8 +99,12 @@ def _wait_line(up: Up, text: str, timeout: float = 30.0) -> None:
 
 def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None:
     hub_dir, office_dir = tmp_path / "hub", tmp_path / "office"
+    hub_env, office_env = make_env(), make_env()
+    taken = {v for env in (hub_env, office_env) for k, v in env.items() if k.endswith("_PORT")}
     leaf_port = free_port()
-    hub_env = {**make_env(), "RELAIS_SITE": "hq", "RELAIS_LEAF_PORT": str(leaf_port)}
+    while str(leaf_port) in taken:
+        leaf_port = free_port()
+    hub_env.update({"RELAIS_SITE": "hq", "RELAIS_LEAF_PORT": str(leaf_port)})
     hub_env["RELAIS_LEAF_HOST"] = "127.0.0.1"
 
     hub_settings = Settings(
@@ -113,7 +117,6 @@ def test_office_registers_offline_and_the_hub_catches_up(tmp_path: Path) -> None
     passwords = load_or_create_passwords(hub_settings.nats_users_path)
     hub: NatsServer = embedded_nats(hub_settings, passwords)
     hub_admin = passwords[ADMIN]
-    office_env = make_env()
     office: Up | None = None
     timings: dict[str, float] = {}
     try:

@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request, Response
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from relais.embedded import NatsServer, free_port
+from relais.embedded import NatsServer
 from relais.sites import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
 from shared.command_http import if_match, scoped_key, tag
 from shared.commands import AggregateKind, Commands, Expect
@@ -40,6 +40,7 @@ from shared.signing import SigningKey
 from shared.sites import link_sites
 from shared.streams import ensure_streams
 from tests.lab import CounterMoved, CounterOpened
+from tests.sites_support import Ports
 
 pytestmark = [pytest.mark.connected, pytest.mark.xdist_group("deployments")]
 
@@ -125,7 +126,8 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
     users = tmp_path / "users.json"
     credentials = add_site(users, "parakou", "hq")  # as `relais sites add parakou` at the hub
     passwords = load_or_create_passwords(users)
-    leaf_port = free_port()
+    ports = Ports()  # three distinct ports (two calls of free_port may give the same)
+    leaf_port = ports()
     servers = {}
     for site, leaf in (
         ("hq", hub_leaf_config("127.0.0.1", leaf_port)),
@@ -134,7 +136,7 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
         nats_dir = tmp_path / site
         servers[site] = NatsServer(
             nats_dir,
-            port=free_port(),
+            port=ports(),
             accounts=accounts_config(site, passwords),
             jetstream_domain=site,
             extra_config=write_leaf_include(nats_dir, leaf),
