@@ -106,8 +106,13 @@ def add(
         raise typer.Exit(2) from None
     write_private(output, credentials.to_json() + "\n")
     typer.echo(f"credentials for {site} written to {output} / identifiants écrits")
+    if not settings.nats_accounts_path.exists() and settings.nats_accounts_file is None:
+        said = "NATS: relais up gives the office its login when it starts"
+    else:
+        said = ""
     try:
-        said, _ = refresh_accounts(settings)
+        if not said:
+            said, _ = refresh_accounts(settings)
     except NatsConfigError as exc:
         typer.echo(f"NATS refused the new accounts: {exc}", err=True)
         raise typer.Exit(1) from None
