@@ -178,6 +178,10 @@ def adopt_token_key(keys_dir: Path, credentials: HubCredentials) -> str | None:
 # -- linking --------------------------------------------------------------------------------
 
 
+async def _quiet(error: Exception) -> None:
+    return None
+
+
 async def admin_connect(
     url: str, password: str, *, timeout: float = 5.0, user: str = ADMIN
 ) -> NATS:
@@ -186,8 +190,10 @@ async def admin_connect(
         user=user or None,
         password=password or None,
         connect_timeout=timeout,
-        max_reconnect_attempts=0,
+        # 1, not 0: nats-py 2.16 takes 0 as "keep trying" while it looks for a first server.
+        max_reconnect_attempts=1,
         allow_reconnect=False,
+        error_cb=_quiet,  # the caller says what failed, in a line, not a traceback
     )
 
 

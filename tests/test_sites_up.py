@@ -49,7 +49,7 @@ def relais(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 async def _status(url: str, password: str) -> list[StreamState]:
-    nc = await nats.connect(url, user=ADMIN, password=password, max_reconnect_attempts=0)
+    nc = await nats.connect(url, user=ADMIN, password=password, max_reconnect_attempts=1)
     try:
         return await sites_status(nc)
     finally:
@@ -57,7 +57,7 @@ async def _status(url: str, password: str) -> list[StreamState]:
 
 
 async def _subjects(url: str, password: str, stream: str, subjects: str) -> list[str]:
-    nc = await nats.connect(url, user=ADMIN, password=password, max_reconnect_attempts=0)
+    nc = await nats.connect(url, user=ADMIN, password=password, max_reconnect_attempts=1)
     try:
         return [subject async for _, subject, _ in iter_stored(nc, stream, subjects)]
     finally:
