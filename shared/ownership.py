@@ -9,6 +9,10 @@ Where the owner is found: the aggregate's events under any site's subjects of th
 
 from __future__ import annotations
 
+from typing import Any
+
+from nats.js.errors import NotFoundError
+
 from shared.domain import DomainError
 from shared.envelope import Aggregate
 from shared.eventstore import EventStore
@@ -16,6 +20,7 @@ from shared.i18n import Message
 
 OWNED_ELSEWHERE = "owned_by_another_site"
 OWNER_TIMEOUT = "owner_did_not_answer"
+OWNER_HEADER = "Relais-Owner-Site"
 
 
 def owned_elsewhere_message(site: str) -> Message:
@@ -62,3 +67,16 @@ async def owner_of(store: EventStore, aggregate: Aggregate) -> Aggregate | None:
         if site != aggregate.site:
             return Aggregate(aggregate.context, site, aggregate.type, aggregate.id)
     return None
+
+
+async def owning_site(js: Any, aggregate: Aggregate) -> str | None:
+    """The site whose subjects hold the aggregate's first event (one direct get), whichever
+    site ``aggregate`` names; None if no site's do. For reads that say who owns a record."""
+    subjects = f"{aggregate.context}.*.{aggregate.type}.{aggregate.id}.*"
+    try:
+        msg = await js.get_msg(aggregate.stream, seq=1, subject=subjects, next=True, direct=True)
+    except NotFoundError:
+        return None
+    subject = getattr(msg, "subject", None) or ""
+    parts = subject.split(".")
+    return parts[1] if len(parts) > 2 else None

@@ -29,11 +29,12 @@ from relais.embedded import NatsServer
 from relais.sites import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
 from shared.command_http import if_match, scoped_key, tag
 from shared.commands import AggregateKind, Commands, Expect
-from shared.envelope import Actor
+from shared.envelope import Actor, Aggregate
 from shared.forwarding import OWNER_HEADER, Forwarder, install_forwarding, serve_forwarded
 from shared.http import idempotency_key, install_error_handlers
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
 from shared.nats_store import NatsEventStore
+from shared.ownership import owning_site
 from shared.reading import iter_stored
 from shared.recorded import RecordedEvent
 from shared.signing import SigningKey
@@ -175,6 +176,11 @@ async def test_commands_on_another_sites_aggregate_go_to_the_owner(tmp_path: Pat
                 entry async for entry in iter_stored(office_nc, "LAB", "lab.hq.counter.h1.>")
             ]
             assert read_here != version  # the office's sequence of its copy
+            # Who owns it, as a read says: one direct get, at either site.
+            h1 = Aggregate("lab", "parakou", "counter", "h1")
+            assert await owning_site(office_nc.jetstream(), h1) == "hq"
+            assert await owning_site(office_nc.jetstream(), replace(h1, id="p1")) == "parakou"
+            assert await owning_site(hub_nc.jetstream(), replace(h1, id="nowhere")) is None
 
             # Linked: forwarded to the hub and applied there, nowhere else; the version the
             # client read at the office is the hub's once translated.
