@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from relais.integrators_cli import app as integrators_app
+from relais.sites_cli import HubCredentialsOption, HubOption, SiteOption, sites_app
 
 app = typer.Typer(
     help="Relais: child protection case management on a signed event log.",
@@ -23,6 +24,7 @@ streams_app = typer.Typer(
     help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
 )
 app.add_typer(streams_app, name="streams")
+app.add_typer(sites_app, name="sites")
 
 DataDir = Annotated[
     Path,
@@ -39,12 +41,17 @@ BenchDir = Annotated[
 
 
 @app.command()
-def up(data_dir: DataDir = Path(".relais")) -> None:
+def up(
+    data_dir: DataDir = Path(".relais"),
+    site: SiteOption = None,
+    hub: HubOption = None,
+    hub_credentials: HubCredentialsOption = None,
+) -> None:
     """Start NATS, PostgreSQL (embedded unless NATS_URL / DATABASE_URL are set) and every
-    service; stop them all on Ctrl-C."""
+    service; stop them all on Ctrl-C. With --hub: a regional office, linked to the hub."""
     from relais.up import run_up
 
-    raise typer.Exit(run_up(data_dir))
+    raise typer.Exit(run_up(data_dir, site=site, hub=hub, hub_credentials=hub_credentials))
 
 
 @app.command()

@@ -146,6 +146,8 @@ class NatsServer:
     # integrators`` can rewrite it and have the running server reload it.
     accounts: str = ""
     server_name: str = "relais"
+    # A JetStream domain of its own: a site linked to others (relais/sites.py).
+    jetstream_domain: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -164,6 +166,7 @@ class NatsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         store = (self.data_dir / "jetstream").resolve()
         include = ""
+        domain = f"  domain: {self.jetstream_domain}\n" if self.jetstream_domain else ""
         if self.accounts:
             write_private(self.accounts_path, self.accounts)
             include = f'include "{ACCOUNTS_FILE}"'
@@ -179,7 +182,7 @@ jetstream {{
   # Every write reaches the disk before the server acknowledges it: an acknowledged
   # event survives a power cut (the default syncs only every two minutes).
   sync_interval: always
-}}
+{domain}}}
 {self.extra_config}
 {include}
 """
@@ -215,6 +218,10 @@ jetstream {{
         return None if self.process is None else self.process.poll()
 
     def restart(self) -> None:
+        # The accounts file as it now is: relais integrators and relais sites rewrite it while
+        # the server runs (an office's login added since the start must survive a restart).
+        if self.accounts and self.accounts_path.exists():
+            self.accounts = self.accounts_path.read_text(encoding="utf-8")
         self.start()
 
     def stop(self, *, kill: bool = False) -> None:

@@ -248,9 +248,135 @@ def _apply_streams(
     return True
 
 
-def run_up(data_dir: Path) -> int:
+def embedded_nats(
+    settings: Settings,
+    passwords: dict[str, str],
+    hub: str | None = None,
+    credentials: object = None,
+) -> NatsServer:
+    """The embedded nats-server as relais up configures it (not started): a user per service
+    allowed only its own subjects and consumers, an account per integrator; at a site linked
+    to others, its domain and leaf node configuration."""
+    from relais.consumers import service_consumers
+
+    registry = integrators.load(settings.integrators_path)
+    registered, everyone = registry.active(), list(registry.integrators.values())
+    nats_dir = settings.data_dir / "nats"
+    return NatsServer(
+        nats_dir,
+        port=settings.embedded_nats_port,
+        accounts=accounts_config(settings.site, passwords, service_consumers(everyone), registered),
+        **_site_server(settings, nats_dir, hub, credentials),
+    )
+
+
+def _site_server(
+    settings: Settings, nats_dir: Path, hub: str | None, credentials: object
+) -> dict[str, str]:
+    """The embedded server's part in a set of sites: its own JetStream domain (the site's
+    id) and, at a hub, the leaf node port for the offices; at an office, the link to the hub."""
+    from relais.sites import (
+        HubCredentials,
+        hub_leaf_config,
+        office_leaf_config,
+        write_leaf_include,
+    )
+
+    (nats_dir / "leafnodes.conf").unlink(missing_ok=True)
+    if isinstance(credentials, HubCredentials) and hub:
+        include = write_leaf_include(nats_dir, office_leaf_config(hub, credentials))
+    elif settings.leaf_port:
+        include = write_leaf_include(
+            nats_dir, hub_leaf_config(settings.leaf_host, settings.leaf_port)
+        )
+    else:
+        return {}
+    return {"jetstream_domain": settings.site, "extra_config": include}
+
+
+def _link_here(
+    nats_url: str,
+    admin_password: str,
+    settings: Settings,
+    passwords: dict[str, str],
+    credentials: object,
+) -> bool:
+    """Link this site's own streams (a local change, done even while the link is down): an
+    office's source the hub's domain; a hub's source every office it gave a login to."""
+    from relais.sites import (
+        HubCredentials,
+        admin_connect,
+        link_at_hub,
+        link_office_streams,
+    )
+    from shared.nats_accounts import leaf_users
+
+    async def link() -> list[str]:
+        nc = await admin_connect(nats_url, admin_password)
+        try:
+            if isinstance(credentials, HubCredentials):
+                return await link_office_streams(
+                    nc, settings.site, credentials.hub_site, credentials.sites
+                )
+            changed = []
+            for office in leaf_users(passwords):
+                changed += await link_at_hub(nc.jetstream(timeout=5), settings.site, office)
+            return changed
+        finally:
+            await nc.close()
+
+    try:
+        changed = asyncio.run(link())
+    except Exception as exc:
+        _fail(f"cannot link the site's streams: {type(exc).__name__}: {exc}")
+        return False
+    if changed:
+        _say(f"site {settings.site}: streams linked ({', '.join(changed)})")
+    return True
+
+
+def run_up(
+    data_dir: Path,
+    *,
+    site: str | None = None,
+    hub: str | None = None,
+    hub_credentials: Path | None = None,
+) -> int:
+    from relais.sites import HubCredentials, HubLinker, SiteError, check_site
+
     data_dir = data_dir.expanduser().resolve()
     settings = Settings().model_copy(update={"data_dir": data_dir})
+    credentials: HubCredentials | None = None
+    try:
+        if site:
+            settings = settings.model_copy(update={"site": check_site(site)})
+        if hub or hub_credentials:
+            if not (hub and hub_credentials):
+                raise SiteError(
+                    "--hub and --hub-credentials go together / --hub et --hub-credentials "
+                    "vont ensemble"
+                )
+            if settings.nats_url:
+                raise SiteError(
+                    "--hub runs the embedded nats-server as a leaf node: unset NATS_URL / "
+                    "--hub utilise le nats-server intégré : retirez NATS_URL"
+                )
+            credentials = HubCredentials.load(hub_credentials)
+            if credentials.site != settings.site:
+                raise SiteError(
+                    f"the credentials are for site {credentials.site}, not {settings.site} / "
+                    f"ces identifiants sont ceux du site {credentials.site}"
+                )
+    except SiteError as exc:
+        _fail(str(exc))
+        return 2
+    linker: HubLinker | None = None
+    if credentials is not None:
+        from relais.sites import adopt_token_key
+
+        said = adopt_token_key(settings.keys_dir, credentials)
+        if said:
+            _say(said)
     stop = _StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     nats: NatsServer | None = None
@@ -275,26 +401,21 @@ def run_up(data_dir: Path) -> int:
         passwords: dict[str, str] = {}
         operator = (settings.operator_nats_user, settings.operator_nats_password)
         if not nats_url:
-            from relais.consumers import service_consumers
-
             passwords = load_or_create_passwords(settings.nats_users_path)
             operator = (ADMIN, passwords[ADMIN])
-            registry = integrators.load(settings.integrators_path)
-            registered, everyone = registry.active(), list(registry.integrators.values())
             try:
-                nats = NatsServer(
-                    data_dir / "nats",
-                    port=settings.embedded_nats_port,
-                    accounts=accounts_config(
-                        settings.site, passwords, service_consumers(everyone), registered
-                    ),
-                ).start()
+                nats = embedded_nats(settings, passwords, hub, credentials).start()
             except Exception as exc:
                 _fail(f"cannot start nats-server: {exc}")
                 return 1
             nats_url = nats.url
         if not _apply_streams(nats_url, settings, operator, external=nats is None):
             return 1
+        if nats is not None and (credentials is not None or settings.leaf_port):
+            if not _link_here(nats_url, operator[1], settings, passwords, credentials):
+                return 1
+            if credentials is not None:
+                linker = HubLinker(nats_url, operator[1], credentials, _say).start()
         database_url = settings.database_url
         if not database_url:
             try:
@@ -313,6 +434,7 @@ def run_up(data_dir: Path) -> int:
                 **os.environ,
                 "RELAIS_DATA_DIR": str(data_dir),
                 "RELAIS_SERVICE": name,
+                "RELAIS_SITE": settings.site,
                 "RELAIS_PORT": str(port),
                 "NATS_URL": nats_url,
                 "DATABASE_URL": database_url,
@@ -347,6 +469,13 @@ def run_up(data_dir: Path) -> int:
             _say(f"{svc.name:<{width}} {svc.url}")
         where = "embedded" if pg is not None else "external (DATABASE_URL)"
         _say(f"NATS {_hide_credentials(nats_url)}, PostgreSQL {where}, data in {data_dir}")
+        if credentials is not None:
+            _say(f"site {settings.site}: leaf node of hub {credentials.hub_site} at {hub}")
+        elif settings.leaf_port and nats is not None:
+            _say(
+                f"site {settings.site}: offices connect to nats-leaf://{settings.leaf_host}:"
+                f"{settings.leaf_port} (relais sites add SITE)"
+            )
         portal = next(svc for svc in services if svc.name == PORTAL)
         _say(
             f"Open {portal.url} to sign in / ouvrez {portal.url} pour vous connecter; "
@@ -363,6 +492,8 @@ def run_up(data_dir: Path) -> int:
         _say("stopping")
         return 0
     finally:
+        if linker is not None:
+            linker.stop()
         (data_dir / RUN_FILE).unlink(missing_ok=True)
         _shutdown(services, nats, pg)
         for sig, handler in previous.items():

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request, Response
 
 from shared.auth import Principal
@@ -19,6 +21,7 @@ from shared.http import ApiError, idempotency_key
 from shared.i18n import Message
 from shared.ids import derived_id, new_id
 
+SITE_TAG = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 VERSION_REQUIRED = Message(
     en="Send the version you last read in the If-Match header (the ETag of your last read).",
     fr="Indiquez dans l'en-tête If-Match la version que vous avez lue en dernier (l'ETag de "
@@ -36,6 +39,11 @@ def if_match(request: Request) -> int:
     if raw is None:
         raise ApiError(428, "version_required", VERSION_REQUIRED, field="If-Match")
     value = raw.strip().removeprefix("W/").strip('"')
+    # "<site>.<n>": the ETag of a command forwarded to the site that owns the aggregate, in
+    # that site's numbering (shared/forwarding.py translates it on the way back there).
+    site, _, number = value.rpartition(".")
+    if site and SITE_TAG.match(site):
+        value = number
     if not value.isdigit() or len(value) > 18:
         raise ApiError(422, "invalid_version", VERSION_INVALID, field="If-Match")
     return int(value)

@@ -15,6 +15,10 @@ Idempotency. A command carrying a key gets event ids derived from it, so a retry
 own events and answers as the first time (``duplicate``), and a key reused for another
 command is refused.
 
+Ownership. Only the site in an aggregate's subject changes it: a command on another site's
+aggregate raises :class:`~shared.ownership.OwnedElsewhere`, which the HTTP layer forwards to
+the owner (``shared/forwarding.py``) or answers 503 naming it.
+
 Read-your-writes. The answer comes once the service's own read models show the events
 (``settle``), so the caller reads what they saved.
 
@@ -34,6 +38,7 @@ from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, ConcurrencyConflict, EventStore
 from shared.i18n import Message
+from shared.ownership import OwnedElsewhere, owner_of
 from shared.recorded import RecordedEvent
 
 S = TypeVar("S")
@@ -189,6 +194,12 @@ class Commands:
         reaction's: ``shared.causation``), then the aggregate's own chain."""
         for attempt in range(self.attempts if retry else 1):
             loaded = await self.load(kind, aggregate_id)
+            if not loaded.exists and expect.kind != "new":
+                # Another site's aggregate: carried to its owner or refused, never applied
+                # here (shared/ownership.py).
+                owner = await owner_of(self.store, loaded.aggregate)
+                if owner is not None:
+                    raise OwnedElsewhere(owner)
             if expect.kind in ("seen", "current") and not (
                 loaded.exists and (visible is None or visible(loaded.state))
             ):

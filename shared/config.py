@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     embedded_nats_port: int = Field(
         default=14222, description="Port of the embedded nats-server (4222 is often taken)"
     )
+    # A hub: the embedded nats-server's leaf node port for regional offices (0: closed).
+    leaf_port: int = Field(default=0, ge=0, le=65535, description="Leaf node port for offices")
+    leaf_host: str = Field(default="0.0.0.0", description="Address of the leaf node port")  # noqa: S104
 
     nats_url: str = Field(
         default="",

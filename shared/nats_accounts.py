@@ -36,6 +36,11 @@ SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
     "portal": ("audit",),
 }
 ADMIN = "relais_admin"  # operator tooling: streams, relais audit verify, site links
+# A regional office's leaf node logs in to the hub as ``leaf_<site>`` (relais sites add keeps
+# its password in the same users file): ``relais/sites.py``.
+LEAF_PREFIX = "leaf_"
+# Commands on another site's aggregate travel to the owner's service here (shared/forwarding).
+FORWARD_PREFIX = "relais.forward"
 
 # (stream, consumer name) pairs a service's projectors use.
 Consumers = Iterable[tuple[str, str]]
@@ -118,6 +123,8 @@ def service_permissions(
         for c in SERVICE_CONTEXTS[service]
     ]
     allow += READ_SUBJECTS
+    # Forward a command to the same service at the site that owns the aggregate.
+    allow.append(f"{FORWARD_PREFIX}.*.{service}")
     for stream, consumer in sorted(set(consumers)):
         allow += consumer_subjects(stream, consumer)
     return allow, list(SERVICE_DENIED)
@@ -133,15 +140,35 @@ def admin_permissions() -> tuple[list[str], list[str]]:
     return [">"], list(LOG_DESTROYING)
 
 
-def _user(name: str, password: str, allow: list[str], deny: list[str], indent: str) -> str:
+def _user(
+    name: str,
+    password: str,
+    allow: list[str],
+    deny: list[str],
+    indent: str,
+    *,
+    responses: bool = False,
+) -> str:
+    # allow_responses: the user may answer a request made to it (a forwarded command), once,
+    # on the reply subject it came with, and nothing else.
+    answers = f"\n{indent}    allow_responses: true" if responses else ""
     return f"""{indent}{{
 {indent}  user: {json.dumps(name)}
 {indent}  password: {json.dumps(password)}
 {indent}  permissions: {{
 {indent}    publish: {{ allow: {_list(allow)}, deny: {_list(deny)} }}
-{indent}    subscribe: {{ allow: [">"] }}
+{indent}    subscribe: {{ allow: [">"] }}{answers}
 {indent}  }}
 {indent}}}"""
+
+
+def leaf_users(passwords: Mapping[str, str]) -> dict[str, str]:
+    """The regional offices' leaf node logins among the stored passwords (site -> password)."""
+    return {
+        name.removeprefix(LEAF_PREFIX): password
+        for name, password in sorted(passwords.items())
+        if name.startswith(LEAF_PREFIX)
+    }
 
 
 def accounts_config(
@@ -163,10 +190,17 @@ def accounts_config(
             passwords[service],
             *service_permissions(service, site, consumers.get(service, ())),
             indent="      ",
+            responses=True,
         )
         for service in PROCESSES
     ]
     admin = _user(ADMIN, passwords[ADMIN], *admin_permissions(), indent="      ")
+    # A leaf node carries its site's streams' sourcing, the operator's links and forwarded
+    # commands both ways; like the operator, it may never destroy the log.
+    for office, password in leaf_users(passwords).items():
+        admin += "\n" + _user(
+            f"{LEAF_PREFIX}{office}", password, *admin_permissions(), indent="      "
+        )
     return f"""accounts {{
   RELAIS: {{
     jetstream: enabled

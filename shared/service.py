@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from shared.db import ensure_database, make_engine
 from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, EventStore
+from shared.forwarding import Forwarder, install_forwarding, serve_forwarded
 from shared.generations import PUBLIC, adopt_live
 from shared.health import HealthCheck
 from shared.http import CommandChains, install_error_handlers
@@ -312,9 +313,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        assert runtime.nc is not None
+        # Commands other sites forward to this one, the owner of their aggregates.
+        forwarded = await serve_forwarded(runtime.nc, app, site=settings.site, service=spec.name)
         try:
             yield
         finally:
+            with suppress(Exception):
+                await forwarded.unsubscribe()
             await runtime.stop()
 
     # The documentation pages load their scripts and styles from the package, not a CDN:
@@ -334,6 +340,7 @@ def create_app(
         keys_dir=settings.keys_dir,
     )
     install_error_handlers(app)
+    install_forwarding(app, Forwarder(lambda: runtime.nc, site=settings.site, service=spec.name))
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:

@@ -62,6 +62,9 @@ async def test_a_stale_version_is_a_conflict_naming_the_current_one(
 ) -> None:
     case_id = await assigned_case(casework, upstream)
     seen = (await casework.case(case_id))["version"]
+    # The read names the site that owns the case (decision 0028).
+    read = await casework.http.get(f"/cases/{case_id}", headers=casework.headers())
+    assert read.headers["Relais-Owner-Site"] == "hq"
     first = await casework.post(
         f"/cases/{case_id}/stage", {"to": "initial_assessment"}, version=seen
     )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.casework.app.cases import NOT_FOUND
+from services.casework.app.cases import CASE, NOT_FOUND
 from services.casework.domain import RISK_LEVELS, STAGES, NoteReader, may_read_note
 from services.casework.read.child_correction_handlers import corrections_of
 from services.casework.read.child_names import display_name
@@ -33,6 +33,7 @@ from services.casework.web.permissions import require
 from shared.access import AccessLog, sees_agency
 from shared.auth import Principal, Role
 from shared.command_http import tag
+from shared.forwarding import say_owner
 from shared.http import ApiError
 from shared.i18n import language
 from shared.pagination import fetch_page
@@ -248,6 +249,7 @@ async def read_case(
         "child_corrections": child_corrections,
     }
     tag(response, row.last_seq)
+    await say_owner(request, response, CASE.context, CASE.type, case_id)
     return CaseOut(**body)
 
 
