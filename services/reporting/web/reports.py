@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from contracts.reporting import ReportItem, StatisticalReportDefined
@@ -51,6 +51,7 @@ from shared.commands import Expect
 from shared.http import ApiError
 from shared.i18n import Language, LocalisedValueError, Message
 from shared.service import Runtime
+from shared.validation import JsonBody
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
@@ -61,7 +62,7 @@ NOT_PUBLISHED = Message(
 )
 
 
-class DefineReport(BaseModel):
+class DefineReport(JsonBody):
     model_config = ConfigDict(extra="forbid")
 
     title_en: str = Field(min_length=1, max_length=300)
