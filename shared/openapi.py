@@ -407,11 +407,28 @@ def _request_schemas(doc: dict[str, Any]) -> set[str]:
     return found
 
 
-def _enumerate(node: dict[str, Any], values: list[str], href: str) -> bool:
+# Lists a deployment supplies in its own files (RELAIS_LOCATIONS_FILE,
+# RELAIS_COMPETENCIES_FILE): named by their reference endpoint, not frozen into the contract.
+DEPLOYMENT_LISTS = frozenset(
+    {
+        CodeList.communes,
+        CodeList.departments,
+        CodeList.competencies,
+        CodeList.competency_levels,
+        CodeList.sectors,
+    }
+)
+
+
+def _enumerate(node: dict[str, Any], values: list[str] | None, href: str) -> bool:
     """Give the string schema in ``node`` (or in its array items, or its non-null branch) an
-    enum; False if it is not a string schema."""
+    enum (or, for ``values`` None, only the reference list's address); False if it is not a
+    string schema."""
     if node.get("type") == "string" and "enum" not in node:
-        node["enum"] = values
+        if values is not None:
+            node["enum"] = values
+        else:
+            node["description"] = (node.get("description", "") + f" A code of GET {href}.").strip()
         node["x-reference"] = href
         return True
     if node.get("type") == "array" and isinstance(node.get("items"), dict):
@@ -423,7 +440,9 @@ def _enumerate(node: dict[str, Any], values: list[str], href: str) -> bool:
     )
 
 
-def _values(key: tuple[str, str], lists: tuple[CodeList, ...]) -> list[str]:
+def _values(key: tuple[str, str], lists: tuple[CodeList, ...]) -> list[str] | None:
+    if any(which in DEPLOYMENT_LISTS for which in lists):
+        return None
     values = [code for which in lists for code in codes_of(which)]
     return values + [v for v in EXTRA_VALUES.get(key, []) if v not in values]
 

@@ -40,7 +40,7 @@ from tests.test_access_matrix import _principal
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("api_contract")]
 
 SERVICES = ("intake", "referral", "casework", "reporting")
-MAX_EXAMPLES = 4
+MAX_EXAMPLES = 2
 
 # Statuses each check accepts beyond schemathesis's defaults, and why (decision 0023):
 # - 428 is the answer to a missing If-Match (RFC 6585), a required header;
