@@ -38,6 +38,7 @@ from services.reporting.web.answers import (
     RevisionOut,
 )
 from services.reporting.web.http import (
+    FORMATS,
     answer_format,
     caller_language,
     csv_response,
@@ -267,6 +268,11 @@ PeriodKey = Annotated[str, Path(min_length=4, max_length=10)]
     "/reports/{definition_id}/{period}",
     response_model=PublishedReportOut,
     responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+    openapi_extra={
+        "parameters": [
+            {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(FORMATS)}}
+        ]
+    },
 )
 async def published_report(
     request: Request,
