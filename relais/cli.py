@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from relais.cli_errors import LOG_DOWN, GuardedGroup
 from relais.integrators_cli import app as integrators_app
 
 app = typer.Typer(
     help="Relais: child protection case management on a signed event log.",
     no_args_is_help=True,
     add_completion=False,
+    # Every command answers a mistake with one line and an exit code (relais/cli_errors.py).
+    cls=GuardedGroup,
 )
 audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -147,7 +150,7 @@ def user_add(
             "démarrez d'abord Relais (relais up)",
             err=True,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(LOG_DOWN) from None
     until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     typer.echo(f"Account created / compte créé: {email} ({agency}: {', '.join(role)})")
     typer.echo(f"Set-up link, works once until {until} / lien de création, valable une fois:")
