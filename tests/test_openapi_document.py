@@ -162,3 +162,68 @@ async def test_a_real_422_matches_the_documented_error_body(tmp_path: Path) -> N
     ErrorOut.model_validate(body)
     assert body["error"]["code"] == "invalid_request"
     assert body["error"]["fields"][0]["field"] == "to"
+
+
+async def test_a_number_is_not_a_date_in_a_query(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = create_app(load_spec("intake"), settings)
+    token = LocalIssuer.load(settings.keys_dir).mint(
+        user="s", agency="agency-a", roles=["screener"]
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://in"
+    ) as client:
+        answer = await client.get(
+            "/reports", params={"received_to": "0.5"}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 422, answer.text
+    error = ErrorOut.model_validate(answer.json()).error
+    assert error.fields is not None and error.fields[0].field == "received_to"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("immediate_danger", 1, "bool_type"),
+        ("immediate_danger", "true", "bool_type"),
+        ("received_at", 0.5, "datetime_type"),
+        ("received_at", "0.5", "datetime_type"),
+    ],
+)
+def test_bodies_are_taken_as_written(field: str, value: Any, kind: str) -> None:
+    from pydantic import ValidationError
+
+    from services.intake.web.schemas import ReportIn
+
+    body: dict[str, Any] = {
+        "channel": "walk_in",
+        "received_at": "2026-01-05T10:00:00Z",
+        "commune": "unknown",
+        "concerns": ["other"],
+        "children": [{"name": "A", "age_years": 7}],
+        field: value,
+    }
+    with pytest.raises(ValidationError) as refused:
+        ReportIn.model_validate(body)
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [((field,), kind)]
+    body[field] = {"immediate_danger": True, "received_at": "2026-01-05T10:00:00Z"}[field]
+    ReportIn.model_validate(body)  # the same, written as JSON means it
+
+
+def test_nested_values_are_taken_as_written() -> None:
+    from pydantic import ValidationError
+
+    from services.intake.web.schemas import ReportIn
+
+    body: dict[str, Any] = {
+        "channel": "walk_in",
+        "received_at": "2026-01-05T10:00:00Z",
+        "commune": "unknown",
+        "concerns": ["other"],
+        "children": [{"name": "A", "age_years": "7"}],
+    }
+    with pytest.raises(ValidationError) as refused:
+        ReportIn.model_validate(body)
+    assert refused.value.errors()[0]["loc"] == ("children", 0, "age_years")
+    body["children"][0]["age_years"] = 7.0  # JSON Schema's integer
+    assert ReportIn.model_validate(body).children[0].age_years == 7
