@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -197,7 +198,8 @@ def _allowed_roles(route: APIRoute) -> list[Role]:
 
 def _schema_of(name: str) -> Any:
     # The document as the service serves it; the app built here is never started.
-    app = create_app(load_spec(name), Settings(data_dir=Path("/nonexistent/contract")))
+    scratch = Path(tempfile.mkdtemp(prefix="relais-contract-doc-"))
+    app = create_app(load_spec(name), Settings(data_dir=scratch))
     return schemathesis.openapi.from_dict(
         app.openapi(), config=SchemathesisConfig.from_dict(CONFIG)
     )
