@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import command_http
+from shared.commands import Expect
 from shared.reference_api import CodeList, codes_of
 
 
@@ -145,6 +146,12 @@ IF_MATCH = {
     "stale one is refused with 409 and the current version",
     "schema": {"type": "string", "pattern": '^(W/)?"?[0-9]{1,18}"?$', "maxLength": 24},
 }
+IF_MATCH_WHEN_EXISTS = {
+    **IF_MATCH,
+    "required": False,
+    "description": "Required when the record already exists (428 without it): the version you "
+    'last read, e.g. "12"; not sent when the command creates the record',
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -172,6 +179,9 @@ def _reaches(func: Callable[..., Any], targets: set[int], depth: int = 4) -> set
         if id(code) in seen or level > depth:
             return
         seen.add(id(code))
+        # ``seen(request) if exists else Expect.new()``: If-Match only for an existing record.
+        if "new" in code.co_names and globals_.get("Expect") is Expect:
+            found.add(CREATES_OR_UPDATES)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
                 walk(const, globals_, level)
@@ -205,6 +215,7 @@ def _reaches(func: Callable[..., Any], targets: set[int], depth: int = 4) -> set
 
 
 USES_IF_MATCH = {id(command_http.seen), id(command_http.if_match)}
+CREATES_OR_UPDATES = -1  # a marker among the ids: the route may also create the record
 USES_KEY = {id(command_http.command_key)}
 TAGS_ETAG = {id(command_http.tag)}
 
@@ -301,6 +312,8 @@ def make_truthful(doc: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             _add(responses, "404")
         reached = _reaches(route.endpoint, USES_IF_MATCH | USES_KEY | TAGS_ETAG)
         if reached & USES_IF_MATCH:
+            if CREATES_OR_UPDATES in reached:
+                _add_parameter(operation, IF_MATCH_WHEN_EXISTS)
             _add_parameter(operation, IF_MATCH)
             _add(responses, "428")
             _add(responses, "409")

@@ -227,3 +227,15 @@ def test_nested_values_are_taken_as_written() -> None:
     assert refused.value.errors()[0]["loc"] == ("children", 0, "age_years")
     body["children"][0]["age_years"] = 7.0  # JSON Schema's integer
     assert ReportIn.model_validate(body).children[0].age_years == 7
+
+
+def test_if_match_is_optional_where_the_command_may_create_the_record(
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    paths = documents["referral"]["paths"]
+    for path, method in (("/staff", "post"), ("/units/{unit_id}", "put")):
+        (if_match,) = [p for p in paths[path][method]["parameters"] if p["name"] == "If-Match"]
+        assert if_match["required"] is False, path
+        assert "428" in paths[path][method]["responses"], path
+    accept = paths["/referrals/{referral_id}/accept"]["post"]["parameters"]
+    assert [p["required"] for p in accept if p["name"] == "If-Match"] == [True]
