@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -203,6 +202,16 @@ def explain(exc: BaseException) -> Mistake:
     )
 
 
+def debugging() -> bool:
+    """RELAIS_DEBUG=1: let the traceback through (read with the other settings)."""
+    from shared.config import Settings
+
+    try:
+        return Settings().debug
+    except Exception:  # a setting that does not parse: the command says so itself
+        return False
+
+
 def _usage(exc: click_errors.ClickException) -> Mistake:
     text = " ".join(exc.format_message().split())
     command = ""
@@ -249,7 +258,8 @@ class GuardedGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        if not os.environ.get("RELAIS_DEBUG"):
+        debug = debugging()
+        if not debug:
             quiet_tracebacks()
         try:
             result = super().main(
@@ -272,7 +282,7 @@ class GuardedGroup(TyperGroup):
         except SystemExit:
             raise
         except BaseException as exc:
-            if os.environ.get("RELAIS_DEBUG"):
+            if debug:
                 raise
             mistake = explain(exc)
             print(mistake.line, file=sys.stderr)
