@@ -239,3 +239,28 @@ def test_if_match_is_optional_where_the_command_may_create_the_record(
         assert "428" in paths[path][method]["responses"], path
     accept = paths["/referrals/{referral_id}/accept"]["post"]["parameters"]
     assert [p["required"] for p in accept if p["name"] == "If-Match"] == [True]
+
+
+async def test_every_service_serves_the_code_lists_in_both_languages(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    token = LocalIssuer.load(settings.keys_dir).mint(
+        user="s", agency="agency-a", roles=["statistician"]
+    )
+    signed = {"Authorization": f"Bearer {token}"}
+    for name in SERVICES:
+        app = create_app(load_spec(name), settings)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://svc",
+        ) as client:
+            index = (await client.get("/reference", headers=signed)).json()
+            assert {entry["name"] for entry in index["lists"]} == {c.value for c in CodeList}
+            concerns = (await client.get("/reference/concerns", headers=signed)).json()
+            assert [c["code"] for c in concerns["codes"]] == list(codes().concerns)
+            first = concerns["codes"][0]["label"]
+            assert first["en"] and first["fr"] and first["en"] != first["fr"], name
+            roles = (await client.get("/reference/roles", headers=signed)).json()
+            assert "case_worker" in {c["code"] for c in roles["codes"]}
+            unknown = await client.get("/reference/planets", headers=signed)
+            assert unknown.status_code == 422 and unknown.json()["error"]["code"]
+            assert (await client.get("/reference")).status_code == 401
