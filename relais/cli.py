@@ -7,6 +7,11 @@ from typing import Annotated
 
 import typer
 
+from relais.cli_audit import app as audit_app
+from relais.cli_common import DataDir, nats_login
+from relais.cli_errors import LOG_DOWN, GuardedGroup
+from relais.cli_streams import app as streams_app
+from relais.cli_streams import nats_accounts
 from relais.integrators_cli import app as integrators_app
 from relais.sites_cli import HubCredentialsOption, HubOption, SiteOption, sites_app
 
@@ -14,26 +19,17 @@ app = typer.Typer(
     help="Relais: child protection case management on a signed event log.",
     no_args_is_help=True,
     add_completion=False,
+    # Every command answers a mistake with one line and an exit code (relais/cli_errors.py).
+    cls=GuardedGroup,
 )
-audit_app = typer.Typer(help="Replay and verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(integrators_app, name="integrators")
 user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-streams_app = typer.Typer(
-    help="The operator's streams: create them, check their guarantees.", no_args_is_help=True
-)
 app.add_typer(streams_app, name="streams")
 app.add_typer(sites_app, name="sites")
+app.command("nats-accounts")(nats_accounts)
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="RELAIS_DATA_DIR",
-        help="Where embedded servers, keys and logs live.",
-    ),
-]
 # The bench never touches real data, whatever RELAIS_DATA_DIR says.
 BenchDir = Annotated[
     Path, typer.Option("--data-dir", help="Where the bench's own servers keep their data.")
@@ -154,7 +150,7 @@ def user_add(
             "démarrez d'abord Relais (relais up)",
             err=True,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(LOG_DOWN) from None
     until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     typer.echo(f"Account created / compte créé: {email} ({agency}: {', '.join(role)})")
     typer.echo(f"Set-up link, works once until {until} / lien de création, valable une fois:")
@@ -182,7 +178,7 @@ def rebuild_command(
         typer.echo(f"unknown service / service inconnu: {service}", err=True)
         raise typer.Exit(2)
     settings = Settings(data_dir=data_dir)
-    login = _nats_login(settings.nats_user, settings.nats_password, data_dir)
+    login = nats_login(settings.nats_user, settings.nats_password, data_dir)
     try:
         code = asyncio.run(
             rebuild(service, settings, Console(stderr=True), data_dir=data_dir, nats_login=login)
@@ -269,117 +265,6 @@ def permissions() -> None:
             typer.echo(f"### {service}\n\n{table.markdown()}\n")
 
 
-@app.command("nats-accounts")
-def nats_accounts(
-    site: Annotated[str, typer.Option(help="The site these servers serve, e.g. hq.")] = "hq",
-    passwords_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="JSON of user -> password; default <data dir>/nats/users.json, the file relais "
-            "up uses. Created (0600) if missing; a password in it is never replaced."
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Write to this file (0600), not stdout.")
-    ] = None,
-    data_dir: DataDir = Path(".relais"),
-) -> None:
-    """Print the accounts block (per-service users, each allowed only its own consumers; one
-    account per integrator of relais integrators) to include in a nats-server configuration
-    of deploy/. Regenerate it when a service gains a projection or an integrator is added or
-    revoked."""
-    from relais.consumers import service_consumers
-    from relais.embedded import write_private
-    from shared import integrators
-    from shared.config import Settings
-    from shared.nats_accounts import accounts_config, load_or_create_passwords
-
-    settings = Settings(data_dir=data_dir)
-    registry = integrators.load(settings.integrators_path)
-    registered, everyone = registry.active(), list(registry.integrators.values())
-    text = accounts_config(
-        site,
-        load_or_create_passwords(passwords_file or settings.nats_users_path),
-        service_consumers(everyone),
-        registered,
-    )
-    if output is None:
-        typer.echo(text)
-    else:
-        write_private(output, text)
-
-
-NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL")]
-OperatorUser = Annotated[
-    str,
-    typer.Option(
-        envvar="RELAIS_OPERATOR_NATS_USER",
-        help="The operator's NATS user (default: the embedded server's relais_admin).",
-    ),
-]
-OperatorPassword = Annotated[str, typer.Option(envvar="RELAIS_OPERATOR_NATS_PASSWORD")]
-Site = Annotated[str, typer.Option(envvar="RELAIS_SITE", help="This site's id.")]
-Replicas = Annotated[int, typer.Option(envvar="RELAIS_NATS_REPLICAS", min=1, max=5)]
-
-
-@streams_app.command("apply")
-def streams_apply(
-    nats_url: NatsUrl = "nats://127.0.0.1:14222",
-    user: OperatorUser = "",
-    password: OperatorPassword = "",
-    site: Site = "hq",
-    replicas: Replicas = 1,
-    data_dir: DataDir = Path(".relais"),
-) -> None:
-    """Create the streams (INTAKE, REFERRAL, CASEWORK, AUDIT, PUBLIC) or restore their
-    guarantees, with the operator's credentials; services only check them. Exit 1 if one
-    cannot be made safe in place (sealed, in memory, or its head removed)."""
-    from relais.streams import run_apply
-
-    user, password = _nats_login(user, password, data_dir)
-    raise typer.Exit(
-        run_apply(
-            nats_url,
-            site=site,
-            user=user,
-            password=password,
-            replicas=replicas,
-            public_retention_s=_public_retention_s(),
-        )
-    )
-
-
-@streams_app.command("check")
-def streams_check(
-    nats_url: NatsUrl = "nats://127.0.0.1:14222",
-    user: OperatorUser = "",
-    password: OperatorPassword = "",
-    site: Site = "hq",
-    replicas: Replicas = 1,
-    data_dir: DataDir = Path(".relais"),
-) -> None:
-    """Say whether every stream keeps its guarantees (read only). Exit 1 if not."""
-    from relais.streams import run_check
-
-    user, password = _nats_login(user, password, data_dir)
-    raise typer.Exit(
-        run_check(
-            nats_url,
-            site=site,
-            user=user,
-            password=password,
-            replicas=replicas,
-            public_retention_s=_public_retention_s(),
-        )
-    )
-
-
-def _public_retention_s() -> float:
-    from shared.config import Settings
-
-    return Settings().public_retention_days * 86_400.0
-
-
 @app.command()
 def asyncapi(
     output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
@@ -397,177 +282,6 @@ def asyncapi(
         typer.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
-
-
-@audit_app.command("verify")
-def audit_verify(
-    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
-    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
-    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
-    data_dir: DataDir = Path(".relais"),
-    json_output: Annotated[bool, typer.Option("--json")] = False,
-    pinned_keys: Annotated[
-        Path | None,
-        typer.Option(
-            "--pinned-keys",
-            envvar="RELAIS_PINNED_KEYS",
-            help="Trust only these signing keys (a file from 'relais audit keys', checked out "
-            "of band); any other key published on AUDIT is a failure.",
-        ),
-    ] = None,
-    anchors: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--anchors",
-            help="Heads kept from an earlier run (--save-heads); the log must still extend "
-            "them. Repeat for several files.",
-        ),
-    ] = None,
-    save_heads: Annotated[
-        Path | None,
-        typer.Option(
-            "--save-heads",
-            help="Write every stream's head (last sequence, running hash) to this file, for "
-            "the auditor to keep outside the log.",
-        ),
-    ] = None,
-    site: Site = "hq",
-    replicas: Replicas = 1,
-) -> None:
-    """Walk every stream: its guarantees (configuration, head at sequence 1), hash chains,
-    signatures, sequence gaps, and the anchored heads (checkpoints on AUDIT, --anchors).
-    Exit 1 on any failure, 2 if the pinned-keys or anchors file cannot be read."""
-    from relais.audit import run_verify
-
-    user, password = _nats_login(user, password, data_dir)
-    raise typer.Exit(
-        run_verify(
-            nats_url,
-            json_output=json_output,
-            user=user,
-            password=password,
-            pinned=pinned_keys,
-            site=site,
-            replicas=replicas,
-            anchors=anchors,
-            save=save_heads,
-        )
-    )
-
-
-@audit_app.command("keys")
-def audit_keys(
-    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
-    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
-    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
-    data_dir: DataDir = Path(".relais"),
-) -> None:
-    """Print every signing key published on AUDIT (key id, public key, instance, when), as
-    JSON. Check each with its site's operator, keep the file, and verify with --pinned-keys."""
-    from relais.audit import run_keys
-
-    user, password = _nats_login(user, password, data_dir)
-    raise typer.Exit(run_keys(nats_url, user=user, password=password))
-
-
-@audit_app.command("export")
-def audit_export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The JSON Lines file to write.")],
-    stream: Annotated[
-        list[str] | None,
-        typer.Option("--stream", help="A stream to export; repeat for several (default: all)."),
-    ] = None,
-    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
-    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
-    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
-    data_dir: DataDir = Path(".relais"),
-) -> None:
-    """Write the stored bytes of every event (stream, sequence, subject, bytes in base64),
-    one JSON line each, for checking with other tools (docs/auditing.md). Exit 1 if a stream
-    does not exist."""
-    from relais.audit import run_export
-    from shared.streams import CONTEXTS, stream_name
-
-    user, password = _nats_login(user, password, data_dir)
-    streams = stream or [stream_name(c) for c in CONTEXTS]
-    raise typer.Exit(run_export(nats_url, streams, output, user=user, password=password))
-
-
-@audit_app.command("case")
-def audit_case(
-    case_id: Annotated[str, typer.Argument(help="The case's id.")],
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="RFC 3339 instant: the history and state at that moment."),
-    ] = None,
-    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:14222",
-    user: Annotated[str, typer.Option(envvar="RELAIS_NATS_USER")] = "",
-    password: Annotated[str, typer.Option(envvar="RELAIS_NATS_PASSWORD")] = "",
-    data_dir: DataDir = Path(".relais"),
-    json_output: Annotated[bool, typer.Option("--json")] = False,
-    reader: Annotated[
-        str,
-        typer.Option(
-            "--reader",
-            envvar="RELAIS_USER",
-            help="Who is reading (recorded on AUDIT); default: the system user.",
-        ),
-    ] = "",
-    agency: Annotated[
-        str,
-        typer.Option("--agency", envvar="RELAIS_AGENCY", help="The reader's agency."),
-    ] = "unspecified",
-    site: Annotated[str, typer.Option("--site", envvar="RELAIS_SITE")] = "hq",
-) -> None:
-    """History of a case and its children across intake, referral and casework.
-
-    Read from the log itself: no service needs to run. The read is recorded on AUDIT (who,
-    which case and children) before anything is shown, as the API records it. Exit 1 if no
-    event names the case."""
-    import getpass
-
-    from relais.audit import Reader, run_case
-    from shared.audit_history import parse_instant
-
-    moment = None
-    if as_of is not None:
-        try:
-            moment = parse_instant(as_of)
-        except ValueError as exc:
-            reason = getattr(exc, "message", None)
-            text = f"{reason.en} / {reason.fr}" if reason else str(exc)
-            typer.echo(f"--as-of {as_of!r}: {text}", err=True)
-            raise typer.Exit(2) from None
-    user, password = _nats_login(user, password, data_dir)
-    if not reader:
-        try:
-            reader = getpass.getuser()
-        except (OSError, KeyError):  # no login name to be found: say so rather than guess
-            reader = "unknown"
-    who = Reader(user=reader, agency=agency, site=site, keys_dir=data_dir / "keys")
-    raise typer.Exit(
-        run_case(
-            nats_url,
-            case_id,
-            moment,
-            json_output=json_output,
-            user=user,
-            password=password,
-            reader=who,
-        )
-    )
-
-
-def _nats_login(user: str, password: str, data_dir: Path) -> tuple[str, str]:
-    """The given NATS login, or the embedded server's operator account if there is one."""
-    import json
-
-    from shared.nats_accounts import ADMIN
-
-    users_file = data_dir / "nats" / "users.json"
-    if not user and users_file.exists():
-        user, password = ADMIN, json.loads(users_file.read_text())[ADMIN]
-    return user, password
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ async def add_user(new: NewUser, settings: Settings, data_dir: Path) -> Issued:
         [u.strip() for u in url.split(",") if u.strip()],
         user=user,
         password=password,
-        max_reconnect_attempts=0,
+        # A stopped instance is said at once: nats-py takes 0 attempts as "for ever".
+        max_reconnect_attempts=1,
+        allow_reconnect=False,
         connect_timeout=5,
     )
     try:

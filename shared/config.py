@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     )
     service: str = Field(default="", description="Which service this process runs")
     instance: str = Field(default="1", description="Instance name, to tell replicas apart")
+    debug: bool = Field(
+        default=False, description="A failing relais command shows its traceback (RELAIS_DEBUG)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=0, description="This process's port (set by relais up)")
     intake_port: int = DEFAULT_PORTS["intake"]

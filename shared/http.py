@@ -126,13 +126,36 @@ def install_error_handlers(app: FastAPI) -> None:
             404: Message(en="Not found.", fr="Introuvable."),
             405: Message(en="Method not allowed.", fr="Méthode non autorisée."),
         }.get(exc.status_code, Message(en=str(exc.detail), fr=str(exc.detail)))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Every method the path allows, not only those of the route matched first.
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         return JSONResponse(
             error_body(request, f"http_{exc.status_code}", message),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     app.add_exception_handler(Exception, unexpected_error)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers on this request's path."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Route, compile_path
+
+    # The most literal templates that match: /reports/{id}/retirement, not /reports/{id}/{period}.
+    by_template: dict[str, set[str]] = {}
+    for context in iter_route_contexts(request.app.routes):
+        if isinstance(context.original_route, Route) and context.path:
+            regex, _, _ = compile_path(str(context.path))
+            if regex.match(request.url.path):
+                by_template.setdefault(str(context.path), set()).update(context.methods or ())
+    if not by_template:
+        return []
+    fewest = min(template.count("{") for template in by_template)
+    found = set().union(*(m for t, m in by_template.items() if t.count("{") == fewest))
+    return sorted(found)
 
 
 class CommandChains:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared import (
     audit_events,  # noqa: F401 - every service reads and writes AUDIT
     nats_link,
+    openapi,
     telemetry,
 )
 from shared import metrics as prom
@@ -48,6 +49,7 @@ from shared.process import Clock, Process, utc_now
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.rebuild import Rebuilder
+from shared.reference_api import router as reference_router
 from shared.request_guard import RequestGuard
 from shared.request_ledger import close_ledger, open_ledger
 from shared.signing import SigningKey
@@ -362,6 +364,9 @@ def create_app(
 
     for router in spec.routers:
         app.include_router(router)
+    # Every service serves the code lists, and documents what it really answers.
+    app.include_router(reference_router)
+    openapi.install(app)
 
     # Every body is checked (size, NUL, byte-order mark, duplicate keys) before any route.
     app.add_middleware(

@@ -5,10 +5,25 @@ value it refuses (a misplaced field may hold a child's name)."""
 
 from __future__ import annotations
 
+import types
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FutureDate,
+    NaiveDatetime,
+    PastDate,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.i18n import LocalisedValueError, Message
 from shared.reference import check_code, codes, locations
@@ -17,6 +32,98 @@ CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not "the 
 # A calendar day is the person's local day: up to UTC+14 may already be "tomorrow" in UTC.
 LOCAL_DAY_AHEAD = timedelta(hours=14)
 FUTURE = Message(en="This date is in the future.", fr="Cette date est dans le futur.")
+
+
+# -- JSON as written ---------------------------------------------------------------------------
+# FastAPI validates a parsed JSON body in Python mode, where pydantic is lax: "5" becomes 5, 1
+# becomes true, 0.5 becomes a date-time. A client that sends the wrong JSON type made a
+# mistake, and a generated client would never learn the real type: bodies are taken as written.
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _honest(annotation: Any, value: Any) -> str | None:
+    """None if ``value`` (as parsed from JSON) has the JSON type ``annotation`` needs, else the
+    pydantic error type to report. Nested models check their own fields."""
+    if get_origin(annotation) is Annotated:
+        return _honest(get_args(annotation)[0], value)
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        members = get_args(annotation)
+        if value is None and type(None) in members:
+            return None
+        found = [_honest(m, value) for m in members if m is not type(None)]
+        return None if any(f is None for f in found) else (found[0] if found else None)
+    if origin in (list, set, frozenset, tuple) and isinstance(value, list):
+        args = tuple(a for a in get_args(annotation) if a is not Ellipsis)
+        if len(args) == 1:
+            for item in value:
+                problem = _honest(args[0], item)
+                if problem is not None:
+                    return problem
+        return None
+    if origin is dict and isinstance(value, dict):
+        args = get_args(annotation)
+        if len(args) == 2:
+            for item in value.values():
+                problem = _honest(args[1], item)
+                if problem is not None:
+                    return problem
+        return None
+    if annotation is bool:
+        return None if isinstance(value, bool) else "bool_type"
+    if annotation is int:
+        # JSON Schema counts 2.0 as an integer; pydantic takes it as 2.
+        whole = isinstance(value, float) and value.is_integer()
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or whole
+        return None if ok else "int_type"
+    if annotation is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "float_type"
+    if annotation in (datetime, date, AwareDatetime, NaiveDatetime, PastDate, FutureDate):
+        kind = "date_type" if annotation in (date, PastDate, FutureDate) else "datetime_type"
+        if isinstance(value, date):  # built in Python (datetime is a date too)
+            return None
+        return None if isinstance(value, str) and not _numeric(value) else kind
+    return None
+
+
+class JsonBody(BaseModel):
+    """The base of every request body: each field's value must have the JSON type its schema
+    says (a string is not a number, a number is not a date-time, 1 is not true)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_written(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        problems: list[InitErrorDetails] = []
+        for name, info in cls.model_fields.items():
+            key = info.alias or name
+            if key in data and info.annotation is not None:
+                kind = _honest(info.annotation, data[key])
+                if kind is not None:
+                    problems.append(InitErrorDetails(type=kind, loc=(key,), input=data[key]))
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return data
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, int | float) or (isinstance(value, str) and _numeric(value)):
+        raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+    return value
+
+
+# A date-time in a query string: ISO 8601 only, never a number of seconds ("0.5").
+QueryMoment = Annotated[datetime, BeforeValidator(_not_a_number)]
+QueryDay = Annotated[date, BeforeValidator(_not_a_number)]
 
 
 def check_commune(value: str) -> str:
@@ -109,7 +216,7 @@ def check_consent(
         )
 
 
-class ChildDescription(BaseModel):
+class ChildDescription(JsonBody):
     """What a person says of a child, wherever a child is first described (a report at intake,
     a child found by a worker in casework): each service adds how it takes the age."""
 
@@ -146,7 +253,7 @@ ONE_AGE = Message(
 NOT_EMPTIED = Message(en="This field cannot be emptied.", fr="Ce champ ne peut être vidé.")
 
 
-class AgeRange(BaseModel):
+class AgeRange(JsonBody):
     """An estimated age: "between 12 and 14"."""
 
     model_config = ConfigDict(extra="forbid")
@@ -166,7 +273,7 @@ class AgeRange(BaseModel):
         return self
 
 
-class ChildCorrection(BaseModel):
+class ChildCorrection(JsonBody):
     """The fields of a child record a correction may set, whoever sends it: an intake officer,
     or a case worker through casework (intake applies both with these same rules, so a worker
     hears a refusal at once rather than never). A field left out stays as it is; null empties
@@ -176,13 +283,14 @@ class ChildCorrection(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     alias: str | None = Field(default=None, min_length=1, max_length=200)
-    sex: str | None = None
+    # null is refused for these two (see below): the schema does not offer it.
+    sex: SkipJsonSchema[None] | str = None
     date_of_birth: date | None = None
     age_years: int | None = Field(default=None, ge=0, le=17)
     age_range: AgeRange | None = None
     documented: bool | None = None
     school_status: Literal["enrolled", "out_of_school", "never_schooled", "unknown"] | None = None
-    vulnerabilities: list[str] | None = Field(default=None, max_length=20)
+    vulnerabilities: SkipJsonSchema[None] | Annotated[list[str], Field(max_length=20)] = None
     whereabouts: str | None = Field(default=None, max_length=500)
 
     # Validators do not run on defaults, so a None seen here was sent as null.

@@ -26,6 +26,7 @@ from shared.command_http import command_key, new_aggregate_id, seen, tag
 from shared.commands import Outcome
 from shared.envelope import Actor
 from shared.service import Runtime
+from shared.validation import JsonBody
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -34,7 +35,7 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Body(BaseModel):
+class Body(JsonBody):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from contracts.casework import IdentifiedChild, RequestedConsent
 from contracts.referral import SHAREABLE, Shareable
@@ -16,6 +16,7 @@ from shared.i18n import LocalisedValueError, Message
 from shared.validation import (
     ChildCorrection,
     ChildDescription,
+    JsonBody,
     check_commune,
     check_concerns,
     check_consent,
@@ -30,7 +31,7 @@ Short = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class Body(BaseModel):
+class Body(JsonBody):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -49,7 +49,7 @@ from shared.loops import raise_if_cancelling
 from shared.pagination import fetch_page
 from shared.reference import codes
 from shared.service import Runtime
-from shared.validation import check_commune
+from shared.validation import QueryMoment, check_commune
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -279,8 +279,8 @@ async def list_reports(
     overdue: bool | None = None,
     commune: str | None = Query(default=None, max_length=100),
     concern: str | None = Query(default=None, max_length=100),
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: QueryMoment | None = None,
+    received_to: QueryMoment | None = None,
     page: int = Query(default=1, ge=1, le=100_000),
     page_size: int = Query(default=50, ge=1, le=200),
 ) -> ReportPageOut:

@@ -14,6 +14,7 @@ from shared.validation import (
     ONE_AGE,
     AgeRange,
     ChildDescription,
+    JsonBody,
     check_channel,
     check_commune,
     check_concerns,
@@ -26,7 +27,7 @@ TEXT_MAX = 2_000
 SCHOOL_STATUSES = ("enrolled", "out_of_school", "never_schooled", "unknown")
 
 
-class Strict(BaseModel):
+class Strict(JsonBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

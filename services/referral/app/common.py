@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.referral.read.queries import unit_row
 from shared.http import ApiError
 from shared.i18n import Message
+from shared.validation import JsonBody
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class Body(BaseModel):
+class Body(JsonBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

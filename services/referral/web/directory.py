@@ -34,6 +34,7 @@ from services.referral.web.permissions import permissions
 from shared.auth import Principal, Role
 from shared.command_http import actor_of, command_key, seen, tag
 from shared.commands import Expect
+from shared.http import ApiError
 from shared.i18n import LocalisedValueError, Message
 from shared.pagination import fetch_page
 from shared.reference import check_code, codes, locations
@@ -51,6 +52,15 @@ def _commune(value: str | None) -> str | None:
             Message(en=f"Unknown location '{value}'.", fr=f"Lieu inconnu « {value} ».")
         )
     return value
+
+
+def invalid_filter(field: str) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_filter",
+        Message(en="Unknown value for this filter.", fr="Valeur inconnue pour ce filtre."),
+        field=field,
+    )
 
 
 class AgencyBody(Body):
@@ -321,6 +331,11 @@ async def list_units(
 ) -> UnitPageOut:
     engine = runtime_of(request).engine
     assert engine is not None
+    # A filter on a closed list names one of its codes (GET /reference/...).
+    if commune and commune not in locations().areas:
+        raise invalid_filter("commune")
+    if service_kind and service_kind not in codes().service_kinds:
+        raise invalid_filter("service_kind")
     query = units_with_capacity()
     if agency_id:
         query = query.where(units.c.agency_id == agency_id)

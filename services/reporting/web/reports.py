@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from contracts.reporting import ReportItem, StatisticalReportDefined
@@ -38,6 +38,7 @@ from services.reporting.web.answers import (
     RevisionOut,
 )
 from services.reporting.web.http import (
+    FORMATS,
     answer_format,
     caller_language,
     csv_response,
@@ -52,6 +53,7 @@ from shared.commands import Expect
 from shared.http import ApiError
 from shared.i18n import Language, LocalisedValueError, Message
 from shared.service import Runtime
+from shared.validation import JsonBody
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
@@ -62,7 +64,7 @@ NOT_PUBLISHED = Message(
 )
 
 
-class DefineReport(BaseModel):
+class DefineReport(JsonBody):
     model_config = ConfigDict(extra="forbid")
 
     title_en: str = Field(min_length=1, max_length=300)
@@ -267,6 +269,11 @@ PeriodKey = Annotated[str, Path(min_length=4, max_length=10)]
     "/reports/{definition_id}/{period}",
     response_model=PublishedReportOut,
     responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+    openapi_extra={
+        "parameters": [
+            {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(FORMATS)}}
+        ]
+    },
 )
 async def published_report(
     request: Request,

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,6 +44,7 @@ from shared.eventstore import ConcurrencyConflict
 from shared.http import ApiError
 from shared.i18n import LocalisedValueError, Message
 from shared.service import Runtime
+from shared.validation import JsonBody
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
@@ -54,7 +55,7 @@ KINDS = {
 }
 
 
-class RetireReport(BaseModel):
+class RetireReport(JsonBody):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=1000, description="Why the report ends")

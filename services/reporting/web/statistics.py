@@ -5,7 +5,7 @@ indicator's answer as JSON, CSV or a page with charts. Periodic reports are in
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -30,6 +30,7 @@ from services.reporting.domain.query import MAX_CELLS, TooManyCells
 from services.reporting.web import render
 from services.reporting.web.answers import CatalogueOut, IndicatorAnswerOut, SuppressionOut
 from services.reporting.web.http import (
+    FORMATS,
     answer_format,
     caller_language,
     csv_response,
@@ -73,6 +74,43 @@ async def catalogue(
 # -- indicators -------------------------------------------------------------------------------
 
 
+def _query_parameters() -> list[dict[str, Any]]:
+    """What an indicator question reads from its query string (the route reads it itself, as
+    the filters depend on the indicator): declared so that a client knows, and so that
+    anything else is refused (422) rather than guessed."""
+    day = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    dimensions = sorted(code for code in DIMENSIONS if code != "outcome")
+    params: list[dict[str, Any]] = [
+        {"name": "from", "in": "query", "description": "First day, included", "schema": day},
+        {"name": "to", "in": "query", "description": "Last day, included", "schema": day},
+        {"name": "period", "in": "query", "schema": {"type": "string", "enum": list(PERIOD_KINDS)}},
+        {
+            "name": "by",
+            "in": "query",
+            "description": "Up to three breakdowns (repeated or comma-separated)",
+            "schema": {"type": "array", "items": {"type": "string", "enum": dimensions}},
+            "style": "form",
+            "explode": True,
+        },
+        {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(FORMATS)}},
+    ]
+    for code in dimensions:
+        if code in RESERVED:
+            continue
+        params.append(
+            {
+                "name": code,
+                "in": "query",
+                "description": f"Only these {code} codes (repeated or comma-separated); the "
+                "indicator must allow the filter",
+                "schema": {"type": "array", "items": {"type": "string", "maxLength": 200}},
+                "style": "form",
+                "explode": True,
+            }
+        )
+    return params
+
+
 @indicator_router.get(
     "/{indicator}",
     response_model=IndicatorAnswerOut,
@@ -85,6 +123,7 @@ async def catalogue(
             }
         }
     },
+    openapi_extra={"parameters": _query_parameters()},
 )
 async def indicator_answer(
     request: Request,
