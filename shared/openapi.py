@@ -336,6 +336,10 @@ def make_truthful(doc: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             _add(responses, "504")
         if guard is not None or operation.get("parameters") or "requestBody" in operation:
             _add(responses, "422")
+        # An error a route declares itself (a 404 without an id in the path) has the one body.
+        for status, answer in responses.items():
+            if status[0] in "45" and "content" not in answer:
+                answer["content"] = {"application/json": {"schema": ERROR_REF}}
         if reached & TAGS_ETAG:
             for status, answer in responses.items():
                 if status.startswith("2") and status != "202":

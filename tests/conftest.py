@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,15 @@ TEST_CONTEXTS = (*OPERATED, "lab")
 TIERS = ("domain", "app", "connected", "system")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist adds its group to the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # schemathesis names every operation's item after the test alone; xdist keys its schedule
+    # by node id and would run one operation per service. The item's name holds the operation.
+    # (``_nodeid`` is what xdist itself rewrites; pytest is kept below 9.1, which ignores it.)
+    ids = Counter(item.nodeid for item in items)
+    for item in items:
+        if ids[item.nodeid] > 1 and not item.nodeid.endswith("]"):
+            item._nodeid = f"{item.nodeid.rpartition('::')[0]}::{item.name}"
     wrong = []
     for item in items:
         tiers = {m.name for m in item.iter_markers() if m.name in TIERS}

@@ -82,7 +82,7 @@ def _view(row: Any) -> ComplaintOut:
     return ComplaintOut(**{**document, "status": row.status, "version": row.version})
 
 
-@router.post("/tracking")
+@router.post("/tracking", responses={404: {"description": "No complaint has this tracking code"}})
 async def track_complaint(
     body: ComplaintTrackingIn,
     request: Request,
