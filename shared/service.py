@@ -49,6 +49,7 @@ from shared.projection_schema import prepare
 from shared.rebuild import Rebuilder
 from shared.request_guard import RequestGuard
 from shared.request_ledger import close_ledger, open_ledger
+from shared.shedding import CommandShedding
 from shared.signing import SigningKey
 from shared.streams import CONTEXTS, StreamMisconfigured, check_streams, describe, stream_name
 from shared.telemetry import firing, metrics
@@ -376,6 +377,9 @@ def create_app(
             close_ledger(token)
 
     instrument(app)
+    # Overload is shed before any route, token check or append (decision 0026); outside it,
+    # the metrics still count the 503s.
+    app.add_middleware(CommandShedding, limit=settings.commands_in_flight_for(spec.name))
     app.add_middleware(prom.HttpMetrics)
     # Added last, so outermost: the request's chain is in place before anything else runs.
     app.add_middleware(CommandChains)
