@@ -254,7 +254,7 @@ async def _measure(n: int, nats_url: str, db_url: str, nats_version: str) -> dic
     }
 
 
-SCENARIOS = ("backbone", "matching")
+SCENARIOS = ("backbone", "matching", "intake-http")
 
 
 def run_bench(
@@ -262,12 +262,22 @@ def run_bench(
     scenario: str = "backbone",
     events: int = 100_000,
     children: int = 100_000,
+    rate: float = 20.0,
+    duration_s: float = 10.0,
     data_dir: Path,
     json_output: bool,
 ) -> int:
-    """One scenario: ``backbone`` (append and replay beside the raw limits) or ``matching``
-    (the duplicate matcher's quality, learning and cost at ``children`` records)."""
+    """One scenario: ``backbone`` (append and replay beside the raw limits), ``matching``
+    (the duplicate matcher's quality, learning and cost at ``children`` records) or
+    ``intake-http`` (report registrations at ``rate`` a second for ``duration_s`` through a
+    whole system it starts)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    if scenario == "intake-http":
+        from relais.bench_intake import run_intake_http
+
+        return run_intake_http(
+            rate=rate, duration_s=duration_s, data_dir=data_dir, json_output=json_output
+        )
     if scenario == "matching":
         from relais.bench_matching import run_matching
 
