@@ -338,6 +338,8 @@ def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_outp
         token = LocalIssuer.load(system.data_dir / "keys").mint(
             user=USER, agency=AGENCY, roles=[ROLE]
         )
+        # Other work on the machine changes every figure: the run says how busy it was.
+        load_before = os.getloadavg()[0]
         pids = system.pids()
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         err.log(f"intake-http: {rate:g}/s for {duration_s:g} s, open-loop")
@@ -346,6 +348,7 @@ def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_outp
             name: round((cpu_seconds(pid) - cpu_before[name]) / result["elapsed_s"], 2)
             for name, pid in pids.items()
         }
+        load_after = os.getloadavg()[0]
         log_check = asyncio.run(check_log(system, result.pop("stored_keys")))
     finally:
         system.stop()
@@ -357,6 +360,7 @@ def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_outp
         "log": log_check,
         "cpu_cores_used": cpu,
         "cores": os.cpu_count(),
+        "load_average_1m": {"before": round(load_before, 2), "after": round(load_after, 2)},
     }
     write_results(report)
     print(json.dumps(report) if json_output else json.dumps(report, indent=2))
