@@ -59,12 +59,20 @@ def bench(
         typer.Option(
             "--scenario",
             help="backbone: append and replay beside the raw limits; matching: the duplicate "
-            "matcher's precision and recall, learning, and cost at --children records.",
+            "matcher's precision and recall, learning, and cost at --children records; "
+            "intake-http: report registrations at --rate a second for --duration seconds "
+            "through relais up.",
         ),
     ] = "backbone",
     children: Annotated[
         int, typer.Option("--children", min=1000, help="Registry size (matching).")
     ] = 100_000,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.1, help="Registrations a second (intake-http).")
+    ] = 20.0,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Seconds of sending (intake-http).")
+    ] = 10.0,
     data_dir: BenchDir = Path(".relais-bench"),
 ) -> None:
     """Measure one scenario on servers of its own; figures are written to bench/results."""
@@ -78,6 +86,8 @@ def bench(
             scenario=scenario,
             events=events,
             children=children,
+            rate=rate,
+            duration_s=duration,
             data_dir=data_dir,
             json_output=json_output,
         )

@@ -193,13 +193,19 @@ class Commands:
         event the command answers), then the ambient chain (the HTTP request's, a
         reaction's: ``shared.causation``), then the aggregate's own chain."""
         for attempt in range(self.attempts if retry else 1):
-            loaded = await self.load(kind, aggregate_id)
-            if not loaded.exists and expect.kind != "new":
-                # Another site's aggregate: carried to its owner or refused, never applied
-                # here (shared/ownership.py).
-                owner = await owner_of(self.store, loaded.aggregate)
-                if owner is not None:
-                    raise OwnedElsewhere(owner)
+            if expect.kind == "new":
+                # Nothing to read (decision 0026): a new aggregate is decided on its initial
+                # state, and the log refuses the append if the aggregate has any event (a
+                # retry's identical events are recognised as duplicates first).
+                loaded = Loaded(self.aggregate(kind, aggregate_id), [], kind.initial)
+            else:
+                loaded = await self.load(kind, aggregate_id)
+                if not loaded.exists:
+                    # Another site's aggregate: carried to its owner or refused, never
+                    # applied here (shared/ownership.py).
+                    owner = await owner_of(self.store, loaded.aggregate)
+                    if owner is not None:
+                        raise OwnedElsewhere(owner)
             if expect.kind in ("seen", "current") and not (
                 loaded.exists and (visible is None or visible(loaded.state))
             ):
@@ -207,6 +213,8 @@ class Commands:
             state, after = self._decided_on(loaded, expect, kind)
             events = list(decide(state))
             if not events:
+                if expect.kind == "new":  # nothing to do: answer with what the log holds
+                    loaded = await self.load(kind, aggregate_id)
                 return Outcome(loaded.aggregate, loaded.state, loaded.version)
             causing = cause(loaded, events) if cause is not None else None
             try:

@@ -27,6 +27,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "reporting": 8004,
     PORTAL: 8000,
 }
+# Commands one service process runs at once (shared/shedding.py; decision 0026).
+COMMANDS_IN_FLIGHT = 24
 
 
 class Settings(BaseSettings):
@@ -94,6 +96,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body a route accepts"
     )
+    # Overload is shed early (shared/shedding.py): at most this many commands (writes) run
+    # at once in one process of the service; the excess is answered 503 at once.
+    intake_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
+    referral_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
+    casework_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
+    reporting_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
     operator_nats_user: str = Field(
         default="",
         description="NATS user that creates the streams (relais up / relais streams apply "
@@ -306,6 +314,11 @@ class Settings(BaseSettings):
 
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def commands_in_flight_for(self, service: str) -> int:
+        """``RELAIS_<SERVICE>_COMMANDS_IN_FLIGHT``: how many commands one process of
+        ``service`` runs at once before it sheds the excess."""
+        return int(getattr(self, f"{service}_commands_in_flight", COMMANDS_IN_FLIGHT))
 
     def local_host(self) -> str:
         """The address to reach a process listening on ``host`` from this machine."""

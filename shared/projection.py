@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
-from sqlalchemy import MetaData, insert, select, text, update
+from sqlalchemy import MetaData, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("relais.projection")
 
 Handler = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
+# A handler of consecutive events at once (decision 0027): same effect as applying each in
+# order, with statements built once and rows written together (executemany, multi-row).
+BatchHandler = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[None]]
 
 
 @dataclass
@@ -53,10 +56,16 @@ class Projection:
     # Per context, the handler of every event type without its own: for read models that
     # index whatever happens (audit, feeds), including types registered after start-up.
     any_event: dict[str, Handler] = field(default_factory=dict)
+    # Batch handlers (decision 0027), by event type and, for every type of a context, by
+    # context: a run of consecutive events with the same batch handler is applied in one call.
+    batch_handlers: dict[tuple[str, str], BatchHandler] = field(default_factory=dict)
+    any_event_batch: dict[str, BatchHandler] = field(default_factory=dict)
 
     def on(self, context: str, event_name: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
-            known = self.handlers.get((context, event_name))
+            known = self.handlers.get((context, event_name)) or self.batch_handlers.get(
+                (context, event_name)
+            )
             if known is not None and known.__qualname__ != fn.__qualname__:
                 # One handler per event type: a second would silently replace the first.
                 raise ValueError(f"{self.name}: {context}.{event_name} already has a handler")
@@ -64,6 +73,43 @@ class Projection:
             return fn
 
         return wrap
+
+    def on_batch(self, context: str, *event_names: str) -> Callable[[BatchHandler], BatchHandler]:
+        """Register ``fn(conn, events)`` for these event types (every type of the context if
+        none is named). The projector hands it each run of consecutive events it handles, in
+        stream order, inside the batch's transaction; it must have the effect of applying
+        them one by one. A run that fails is applied again one event at a time (each in a
+        savepoint), so a poison event still goes alone to the dead letters."""
+
+        def wrap(fn: BatchHandler) -> BatchHandler:
+            if not event_names:
+                self.any_event_batch[context] = fn
+                return fn
+            for name in event_names:
+                known = self.handlers.get((context, name)) or self.batch_handlers.get(
+                    (context, name)
+                )
+                if known is not None and known.__qualname__ != fn.__qualname__:
+                    raise ValueError(f"{self.name}: {context}.{name} already has a handler")
+                self.batch_handlers[(context, name)] = fn
+            return fn
+
+        return wrap
+
+    def batch_handler_for(self, context: str, event_name: str) -> BatchHandler | None:
+        """The batch handler of this type, unless a per-event handler is more specific."""
+        if (context, event_name) in self.handlers:
+            return None
+        found = self.batch_handlers.get((context, event_name))
+        if found is not None or context in self.any_event:
+            return found
+        return self.any_event_batch.get(context)
+
+    def handles(self, context: str, event_name: str) -> bool:
+        return (
+            self.handler_for(context, event_name) is not None
+            or self.batch_handler_for(context, event_name) is not None
+        )
 
     def on_any(self, context: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
@@ -77,7 +123,12 @@ class Projection:
 
     @property
     def contexts(self) -> list[str]:
-        return sorted({context for context, _ in self.handlers} | set(self.any_event))
+        return sorted(
+            {context for context, _ in self.handlers}
+            | set(self.any_event)
+            | {context for context, _ in self.batch_handlers}
+            | set(self.any_event_batch)
+        )
 
     @property
     def consumer_name(self) -> str:
@@ -124,6 +175,19 @@ class _Transient(Exception):
 # The database or NATS went away while applying: an outage, never a reason to set an event
 # aside (a handler that publishes, like the public feed, meets NATS's).
 _TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
+
+
+# The statements of every batch, built once (decision 0026: building them per batch cost more
+# than running them).
+_THIS_CHECKPOINT = (checkpoints.c.projector == bindparam("p")) & (
+    checkpoints.c.stream == bindparam("s")
+)
+_LOCK = select(checkpoints.c.last_seq).where(_THIS_CHECKPOINT).with_for_update()
+_ADVANCE = (
+    update(checkpoints)
+    .where(_THIS_CHECKPOINT)
+    .values(last_seq=bindparam("new_seq"), updated_at=text("now()"))
+)
 
 
 class StreamProjector:
@@ -314,20 +378,36 @@ class StreamProjector:
             async with conn.begin():
                 checkpoint = await self._lock_checkpoint(conn)
                 last = checkpoint
+                # Consecutive events of one batch handler, applied together (decision 0027);
+                # ``isolate`` (after a failure) applies every event alone in a savepoint.
+                run: list[RecordedEvent] = []
+                run_handler: BatchHandler | None = None
                 for msg in msgs:
                     seq = msg.seq
                     if seq <= last:
                         continue  # already applied: redelivery after a crash
-                    await self._apply_one(conn, msg, seq, isolate=isolate)
+                    event = await self._decoded(conn, msg, seq)
                     last = seq
                     applied += 1
+                    if event is None:
+                        continue
+                    context, name = event.event.context, event.event.name
+                    batch = self.projection.batch_handler_for(context, name)
+                    if batch is not None and not isolate:
+                        if run and batch is not run_handler:
+                            await self._apply_run(conn, run_handler, run)
+                            run = []
+                        run_handler = batch
+                        run.append(event)
+                        continue
+                    if run:
+                        await self._apply_run(conn, run_handler, run)
+                        run = []
+                    await self._apply_one(conn, msg, event, batch, isolate=isolate)
+                if run:
+                    await self._apply_run(conn, run_handler, run)
                 if last > checkpoint:
-                    await conn.execute(
-                        update(checkpoints)
-                        .where(checkpoints.c.projector == self.projection.name)
-                        .where(checkpoints.c.stream == self.stream)
-                        .values(last_seq=last, updated_at=text("now()"))
-                    )
+                    await conn.execute(_ADVANCE, {**self._key, "new_seq": last})
         except DBAPIError as exc:
             if exc.connection_invalidated or isinstance(exc, _TRANSIENT):
                 raise _Transient(type(exc).__name__) from exc
@@ -335,34 +415,80 @@ class StreamProjector:
         self.checkpoint = max(self.checkpoint, last)
         return applied
 
-    async def _apply_one(
-        self, conn: AsyncConnection, msg: Stored, seq: int, *, isolate: bool
-    ) -> None:
+    async def _decoded(self, conn: AsyncConnection, msg: Stored, seq: int) -> RecordedEvent | None:
+        """The event to apply, or None: not this read model's business, or a poison event
+        (set aside in the dead letters)."""
         subject = msg.subject
         named = subject_event(subject)
-        if named is not None and self.projection.handler_for(*named) is None:
+        if named is not None and not self.projection.handles(*named):
             # Not this read model's business: not even decoded. Replays skip most of a stream
             # cheaply, and an event type this version does not know yet (a newer service's)
             # is no dead letter for a projection that would ignore it anyway.
-            return
+            return None
         try:
             event = decode(
                 msg.data, stream=self.stream, seq=seq, subject=subject, reg=self.registry
             )
         except PoisonEvent as exc:
             await self._dead_letter(conn, msg, seq, str(exc))
-            return
+            return None
         if named is not None and named != (event.event.context, event.event.name):
             await self._dead_letter(conn, msg, seq, "the subject names another event type")
-            return
+            return None
+        if not self.projection.handles(event.event.context, event.event.name):
+            return None
+        return event
+
+    async def _apply_run(
+        self, conn: AsyncConnection, handler: BatchHandler | None, run: list[RecordedEvent]
+    ) -> None:
+        assert handler is not None
+        links = [
+            trace.Link(ctx)
+            for e in run
+            if "traceparent" in e.envelope
+            and (
+                ctx := trace.get_current_span(
+                    propagate.extract({"traceparent": str(e.envelope["traceparent"])})
+                ).get_span_context()
+            ).is_valid
+        ]
+        with tracer.start_as_current_span(
+            f"project {len(run)} events",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "relais.projector": self.label,
+                "relais.stream.seq": run[0].seq,
+                "relais.stream.last_seq": run[-1].seq,
+            },
+        ):
+            await handler(conn, run)
+
+    async def _apply_one(
+        self,
+        conn: AsyncConnection,
+        msg: Stored,
+        event: RecordedEvent,
+        batch: BatchHandler | None,
+        *,
+        isolate: bool,
+    ) -> None:
+        seq = event.seq
         handler = self.projection.handler_for(event.event.context, event.event.name)
-        if handler is None:
-            return
         carrier = (
             {"traceparent": str(event.envelope["traceparent"])}
             if ("traceparent" in event.envelope)
             else {}
         )
+
+        async def apply() -> None:
+            if batch is not None:
+                await batch(conn, [event])
+            else:
+                assert handler is not None
+                await handler(conn, event)
+
         with tracer.start_as_current_span(
             f"project {event.event.name}",
             context=propagate.extract(carrier),
@@ -374,11 +500,11 @@ class StreamProjector:
             },
         ):
             if not isolate:
-                await handler(conn, event)
+                await apply()
                 return
             try:
                 async with conn.begin_nested():
-                    await handler(conn, event)
+                    await apply()
             except _TRANSIENT:
                 raise
             except DBAPIError as exc:
@@ -405,15 +531,12 @@ class StreamProjector:
         self.dead_letter_count += 1
         metrics.dead_letters.add(1, {"projector": self.label})
 
+    @property
+    def _key(self) -> dict[str, str]:
+        return {"p": self.projection.name, "s": self.stream}
+
     async def _lock_checkpoint(self, conn: AsyncConnection) -> int:
-        row = (
-            await conn.execute(
-                select(checkpoints.c.last_seq)
-                .where(checkpoints.c.projector == self.projection.name)
-                .where(checkpoints.c.stream == self.stream)
-                .with_for_update()
-            )
-        ).scalar()
+        row = (await conn.execute(_LOCK, self._key)).scalar()
         if row is None:
             await conn.execute(
                 insert(checkpoints).values(

@@ -44,14 +44,14 @@ from shared.keys import publish_signing_key
 from shared.loops import repeat
 from shared.metrics_state import service_state
 from shared.nats_store import NatsEventStore
-from shared.outages import answer_failure
+from shared.outages import HonestAnswers
 from shared.process import Clock, Process, utc_now
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
 from shared.rebuild import Rebuilder
 from shared.reference_api import router as reference_router
 from shared.request_guard import RequestGuard
-from shared.request_ledger import close_ledger, open_ledger
+from shared.shedding import CommandShedding
 from shared.signing import SigningKey
 from shared.streams import CONTEXTS, StreamMisconfigured, check_streams, describe, stream_name
 from shared.telemetry import firing, metrics
@@ -373,21 +373,16 @@ def create_app(
         RequestGuard, max_body_bytes=settings.max_body_bytes, route_limits=spec.body_limits
     )
 
-    @app.middleware("http")
-    async def honest_answers(request: Request, call_next: Any) -> Any:
-        # What the request stored is noted in its ledger; whatever fails afterwards, the
-        # answer says what happened (202 stored, 503 not stored, never a 500 for a stored
-        # request). Inside the tracing middleware (added after this one), so an exception's
-        # text (which may quote a child's data) is never recorded on a span.
-        ledger, token = open_ledger()
-        try:
-            return await call_next(request)
-        except Exception as exc:
-            return answer_failure(request, exc, ledger)
-        finally:
-            close_ledger(token)
+    # What the request stored is noted in its ledger; whatever fails afterwards, the answer
+    # says what happened (shared/outages.py). Inside the tracing middleware (added after
+    # this one), so an exception's text (which may quote a child's data) is never recorded
+    # on a span.
+    app.add_middleware(HonestAnswers)
 
     instrument(app)
+    # Overload is shed before any route, token check or append (decision 0026); outside it,
+    # the metrics still count the 503s.
+    app.add_middleware(CommandShedding, limit=settings.commands_in_flight_for(spec.name))
     app.add_middleware(prom.HttpMetrics)
     # Added last, so outermost: the request's chain is in place before anything else runs.
     app.add_middleware(CommandChains)

@@ -83,3 +83,35 @@ def test_bench_matching_json(tmp_path: Path) -> None:
     # A table of 1,000 rows is read whole by the planner; the index shows at 100,000.
     assert cost["children"] == 1000 and isinstance(cost["index_used"], bool)
     assert _positive(cost["ms_per_registration"]["p50"]) and cost["candidates"]["max"] <= 200
+
+
+def test_bench_intake_http_json(tmp_path: Path) -> None:
+    """A few registrations through a whole system the bench starts: every one answered,
+    counted, and found once in the log."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env["RELAIS_BENCH_RESULTS"] = str(tmp_path / "results")
+    command = ["bench", "--scenario", "intake-http", "--json", "--rate", "4", "--duration", "2"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "relais.cli", *command, "--data-dir", str(tmp_path / "data")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["scenario"] == "intake-http" and report["sent"] == 8
+    assert report["statuses"] == {"201": 8}
+    assert report["log"] == {
+        "answered_2xx": 8,
+        "stored_once": 8,
+        "missing": 0,
+        "stored_twice_or_more": 0,
+        "reports_in_log": 8,
+    }
+    latency = report["latency_ms"]
+    assert set(latency) == {"p50", "p90", "p99", "max"}
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    assert report["cpu_cores_used"]["intake"] > 0
+    assert len(list((tmp_path / "results").glob("*.json"))) == 1

@@ -126,6 +126,13 @@ async def test_log_down_answers_503_naming_it_and_nothing_is_stored_later(
     if nats_server is None:
         pytest.skip("an external server is not ours to stop")
     nats_server.stop()
+    # The service has seen the connection go (a publish sent before it notices is settled
+    # another way: settled or, if the log stays away, 504 outcome unknown).
+    runtime = service.app.state.runtime  # type: ignore[attr-defined]
+    for _ in range(100):
+        if not runtime.nc.is_connected:
+            break
+        await asyncio.sleep(0.05)
     answer = await service.post(
         "/counters",
         json={"label": "during"},
@@ -142,7 +149,6 @@ async def test_log_down_answers_503_naming_it_and_nothing_is_stored_later(
     assert health.status_code == 503
     assert "NATS (the event log) is unreachable" in health.json()["problems"]
     nats_server.start()
-    runtime = service.app.state.runtime  # type: ignore[attr-defined]
     for _ in range(100):
         if runtime.nc.is_connected:
             break

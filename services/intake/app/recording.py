@@ -24,7 +24,7 @@ from sqlalchemy import Select, String, any_, cast, func, literal, or_, select, t
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.intake import ChildRecorded, DuplicateSuggested, ReportedChild
+from contracts.intake import ChildRecorded, DuplicateSuggested, ReportedChild, ReportRegistered
 from services.intake.app.aggregates import CHILD
 from services.intake.config import name_knowledge
 from services.intake.domain import (
@@ -109,6 +109,18 @@ async def candidates(
     return [row_profile(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class Reporter:
+    """A report's reporter as its stored event says (``None``: the report names none), the
+    same as the read model's copy of the report document."""
+
+    known: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, report: ReportRegistered) -> Reporter:
+        return cls(report.reporter.model_dump(mode="json") if report.reporter else None)
+
+
 async def _reporter(conn: AsyncConnection, report_id: str | None) -> dict[str, Any] | None:
     if not report_id:
         return None
@@ -141,10 +153,13 @@ async def likely_matches(
     received_at: str,
     report_id: str | None,
     exclude: Iterable[str] = (),
+    reporter: Reporter | None = None,
 ) -> list[DuplicateSuggested]:
     """Known children that look like ``child``, as suggestions: candidates from the index,
     scored with the weights in force. Children of the same report are siblings or
-    companions, never duplicates of each other."""
+    companions, never duplicates of each other. ``reporter``: the report's reporter as the
+    caller holds it (the request that registered it, before its read model shows it);
+    otherwise read from the read model."""
     if child.unidentified or not (child.name or child.alias):
         return []
     assert ports.engine is not None
@@ -154,7 +169,7 @@ async def likely_matches(
             commune=commune,
             received_at=received_at,
             report_id=report_id,
-            reporter=await _reporter(conn, report_id),
+            reporter=(reporter.known if reporter is not None else await _reporter(conn, report_id)),
         )
         weights, _ = await weights_in_force(conn)
         known = await candidates(conn, new, exclude=exclude)
@@ -234,6 +249,7 @@ async def record_child(
     causation_id: str | None,
     writer: str,
     read_your_writes: bool = True,
+    reporter: Reporter | None = None,
 ) -> Recorded:
     """Append ``event`` with its suggested duplicates unless the child already has a record.
     ``read_your_writes``: wait until the read model shows the record, whoever stored it (a
@@ -252,6 +268,7 @@ async def record_child(
             commune=event.commune,
             received_at=event.received_at,
             report_id=event.report_id,
+            reporter=reporter,
         )
         command = RecordChild(event, found)
         try:

@@ -24,8 +24,15 @@ Visible = Callable[[ReportState], bool]
 
 
 async def register(
-    ports: Ports, event: ReportRegistered, *, actor: Actor, key: str | None
+    ports: Ports,
+    event: ReportRegistered,
+    *,
+    actor: Actor,
+    key: str | None,
+    read_your_writes: bool = True,
 ) -> Outcome[ReportState]:
+    """``read_your_writes=False``: answer once stored; the caller settles later (the request
+    that records the children waits once, for the last of its events)."""
     assert ports.commands is not None
     command = RegisterReport(event, ports.clock())
     return await ports.commands.execute(
@@ -35,6 +42,7 @@ async def register(
         expect=Expect.new(),
         actor=actor,
         key=key,
+        read_your_writes=read_your_writes,
     )
 
 

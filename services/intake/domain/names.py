@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -89,6 +89,9 @@ def code(said: str) -> str:
     return jellyfish.metaphone(stem(said)) or stem(said)
 
 
+MEMO_SIZE = 100_000  # remembered name answers per process (a few tens of MB at most)
+
+
 @dataclass(frozen=True)
 class Part:
     """One part of a written name: as written (for explanations) and its folded forms."""
@@ -132,15 +135,32 @@ class NameKnowledge:
     sexes: Mapping[str, frozenset[tuple[int, int]]]  # sound -> (pair, 0 boy / 1 girl)
     distinct: Mapping[str, frozenset[int]]
     joined: frozenset[str]  # multi-word forms, as one sound (mariejose)
+    # What ``parts`` and ``relate`` already answered: both are functions of their arguments
+    # and of this knowledge alone, and a registration compares its names with up to 200
+    # candidates whose names recur (decision 0026). Bounded: emptied when full.
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False, repr=False)
 
     def said(self, form: str) -> str:
         return sound(fold(form, self.letters).replace(" ", ""))
+
+    def _remember(self, key: tuple[object, ...], value: object) -> None:
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = value
 
     def parts(self, text: str | None) -> tuple[Part, ...]:
         """The parts of a written name; two parts that together are a known form (Marie
         Josée) become one."""
         if not text:
             return ()
+        key = ("parts", text)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._parts(text)
+            self._remember(key, found)
+        return found  # type: ignore[return-value]
+
+    def _parts(self, text: str) -> tuple[Part, ...]:
         written = [w for w in re.split(r"[\s\-]+", text.strip()) if fold(w, self.letters)]
         out: list[Part] = []
         i = 0
@@ -161,6 +181,14 @@ class NameKnowledge:
         return Part(written, folded, said, stem(said))
 
     def relate(self, a: Part, b: Part) -> Relation:
+        key = ("relate", a.folded, a.sound, a.stem, b.folded, b.sound, b.stem)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._relate(a, b)
+            self._remember(key, found)
+        return found  # type: ignore[return-value]
+
+    def _relate(self, a: Part, b: Part) -> Relation:
         if a.folded == b.folded:
             return Relation.SAME
         if a.sound == b.sound:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from services.intake.read import (  # noqa: F401  (imported for their handlers)
     child_handlers,
     complaint_handlers,
+    registrations,
     report_handlers,
 )
 from services.intake.read.directory import directory_projection

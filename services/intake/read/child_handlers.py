@@ -79,24 +79,25 @@ async def owe(
     if not records:
         return
     await conn.execute(
-        insert(pending_children)
-        .values(
-            [
-                {
-                    "child_id": r.child_id,
-                    "site": e.aggregate.site,
-                    "source": source,
-                    "request_id": e.id,
-                    "correlation_id": correlation_of(e),
-                    "requested_at": parse_time(e.time),
-                    "event": r.model_dump(mode="json"),
-                    "traceparent": e.envelope.get("traceparent"),
-                }
-                for r in records
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert(pending_children).on_conflict_do_nothing(), owed_rows(e, source, records)
     )
+
+
+def owed_rows(e: RecordedEvent, source: str, records: list[ChildRecorded]) -> list[dict[str, Any]]:
+    """The ``intake_pending_children`` rows of the child records ``e`` makes owed."""
+    return [
+        {
+            "child_id": r.child_id,
+            "site": e.aggregate.site,
+            "source": source,
+            "request_id": e.id,
+            "correlation_id": correlation_of(e),
+            "requested_at": parse_time(e.time),
+            "event": r.model_dump(mode="json"),
+            "traceparent": e.envelope.get("traceparent"),
+        }
+        for r in records
+    ]
 
 
 def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
@@ -119,27 +120,23 @@ def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
     }
 
 
-@projection.on("intake", "ChildRecorded")
-async def _child(conn: AsyncConnection, e: RecordedEvent) -> None:
+def child_row(e: RecordedEvent) -> dict[str, Any]:
+    """The ``intake_children`` row of a ``ChildRecorded`` (applied in batches:
+    :mod:`.registrations`, which also settles the child's pending row)."""
     ev = e.event
     assert isinstance(ev, ChildRecorded)
-    await conn.execute(
-        insert(children)
-        .values(
-            child_id=ev.child_id,
-            report_id=ev.report_id,
-            case_id=ev.case_id,
-            agency=ev.agency,
-            commune=ev.commune,
-            corrections=[],
-            refusals=[],
-            received_at=parse_time(ev.received_at),
-            version=e.seq,
-            **_matchable(ev.details, ev.received_at),
-        )
-        .on_conflict_do_nothing()
-    )
-    await conn.execute(delete(pending_children).where(pending_children.c.child_id == ev.child_id))
+    return {
+        "child_id": ev.child_id,
+        "report_id": ev.report_id,
+        "case_id": ev.case_id,
+        "agency": ev.agency,
+        "commune": ev.commune,
+        "corrections": [],
+        "refusals": [],
+        "received_at": parse_time(ev.received_at),
+        "version": e.seq,
+        **_matchable(ev.details, ev.received_at),
+    }
 
 
 @projection.on("intake", "ChildDetailsCorrected")
@@ -199,25 +196,21 @@ async def _correction_refused(conn: AsyncConnection, e: RecordedEvent) -> None:
     )
 
 
-@projection.on("intake", "DuplicateSuggested")
-async def _suggested(conn: AsyncConnection, e: RecordedEvent) -> None:
+def suggestion_row(e: RecordedEvent) -> dict[str, Any]:
+    """The ``intake_duplicate_suggestions`` row of a ``DuplicateSuggested`` (applied in
+    batches: :mod:`.registrations`, which also sets the child's version)."""
     ev = e.event
     assert isinstance(ev, DuplicateSuggested)
-    await conn.execute(
-        insert(suggestions)
-        .values(
-            child_id=ev.child_id,
-            candidate_id=ev.candidate_id,
-            score=ev.score,
-            reasons=ev.reasons,
-            status="pending",
-            explanation={"en": ev.explanation_en, "fr": ev.explanation_fr},
-            comparison=ev.comparison,
-            weights_id=ev.weights_id,
-        )
-        .on_conflict_do_nothing()
-    )
-    await _child_version(conn, ev.child_id, e.seq)
+    return {
+        "child_id": ev.child_id,
+        "candidate_id": ev.candidate_id,
+        "score": ev.score,
+        "reasons": ev.reasons,
+        "status": "pending",
+        "explanation": {"en": ev.explanation_en, "fr": ev.explanation_fr},
+        "comparison": ev.comparison,
+        "weights_id": ev.weights_id,
+    }
 
 
 async def _child_version(conn: AsyncConnection, child_id: str, seq: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.intake import (
@@ -16,41 +15,34 @@ from contracts.intake import (
     RescreeningOverdue,
     ScreeningOverdue,
 )
-from services.intake.domain import children_of, deadline_for, parse_time, rescreen_deadline
-from services.intake.read.child_handlers import owe
+from services.intake.domain import deadline_for, parse_time, rescreen_deadline
 from services.intake.read.tables import projection, reports
 from shared.recorded import RecordedEvent
 
 
-@projection.on("intake", "ReportRegistered")
-async def _registered(conn: AsyncConnection, e: RecordedEvent) -> None:
+def registered_row(e: RecordedEvent) -> dict[str, Any]:
+    """The ``intake_reports`` row of a ``ReportRegistered`` (applied in batches with its
+    children owed and the records that follow: :mod:`.registrations`)."""
     ev = e.event
     assert isinstance(ev, ReportRegistered)
     received = parse_time(ev.received_at)
-    await conn.execute(
-        insert(reports)
-        .values(
-            report_id=ev.report_id,
-            agency=ev.agency,
-            unit=ev.unit,
-            channel=ev.channel,
-            received_at=received,
-            commune=ev.commune,
-            concerns=ev.concerns,
-            status="received",
-            urgency=ev.urgency,
-            deadline=deadline_for(received, ev.urgency),
-            overdue=False,
-            immediate_danger=ev.immediate_danger,
-            children_count=len(ev.children),
-            document={**ev.model_dump(mode="json"), "registered_at": e.time},
-            version=e.seq,
-        )
-        .on_conflict_do_nothing()
-    )
-    # The children are owed a record from here on, whether or not the request that
-    # registered the report lives long enough to record them.
-    await owe(conn, e, "report", children_of(ev))
+    return {
+        "report_id": ev.report_id,
+        "agency": ev.agency,
+        "unit": ev.unit,
+        "channel": ev.channel,
+        "received_at": received,
+        "commune": ev.commune,
+        "concerns": ev.concerns,
+        "status": "received",
+        "urgency": ev.urgency,
+        "deadline": deadline_for(received, ev.urgency),
+        "overdue": False,
+        "immediate_danger": ev.immediate_danger,
+        "children_count": len(ev.children),
+        "document": {**ev.model_dump(mode="json"), "registered_at": e.time},
+        "version": e.seq,
+    }
 
 
 async def _document(conn: AsyncConnection, report_id: str) -> dict[str, Any]:

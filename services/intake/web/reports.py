@@ -105,13 +105,22 @@ async def register_report(
         immediate_danger=body.immediate_danger,
         urgency=default_urgency(body.urgency, body.immediate_danger),
     )
-    outcome = await report_commands.register(rt, event, actor=actor_of(principal), key=key)
+    # Read-your-writes is waited for once, after the children's records (later in the same
+    # stream, so their wait covers the report's): one projector round instead of two.
+    outcome = await report_commands.register(
+        rt, event, actor=actor_of(principal), key=key, read_your_writes=False
+    )
     registered = outcome.events[0]
     stored = registered.event
     assert isinstance(stored, ReportRegistered)
     # From here the children are owed their records: recorded now to answer with suggested
     # duplicates, or by the child-recorder inbox if this request dies first.
-    children = [await _record(rt, principal, child, registered.id) for child in children_of(stored)]
+    reporter = recording.Reporter.of(stored)  # its read model may not show the report yet
+    children = [
+        await _record(rt, principal, child, registered.id, reporter)
+        for child in children_of(stored)
+    ]
+    await rt.settle(outcome.aggregate.stream, outcome.version)
     tag(response, outcome.version)
     return ReportCreatedOut(
         report_id=report_id,
@@ -123,11 +132,20 @@ async def register_report(
 
 
 async def _record(
-    rt: Runtime, principal: Principal, child: ChildRecorded, cause: str
+    rt: Runtime,
+    principal: Principal,
+    child: ChildRecorded,
+    cause: str,
+    reporter: recording.Reporter,
 ) -> ChildRecordedOut:
     try:
         done = await recording.record_child(
-            rt, child, actor=actor_of(principal), causation_id=cause, writer="request"
+            rt,
+            child,
+            actor=actor_of(principal),
+            causation_id=cause,
+            writer="request",
+            reporter=reporter,
         )
     except Exception as exc:
         # The report is stored: answering 500 would invite a second report. The inbox writes

@@ -8,6 +8,7 @@ is indexed the day it is deployed, with no change here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -100,40 +101,42 @@ access_table = Table(
 # -- the event index ------------------------------------------------------------------------
 
 
-async def index_event(conn: AsyncConnection, recorded: RecordedEvent) -> None:
-    indexed = index_envelope(
-        recorded.position.stream,
-        recorded.seq,
-        recorded.subject,
-        recorded.envelope,
-        decoded=recorded.event,
-    )
-    # Insert-or-ignore: the checkpoint already makes this exactly-once; this also keeps a
-    # hand-replayed dead letter from failing on a row that is there.
-    await conn.execute(insert(events_table).values(**_event_row(indexed)).on_conflict_do_nothing())
-    if indexed.links:
-        await conn.execute(
-            insert(links_table)
-            .values(
-                [
-                    {
-                        "kind": link.kind,
-                        "ref_id": link.id,
-                        "stream": indexed.stream,
-                        "seq": indexed.seq,
-                    }
-                    for link in sorted(indexed.links)
-                ]
-            )
-            .on_conflict_do_nothing()
+# Built once (decision 0026); insert-or-ignore: the checkpoint already makes this
+# exactly-once; this also keeps a hand-replayed dead letter from failing on a row that is
+# there.
+_insert_events = insert(events_table).on_conflict_do_nothing()
+_insert_links = insert(links_table).on_conflict_do_nothing()
+
+
+async def index_events(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> None:
+    """A run of consecutive events (decision 0027): their rows, then their links, each in
+    one executemany (rows of different events never collide, so the order within a run does
+    not change the result)."""
+    indexed = [
+        index_envelope(
+            recorded.position.stream,
+            recorded.seq,
+            recorded.subject,
+            recorded.envelope,
+            decoded=recorded.event,
         )
+        for recorded in run
+    ]
+    await conn.execute(_insert_events, [_event_row(e) for e in indexed])
+    links = [
+        {"kind": link.kind, "ref_id": link.id, "stream": e.stream, "seq": e.seq}
+        for e in indexed
+        for link in sorted(e.links)
+    ]
+    if links:
+        await conn.execute(_insert_links, links)
 
 
 def index_projection() -> Projection:
     # v2: a suggested duplicate's candidate is a link (a child record the history shows).
     projection = Projection(name=INDEX_NAME, version=2, metadata=metadata)
     for context in INDEXED_CONTEXTS:
-        projection.on_any(context)(index_event)
+        projection.on_batch(context)(index_events)
     return projection
 
 
@@ -162,31 +165,35 @@ def _event_row(e: IndexedEvent) -> dict[str, Any]:
 access_projection = Projection(name=ACCESS_NAME, version=2, metadata=access_metadata)
 
 
-@access_projection.on("audit", "RecordAccessed")
-async def record_access(conn: AsyncConnection, recorded: RecordedEvent) -> None:
+_insert_access = insert(access_table).on_conflict_do_nothing()
+
+
+@access_projection.on_batch("audit", "RecordAccessed")
+async def record_accesses(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> None:
+    """A run of access records in one executemany (decision 0027)."""
+    await conn.execute(_insert_access, [_access_row(recorded) for recorded in run])
+
+
+def _access_row(recorded: RecordedEvent) -> dict[str, Any]:
     data = recorded.event.model_dump(mode="json")  # upcast: every version has an outcome
     try:
         read_at = parse_instant(str(data["at"]))
     except ValueError:  # the access happened; when exactly is second to that fact
         read_at = parse_instant(recorded.time)
-    await conn.execute(
-        insert(access_table)
-        .values(
-            stream=recorded.position.stream,
-            seq=recorded.seq,
-            event_id=recorded.id,
-            user_id=str(data["user"]),
-            agency=str(data["agency"]),
-            role=str(data["role"]),
-            service=str(data["service"]),
-            record_type=str(data["record_type"]),
-            record_id=str(data["record_id"]),
-            purpose=data.get("purpose"),
-            read_at=read_at,
-            outcome=str(data.get("outcome") or "read"),
-        )
-        .on_conflict_do_nothing()
-    )
+    return {
+        "stream": recorded.position.stream,
+        "seq": recorded.seq,
+        "event_id": recorded.id,
+        "user_id": str(data["user"]),
+        "agency": str(data["agency"]),
+        "role": str(data["role"]),
+        "service": str(data["service"]),
+        "record_type": str(data["record_type"]),
+        "record_id": str(data["record_id"]),
+        "purpose": data.get("purpose"),
+        "read_at": read_at,
+        "outcome": str(data.get("outcome") or "read"),
+    }
 
 
 # -- reading the index ----------------------------------------------------------------------

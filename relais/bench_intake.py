@@ -1,0 +1,370 @@
+"""``relais bench --scenario intake-http``: real report registrations, sent open-loop at a
+given rate through a whole system that the bench starts itself (``relais up`` on the
+embedded default, in a directory of its own), and what came back: latency percentiles,
+status counts, whether every 2xx registration is in the log exactly once, and the CPU each
+process used.
+
+Open-loop: the n-th registration leaves at ``n / rate`` seconds whatever the earlier ones
+are doing, as people calling a hotline do; a closed loop (send, wait, send) would hide a
+queue by slowing down with it. Each registration names one child with a name of its own (a
+given name, a second name and a family name from short lists), in one of eight communes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+from relais.bench_results import err, write_results
+from relais.embedded import free_port
+from shared.auth import LocalIssuer
+from shared.command_http import new_aggregate_id, scoped_key
+from shared.config import PROCESSES
+from shared.nats_accounts import ADMIN
+from shared.reading import iter_stored
+
+USER, AGENCY, ROLE = "bench-operator", "ocpm", "intake_officer"
+COMMUNES = (
+    "bj-littoral-cotonou",
+    "bj-oueme-porto-novo",
+    "bj-borgou-parakou",
+    "bj-atlantique-abomey-calavi",
+    "bj-donga-djougou",
+    "bj-alibori-kandi",
+    "bj-mono-lokossa",
+    "bj-atacora-natitingou",
+)
+GIVEN = [
+    "Afiavi",
+    "Akossiwa",
+    "Amivi",
+    "Ayaba",
+    "Chabi",
+    "Dossou",
+    "Efua",
+    "Femi",
+    "Gbenga",
+    "Hounsou",
+    "Ibukun",
+    "Kafui",
+    "Kayode",
+    "Kossiwa",
+    "Lamidi",
+    "Mariam",
+    "Nafissatou",
+    "Nouhoum",
+    "Orou",
+    "Rachida",
+    "Sabi",
+    "Sessi",
+    "Tanimoun",
+    "Yaovi",
+    "Zoulfa",
+]
+SECOND = [
+    "Adjoa",
+    "Bake",
+    "Codjo",
+    "Dansou",
+    "Enagnon",
+    "Fifame",
+    "Gnonlonfoun",
+    "Houefa",
+    "Idrissou",
+    "Jonas",
+    "Kpodji",
+    "Lokonon",
+    "Mawuena",
+    "Nassirou",
+    "Ogoudele",
+    "Prudence",
+    "Quenum",
+    "Rissikatou",
+    "Senami",
+    "Toffa",
+    "Ulrich",
+    "Vidjinnagni",
+]
+FAMILY = [
+    "Adjovi",
+    "Agbangla",
+    "Ahouandjinou",
+    "Akpovi",
+    "Alapini",
+    "Assogba",
+    "Azonhiho",
+    "Bio",
+    "Chabi-Gado",
+    "Dagba",
+    "Djossou",
+    "Gbaguidi",
+    "Hounkpatin",
+    "Houngbedji",
+    "Kakpo",
+    "Kiki",
+    "Koukpaki",
+    "Lawani",
+    "Mama",
+    "Noudehou",
+    "Padonou",
+    "Sossou",
+    "Tchabi",
+    "Yessoufou",
+    "Zinsou",
+]
+READY_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+
+
+def child_name(i: int) -> str:
+    """A distinct full name for each of the first 25 x 22 x 25 = 13,750 registrations."""
+    g, rest = i % len(GIVEN), i // len(GIVEN)
+    s, f = rest % len(SECOND), (rest // len(SECOND)) % len(FAMILY)
+    return f"{GIVEN[g]} {SECOND[s]} {FAMILY[f]}"
+
+
+def registration(i: int) -> dict[str, Any]:
+    received = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    return {
+        "channel": "hotline_116",
+        "received_at": received,
+        "commune": COMMUNES[i % len(COMMUNES)],
+        "concerns": ["child_labour"],
+        "children": [
+            {
+                "name": child_name(i),
+                "sex": "female" if i % 2 else "male",
+                "age_years": 3 + i % 14,
+            }
+        ],
+    }
+
+
+def report_of(key: str) -> str:
+    return new_aggregate_id(scoped_key(USER, "POST", "/reports", key), "intake.report")
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(ordered[-1], 1)}
+
+
+class System:
+    """``relais up`` in a subprocess on free ports; stopped with SIGINT like a person would."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("NATS_URL", "DATABASE_URL", "RELAIS_DATA_DIR")
+            and not (k.startswith("RELAIS_") and k.endswith("_PORT"))
+        }
+        self.env["RELAIS_EMBEDDED_NATS_PORT"] = str(free_port())
+        for name in PROCESSES:
+            self.env[f"RELAIS_{name.upper()}_PORT"] = str(free_port())
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.env[f'RELAIS_{name.upper()}_PORT']}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = (self.data_dir / "up.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "relais.cli", "up", "--data-dir", str(self.data_dir)],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"relais up exited; see {self.data_dir / 'up.log'}")
+            if all(self._healthy(name) for name in ("intake", "casework", "reporting")):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"relais up not ready in time; see {self.data_dir / 'up.log'}")
+
+    def _healthy(self, name: str) -> bool:
+        try:
+            return httpx.get(f"{self.url(name)}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def pids(self) -> dict[str, int]:
+        """The service processes, by name (from their command lines)."""
+        found: dict[str, int] = {}
+        if self.process is None:
+            return found
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                if f"RELAIS_DATA_DIR={self.data_dir}".encode() not in environ:
+                    continue
+                for item in environ:
+                    if item.startswith(b"RELAIS_SERVICE="):
+                        found[item.split(b"=", 1)[1].decode()] = int(entry.name)
+        return found
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(url: str, token: str, rate: float, duration_s: float) -> dict[str, Any]:
+    """Send ``rate`` registrations a second for ``duration_s`` seconds, open-loop."""
+    total = max(1, round(rate * duration_s))
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    ok_latencies: list[float] = []
+    stored_keys: list[str] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one(i: int) -> None:
+            key = f"bench-{i}"
+            started = time.perf_counter()
+            try:
+                answer = await client.post(
+                    "/reports", json=registration(i), headers={**headers, "Idempotency-Key": key}
+                )
+            except httpx.HTTPError as exc:
+                statuses[f"error:{type(exc).__name__}"] += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+                return
+            elapsed = (time.perf_counter() - started) * 1000
+            latencies.append(elapsed)
+            statuses[str(answer.status_code)] += 1
+            if 200 <= answer.status_code < 300:
+                ok_latencies.append(elapsed)
+                stored_keys.append(key)
+
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        tasks = []
+        for i in range(total):
+            delay = begin + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        sent_s = loop.time() - begin
+        await asyncio.gather(*tasks)
+        elapsed_s = loop.time() - begin
+    return {
+        "sent": total,
+        "sent_rate": round(total / sent_s, 1) if sent_s > 0 else None,
+        "elapsed_s": round(elapsed_s, 2),
+        "statuses": dict(sorted(statuses.items())),
+        "latency_ms": percentiles(latencies),
+        "latency_2xx_ms": percentiles(ok_latencies),
+        "stored_keys": stored_keys,
+    }
+
+
+async def check_log(system: System, keys: list[str]) -> dict[str, int]:
+    """How many of the 2xx registrations are in the log exactly once (and how many registered
+    reports the log holds in all)."""
+    passwords = json.loads((system.data_dir / "nats" / "users.json").read_text())
+    nc = await nats.connect(
+        f"nats://127.0.0.1:{system.env['RELAIS_EMBEDDED_NATS_PORT']}",
+        user=ADMIN,
+        password=passwords[ADMIN],
+        max_reconnect_attempts=0,
+    )
+    try:
+        found: Counter[str] = Counter()
+        async for _, subject, _ in iter_stored(nc, "INTAKE", "intake.*.report.*.ReportRegistered"):
+            found[subject.split(".")[3]] += 1
+    finally:
+        await nc.close()
+    wanted = [report_of(k) for k in keys]
+    return {
+        "answered_2xx": len(wanted),
+        "stored_once": sum(1 for r in wanted if found[r] == 1),
+        "missing": sum(1 for r in wanted if found[r] == 0),
+        "stored_twice_or_more": sum(1 for r in wanted if found[r] > 1),
+        "reports_in_log": sum(found.values()),
+    }
+
+
+def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_output: bool) -> int:
+    import shutil
+
+    # A fresh system each run (only the directory this command owns is wiped), so runs compare.
+    shutil.rmtree(data_dir / "system", ignore_errors=True)
+    system = System((data_dir / "system").resolve())
+    try:
+        err.log("starting relais up (embedded default)")
+        system.start()
+        token = LocalIssuer.load(system.data_dir / "keys").mint(
+            user=USER, agency=AGENCY, roles=[ROLE]
+        )
+        # Other work on the machine changes every figure: the run says how busy it was.
+        load_before = os.getloadavg()[0]
+        pids = system.pids()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        # The sender is a Python process on the same cores: if it is saturated, the figures
+        # measure it rather than the service.
+        cpu_before["bench client"] = cpu_seconds(os.getpid())
+        err.log(f"intake-http: {rate:g}/s for {duration_s:g} s, open-loop")
+        result = asyncio.run(drive(system.url("intake"), token, rate, duration_s))
+        cpu = {
+            name: round((cpu_seconds(pid) - cpu_before[name]) / result["elapsed_s"], 2)
+            for name, pid in {**pids, "bench client": os.getpid()}.items()
+        }
+        load_after = os.getloadavg()[0]
+        log_check = asyncio.run(check_log(system, result.pop("stored_keys")))
+    finally:
+        system.stop()
+    report = {
+        "scenario": "intake-http",
+        "rate": rate,
+        "duration_s": duration_s,
+        **result,
+        "log": log_check,
+        "cpu_cores_used": cpu,
+        "cores": os.cpu_count(),
+        "load_average_1m": {"before": round(load_before, 2), "after": round(load_after, 2)},
+    }
+    write_results(report)
+    print(json.dumps(report) if json_output else json.dumps(report, indent=2))
+    return 0
