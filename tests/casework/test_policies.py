@@ -40,6 +40,7 @@ async def test_an_accepted_report_opens_one_case_per_child(
     assert case_a != case_b
     case = await casework.case(case_a)
     assert case["stage"] == "registration" and case["status"] == "open"
+    assert case["site"] == "hq"  # the site that owns it (decision 0029)
     assert case["risk_level"] == "high"  # emergency: high until assessed
     assert case["agency"] == "ocpm" and case["concerns"] == ["physical_violence"]
     assert [r["report_id"] for r in case["reports"]] == [report_id]
