@@ -1,12 +1,14 @@
 """Policies across sites on real servers (decision 0029): a hub and a regional office run the
 same inbox, and the office's stream holds the hub's events too. A reaction creating a new
 aggregate fires only at the site that owns the event it answers: once, at the hub, for the
-hub's event, and at the office for the office's own."""
+hub's event, and at the office for the office's own. A counter moved to the office by the
+transfer pair (the hub releases it, the office takes it over) is then changed only there,
+on its whole history."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,16 +19,21 @@ from nats.aio.client import Client as NATS
 from shared.commands import AggregateKind, Commands, Expect
 from shared.envelope import Actor
 from shared.nats_store import NatsEventStore
+from shared.ownership import OwnedElsewhere
 from shared.process import Inbox, Ports, Reaction
 from shared.reading import iter_stored
 from shared.recorded import RecordedEvent
 from shared.signing import SigningKey
-from tests.lab import CounterOpened
+from shared.transfer import release, take_over, transfer_events
+from tests.lab import CounterMoved, CounterOpened
 from tests.sites_support import eventually, two_sites
 
 pytestmark = [pytest.mark.connected, pytest.mark.xdist_group("deployments")]
 
 ACTOR = Actor(user="u-1", agency="ocpm", role="case_worker")
+
+
+RELEASED, TAKEN_OVER = transfer_events("lab", "counter")
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,18 @@ class Owed:
     site: str
 
 
-def keep(state: None, recorded: RecordedEvent) -> None:
-    return None
+@dataclass(frozen=True)
+class Total:
+    total: int = 0
 
 
-COUNTER = AggregateKind("lab", "counter", None, keep)
+def count(state: Total, recorded: RecordedEvent) -> Total:
+    if isinstance(recorded.event, CounterMoved):
+        return replace(state, total=state.total + recorded.event.amount)
+    return state  # the transfer pair changes nothing
+
+
+COUNTER = AggregateKind("lab", "counter", Total(), count)
 
 
 def ports_of(nc: NATS, site: str) -> Ports:
@@ -79,7 +93,7 @@ async def owed(ports: Ports, limit: int) -> list[Owed]:
     ]
 
 
-async def receipt(ports: Ports, item: Owed) -> Reaction[None]:
+async def receipt(ports: Ports, item: Owed) -> Reaction[Total]:
     return Reaction(
         kind=COUNTER,
         aggregate_id=f"receipt-{item.id}",
@@ -126,4 +140,38 @@ async def test_a_reaction_fires_once_at_the_site_that_owns_its_cause(tmp_path: P
         assert await RECEIPTS.run_once(office) == 1
         assert await subjects(office_nc, "lab.parakou.counter.receipt-p1.>") != []
         assert len(await subjects(hub_nc, "lab.hq.counter.receipt-h1.>")) == 1
+
+        # -- the transfer: the hub releases h1 to the office, the office takes it over ----
+        def move(amount: int) -> list[CounterMoved]:
+            return [CounterMoved(amount=amount, unit="u")]
+
+        current = {"expect": Expect.current(), "actor": ACTOR}
+        await hub.commands.execute(COUNTER, "h1", lambda _: move(3), **current)
+        early = pytest.raises(Exception, match="not_released_to_this_site")
+        with early:  # not released yet: nothing to take over
+            await take_over(office.commands, COUNTER, "h1", TAKEN_OVER, "hq", actor=ACTOR)
+        await release(hub.commands, COUNTER, "h1", RELEASED, "parakou", actor=ACTOR)
+        with pytest.raises(OwnedElsewhere) as owned:  # the hub's to change no more
+            await hub.commands.execute(COUNTER, "h1", lambda _: move(1), **current)
+        assert owned.value.owner == "parakou"
+
+        async def released_here() -> bool:
+            return len(await subjects(office_nc, "lab.hq.counter.h1.>")) == 3
+
+        await eventually(released_here, "the hub's release sourced by the office", 30)
+        taken = await take_over(office.commands, COUNTER, "h1", TAKEN_OVER, "hq", actor=ACTOR)
+        assert taken.changed and taken.state == Total(3)  # the hub's history, folded
+        again = await take_over(office.commands, COUNTER, "h1", TAKEN_OVER, "hq", actor=ACTOR)
+        assert not again.changed  # taken over once
+        moved = await office.commands.execute(COUNTER, "h1", lambda _: move(4), **current)
+        assert moved.state == Total(7)
+        at_seen = await office.commands.execute(
+            COUNTER, "h1", lambda _: move(1), expect=Expect.seen(moved.version), actor=ACTOR
+        )
+        assert at_seen.state == Total(8)
+        here = await subjects(office_nc, "lab.parakou.counter.h1.>")
+        assert [s.rsplit(".", 1)[1] for s in here] == [
+            "OwnershipTakenOver", "CounterMoved", "CounterMoved"
+        ]  # fmt: skip
+        assert len(await subjects(hub_nc, "lab.hq.counter.h1.>")) == 3  # opened, 3, released
     assert time.monotonic() - started < 40
