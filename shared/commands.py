@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from shared.causation import caused_by_event
@@ -38,7 +38,12 @@ from shared.envelope import Actor, Aggregate
 from shared.events import DomainEvent
 from shared.eventstore import AppendResult, ConcurrencyConflict, EventStore
 from shared.i18n import Message
-from shared.ownership import OwnedElsewhere, owner_of
+from shared.ownership import (
+    OwnedElsewhere,
+    OwnershipReleased,
+    OwnershipTakenOver,
+    owner_of,
+)
 from shared.recorded import RecordedEvent
 
 S = TypeVar("S")
@@ -105,6 +110,9 @@ class Loaded(Generic[S]):
     aggregate: Aggregate
     recorded: list[RecordedEvent]
     state: S
+    # The previous owners' events, for an aggregate this site took over (shared.transfer):
+    # folded before its own, never appended after.
+    inherited: list[RecordedEvent] = field(default_factory=list)
 
     @property
     def version(self) -> int:
@@ -165,7 +173,22 @@ class Commands:
     async def load(self, kind: AggregateKind[S], aggregate_id: str) -> Loaded[S]:
         aggregate = self.aggregate(kind, aggregate_id)
         recorded = await self.store.load(aggregate)
-        return Loaded(aggregate, recorded, kind.fold(recorded))
+        inherited = await self._inherited(aggregate, recorded)
+        return Loaded(aggregate, recorded, kind.fold([*inherited, *recorded]), inherited)
+
+    async def _inherited(
+        self, aggregate: Aggregate, recorded: list[RecordedEvent], depth: int = 0
+    ) -> list[RecordedEvent]:
+        """The events of the sites that owned the aggregate before this one took it over (a
+        take-over is its first event here), up to each release."""
+        first = recorded[0].event if recorded else None
+        if not isinstance(first, OwnershipTakenOver) or depth > 8:
+            return []
+        previous = replace(aggregate, site=first.from_site)
+        theirs = await self.store.load(previous)
+        if theirs and isinstance(theirs[-1].event, OwnershipReleased):
+            theirs = theirs[:-1]
+        return [*await self._inherited(previous, theirs, depth + 1), *theirs]
 
     async def execute(
         self,
@@ -200,6 +223,10 @@ class Commands:
                 loaded = Loaded(self.aggregate(kind, aggregate_id), [], kind.initial)
             else:
                 loaded = await self.load(kind, aggregate_id)
+                last = loaded.recorded[-1].event if loaded.exists else None
+                if isinstance(last, OwnershipReleased):
+                    # Given to another site (shared.transfer): that site's to change now.
+                    raise OwnedElsewhere(replace(loaded.aggregate, site=last.to_site))
                 if not loaded.exists:
                     # Another site's aggregate: carried to its owner or refused, never
                     # applied here (shared/ownership.py).
@@ -245,7 +272,7 @@ class Commands:
             if expect.version not in positions:
                 raise ConcurrencyConflict(loaded.aggregate, expect.version, loaded.version)
             seen = [r for r in loaded.recorded if r.seq <= expect.version]
-            return kind.fold(seen), expect.version
+            return kind.fold([*loaded.inherited, *seen]), expect.version
         if expect.kind == "new":
             return kind.initial, 0
         return loaded.state, loaded.version

@@ -15,6 +15,7 @@ from nats.js.errors import NotFoundError
 
 from shared.domain import DomainError
 from shared.envelope import Aggregate
+from shared.events import DomainEvent
 from shared.eventstore import EventStore
 from shared.i18n import Message
 
@@ -57,6 +58,20 @@ class OwnedElsewhere(DomainError):
     @property
     def owner(self) -> str:
         return self.aggregate.site
+
+
+class OwnershipReleased(DomainEvent):
+    """The owner gives the aggregate to ``to_site``: the base of every context's own
+    (:mod:`shared.transfer`)."""
+
+    to_site: str
+
+
+class OwnershipTakenOver(DomainEvent):
+    """This site owns the aggregate from now on: the first event under its subjects."""
+
+    from_site: str
+    released_id: str  # the release's event id
 
 
 async def owner_of(store: EventStore, aggregate: Aggregate) -> Aggregate | None:

@@ -23,7 +23,16 @@ as a firing of its inbox's ``reaction``; its events name what it answers as thei
 carry its chain (the reaction's ids). A flag names the event that set the deadline it flags
 (the sweep's ``cause``) and carries its chain. Tests
 run one pass (:meth:`Inbox.run_once`, :meth:`Sweep.run_once`) or one item
-(:meth:`Inbox.handle`, :meth:`Sweep.flag`) directly, on the in-memory event store."""
+(:meth:`Inbox.handle`, :meth:`Sweep.flag`) directly, on the in-memory event store.
+
+Sites (decision 0029): a site's read models also hold the events it sources from the other
+sites, and every site runs the same processes. A reaction fires only at the site that owns
+the event it answers (the site in that event's subject), which a pending row keeps in its
+``site`` column: :meth:`Inbox.handle` leaves another site's item alone (that site answers it,
+and the answer reaches here by sourcing), and ``pending`` queries list only this site's
+(:func:`this_site`) so another site's items never crowd a pass. A sweep's flag on another
+site's aggregate is that site's to store: refused by ownership, it is left to the owner
+without a warning."""
 
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict
 from shared.loops import raise_if_cancelling, repeat
+from shared.ownership import OwnedElsewhere
 from shared.recorded import RecordedEvent
 from shared.telemetry import continue_trace
 
@@ -60,6 +70,21 @@ def row_mapping(item: Any) -> Mapping[str, Any] | None:
     """A pending row as a mapping (its ``traceparent`` names the trace a reaction continues)."""
     mapping = getattr(item, "_mapping", None)
     return mapping if isinstance(mapping, Mapping) else None
+
+
+def row_site(item: Any) -> str | None:
+    """The site that owns the event a pending row answers (its ``site`` column; a recorded
+    event's own subject); None for an item that does not say (answered wherever listed)."""
+    if isinstance(item, RecordedEvent):
+        return item.aggregate.site
+    mapping = row_mapping(item)
+    site = mapping.get("site") if mapping is not None else getattr(item, "site", None)
+    return site if isinstance(site, str) else None
+
+
+def this_site(column: Any, ports: Ports) -> Any:
+    """A ``pending`` query's condition: only the rows this site answers."""
+    return column == ports.settings.site
 
 
 class Ports(Protocol):
@@ -109,9 +134,19 @@ class Inbox(Generic[Item]):
     reaction: str | None = None
     # Where the item keeps the causing event's ``traceparent`` (a pending row's mapping).
     causing: Callable[[Item], Mapping[str, Any] | None] = row_mapping
+    # The site that owns the causing event: only that site's instances react to it.
+    site_of: Callable[[Item], str | None] = row_site
+
+    def elsewhere(self, ports: Ports, item: Item) -> str | None:
+        """The other site that answers this item, or None if it is this site's to answer."""
+        site, here = self.site_of(item), getattr(ports.settings, "site", None)
+        return site if site is not None and here is not None and site != here else None
 
     async def handle(self, ports: Ports, item: Item) -> Outcome[Any] | None:
-        """Answer one item; None if there was nothing to answer (or another got there)."""
+        """Answer one item; None if there was nothing to answer (or another got there, or
+        the causing event is another site's: that site answers it)."""
+        if self.elsewhere(ports, item) is not None:
+            return None
         if self.reaction is None:
             return await self._handle(ports, item)
         with continue_trace(self.reaction, self.causing(item)):
@@ -201,6 +236,8 @@ class Sweep(Generic[S, Item]):
             )
         except ConcurrencyConflict:
             return False  # another instance flagged it, or it moved on: next pass
+        except OwnedElsewhere:
+            return False  # another site's aggregate: its own sweep flags it
         return outcome.changed
 
     def _cause_of(

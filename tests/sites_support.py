@@ -154,3 +154,52 @@ def store_for(nc: NATS, site: str) -> EventStore:
 
 
 # -- tests -----------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def two_sites(base: Path, context: str = "lab") -> AsyncIterator[tuple[NATS, NATS]]:
+    """A hub (``hq``) and an office (``parakou``) as ``relais up`` runs them, the office's
+    ``context`` stream sourcing the hub's: the operator's connections (hub, office)."""
+    from relais.sites import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
+    from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
+    from shared.sites import link_sites
+    from shared.streams import ensure_streams
+
+    users = base / "users.json"
+    credentials = add_site(users, "parakou", "hq")
+    passwords = load_or_create_passwords(users)
+    ports = Ports()
+    leaf_port = ports()
+    servers = []
+    for site, leaf in (
+        ("hq", hub_leaf_config("127.0.0.1", leaf_port)),
+        ("parakou", office_leaf_config(f"nats-leaf://127.0.0.1:{leaf_port}", credentials)),
+    ):
+        server = NatsServer(
+            base / site,
+            port=ports(),
+            accounts=accounts_config(site, passwords),
+            jetstream_domain=site,
+            extra_config=write_leaf_include(base / site, leaf),
+            server_name=site,
+        )
+        server.start()
+        servers.append(server)
+    login = {"user": ADMIN, "password": passwords[ADMIN]}
+    connections: list[NATS] = []
+    try:
+        for server in servers:
+            connections.append(await nats.connect(server.url, **login))
+        hub_nc, office_nc = connections
+        await ensure_streams(hub_nc.jetstream(), "hq", contexts=(context,))
+        await ensure_streams(office_nc.jetstream(), "parakou", contexts=(context,))
+        await link_sites(
+            office_nc.jetstream(), context=context, site="parakou", remote_site="hq",
+            remote_domain="hq",
+        )  # fmt: skip
+        yield hub_nc, office_nc
+    finally:
+        for nc in connections:
+            await nc.close()
+        for server in servers:
+            server.stop(kill=True)

@@ -294,3 +294,44 @@ async def test_an_inbox_reaction_counts_as_its_firing_and_names_what_it_answers(
     assert answer.envelope["causationid"] == request.id
     assert answer.envelope["correlationid"] == "the-story"
     assert fired == ["lab.answerer"]
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A pending row as a read model lists it: what it answers, and that event's site."""
+
+    id: str
+    site: str
+
+
+async def test_an_inbox_reacts_only_to_what_its_own_site_owns(commands: Commands) -> None:
+    """A read model at the hub also lists what it sourced from an office: that office's
+    instances answer it, so the hub's inbox leaves it alone (decision 0029)."""
+    reacted: list[str] = []
+
+    async def pending(ports: Ports, limit: int) -> list[Owed]:
+        return [Owed("here", "hq"), Owed("there", "parakou")]
+
+    async def react(ports: Ports, item: Owed) -> Reaction[Counter]:
+        reacted.append(item.id)
+        return Reaction(
+            kind=COUNTER,
+            aggregate_id=f"answer-{item.id}",
+            decide=lambda _: [CounterOpened(label=item.id)],
+            key=f"answer:{item.id}",
+            expect=Expect.new(),
+            actor=ACTOR,
+        )
+
+    inbox: Inbox[Owed] = Inbox(name="answerer", pending=pending, react=react)
+    ports = SimpleNamespace(commands=commands, engine=None, settings=SimpleNamespace(site="hq"))
+    assert await inbox.run_once(ports) == 1  # type: ignore[arg-type]
+    assert await inbox.handle(ports, Owed("there", "parakou")) is None  # type: ignore[arg-type]
+    assert reacted == ["here"]
+    assert (await commands.load(COUNTER, "answer-here")).version > 0
+    assert (await commands.load(COUNTER, "answer-there")).version == 0
+    # A recorded event says its site by its subject: this site's own are answered.
+    await opened(commands, "asked")
+    asked = (await commands.load(COUNTER, "asked")).recorded[-1]
+    assert inbox.elsewhere(ports, asked) is None  # type: ignore[arg-type]
+    assert inbox.elsewhere(ports, Owed("x", "parakou")) == "parakou"  # type: ignore[arg-type]

@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert, select
 
 from services.casework.app.processes import case_opener, missed_visits, stage_overdue
 from services.casework.config import load_rules
+from services.casework.read.tables import cases, pending
+from shared.ids import new_id
 from tests.casework.conftest import Client, Upstream
 
 pytestmark = pytest.mark.connected
@@ -40,6 +43,7 @@ async def test_an_accepted_report_opens_one_case_per_child(
     assert case_a != case_b
     case = await casework.case(case_a)
     assert case["stage"] == "registration" and case["status"] == "open"
+    assert case["site"] == "hq"  # the site that owns it (decision 0029)
     assert case["risk_level"] == "high"  # emergency: high until assessed
     assert case["agency"] == "ocpm" and case["concerns"] == ["physical_violence"]
     assert [r["report_id"] for r in case["reports"]] == [report_id]
@@ -148,3 +152,39 @@ async def test_a_missed_visit_is_flagged_once_by_two_instances(
     assert not (await two.case(case_id))["visit_overdue"]
     assert await VISITS.run_once(one.runtime, datetime.now(UTC) + timedelta(days=8)) == 1
     assert await VISITS.run_once(two.runtime, datetime.now(UTC) + timedelta(days=9)) == 0
+
+
+async def test_another_sites_report_and_case_are_left_to_that_site(casework: Client) -> None:
+    """At a site whose read model holds an office's accepted report and case (as sourcing puts
+    them there), neither the case opener nor the sweeps act on them: the office does
+    (decision 0029)."""
+    engine = casework.runtime.engine
+    assert engine is not None
+    long_ago = datetime.now(UTC) - timedelta(days=10)
+    report_id, far_case = new_id(), new_id()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(pending).values(
+                report_id=report_id, child_id="kid-far", status="pending", seq=10**9,
+                site="parakou", data={"urgency": "normal"},
+            )
+        )  # fmt: skip
+        await conn.execute(
+            insert(cases).values(
+                case_id=far_case, child_id="kid-other", sex="female", age_band="10-14",
+                agency="ocpm", commune="parakou", concerns=["neglect"], urgency="normal",
+                risk_level="medium", stage="registration", stage_due_at=long_ago,
+                stage_entered_seq=1, overdue_flagged=False, status="open",
+                competency_override=False, received_at=long_ago, opened_at=long_ago,
+                opened_directly=False, owner_since=long_ago, visit_due_at=long_ago,
+                visit_overdue_flagged=False, last_seq=1, site="parakou", detail={},
+            )
+        )  # fmt: skip
+    assert await OPENER.run_once(casework.runtime) == 0
+    now = datetime.now(UTC)
+    assert far_case not in await OVERDUE.due(casework.runtime, now, 1000)
+    assert far_case not in await VISITS.due(casework.runtime, now, 1000)
+    async with engine.connect() as conn:
+        status = await conn.scalar(select(pending.c.status).where(pending.c.report_id == report_id))
+        opened = await conn.scalar(select(cases.c.case_id).where(cases.c.child_id == "kid-far"))
+    assert status == "pending" and opened is None  # the office opens it; here it waits

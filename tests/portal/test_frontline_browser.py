@@ -140,6 +140,12 @@ async def test_report_screening_and_the_case(browser: Browser, system: System) -
     # The agency that owns the case sees the child's name (the screener's does not own it).
     named = [await page.get_by_role("heading", name=n, exact=True).count() for n in CHILDREN]
     assert sum(named) == 1, named
+    # Which site owns the case (decision 0029): this single-site system's own.
+    facts = page.locator("dl.facts")
+    await expect(facts).to_contain_text("Site propriétaire du dossier")
+    await expect(facts.locator("dt", has_text="Site propriétaire").locator("+ dd")).to_have_text(
+        "hq"
+    )
     await caseworker.seen("case-new")
     await page.locator("#f-assignment-supervisor_id").select_option(label="Mariam Bio")
     await page.get_by_role("button", name="Affecter").click()

@@ -38,7 +38,7 @@ from shared.commands import Expect, Loaded
 from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.ids import derived_id
-from shared.process import Inbox, Ports, Reaction, Sweep
+from shared.process import Inbox, Ports, Reaction, Sweep, this_site
 from shared.recorded import RecordedEvent
 
 OPENER = Actor.system("casework.opener")
@@ -56,6 +56,7 @@ async def _pending(ports: Ports, limit: int) -> Sequence[Any]:
             await conn.execute(
                 select(pending)
                 .where(pending.c.status == "pending")
+                .where(this_site(pending.c.site, ports))
                 .order_by(pending.c.seq)
                 .limit(limit)
             )
@@ -164,6 +165,7 @@ async def _overdue_stages(ports: Ports, now: datetime, limit: int) -> Sequence[s
         due = await conn.execute(
             select(cases.c.case_id)
             .where(cases.c.status != "closed")
+            .where(this_site(cases.c.site, ports))
             .where(cases.c.overdue_flagged.is_(False))
             .where(cases.c.stage_due_at < now)
             .order_by(cases.c.stage_due_at)
@@ -212,6 +214,7 @@ async def _missed_visits(ports: Ports, now: datetime, limit: int) -> Sequence[st
         due = await conn.execute(
             select(cases.c.case_id)
             .where(cases.c.status != "closed")
+            .where(this_site(cases.c.site, ports))
             .where(cases.c.visit_overdue_flagged.is_(False))
             .where(cases.c.visit_due_at <= now)
             .order_by(cases.c.visit_due_at)

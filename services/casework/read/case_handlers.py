@@ -61,6 +61,7 @@ async def _report_accepted(conn: AsyncConnection, e: RecordedEvent) -> None:
                 traceparent=e.envelope.get("traceparent"),
                 event_id=e.id,
                 correlation_id=correlation_of(e),
+                site=e.aggregate.site,
             )
             .on_conflict_do_nothing()
         )
@@ -112,6 +113,7 @@ async def _opened(conn: AsyncConnection, e: RecordedEvent) -> None:
             owner_since=as_datetime(e.time),
             visit_overdue_flagged=False,
             last_seq=e.seq,
+            site=e.aggregate.site,
             detail={
                 "reports": [{"report_id": o.report_id, "received_at": o.received_at}]
                 if o.report_id

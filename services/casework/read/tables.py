@@ -68,6 +68,8 @@ cases = Table(
     Column("visit_due_at", DateTime(timezone=True), index=True),
     Column("visit_overdue_flagged", Boolean, nullable=False, default=False),
     Column("last_seq", BigInteger, nullable=False),
+    # The site that owns the case (the site in its events' subjects): only its sweeps flag it.
+    Column("site", String(32), nullable=False, index=True),
     # Assessments, determinations, goals, reports and the pending closure request: read whole
     # with the case, never queried across cases.
     Column("detail", JSONB, nullable=False),
@@ -96,6 +98,8 @@ pending = Table(
     # The ReportAccepted event and its chain: what the case's events name as their cause.
     Column("event_id", String(64)),
     Column("correlation_id", String(64)),
+    # The site that owns the ReportAccepted (its subject's): only that site opens the case.
+    Column("site", String(32), nullable=False),
     Index("ix_cw_pending_status", "status", "seq"),
 )
 
@@ -167,7 +171,9 @@ transfers = Table(
 # v5: the trace of each accepted report waiting for its case.
 # v6: declined referrals' reasons and suggested units; the children's display names; the
 #     accepted report's event and chain on pending reports (what the case's events name).
-projection = Projection(name="casework.cases", version=6, metadata=metadata)
+# v7: the owning site of each case and of each accepted report waiting for its case (decision
+#     0029: a reaction fires only at the site that owns its cause).
+projection = Projection(name="casework.cases", version=7, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:

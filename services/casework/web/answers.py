@@ -87,6 +87,10 @@ class CaseOut(CaseSummaryOut):
     received_at: str | None
     closed_at: str | None
     goals: list[GoalOut]
+    site: str = Field(
+        description="The site that owns the case (where a change to it is applied; decision "
+        "0028): this site's id, or the regional office or hub it was sourced from"
+    )
     child_corrections: list[dict[str, Any]] = Field(
         description="Corrections of the child's details sent to intake: fields, when, outcome"
     )

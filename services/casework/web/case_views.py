@@ -245,6 +245,7 @@ async def read_case(
         "received_at": iso(row.received_at),
         "closed_at": iso(row.closed_at),
         "goals": goals,
+        "site": row.site,
         **detail,
         "child_corrections": child_corrections,
     }
