@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     FutureDate,
+    ModelWrapValidatorHandler,
     NaiveDatetime,
     PastDate,
     ValidationError,
@@ -23,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from shared.i18n import LocalisedValueError, Message
 from shared.reference import check_code, codes, locations
@@ -98,11 +100,11 @@ class JsonBody(BaseModel):
     """The base of every request body: each field's value must have the JSON type its schema
     says (a string is not a number, a number is not a date-time, 1 is not true)."""
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _as_written(cls, data: Any) -> Any:
+    def _as_written(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         if not isinstance(data, dict):
-            return data
+            return handler(data)
         problems: list[InitErrorDetails] = []
         for name, info in cls.model_fields.items():
             key = info.alias or name
@@ -110,9 +112,34 @@ class JsonBody(BaseModel):
                 kind = _honest(info.annotation, data[key])
                 if kind is not None:
                     problems.append(InitErrorDetails(type=kind, loc=(key,), input=data[key]))
-        if problems:
-            raise ValidationError.from_exception_data(cls.__name__, problems)
-        return data
+        if not problems:
+            return handler(data)
+        # The other fields are still checked, so that every mistake is answered at once.
+        refused = {problem["loc"][0] for problem in problems}
+        try:
+            handler({k: v for k, v in data.items() if k not in refused})
+        except ValidationError as error:
+            problems += [
+                _again(e) for e in error.errors() if not e["loc"] or e["loc"][0] not in refused
+            ]
+        raise ValidationError.from_exception_data(cls.__name__, problems)
+
+
+_BUILT_IN_ERRORS = frozenset(get_args(ErrorType))
+
+
+def _again(error: ErrorDetails) -> InitErrorDetails:
+    """An error pydantic reported, to be raised again beside others."""
+    ctx = error.get("ctx")
+    if error["type"] in _BUILT_IN_ERRORS:
+        again = InitErrorDetails(type=error["type"], loc=error["loc"], input=error["input"])
+        if ctx is not None:
+            again["ctx"] = ctx
+        return again
+    custom = PydanticCustomError(
+        error["type"], error["msg"].replace("{", "{{").replace("}", "}}"), ctx
+    )
+    return InitErrorDetails(type=custom, loc=error["loc"], input=error["input"])
 
 
 def _not_a_number(value: Any) -> Any:

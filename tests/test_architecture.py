@@ -18,10 +18,15 @@ MODULES = ("config.py", "service.py", "__main__.py")
 # A service without rules or a read model of its own may leave out those parts, and says why.
 # (The portal has both: its account rules, and the account read model projected from AUDIT.)
 EXCEPTIONS: dict[str, dict[str, str]] = {}
-# Where the environment may be read: the settings, and the two places that start processes
+# Where the environment may be read: the settings, and the places that start processes
 # (relais up hands its environment to the services; the embedded PostgreSQL needs a runtime
-# directory).
-ENVIRONMENT_READERS = {"shared/config.py", "relais/up.py", "relais/embedded.py"}
+# directory; the intake-http bench hands its own to the relais up it starts).
+ENVIRONMENT_READERS = {
+    "shared/config.py",
+    "relais/up.py",
+    "relais/embedded.py",
+    "relais/bench_intake.py",
+}
 
 
 def test_the_four_services_are_found() -> None:

@@ -228,10 +228,12 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     assert messages >= len(PROCESSES)
     keys = _key_files(data_dir)
     # one signing key per process, the embedded default's token-signing key, and the secret
-    # that signs the portal's set-up links
+    # that signs the portal's set-up links, and the one that keys the public complaint page's
+    # address hashes
     assert set(keys) == {f"{s}-1.pem" for s in PROCESSES} | {
         "token-signing.pem",
         "portal-links.key",
+        "portal-public.key",
     }
     _interrupt(first, env)
 
