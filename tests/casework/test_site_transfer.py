@@ -132,6 +132,8 @@ async def test_a_case_released_at_the_hub_is_taken_over_and_changed_only_at_the_
         )
         assert noted.state.exists and noted.state.case_id == "case-1"
         assert [r.event.name for r in noted.events] == ["CaseNoteAdded"]
+        with pytest.raises(d.DomainError, match="former_site"):  # the hub's log holds its start
+            await change(office, d.ReleaseToSite("hq", "back", "parakou"))
         with pytest.raises(d.DomainError, match="same_site"):  # it is the office's own now
             await change(office, d.ReleaseToSite("parakou", "back", "parakou"))
         assert await subjects(office_nc, "casework.parakou.case.case-1.>") == [

@@ -5,6 +5,7 @@ site it names."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -42,11 +43,17 @@ def test_a_release_is_refused_with_the_field_at_fault_in_both_languages() -> Non
     refused(d.CaseState(), release(), "case_not_found", 404)
 
 
-def test_neither_event_of_the_pair_changes_the_case() -> None:
+def test_the_pair_changes_nothing_of_the_work_and_a_case_never_goes_back() -> None:
     state = apply(opened(), assign())
     released = d.evolve(state, ev.CaseReleasedToSite(to_site="parakou", reason="moved"))
     taken = d.evolve(released, ev.CaseTakenOverFromSite(from_site="hq", released_id="e-1"))
-    assert released == state and taken == state
+    assert released == state and taken == replace(state, former_sites=frozenset({"hq"}))
+    # The hub's log already holds the case's first events: it cannot take it over again.
+    back = release(to="hq", here="parakou")
+    assert refused(taken, back, "former_site", 422).field == "to_site"
+    assert names(d.decide(taken, release(to="natitingou", here="parakou"), RULES)) == [
+        "CaseReleasedToSite"
+    ]
     assert names(d.decide(taken, d.AddNote("n-1", "normal", "A call"), RULES)) == ["CaseNoteAdded"]
 
 

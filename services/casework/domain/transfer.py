@@ -143,6 +143,16 @@ def release_to_site(state: CaseState, c: ReleaseToSite) -> list[DomainEvent]:
             status=422,
             field="to_site",
         )
+    if c.to_site in state.former_sites:
+        refuse(
+            "former_site",
+            f"Site {c.to_site} released this case before: it cannot take it back (its log "
+            "already holds the case's earlier events).",
+            f"Le site {c.to_site} a déjà cédé ce dossier : il ne peut pas le reprendre (son "
+            "journal contient déjà les événements antérieurs du dossier).",
+            status=422,
+            field="to_site",
+        )
     if not c.reason.strip():
         refuse(
             "reason_required",
