@@ -164,6 +164,12 @@ casework.TransferWithdrawn.audit_state = (
     Value("pending_transfer", None),
     Entry("transfers", "transfer_id", {"answer": "reason"}, {"status": "withdrawn"}),
 )
+# A site transfer moves where the case is changed (its log's site), not who is responsible.
+casework.CaseReleasedToSite.audit_state = (Set("released_to_site", "to_site"),)
+casework.CaseTakenOverFromSite.audit_state = (
+    Set("taken_over_from_site", "from_site"),
+    Value("released_to_site", None),
+)
 casework.ReferralRequested.audit_state = (
     Entry(
         "referral_requests",

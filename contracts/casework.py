@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import DomainEvent, event_type
+from shared.ownership import OwnershipReleased, OwnershipTakenOver
 
 CONTEXT = "casework"
 AGGREGATE = "case"
@@ -380,6 +381,37 @@ class TransferWithdrawn(DomainEvent):
     to_agency: str
     reason: str = Field(max_length=2000)
     sensitive_fields = frozenset({"reason"})
+
+
+# -- site transfer (decisions 0029, 0030) -----------------------------------------------
+# Moving the case to another site (another instance's log), not to another agency: the owner
+# releases it, the receiving site takes it over as the first event under its own subjects
+# (``shared.transfer``). Neither changes the case's state; only where it is changed.
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The site that owned the case released it to another site: only that site may change "
+    "it from now on.",
+    fr="Le site propriétaire du dossier l'a cédé à un autre site : seul ce site peut "
+    "désormais le modifier.",
+)
+class CaseReleasedToSite(OwnershipReleased):
+    reason: str = Field(max_length=2000)
+    sensitive_fields = frozenset({"reason"})
+
+
+@event_type(
+    context=CONTEXT,
+    aggregate=AGGREGATE,
+    en="The receiving site took the case over from the site that released it: it owns the case "
+    "now.",
+    fr="Le site destinataire a repris le dossier cédé par l'autre site : il en est désormais "
+    "propriétaire.",
+)
+class CaseTakenOverFromSite(OwnershipTakenOver):
+    pass
 
 
 # -- plan actions carried out by another agency --------------------------------------------

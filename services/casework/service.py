@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contracts
 from services.casework.app.processes import case_opener, missed_visits, stage_overdue
+from services.casework.app.site_transfer import site_taker
 from services.casework.config import CaseworkConfig
 from services.casework.read import projection
 from services.casework.read.directory import staff_projection, units
@@ -43,6 +44,7 @@ def build_spec(config: CaseworkConfig | None = None) -> ServiceSpec:
             case_opener(config.policy_interval_s),
             stage_overdue(config.standards, config.policy_interval_s),
             missed_visits(config.standards, config.policy_interval_s),
+            site_taker(config.policy_interval_s),
         ],
         unit_agency=table_lookup(units.c.unit_id, units.c.agency_id),
     )

@@ -441,3 +441,100 @@ async def test_the_supervisor_sees_which_children_wait_for_what_and_since_when(
     assert (await casework.get("/supervision/waiting")).status_code == 403  # a worker
     bad = await casework.get("/supervision/waiting?waiting_for=coffee", **SUP)
     assert bad.status_code == 422
+
+
+async def test_a_supervisor_releases_a_case_to_another_site_which_owns_it_from_then_on(
+    casework: Client, upstream: Upstream
+) -> None:
+    """Decision 0030, at the releasing site: who may, what is refused, and then every change
+    is the receiving site's (503 naming it while no instance of it answers)."""
+    from sqlalchemy import select
+
+    from services.casework.read.tables import cases
+
+    case_id = await assigned_case(casework, upstream)
+    version = (await casework.case(case_id))["version"]
+    path = f"/cases/{case_id}/site-transfer"
+    body = {"to_site": "parakou", "reason": "The family moved north"}
+    worker = await casework.post(path, body, version=version, lang="en")
+    assert worker.status_code == 403, worker.text
+    for wrong, field in (
+        ({**body, "to_site": "hq"}, "to_site"),
+        ({**body, "to_site": "Parakou!"}, "to_site"),
+        ({"to_site": "parakou"}, "reason"),
+        ({**body, "reason": "  "}, "reason"),
+    ):
+        answer = await casework.post(path, wrong, version=version, lang="en", **SUP)
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        assert field in (error.get("field"), *(f["field"] for f in error.get("fields", [])))
+    stale = await casework.post(path, body, version=version - 1, lang="en", **SUP)
+    assert stale.status_code == 409, stale.text
+
+    released = await casework.post(path, body, version=version, lang="en", **SUP)
+    assert released.status_code == 200, released.text
+    assert released.json()["events"] == ["CaseReleasedToSite"]
+    case = await casework.case(case_id)
+    assert case["site"] == "hq" and case["version"] == released.json()["version"]
+    assert casework.runtime.engine is not None
+    async with casework.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).one()
+    assert (row.site, row.released_to) == ("hq", "parakou")  # until the office takes it over
+
+    for lang, words in (("en", "site parakou"), ("fr", "site parakou")):
+        note = await casework.post(
+            f"/cases/{case_id}/notes",
+            {"sensitivity": "normal", "text": "A call"},
+            version=released.json()["version"],
+            lang=lang,
+            **SUP,
+        )
+        assert note.status_code == 503, note.text
+        error = note.json()["error"]
+        assert error["code"] == "owned_by_another_site" and words in error["message"]
+    again = await casework.post(path, body, version=released.json()["version"], **SUP)
+    assert again.status_code == 503 and again.json()["error"]["code"] == "owned_by_another_site"
+
+
+async def test_the_take_over_is_listed_at_the_named_site_and_moves_the_cases_site(
+    casework: Client, upstream: Upstream
+) -> None:
+    """At the receiving site (this one, ``hq``, for a case ``parakou`` released to it): the
+    take-over inbox lists the case, takes nothing over while the release is not in the log,
+    and the take-over, once projected, moves the case's site and clears ``released_to``."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from contracts import casework as ev
+    from services.casework.app.site_transfer import site_taker
+    from services.casework.read.tables import cases, projection
+    from shared.ids import new_id
+    from shared.recorded import Position, RecordedEvent
+
+    case_id = await assigned_case(casework, upstream)
+    runtime = casework.runtime
+    assert runtime.engine is not None
+    async with runtime.engine.begin() as conn:  # as if parakou owned it and released it here
+        await conn.execute(
+            update(cases).where(cases.c.case_id == case_id).values(site="parakou", released_to="hq")
+        )
+    taker = site_taker()
+    assert [r.case_id for r in await taker.pending(runtime, 100)] == [case_id]
+    assert await taker.run_once(runtime) == 0  # no release by parakou in the log: nothing
+    async with runtime.engine.begin() as conn:  # released elsewhere: not this site's to take
+        await conn.execute(
+            update(cases).where(cases.c.case_id == case_id).values(released_to="natitingou")
+        )
+    assert await taker.pending(runtime, 100) == []
+    taken = RecordedEvent(
+        position=Position("CASEWORK", 10**9),
+        subject=f"casework.natitingou.case.{case_id}.CaseTakenOverFromSite",
+        raw=b"{}",
+        envelope={"id": new_id(), "time": datetime.now(UTC).isoformat(), "actor": "system"},
+        event=ev.CaseTakenOverFromSite(from_site="parakou", released_id=new_id()),
+    )
+    async with runtime.engine.begin() as conn:
+        await projection.handlers[("casework", "CaseTakenOverFromSite")](conn, taken)
+    case = await casework.case(case_id)
+    assert (case["site"], case["released_to"], case["version"]) == ("natitingou", None, 10**9)

@@ -179,5 +179,30 @@ async def test_report_screening_and_the_case(browser: Browser, system: System) -
     ).to_be_visible()
     await expect(page.get_by_text("Objectif ajouté au plan")).to_be_visible()
     await caseworker.seen("case-plan")
-    for screen in (hotline, screener, caseworker):
+    # A case worker is not offered the move to another site (decision 0030).
+    assert await page.get_by_text("Transférer le dossier vers un autre site").count() == 0
+    case_path = page.url.split("?")[0].split("#")[0].removeprefix(system.base_url)
+
+    # -- the supervisor: the case moves to another site, confirmed ---------------------------
+    supervisor = await open_screen(browser, system.base_url, "frontline-4-supervisor")
+    await sign_in(supervisor, "mariam@police.bj")
+    page = supervisor.page
+    await page.goto(case_path)
+    await page.get_by_text("Transférer le dossier vers un autre site").click()
+    form = page.locator("#form-site_transfer")
+    await form.get_by_role("textbox", name="Site destinataire").fill("parakou")
+    await form.get_by_label("Pourquoi le dossier change de site").fill("La famille part au nord.")
+    await form.get_by_role("button", name="Transférer vers ce site").click()
+    await expect(page.get_by_text("Cochez la case pour confirmer").first).to_be_visible()
+    form = page.locator("#form-site_transfer")
+    await expect(page.locator("#f-site_transfer-to_site")).to_have_value("parakou")
+    await supervisor.seen("site-transfer-unconfirmed")
+    await form.get_by_role("checkbox", name="Je confirme").check()
+    await form.get_by_role("button", name="Transférer vers ce site").click()
+    await expect(page.get_by_text("Enregistré", exact=False).first).to_be_visible()
+    facts = page.locator("dl.facts")
+    await expect(facts).to_contain_text("En cours de transfert vers")
+    await expect(facts).to_contain_text("le site parakou")
+    await supervisor.seen("site-transfer-released")
+    for screen in (hotline, screener, caseworker, supervisor):
         await screen.page.context.close()

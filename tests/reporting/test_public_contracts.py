@@ -41,6 +41,8 @@ NOT_PUBLISHED = {
     "casework.ChildDetailsReported": "the child's description",
     "casework.CaseNoteAdded": "a note",
     "casework.ReferralRequested": "published as referral's ReferralMade",
+    "casework.CaseReleasedToSite": "which instance keeps a case is deployment routing, in words",
+    "casework.CaseTakenOverFromSite": "which instance keeps a case is deployment routing",
 }
 
 

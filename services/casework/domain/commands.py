@@ -223,6 +223,15 @@ class WithdrawTransfer:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReleaseToSite:
+    """Give the case to another site (another instance's log): decision 0030."""
+
+    to_site: str
+    reason: str
+    here: str  # the site this instance is, which owns the case now
+
+
 Command = (
     OpenCase
     | OpenDirectly
@@ -245,4 +254,5 @@ Command = (
     | RequestTransfer
     | AnswerTransfer
     | WithdrawTransfer
+    | ReleaseToSite
 )

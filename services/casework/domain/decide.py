@@ -23,6 +23,7 @@ from services.casework.domain.commands import (
     OpenDirectly,
     RecordAssessment,
     RecordVisit,
+    ReleaseToSite,
     Reopen,
     ReportChildDetails,
     RequestTransfer,
@@ -54,6 +55,7 @@ from services.casework.domain.state import (
 from services.casework.domain.transfer import (
     answer_transfer,
     refuse_if_pending,
+    release_to_site,
     request_transfer,
     withdraw_transfer,
 )
@@ -85,6 +87,8 @@ def decide(state: CaseState, command: Command, rules: Rules) -> list[DomainEvent
         return answer_transfer(state, command)
     if isinstance(command, WithdrawTransfer):
         return withdraw_transfer(state, command)
+    if isinstance(command, ReleaseToSite):
+        return release_to_site(state, command)
     # The work with the child goes on while a closure awaits its decision.
     if isinstance(command, DeliverService):
         return deliver_service(state, command, rules)

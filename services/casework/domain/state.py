@@ -78,6 +78,9 @@ class CaseState:
     # Every transfer ever requested -> its receiving agency: who may answer, or hear it is
     # answered already.
     transfer_targets: Mapping[str, str] = field(default_factory=dict)
+    # The sites that released the case to the one holding it now (decision 0030): a case
+    # cannot go back to one of them, whose own log already holds its earlier events.
+    former_sites: frozenset[str] = frozenset()
 
 
 def iso(moment: datetime) -> str:
@@ -177,6 +180,8 @@ def evolve(state: CaseState, event: DomainEvent, *, actor: str = "") -> CaseStat
             closure_reason=event.reason,
             closure_requested_by=actor,
         )
+    if isinstance(event, ev.CaseTakenOverFromSite):
+        return replace(state, former_sites=state.former_sites | {event.from_site})
     if isinstance(event, ev.ClosureRejected):
         return replace(state, status="open", closure_reason=None, closure_requested_by=None)
     if isinstance(event, ev.CaseClosed):

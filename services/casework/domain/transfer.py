@@ -4,7 +4,12 @@ by the receiving agency, withdrawn only by the owning one."""
 from __future__ import annotations
 
 from contracts import casework as ev
-from services.casework.domain.commands import AnswerTransfer, RequestTransfer, WithdrawTransfer
+from services.casework.domain.commands import (
+    AnswerTransfer,
+    ReleaseToSite,
+    RequestTransfer,
+    WithdrawTransfer,
+)
 from services.casework.domain.state import CaseState, PendingTransfer
 from shared.domain import refuse
 from shared.events import DomainEvent
@@ -124,3 +129,37 @@ def withdraw_transfer(state: CaseState, c: WithdrawTransfer) -> list[DomainEvent
             transfer_id=pending.transfer_id, to_agency=pending.to_agency, reason=c.reason
         )
     ]
+
+
+def release_to_site(state: CaseState, c: ReleaseToSite) -> list[DomainEvent]:
+    """Moving the case to another site's log (decision 0030): a supervisor names the site and
+    says why; an agency transfer waiting for its answer must be settled first, where it was
+    asked."""
+    if not c.to_site.strip() or c.to_site == c.here:
+        refuse(
+            "same_site",
+            "Name another site: the case is already kept at this one.",
+            "Indiquez un autre site : le dossier est déjà tenu sur celui-ci.",
+            status=422,
+            field="to_site",
+        )
+    if c.to_site in state.former_sites:
+        refuse(
+            "former_site",
+            f"Site {c.to_site} released this case before: it cannot take it back (its log "
+            "already holds the case's earlier events).",
+            f"Le site {c.to_site} a déjà cédé ce dossier : il ne peut pas le reprendre (son "
+            "journal contient déjà les événements antérieurs du dossier).",
+            status=422,
+            field="to_site",
+        )
+    if not c.reason.strip():
+        refuse(
+            "reason_required",
+            "Say why the case moves to another site.",
+            "Indiquez pourquoi le dossier change de site.",
+            status=422,
+            field="reason",
+        )
+    refuse_if_pending(state)
+    return [ev.CaseReleasedToSite(to_site=c.to_site, reason=c.reason.strip())]

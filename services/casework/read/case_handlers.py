@@ -269,3 +269,24 @@ async def _reopened(conn: AsyncConnection, e: RecordedEvent) -> None:
         closure_reason=None,
         closed_at=None,
     )
+
+
+# -- site transfer (decision 0030) -----------------------------------------------------------
+
+
+@projection.on("casework", "CaseReleasedToSite")
+async def _released_to_site(conn: AsyncConnection, e: RecordedEvent) -> None:
+    r = e.event
+    assert isinstance(r, ev.CaseReleasedToSite)
+    item = {"from_site": e.aggregate.site, "to_site": r.to_site, "event": "released"}
+    await append_detail(conn, e, "site_transfers", item, released_to=r.to_site)
+
+
+@projection.on("casework", "CaseTakenOverFromSite")
+async def _taken_over_from_site(conn: AsyncConnection, e: RecordedEvent) -> None:
+    t = e.event
+    assert isinstance(t, ev.CaseTakenOverFromSite)
+    # The case is changed at the receiving site from now on: its sweeps flag it, its read
+    # names it.
+    item = {"from_site": t.from_site, "to_site": e.aggregate.site, "event": "taken_over"}
+    await append_detail(conn, e, "site_transfers", item, site=e.aggregate.site, released_to=None)

@@ -70,6 +70,9 @@ cases = Table(
     Column("last_seq", BigInteger, nullable=False),
     # The site that owns the case (the site in its events' subjects): only its sweeps flag it.
     Column("site", String(32), nullable=False, index=True),
+    # The site the owner released the case to, until that site takes it over (decision 0030):
+    # what the receiving site's take-over inbox answers.
+    Column("released_to", String(32), index=True),
     # Assessments, determinations, goals, reports and the pending closure request: read whole
     # with the case, never queried across cases.
     Column("detail", JSONB, nullable=False),
@@ -173,7 +176,8 @@ transfers = Table(
 #     accepted report's event and chain on pending reports (what the case's events name).
 # v7: the owning site of each case and of each accepted report waiting for its case (decision
 #     0029: a reaction fires only at the site that owns its cause).
-projection = Projection(name="casework.cases", version=7, metadata=metadata)
+# v8: the site a case was released to, until it is taken over (decision 0030).
+projection = Projection(name="casework.cases", version=8, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:

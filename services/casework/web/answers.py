@@ -91,6 +91,11 @@ class CaseOut(CaseSummaryOut):
         description="The site that owns the case (where a change to it is applied; decision "
         "0028): this site's id, or the regional office or hub it was sourced from"
     )
+    released_to: str | None = Field(
+        default=None,
+        description="The site the owner released the case to, until that site takes it over "
+        "(decision 0030); a change asked meanwhile is that site's",
+    )
     child_corrections: list[dict[str, Any]] = Field(
         description="Corrections of the child's details sent to intake: fields, when, outcome"
     )

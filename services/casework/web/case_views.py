@@ -246,6 +246,7 @@ async def read_case(
         "closed_at": iso(row.closed_at),
         "goals": goals,
         "site": row.site,
+        "released_to": row.released_to,
         **detail,
         "child_corrections": child_corrections,
     }

@@ -31,6 +31,7 @@ from services.casework.web.schemas import (
     OpenBody,
     ReasonBody,
     ServiceBody,
+    SiteTransferBody,
     TransferBody,
     VisitBody,
 )
@@ -254,4 +255,20 @@ async def withdraw_transfer(
 ) -> CaseCommandOut:
     """The owning agency withdraws a transfer still awaiting an answer."""
     command = d.WithdrawTransfer(transfer_id=transfer_id, reason=body.reason)
+    return await execute(request, response, principal, case_id, command)
+
+
+@router.post("/{case_id}/site-transfer")
+async def transfer_to_site(
+    case_id: CaseId,
+    body: SiteTransferBody,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("case.site_transfer"))],
+) -> CaseCommandOut:
+    """Release the case to another site (decision 0030): from then on only that site changes
+    it (a change asked here is forwarded to it, or refused 503 naming it while it cannot be
+    reached). The receiving site takes it over by itself once the release reaches it."""
+    runtime: Runtime = request.app.state.runtime
+    command = d.ReleaseToSite(to_site=body.to_site, reason=body.reason, here=runtime.settings.site)
     return await execute(request, response, principal, case_id, command)

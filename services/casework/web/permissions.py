@@ -53,6 +53,13 @@ permissions = Permissions(
             "Accepter ou refuser un dossier transféré à la structure",
             S,
         ),
+        # Moving a case to another site's log (decision 0030): a supervisor's decision.
+        "case.site_transfer": rule(
+            "write",
+            "Move a case to another site",
+            "Transférer un dossier vers un autre site",
+            S,
+        ),
         "transfer.read": rule(
             "read",
             "See transfers awaiting the agency's answer",

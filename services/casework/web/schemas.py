@@ -143,6 +143,13 @@ class TransferBody(Body):
     reason: Reason
 
 
+class SiteTransferBody(Body):
+    to_site: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$", description="The site that takes the case over"
+    )
+    reason: Reason
+
+
 class AcceptTransferBody(Body):
     pass
 

@@ -336,4 +336,10 @@ CASE_FORMS: dict[str, CaseForm] = {
         ("reason", "note"),
         lambda get: _drop_empty({"reason": get("reason"), "note": get("note")}),
     ),
+    # Moving the case to another site (decision 0030): a supervisor's, confirmed on the form.
+    "site_transfer": CaseForm(
+        "site-transfer",
+        ("to_site", "reason"),
+        lambda get: {"to_site": get("to_site").strip().lower(), "reason": get("reason")},
+    ),
 }

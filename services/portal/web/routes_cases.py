@@ -196,9 +196,15 @@ async def act(case_id: str, kind: str, request: Request) -> Response:
     if not viewer.has(*WORKERS):
         return forbidden(request, viewer)
     key = kind.replace("-", "_")
+    if key == "site_transfer" and not viewer.has("supervisor"):
+        return forbidden(request, viewer)
     f = FormState.of(p.form, idem=p.idempotency_key)
     if p.review:
         return await _case_page(request, viewer, case_id, {key: f}, open_form=key)
+    if key == "site_transfer" and not p.get("confirm"):
+        # Only the other site can change the case afterwards: said, and confirmed.
+        f.add("confirm", _("Tick the box to confirm the transfer to another site."))
+        return await _case_page(request, viewer, case_id, {key: f}, status=422, open_form=key)
     version = p.get("version")
     answer = await call(
         request,
