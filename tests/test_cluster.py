@@ -187,6 +187,7 @@ async def register(
     at: dict[int, Callable[[], None]],
     errors: list[str],
     refusals: Counter[str],
+    refused_at: list[float],
 ) -> dict[str, int]:
     """POST every report, ``RATE`` a second, alternating between the instances; ``at[k]``
     runs once ``k`` answers came back."""
@@ -214,6 +215,7 @@ async def register(
                 assert answer.headers.get("Retry-After"), answer.text
                 assert answer.json()["error"]["stored"] is False, answer.text
                 refusals[answer.json()["error"]["code"]] += 1
+                refused_at.append(time.monotonic())
             action = at.pop(len(answers), None)
             if action is not None:
                 action()
@@ -336,7 +338,10 @@ async def test_two_intake_instances_on_a_three_node_cluster_keep_every_report_on
             errors: list[str] = []
             sending = time.monotonic()
             refusals: Counter[str] = Counter()
-            answers = await register(urls, token, keys, {REPORTS // 4: kill}, errors, refusals)
+            refused_at: list[float] = []
+            answers = await register(
+                urls, token, keys, {REPORTS // 4: kill}, errors, refusals, refused_at
+            )
             await asyncio.gather(*restarting)
             timings[f"{REPORTS} registrations"] = time.monotonic() - sending
             first = Counter(answers.values())
@@ -390,6 +395,8 @@ async def test_two_intake_instances_on_a_three_node_cluster_keep_every_report_on
         f"\nfirst answers {dict(first)}; 503s {dict(refusals)}; 2xx at once {len(ok_first)}; "
         f"retry rounds {rounds}; "
         f"transport errors {len(errors)}; node nats-{victim} down "
-        f"{moments['restarted'] - moments['killed']:.1f} s"
+        f"{moments['restarted'] - moments['killed']:.1f} s; 503s answered from "
+        f"{min(refused_at, default=0) - moments['killed']:.1f} s to "
+        f"{max(refused_at, default=0) - moments['killed']:.1f} s after the kill"
     )
     print(" ".join(f"{k}: {v:.1f}s" for k, v in timings.items()))
