@@ -3,8 +3,9 @@ nodes from the wheel on loopback, every service's own user), streams with three 
 two intake instances sharing one database. One node is SIGKILLed half-way through the report
 registrations, sent alternately to both instances with an ``Idempotency-Key``, and started
 again: every registration answered 2xx is in the log exactly once, nothing answers 500, a
-client retrying its 503s with the same key ends with every report stored once, and the child
-recorder (intake's inbox policy, run by both instances) records each report's child once."""
+client retrying its 503s with the same key ends with every report stored once, the child
+recorder (intake's inbox policy, run by both instances) records each report's child once,
+and ``relais audit verify`` given the three nodes passes."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from relais.audit import verify_log
 from relais.consumers import service_consumers
 from relais.embedded import NatsServer, write_private
 from shared.auth import LocalIssuer
@@ -386,6 +388,19 @@ async def test_two_intake_instances_on_a_three_node_cluster_keep_every_report_on
                 assert len(recorded) == REPORTS and set(recorded.values()) == {1}, Counter(
                     recorded.values()
                 )
+
+            # relais audit verify, given the three nodes as the services are: chains,
+            # signatures, no gaps, and every stream on three copies.
+            checking = time.monotonic()
+            audit = await verify_log(
+                ",".join(cluster.urls),
+                ["INTAKE", "AUDIT"],
+                user=ADMIN,
+                password=passwords[ADMIN],
+                replicas=3,
+            )
+            assert audit.ok, audit.as_dict()
+            timings["audit verify"] = time.monotonic() - checking
         finally:
             await admin.close()
     finally:
