@@ -45,7 +45,8 @@ from shared.verify import VerifyReport, verify
 
 async def _connect(nats_url: str, user: str, password: str) -> NATS:
     return await nats.connect(
-        nats_url,
+        # Several URLs separated by commas: the nodes of a cluster (deploy/nats/hq).
+        [u.strip() for u in nats_url.split(",") if u.strip()],
         connect_timeout=5,
         max_reconnect_attempts=1,
         user=user or None,

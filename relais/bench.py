@@ -156,8 +156,9 @@ async def _append(nc: NATS, n: int) -> tuple[float, int, int]:
     return time.perf_counter() - started, stored[1], stored[0] // n
 
 
-async def _raw_append(js: JetStreamContext, n: int, size: int) -> float:
-    await js.add_stream(desired_config("benchraw", SITE))  # same storage settings as BENCH
+async def _raw_append(js: JetStreamContext, n: int, size: int, replicas: int = 1) -> float:
+    # Same storage settings (and copies) as BENCH.
+    await js.add_stream(desired_config("benchraw", SITE, replicas=replicas))
     payload, ledgers = b"x" * size, max(WRITERS, n // EVENTS_PER_LEDGER)
     started = time.perf_counter()
     acks = [
@@ -230,19 +231,22 @@ def _machine(nats_version: str, pg_version: str) -> dict[str, Any]:
     }
 
 
-async def _measure(n: int, nats_url: str, db_url: str, nats_version: str) -> dict[str, Any]:
+async def _measure(
+    n: int, nats_url: str, db_url: str, nats_version: str, replicas: int = 1
+) -> dict[str, Any]:
     bench_db = with_database(db_url, "relais_bench")
     await ensure_database(bench_db)
-    nc = await nats.connect(nats_url)
+    # Several URLs separated by commas: the nodes of a cluster.
+    nc = await nats.connect(servers=[u for u in nats_url.split(",") if u])
     engine = make_engine(bench_db, pool_size=2)
     try:
         js = nc.jetstream()
         await _drop_streams(js)
-        await ensure_streams(js, SITE, contexts=("bench",))
+        await ensure_streams(js, SITE, contexts=("bench",), replicas=replicas)
         err.log(f"append: {n} events from {WRITERS} writers")
         append_s, last_seq, size = await _append(nc, n)
         err.log(f"raw append: {n} messages of {size} bytes")
-        raw_append_s = await _raw_append(js, n, size)
+        raw_append_s = await _raw_append(js, n, size, replicas)
         err.log("replay: projector into PostgreSQL")
         replay_s = await _replay(engine, js, last_seq, n)
         err.log("raw replay: pull consumer, no database")
@@ -276,6 +280,7 @@ def run_bench(
     duration_s: float = 10.0,
     data_dir: Path,
     json_output: bool,
+    cluster: bool = False,
 ) -> int:
     """One scenario: ``backbone`` (append and replay beside the raw limits), ``matching``
     (the duplicate matcher's quality, learning and cost at ``children`` records) or
@@ -294,10 +299,10 @@ def run_bench(
         return run_matching(children=children, data_dir=data_dir, json_output=json_output)
     if scenario != "backbone":
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
-    return _run_backbone(events=events, data_dir=data_dir, json_output=json_output)
+    return _run_backbone(events=events, data_dir=data_dir, json_output=json_output, cluster=cluster)
 
 
-def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
+def _run_backbone(*, events: int, data_dir: Path, json_output: bool, cluster: bool = False) -> int:
     settings = Settings()  # the environment as it is now (tests run the bench with their own)
     nats_url, db_url = settings.nats_url, settings.database_url
     nats_server: NatsServer | None = None
@@ -317,6 +322,11 @@ def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
             pg = EmbeddedPostgres(data_dir / "postgres").start()
             db_url = pg.url
         report = asyncio.run(_measure(events, nats_url, db_url, nats_version))
+        if cluster:
+            from relais.bench_cluster import measure_on_cluster
+
+            measured = measure_on_cluster(data_dir, events, db_url, _measure)
+            report["cluster"] = {k: measured[k] for k in ("nodes", "append", "replay")}
     finally:
         if pg is not None:
             pg.stop()
@@ -328,9 +338,18 @@ def _run_backbone(*, events: int, data_dir: Path, json_output: bool) -> int:
         print(json.dumps(report))
         return 0
     table = RichTable("", "Relais events/s", "raw events/s", "ratio", title=f"{events} events")
-    for phase in ("append", "replay"):
-        r = report[phase]
-        table.add_row(phase, *(f"{r[k]:,}" for k in ("events_per_s", "raw_events_per_s", "ratio")))
+    runs = [("", report)]
+    if "cluster" in report:
+        # One server beside three nodes with streams of three copies.
+        runs = [
+            ("1 server: ", report),
+            (f"{report['cluster']['nodes']} nodes, R3: ", report["cluster"]),
+        ]
+    for label, run in runs:
+        for phase in ("append", "replay"):
+            r = run[phase]
+            figures = (f"{r[k]:,}" for k in ("events_per_s", "raw_events_per_s", "ratio"))
+            table.add_row(f"{label}{phase}", *figures)
     console = Console()
     console.print(table)
     m = report["machine"]

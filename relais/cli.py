@@ -74,6 +74,13 @@ def bench(
         float, typer.Option("--duration", min=0.1, help="Seconds of sending (intake-http).")
     ] = 10.0,
     data_dir: BenchDir = Path(".relais-bench"),
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="backbone: also on three nats-servers as one cluster, streams of three copies.",
+        ),
+    ] = False,
 ) -> None:
     """Measure one scenario on servers of its own; figures are written to bench/results."""
     from relais.bench import SCENARIOS, run_bench
@@ -90,6 +97,7 @@ def bench(
             duration_s=duration,
             data_dir=data_dir,
             json_output=json_output,
+            cluster=cluster,
         )
     )
 

@@ -26,7 +26,10 @@ def test_bench_json(tmp_path: Path) -> None:
     results = tmp_path / "results"
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
     env["RELAIS_BENCH_RESULTS"] = str(results)
-    command = ["bench", "--json", "--events", "2000", "--data-dir", str(tmp_path / "data")]
+    # --cluster: the same figures on three nodes with streams of three copies, beside.
+    command = [
+        "bench", "--json", "--events", "2000", "--cluster", "--data-dir", str(tmp_path / "data")
+    ]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "relais.cli", *command],
         env=env,
@@ -38,12 +41,15 @@ def test_bench_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     report = json.loads(proc.stdout)  # the whole of stdout is one JSON object
-    assert set(report) == {"machine", "events", "append", "replay"}
+    assert set(report) == {"machine", "events", "append", "replay", "cluster"}
     assert report["events"] == 2000
-    for phase in ("append", "replay"):
-        assert set(report[phase]) == FIGURES
-        for name, value in report[phase].items():
-            assert _positive(value), f"{phase}.{name} = {value!r}"
+    assert set(report["cluster"]) == {"nodes", "append", "replay"}
+    assert report["cluster"]["nodes"] == 3
+    for run in (report, report["cluster"]):
+        for phase in ("append", "replay"):
+            assert set(run[phase]) == FIGURES
+            for name, value in run[phase].items():
+                assert _positive(value), f"{phase}.{name} = {value!r}"
     machine = report["machine"]
     assert set(machine) >= MACHINE
     assert _positive(machine["cores"]) and _positive(machine["memory_gib"])

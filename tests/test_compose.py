@@ -279,3 +279,50 @@ def test_the_portal_reaches_each_service_on_the_compose_network(compose: dict[st
         assert env[f"RELAIS_{name.upper()}_URL"] == f"http://{name}:{settings.port_for(name)}"
         assert portal["depends_on"][name]["condition"] == "service_healthy"
     assert "relais-data:/data" in portal["volumes"]  # the token and link keys it shares
+
+
+def test_the_cluster_profile_runs_three_nodes_two_instances_and_a_database_each(
+    compose: dict[str, Any],
+) -> None:
+    """`docker compose --profile cluster up -d hq-portal`: three nodes of deploy/nats/hq, R3
+    streams, a PostgreSQL per service and two instances of each service (tests/test_cluster.py
+    runs the node file itself)."""
+    services = compose["services"]
+    cluster = {name for name, s in services.items() if "cluster" in (s.get("profiles") or [])}
+    assert not {"nats", "postgres", "streams", *PROCESSES} & cluster  # one host stays as it was
+    nodes = [f"nats-{n}" for n in (1, 2, 3)]
+    for node in nodes:
+        assert services[node]["image"].startswith("nats:2.14")
+        assert environment(services[node])["RELAIS_NATS_NODE"] == node
+        assert "./deploy/nats/hq/node.conf:/etc/nats/relais.conf:ro" in services[node]["volumes"]
+        assert "hq-nats-accounts:/etc/nats/accounts:ro" in services[node]["volumes"]
+    config = (ROOT / "deploy" / "nats" / "hq" / "node.conf").read_text()
+    assert "server_name: $RELAIS_NATS_NODE" in config
+    assert 'include "accounts/accounts.conf"' in config and "sync_interval: always" in config
+    assert all(f"nats-route://{node}:6222" in config for node in nodes)
+    assert environment(services["hq-streams"])["RELAIS_NATS_REPLICAS"] == "3"
+    assert services["hq-streams"]["entrypoint"] == ["relais", "streams", "apply"]
+    databases = set()
+    fields = set(Settings.model_fields)
+    for name in SERVICES:
+        instances = [services[f"hq-{name}-{i}"] for i in (1, 2)]
+        assert [environment(s)["RELAIS_INSTANCE"] for s in instances] == ["1", "2"]
+        for service in instances:
+            env = environment(service)
+            assert env["RELAIS_SERVICE"] == name and env["RELAIS_NATS_USER"] == name
+            assert env["RELAIS_NATS_REPLICAS"] == "3"
+            assert env["NATS_URL"] == ",".join(f"nats://{node}:4222" for node in nodes)
+            assert f"@hq-postgres-{name}:5432/" in env["DATABASE_URL"]
+            databases.add(env["DATABASE_URL"])
+            assert {"nats-1", "nats-2", "nats-3", "hq-streams"} <= set(service["depends_on"])
+            assert service["networks"]["default"]["aliases"] == [f"hq-{name}"]
+            for variable in env:
+                if variable not in SERVER_URL_VARIABLES:
+                    assert variable.removeprefix("RELAIS_").lower() in fields, variable
+        assert f"hq-postgres-{name}" in cluster
+    assert len(databases) == len(SERVICES)  # a PostgreSQL per service, both instances on it
+    portal = services["hq-portal"]
+    assert {f"hq-{name}-{i}" for name in SERVICES for i in (1, 2)} <= set(portal["depends_on"])
+    assert environment(portal)["RELAIS_INTAKE_URL"] == "http://hq-intake:8001"
+    published = [str(p) for s in cluster for p in services[s].get("ports") or []]
+    assert len(published) == len(set(published))
