@@ -216,6 +216,35 @@ class PlaceReleased(DomainEvent):
 
 @event_type(
     context="referral",
+    aggregate="capacity",
+    en="A coordinator held a place of the unit by hand (a child placed outside Relais, say), "
+    "with a note and an optional end date.",
+    fr="Un coordonnateur a réservé à la main une place de l'unité (un enfant placé hors de "
+    "Relais, par exemple), avec une note et une date de fin facultative.",
+)
+class PlaceHeld(DomainEvent):
+    unit_id: str
+    hold_id: str = Field(description="The hand reservation's id (derived from the command's key)")
+    note: str = Field(min_length=1, max_length=500, description="Why the place is held")
+    until: str | None = Field(default=None, description="YYYY-MM-DD: when the hold should end")
+
+    # A coordinator's note may describe the child it holds the place for.
+    sensitive_fields = frozenset({"note"})
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A coordinator released a place held by hand.",
+    fr="Un coordonnateur a libéré une place réservée à la main.",
+)
+class PlaceFreed(DomainEvent):
+    unit_id: str
+    hold_id: str
+
+
+@event_type(
+    context="referral",
     aggregate="training",
     en="A training session was held.",
     fr="Une session de formation a eu lieu.",
