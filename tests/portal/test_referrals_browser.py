@@ -202,6 +202,19 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     await expect(capacity).to_contain_text(
         re.compile(r"Réservées par des orientations acceptées\s*0")
     )
+    # A place held by hand for a child placed outside Relais, then released.
+    await page.get_by_text("Réserver une place").click()
+    await page.get_by_label("Motif de la réservation").fill("Placement du juge hors Relais")
+    await page.get_by_label("Jusqu'au (facultatif)").fill("2099-06-30")
+    await page.get_by_role("button", name="Réserver la place").click()
+    await expect(page).to_have_url(re.compile("done=saved"))
+    await expect(capacity).to_contain_text(re.compile(r"Réservées à la main\s*1"))
+    await expect(capacity).to_contain_text(re.compile(r"Libres\s*2"))
+    await expect(page.locator("#holds")).to_contain_text("jusqu'au 2099-06-30")
+    await screen.seen("unit-held")
+    await page.get_by_role("button", name="Libérer la place réservée").click()
+    await expect(page.get_by_text("Aucune place n'est réservée à la main.")).to_be_visible()
+    await expect(capacity).to_contain_text(re.compile(r"Libres\s*3"))
 
     # Another referral, declined with a reason and a suggested unit.
     second = await _refer(system, world, PSY.unit_id, "psych-2")
