@@ -77,6 +77,11 @@ class ReferralMade(DomainEvent):
     consent: Consent
     shared_fields: list[str] = Field(description="What the receiving unit may see")
     due_at: str = Field(description="When acceptance is due (RFC 3339)")
+    # Added without a new version (absent in older events, read as None): the case plan
+    # action the referral carries out, so casework shows it on that action.
+    action_id: str | None = Field(
+        default=None, description="The case plan action this referral carries out, if any"
+    )
     sensitive_fields = frozenset({"reason"})
 
 

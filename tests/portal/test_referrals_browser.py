@@ -119,6 +119,16 @@ async def test_a_case_worker_finds_a_unit_and_refers(
     await expect(page.get_by_text("L'orientation est envoyée.")).to_be_visible()
     referrals = page.locator("#referrals")
     await expect(referrals).to_contain_text("En attente de réponse")
+    # The plan action now shows its referral instead of offering to refer again (casework
+    # learns it from ReferralMade, a moment later).
+    plan = page.locator("#plan")
+    for _ in range(20):
+        if await plan.get_by_text("Orientation : En attente de réponse").count():
+            break
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(plan).to_contain_text("Orientation : En attente de réponse")
+    await expect(plan.get_by_role("link", name="Trouver une unité et orienter")).to_have_count(0)
     await screen.seen("case-referral-sent")
     await page.context.close()
 

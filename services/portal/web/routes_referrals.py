@@ -66,6 +66,9 @@ def status_label(code: str | None) -> str:
         "declined": _("Declined"),
         "completed": _("Completed"),
         "withdrawn": _("Withdrawn"),
+        "requested": _("Being sent"),
+        "awaiting_referral": _("Being sent"),
+        "refused": _("Not sent"),
     }.get(code or "", code or "")
 
 
@@ -278,6 +281,8 @@ def refer_body(case: dict[str, Any], get: Any, all_of: Any) -> dict[str, Any]:
         "consent": consent,
         "shared_fields": shared,
         "details": details,
+        # The plan action it carries out: casework then shows the referral on that action.
+        "action_id": get("action") if valid_id(get("action")) else None,
     }
 
 

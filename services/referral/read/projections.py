@@ -140,6 +140,8 @@ referrals = Table(
     Column("child_id", String(100), nullable=False),
     Column("from_agency", String(64), nullable=False, index=True),
     Column("from_unit", String(64)),
+    # The case plan action the referral carries out, when the referrer named one.
+    Column("action_id", String(64)),
     Column("to_agency", String(64), nullable=False),
     Column("to_unit", String(64), nullable=False, index=True),
     Column("service_kind", String(40), nullable=False),
@@ -171,7 +173,7 @@ referrals = Table(
 
 # v2: units.hub_id, reservations.reserved_at.
 # v3: last_command_id is the last event's own id (correlation ids now name a whole chain).
-# v4: places held by hand (holds, capacity.held).
+# v4: places held by hand (holds, capacity.held); referrals.action_id.
 projection = Projection(name="referral.directory", version=4, metadata=metadata)
 
 
