@@ -172,6 +172,8 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     page = screen.page
     await expect(page.get_by_role("heading", name="Orientations reçues")).to_be_visible()
     await expect(page.get_by_text("En attente de votre réponse")).to_be_visible()
+    # The sender by its name, not its code.
+    await expect(page.locator(f"a[href='/inbox/{rid}']")).to_contain_text(CPS.upper())
     await screen.seen("inbox")
     await page.locator(f"a[href='/inbox/{rid}']").click()
     await expect(page.get_by_text("Tranche d'âge de l'enfant")).to_be_visible()
@@ -188,6 +190,7 @@ async def test_a_coordinator_answers_and_keeps_the_places(
         re.compile(r"Réservées par des orientations acceptées\s*1")
     )
     await expect(capacity).to_contain_text(re.compile(r"Libres\s*1"))
+    await expect(page.locator("dl.facts").first).to_contain_text(TCHALA.upper())
     await expect(page.locator("#entry")).to_be_visible()
     await screen.seen("unit")
     await page.get_by_text("Modifier les places").click()
@@ -238,6 +241,7 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     await page.get_by_label("Une unité qui pourrait accueillir l'enfant").select_option(FAR.unit_id)
     await page.get_by_role("button", name="Refuser l'orientation").click()
     await expect(page.locator("dl.facts")).to_contain_text("Refusée")
+    await expect(page.locator("dl.facts")).to_contain_text(FAR.name)
 
     # A coordinator of another unit neither sees nor answers it.
     stranger = await signed_in_screen(browser, system, "referrals-3-stranger", STRANGER)
@@ -405,6 +409,8 @@ async def test_an_agency_administrator_keeps_units_staff_and_trainings(
     await page.get_by_label("Fonction").fill("superviseur")
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     await expect(page.locator("#members")).to_contain_text("Gildas Sossa")
+    # The unit by its name, not its code.
+    await expect(page.locator("#members")).to_contain_text("CPS Djougou")
     await screen.seen("staff")
     await page.get_by_role("link", name="Gildas Sossa").click()
     grid = page.locator("#competencies tbody tr")

@@ -18,6 +18,7 @@ from services.portal.web.calling import call, failed_read
 from services.portal.web.context import Viewer
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _, label
+from services.portal.web.names import names_for
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_referrals import SHAREABLE, shared_label, status_label
 from services.portal.web.routes_screening import valid_id
@@ -65,6 +66,7 @@ async def inbox(request: Request) -> Response:
         return failed_read(request, viewer, answer)
     items = [r for r in answer.data.get("items", []) if isinstance(r, dict)]
     items.sort(key=_urgent_first)
+    names = await names_for(request, viewer, agencies=(r.get("from_agency") for r in items))
     return page(
         request,
         "units/inbox.html",
@@ -74,6 +76,7 @@ async def inbox(request: Request) -> Response:
         accepted=[r for r in items if r.get("status") == "accepted"],
         closed=[r for r in items if r.get("status") not in OPEN][:20],
         status_label=status_label,
+        names=names,
     )
 
 
@@ -116,6 +119,12 @@ async def _referral_page(
             elif name == "urgency":
                 value = label("urgencies", value)
             shared.append((shared_label(name), value or ""))
+    names = await names_for(
+        request,
+        viewer,
+        agencies=[referral.get("from_agency")],
+        units=[referral.get("suggested_unit")],
+    )
     return page(
         request,
         "units/referral.html",
@@ -128,6 +137,7 @@ async def _referral_page(
         fs=forms,
         suggestions=suggestions,
         status_label=status_label,
+        names=names,
         done=request.query_params.get("done", ""),
     )
 
@@ -174,7 +184,7 @@ async def answer_referral(referral_id: str, answer_kind: str, request: Request) 
         return RedirectResponse(f"/inbox/{referral_id}?done=saved", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404) and answer.code != "hold_not_found":
+    if answer.status in (403, 404):
         return failed_read(request, viewer, answer)
     status = answer.status
     if status in (502, 503, 504) or answer.unreachable:
@@ -249,6 +259,14 @@ async def _unit_page(
     defaults.setdefault("languages", [", ".join(unit.get("languages") or [])])
     for code in DAYS:
         defaults.setdefault(f"hours.{code}", [hours_text(unit.get("opening_hours"), code)])
+    holding = [
+        r for r in held.data.get("items", []) if isinstance(r, dict) and r.get("to_unit") == unit_id
+    ]
+    names = await names_for(
+        request,
+        viewer,
+        agencies=[unit.get("agency_id"), *(r.get("from_agency") for r in holding)],
+    )
     return page(
         request,
         "units/unit.html",
@@ -257,11 +275,8 @@ async def _unit_page(
         title=_("My unit"),
         unit=unit,
         capacity=capacity,
-        holding=[
-            r
-            for r in held.data.get("items", [])
-            if isinstance(r, dict) and r.get("to_unit") == unit_id
-        ],
+        holding=holding,
+        names=names,
         hand_holds=hand_holds,
         today=today,
         base=_base(viewer, unit_id),
@@ -387,7 +402,7 @@ async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Re
         return RedirectResponse(f"{base}?done=saved#{anchor}", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404):
+    if answer.status in (403, 404) and answer.code != "hold_not_found":
         return failed_read(request, viewer, answer)
     status = answer.status
     if status in (502, 503, 504) or answer.unreachable:
