@@ -77,6 +77,11 @@ class ReferralMade(DomainEvent):
     consent: Consent
     shared_fields: list[str] = Field(description="What the receiving unit may see")
     due_at: str = Field(description="When acceptance is due (RFC 3339)")
+    # Added without a new version (absent in older events, read as None): the case plan
+    # action the referral carries out, so casework shows it on that action.
+    action_id: str | None = Field(
+        default=None, description="The case plan action this referral carries out, if any"
+    )
     sensitive_fields = frozenset({"reason"})
 
 
@@ -212,6 +217,35 @@ class PlaceReleased(DomainEvent):
     unit_id: str
     referral_id: str
     because: str = Field(description="completed, withdrawn or not_accepted")
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A coordinator held a place of the unit by hand (a child placed outside Relais, say), "
+    "with a note and an optional end date.",
+    fr="Un coordonnateur a réservé à la main une place de l'unité (un enfant placé hors de "
+    "Relais, par exemple), avec une note et une date de fin facultative.",
+)
+class PlaceHeld(DomainEvent):
+    unit_id: str
+    hold_id: str = Field(description="The hand reservation's id (derived from the command's key)")
+    note: str = Field(min_length=1, max_length=500, description="Why the place is held")
+    until: str | None = Field(default=None, description="YYYY-MM-DD: when the hold should end")
+
+    # A coordinator's note may describe the child it holds the place for.
+    sensitive_fields = frozenset({"note"})
+
+
+@event_type(
+    context="referral",
+    aggregate="capacity",
+    en="A coordinator released a place held by hand.",
+    fr="Un coordonnateur a libéré une place réservée à la main.",
+)
+class PlaceFreed(DomainEvent):
+    unit_id: str
+    hold_id: str
 
 
 @event_type(

@@ -55,6 +55,7 @@ PseudonymKind = Literal[
     "service",
     "visit",
     "transfer",
+    "hold",
 ]
 PSEUDONYM_PATTERN = r"^[a-z]+_[a-z2-7]{26}$"
 

@@ -280,6 +280,36 @@ class PlaceReleased(PublicEvent):
 
 
 @public_event(
+    ev.PlaceHeld,
+    en="A place of a unit was held by hand (no note): which unit, until when.",
+    fr="Une place d'une unité a été réservée à la main (sans la note) : quelle unité, "
+    "jusqu'à quand.",
+)
+class PlaceHeld(PublicEvent):
+    unit: Pseudonym
+    hold: Pseudonym
+    until: date | None
+
+    @classmethod
+    def of(cls, e: ev.PlaceHeld, c: Publication) -> PlaceHeld:
+        return cls(
+            unit=c.p("unit", e.unit_id),
+            hold=c.p("hold", e.hold_id),
+            until=c.day(e.until) if e.until else None,
+        )
+
+
+@public_event(ev.PlaceFreed)
+class PlaceFreed(PublicEvent):
+    unit: Pseudonym
+    hold: Pseudonym
+
+    @classmethod
+    def of(cls, e: ev.PlaceFreed, c: Publication) -> PlaceFreed:
+        return cls(unit=c.p("unit", e.unit_id), hold=c.p("hold", e.hold_id))
+
+
+@public_event(
     ev.TrainingSessionHeld,
     en="A training session was held: by which agency, on which day, for which sector, and how "
     "many took part (no names, no topic text).",

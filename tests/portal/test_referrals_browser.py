@@ -119,6 +119,16 @@ async def test_a_case_worker_finds_a_unit_and_refers(
     await expect(page.get_by_text("L'orientation est envoyée.")).to_be_visible()
     referrals = page.locator("#referrals")
     await expect(referrals).to_contain_text("En attente de réponse")
+    # The plan action now shows its referral instead of offering to refer again (casework
+    # learns it from ReferralMade, a moment later).
+    plan = page.locator("#plan")
+    for _ in range(20):
+        if await plan.get_by_text("Orientation : En attente de réponse").count():
+            break
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(plan).to_contain_text("Orientation : En attente de réponse")
+    await expect(plan.get_by_role("link", name="Trouver une unité et orienter")).to_have_count(0)
     await screen.seen("case-referral-sent")
     await page.context.close()
 
@@ -162,6 +172,8 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     page = screen.page
     await expect(page.get_by_role("heading", name="Orientations reçues")).to_be_visible()
     await expect(page.get_by_text("En attente de votre réponse")).to_be_visible()
+    # The sender by its name, not its code.
+    await expect(page.locator(f"a[href='/inbox/{rid}']")).to_contain_text(CPS.upper())
     await screen.seen("inbox")
     await page.locator(f"a[href='/inbox/{rid}']").click()
     await expect(page.get_by_text("Tranche d'âge de l'enfant")).to_be_visible()
@@ -178,6 +190,7 @@ async def test_a_coordinator_answers_and_keeps_the_places(
         re.compile(r"Réservées par des orientations acceptées\s*1")
     )
     await expect(capacity).to_contain_text(re.compile(r"Libres\s*1"))
+    await expect(page.locator("dl.facts").first).to_contain_text(TCHALA.upper())
     await expect(page.locator("#entry")).to_be_visible()
     await screen.seen("unit")
     await page.get_by_text("Modifier les places").click()
@@ -202,6 +215,19 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     await expect(capacity).to_contain_text(
         re.compile(r"Réservées par des orientations acceptées\s*0")
     )
+    # A place held by hand for a child placed outside Relais, then released.
+    await page.get_by_text("Réserver une place").click()
+    await page.get_by_label("Motif de la réservation").fill("Placement du juge hors Relais")
+    await page.get_by_label("Jusqu'au (facultatif)").fill("2099-06-30")
+    await page.get_by_role("button", name="Réserver la place").click()
+    await expect(page).to_have_url(re.compile("done=saved"))
+    await expect(capacity).to_contain_text(re.compile(r"Réservées à la main\s*1"))
+    await expect(capacity).to_contain_text(re.compile(r"Libres\s*2"))
+    await expect(page.locator("#holds")).to_contain_text("jusqu'au 2099-06-30")
+    await screen.seen("unit-held")
+    await page.get_by_role("button", name="Libérer la place réservée").click()
+    await expect(page.get_by_text("Aucune place n'est réservée à la main.")).to_be_visible()
+    await expect(capacity).to_contain_text(re.compile(r"Libres\s*3"))
 
     # Another referral, declined with a reason and a suggested unit.
     second = await _refer(system, world, PSY.unit_id, "psych-2")
@@ -215,6 +241,7 @@ async def test_a_coordinator_answers_and_keeps_the_places(
     await page.get_by_label("Une unité qui pourrait accueillir l'enfant").select_option(FAR.unit_id)
     await page.get_by_role("button", name="Refuser l'orientation").click()
     await expect(page.locator("dl.facts")).to_contain_text("Refusée")
+    await expect(page.locator("dl.facts")).to_contain_text(FAR.name)
 
     # A coordinator of another unit neither sees nor answers it.
     stranger = await signed_in_screen(browser, system, "referrals-3-stranger", STRANGER)
@@ -382,6 +409,8 @@ async def test_an_agency_administrator_keeps_units_staff_and_trainings(
     await page.get_by_label("Fonction").fill("superviseur")
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     await expect(page.locator("#members")).to_contain_text("Gildas Sossa")
+    # The unit by its name, not its code.
+    await expect(page.locator("#members")).to_contain_text("CPS Djougou")
     await screen.seen("staff")
     await page.get_by_role("link", name="Gildas Sossa").click()
     grid = page.locator("#competencies tbody tr")

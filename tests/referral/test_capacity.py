@@ -61,6 +61,7 @@ async def test_accept_reserves_complete_and_withdraw_release(svc: Service) -> No
         "total": 2,
         "occupied_outside": 0,
         "reserved": 0,
+        "held": 0,
         "available": 2,
         "version": 0,
     }
@@ -113,6 +114,7 @@ async def test_concurrent_accepts_never_overbook(start_service: Starter) -> None
         "total": 2,
         "occupied_outside": 0,
         "reserved": 2,
+        "held": 0,
         "available": 0,
         "version": 0,
     }
@@ -130,6 +132,80 @@ async def test_concurrent_accepts_of_the_same_referral_reserve_one_place(svc: Se
     )
     assert sorted(a.status_code for a in answers) == [200, 409, 409]
     assert (await capacity(svc))["reserved"] == 1
+
+
+# -- places held by hand ---------------------------------------------------------------------
+
+
+async def test_a_coordinator_holds_and_releases_a_place_by_hand(svc: Service) -> None:
+    mine = coordinator(svc)
+    listed = await svc.client.get("/units/transit/holds", headers=mine)
+    assert listed.status_code == 200 and listed.json()["holds"] == []
+    version = listed.headers["ETag"]
+    body = {"note": "Placé par le juge hors Relais", "until": "2099-01-31"}
+    assert (
+        await svc.client.post("/units/transit/holds", json=body, headers=mine)
+    ).status_code == 428
+    past = await svc.client.post(
+        "/units/transit/holds",
+        json={"note": "x", "until": "2000-01-01"},
+        headers={**mine, "If-Match": version},
+    )
+    assert past.status_code == 422 and past.json()["error"]["field"] == "until"
+    keyed = {**mine, "If-Match": version, "Idempotency-Key": "hold-1"}
+    held = await svc.client.post("/units/transit/holds", json=body, headers=keyed)
+    assert held.status_code == 201, held.text
+    again = await svc.client.post("/units/transit/holds", json=body, headers=keyed)
+    assert again.status_code == 201 and again.json()["holds"] == held.json()["holds"]
+    [hold] = held.json()["holds"]
+    assert hold["note"] == body["note"] and hold["until"] == "2099-01-31"
+    assert held.json()["capacity"] | {"version": 0} == {
+        "total": 2,
+        "occupied_outside": 0,
+        "reserved": 0,
+        "held": 1,
+        "available": 1,
+        "version": 0,
+    }
+    # The held place counts: one referral fills the unit, the next needs an override.
+    a, b = await refer_many(svc, 2)
+    assert (
+        await svc.client.post(f"/referrals/{a}/accept", json={}, headers=mine)
+    ).status_code == 200
+    full = await svc.client.post(f"/referrals/{b}/accept", json={}, headers=mine)
+    assert full.status_code == 409 and full.json()["error"]["code"] == "unit_full"
+    now = (await svc.client.get("/units/transit/holds", headers=mine)).headers["ETag"]
+    no_room = await svc.client.post(
+        "/units/transit/holds", json={"note": "un de plus"}, headers={**mine, "If-Match": now}
+    )
+    assert no_room.status_code == 409 and no_room.json()["error"]["code"] == "unit_full"
+    # Another unit's coordinator sees neither the notes nor the button's effect.
+    other = coordinator(svc, "djougou")
+    assert (await svc.client.get("/units/transit/holds", headers=other)).status_code == 404
+    freed = await svc.client.post(
+        f"/units/transit/holds/{hold['hold_id']}/release",
+        headers={**mine, "If-Match": now},
+    )
+    assert freed.status_code == 200, freed.text
+    assert freed.json()["holds"] == [] and freed.json()["capacity"]["available"] == 1
+    twice = await svc.client.post(
+        f"/units/transit/holds/{hold['hold_id']}/release",
+        headers={**mine, "If-Match": freed.headers["ETag"]},
+    )
+    assert twice.status_code == 404 and twice.json()["error"]["code"] == "hold_not_found"
+    assert (await capacity(svc))["held"] == 0
+
+
+async def test_a_unit_that_does_not_count_places_holds_none(svc: Service) -> None:
+    admin = svc.headers("agency_admin", agency="ocpm")
+    body = {"agency_id": "ocpm", "name": "Ligne", "commune": "bj-littoral-cotonou"}
+    body |= {"service_kinds": ["legal_aid"], "opening_hours": {}}
+    assert (await svc.client.put("/units/line", json=body, headers=admin)).status_code == 200
+    refused = await svc.client.post(
+        "/units/line/holds", json={"note": "x"}, headers={**admin, "If-Match": '"0"'}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "capacity_not_counted"
 
 
 # -- after an interruption -------------------------------------------------------------------

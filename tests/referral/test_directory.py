@@ -37,6 +37,7 @@ async def test_unit_entry_shows_capacity_and_expected_services(svc: Service) -> 
         "total": 2,
         "occupied_outside": 0,
         "reserved": 0,
+        "held": 0,
         "available": 2,
         "version": 0,
     }

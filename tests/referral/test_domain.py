@@ -188,6 +188,28 @@ def test_a_full_unit_refuses_unless_an_override_reason_is_given() -> None:
     assert state.reserved == frozenset({"r1", "r2"}) and state.available == 0
 
 
+def test_a_place_held_by_hand_counts_until_it_is_freed() -> None:
+    state = fold(d.Capacity("u1"), d.SetCapacity(2), d.Hold("h1", "placed by the judge"))
+    assert state.available == 1 and state.held == frozenset({"h1"})
+    assert d.decide_capacity(state, d.Hold("h1", "placed by the judge")) == []  # a retry
+    state = fold(state, d.Reserve("r1"))
+    for full in (d.Hold("h2", "one more"), d.Reserve("r2")):
+        with pytest.raises(d.DomainError) as err:
+            d.decide_capacity(state, full)
+        assert err.value.code == "unit_full"
+    state = fold(state, d.Free("h1"))
+    assert state.available == 1 and state.held == frozenset()
+    with pytest.raises(d.DomainError) as err:
+        d.decide_capacity(state, d.Free("h1"))
+    assert (err.value.code, err.value.status) == ("hold_not_found", 404)
+    with pytest.raises(d.DomainError) as err:
+        d.decide_capacity(d.Capacity("line"), d.Hold("h1", "x"))
+    assert err.value.code == "capacity_not_counted" and "capacité" in err.value.message.fr
+    with pytest.raises(d.DomainError) as err:
+        d.decide_capacity(state, d.Hold("h3", "   "))
+    assert err.value.code == "note_required"
+
+
 def test_a_unit_that_counts_no_places_accepts_without_reserving() -> None:
     assert d.decide_capacity(d.Capacity("psychologist"), d.Reserve("r1")) == []
     # Once it counts places, a capacity of zero is full.

@@ -344,6 +344,16 @@ async def test_audit_verify_runs_on_demand_with_progress_then_its_result(
     result = latest["result"]
     assert result["events_checked"] == latest["events_checked"] > 0
     assert result["failures_total"] == len(result["failures"]) and "ok" in result
+    # Stored in reporting's database: an instance started afterwards (a restart) answers it.
+    restarted = create_app(spec, svc.settings)
+    await restarted.state.runtime.start()
+    try:
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as other:
+            kept = await other.get("/audit/verifications/latest", headers=svc.auditor)
+    finally:
+        await restarted.state.runtime.stop()
+    assert kept.status_code == 200 and kept.json() == latest
     for caller in (svc.worker,):
         assert (await svc.client.post("/audit/verifications", headers=caller)).status_code == 403
         assert (

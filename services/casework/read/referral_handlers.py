@@ -56,6 +56,8 @@ async def _referral(conn: AsyncConnection, e: RecordedEvent) -> None:
         values.update(
             service_kind=data.service_kind, to_agency=data.to_agency, to_unit=data.to_unit
         )
+        if data.action_id is not None:
+            values["action_id"] = data.action_id
     if isinstance(data, ReferralRequestRefused):
         values.update(
             refusal_code=data.code, refusal_en=data.message_en, refusal_fr=data.message_fr

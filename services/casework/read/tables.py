@@ -136,6 +136,8 @@ referrals = Table(
     # A declined referral: the receiving unit's reason and the unit it suggested instead.
     Column("decline_reason", Text),
     Column("suggested_unit", String(200)),
+    # The plan action a referral made from the portal carries out (ReferralMade.action_id).
+    Column("action_id", String(64), index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -177,7 +179,8 @@ transfers = Table(
 # v7: the owning site of each case and of each accepted report waiting for its case (decision
 #     0029: a reaction fires only at the site that owns its cause).
 # v8: the site a case was released to, until it is taken over (decision 0030).
-projection = Projection(name="casework.cases", version=8, metadata=metadata)
+# v9: the plan action a referral made from the portal carries out (cw_referrals.action_id).
+projection = Projection(name="casework.cases", version=9, metadata=metadata)
 
 
 def as_datetime(value: str) -> datetime:

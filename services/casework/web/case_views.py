@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.casework.app.cases import CASE, NOT_FOUND
@@ -156,6 +156,24 @@ async def list_cases(
     )
 
 
+def _linked_referral() -> Any:
+    """The referral an action carries out: the one casework requested for it, else the one
+    sent from the portal naming it (``ReferralMade.action_id``), the live one first (a
+    withdrawn or declined referral yields to the one sent after it)."""
+    sent = referrals.alias("sent")
+    settled = case((sent.c.status.in_(("withdrawn", "declined", "refused")), 1), else_=0)
+    latest = (
+        select(sent.c.referral_id)
+        .where(sent.c.action_id == actions.c.action_id)
+        .where(sent.c.case_id == actions.c.case_id)
+        .order_by(settled, sent.c.updated_at.desc())
+        .limit(1)
+        .correlate(actions)
+        .scalar_subquery()
+    )
+    return func.coalesce(actions.c.referral_id, latest)
+
+
 @router.get("/cases/{case_id}")
 async def read_case(
     case_id: CaseId,
@@ -169,6 +187,7 @@ async def read_case(
     child's display name (name, else alias) comes from intake's record; showing it records a
     read of the child. ``version`` goes back in ``If-Match``."""
     (engine, access_log), now = engine_and_log(request), now_of(request)
+    linked = _linked_referral()
     async with engine.connect() as conn:
         row = (await conn.execute(select(cases).where(cases.c.case_id == case_id))).one_or_none()
         if row is None or not sees_agency(principal, row.agency):
@@ -177,6 +196,7 @@ async def read_case(
             await conn.execute(
                 select(
                     actions,
+                    linked.label("linked_referral_id"),
                     referrals.c.status.label("referral_status"),
                     referrals.c.refusal_code,
                     referrals.c.refusal_en,
@@ -184,7 +204,8 @@ async def read_case(
                     referrals.c.decline_reason,
                     referrals.c.suggested_unit,
                 )
-                .outerjoin(referrals, referrals.c.referral_id == actions.c.referral_id)
+                .select_from(actions)
+                .outerjoin(referrals, referrals.c.referral_id == linked)
                 .where(actions.c.case_id == case_id)
                 .order_by(actions.c.seq)
             )
@@ -208,9 +229,9 @@ async def read_case(
                     "responsible_unit": a.responsible_unit,
                     "service_kind": a.service_kind,
                     "due_on": a.due_on,
-                    "referral_id": a.referral_id,
+                    "referral_id": a.linked_referral_id,
                     "referral_status": a.referral_status
-                    or ("awaiting_referral" if a.referral_id else None),
+                    or ("awaiting_referral" if a.linked_referral_id else None),
                     "referral_refusal": {
                         "code": a.refusal_code,
                         "message": a.refusal_en if lang == "en" else a.refusal_fr,

@@ -5,7 +5,6 @@ sent. The case page shows the case's referrals (``referrals_of``)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,6 +20,7 @@ from services.portal.web.calling import call, failed_read
 from services.portal.web.context import Viewer
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _
+from services.portal.web.names import names_for
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_screening import valid_id
 from services.portal.web.security import SignInRequired, posted, signed_in
@@ -66,6 +66,9 @@ def status_label(code: str | None) -> str:
         "declined": _("Declined"),
         "completed": _("Completed"),
         "withdrawn": _("Withdrawn"),
+        "requested": _("Being sent"),
+        "awaiting_referral": _("Being sent"),
+        "refused": _("Not sent"),
     }.get(code or "", code or "")
 
 
@@ -278,6 +281,8 @@ def refer_body(case: dict[str, Any], get: Any, all_of: Any) -> dict[str, Any]:
         "consent": consent,
         "shared_fields": shared,
         "details": details,
+        # The plan action it carries out: casework then shows the referral on that action.
+        "action_id": get("action") if valid_id(get("action")) else None,
     }
 
 
@@ -349,16 +354,13 @@ async def referrals_of(request: Request, viewer: Viewer, case_id: str) -> list[d
         request, viewer, "referral", "GET", "/referrals", params={"case_id": case_id}
     )
     found = [r for r in answer.data.get("items", []) if isinstance(r, dict)] if answer.ok else []
-    ids = sorted({str(r[k]) for r in found for k in ("to_unit", "suggested_unit") if r.get(k)})
-    ids = [i for i in ids if valid_id(i)]
-    units = await asyncio.gather(
-        *(call(request, viewer, "referral", "GET", f"/units/{i}") for i in ids)
+    names = await names_for(
+        request, viewer, units=(r.get(k) for r in found for k in ("to_unit", "suggested_unit"))
     )
-    names = {i: str(u.data.get("name") or i) for i, u in zip(ids, units, strict=True) if u.ok}
     for r in found:
         for key in ("to_unit", "suggested_unit"):
             if r.get(key):
-                r[f"{key}_name"] = names.get(str(r[key]), str(r[key]))
+                r[f"{key}_name"] = names.unit(r[key])
     return found
 
 

@@ -6,6 +6,7 @@ sexes served) and its capacity, shown and edited, with the places accepted refer
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from services.portal.web.calling import call, failed_read
 from services.portal.web.context import Viewer
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _, label
+from services.portal.web.names import names_for
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_referrals import SHAREABLE, shared_label, status_label
 from services.portal.web.routes_screening import valid_id
@@ -64,6 +66,7 @@ async def inbox(request: Request) -> Response:
         return failed_read(request, viewer, answer)
     items = [r for r in answer.data.get("items", []) if isinstance(r, dict)]
     items.sort(key=_urgent_first)
+    names = await names_for(request, viewer, agencies=(r.get("from_agency") for r in items))
     return page(
         request,
         "units/inbox.html",
@@ -73,6 +76,7 @@ async def inbox(request: Request) -> Response:
         accepted=[r for r in items if r.get("status") == "accepted"],
         closed=[r for r in items if r.get("status") not in OPEN][:20],
         status_label=status_label,
+        names=names,
     )
 
 
@@ -115,6 +119,12 @@ async def _referral_page(
             elif name == "urgency":
                 value = label("urgencies", value)
             shared.append((shared_label(name), value or ""))
+    names = await names_for(
+        request,
+        viewer,
+        agencies=[referral.get("from_agency")],
+        units=[referral.get("suggested_unit")],
+    )
     return page(
         request,
         "units/referral.html",
@@ -127,6 +137,7 @@ async def _referral_page(
         fs=forms,
         suggestions=suggestions,
         status_label=status_label,
+        names=names,
         done=request.query_params.get("done", ""),
     )
 
@@ -228,7 +239,12 @@ async def _unit_page(
     if not _may_edit(viewer, unit_id, unit):
         return not_found(request, viewer)
     capacity = unit.get("capacity") or {}
+    by_hand = await call(request, viewer, "referral", "GET", f"/units/{unit_id}/holds")
+    hand_holds = [h for h in by_hand.data.get("holds", []) if isinstance(h, dict)]
+    today = date.today().isoformat()
     forms = dict(forms or {})
+    hold_form = forms.setdefault("hold", FormState.of())
+    hold_form.scope = "hold-"
     cap = forms.setdefault("capacity", FormState.of())
     cap.scope = "capacity-"
     cap.values_by_name.setdefault("total", [str(capacity.get("total", 0))])
@@ -243,6 +259,14 @@ async def _unit_page(
     defaults.setdefault("languages", [", ".join(unit.get("languages") or [])])
     for code in DAYS:
         defaults.setdefault(f"hours.{code}", [hours_text(unit.get("opening_hours"), code)])
+    holding = [
+        r for r in held.data.get("items", []) if isinstance(r, dict) and r.get("to_unit") == unit_id
+    ]
+    names = await names_for(
+        request,
+        viewer,
+        agencies=[unit.get("agency_id"), *(r.get("from_agency") for r in holding)],
+    )
     return page(
         request,
         "units/unit.html",
@@ -251,11 +275,10 @@ async def _unit_page(
         title=_("My unit"),
         unit=unit,
         capacity=capacity,
-        holding=[
-            r
-            for r in held.data.get("items", [])
-            if isinstance(r, dict) and r.get("to_unit") == unit_id
-        ],
+        holding=holding,
+        names=names,
+        hand_holds=hand_holds,
+        today=today,
         base=_base(viewer, unit_id),
         fs=forms,
         days=[(code, day_name(code)) for code in DAYS],
@@ -329,15 +352,30 @@ async def edit_agency_unit(unit_id: str, part: str, request: Request) -> Respons
 
 async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Response:
     viewer = p.viewer
-    if part not in ("capacity", "entry"):
+    if part not in ("capacity", "entry", "hold", "release"):
         return not_found(request, viewer)
     f = FormState.of(p.form, idem=p.idempotency_key)
     if p.review:
         return await _unit_page(request, viewer, unit_id, {part: f})
     version = p.get("version")
     if_match = int(version) if version.isdigit() and int(version) > 0 else None
-    if part == "capacity":
-        body: dict[str, Any] = {
+    method = "PUT"
+    body: dict[str, Any] | None
+    if part == "hold":
+        body = {"note": p.get("note"), "until": p.get("until") or None}
+        path = f"/units/{unit_id}/holds"
+        method = "POST"
+    elif part == "release":
+        hold_id = p.get("hold_id")
+        if not valid_id(hold_id):
+            return not_found(request, viewer)
+        body = None
+        path = f"/units/{unit_id}/holds/{hold_id}/release"
+        method = "POST"
+        # The release answers on the hold form's notice, not a form of its own.
+        part = "hold"
+    elif part == "capacity":
+        body = {
             name: int(p.get(name)) if p.get(name).isdigit() else p.get(name)
             for name in ("total", "occupied_outside")
         }
@@ -352,7 +390,7 @@ async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Re
         request,
         viewer,
         "referral",
-        "PUT",
+        method,
         path,
         json=body,
         if_match=if_match,
@@ -360,10 +398,11 @@ async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Re
     )
     if answer.ok:
         base = _base(viewer, unit_id)
-        return RedirectResponse(f"{base}?done=saved#{part}", status_code=303)
+        anchor = "holds" if part == "hold" else part
+        return RedirectResponse(f"{base}?done=saved#{anchor}", status_code=303)
     if answer.status == 401:
         raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404):
+    if answer.status in (403, 404) and answer.code != "hold_not_found":
         return failed_read(request, viewer, answer)
     status = answer.status
     if status in (502, 503, 504) or answer.unreachable:
@@ -374,10 +413,9 @@ async def _edit_unit(request: Request, p: Posted, unit_id: str, part: str) -> Re
         f.notice = _("Someone changed the unit meanwhile: check it below, then save again.")
     else:
         renamed = {"opening_hours": "hours"}
-        known = (
-            ("total", "occupied_outside")
-            if part == "capacity"
-            else ("service_kinds", "sexes", "min_age", "max_age", "languages", "hours")
-        )
+        known: tuple[str, ...] = {
+            "capacity": ("total", "occupied_outside"),
+            "hold": ("note", "until"),
+        }.get(part, ("service_kinds", "sexes", "min_age", "max_age", "languages", "hours"))
         f.refused(answer, known, renamed)
     return await _unit_page(request, viewer, unit_id, {part: f}, status=status)

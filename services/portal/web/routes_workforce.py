@@ -20,6 +20,7 @@ from services.portal.web.calling import call, failed_read
 from services.portal.web.context import Viewer, portal_of
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _, localised
+from services.portal.web.names import Names, names_for
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_screening import valid_id
 from services.portal.web.routes_units import DAYS, day_name
@@ -198,6 +199,9 @@ async def _staff_page(
         if not answer.ok:
             return failed_read(request, viewer, answer)
     members = items(staff)
+    unit_names = Names(
+        units={str(u["unit_id"]): str(u.get("name") or u["unit_id"]) for u in items(unit_list)}
+    )
     known = {m["staff_id"] for m in members}
     people = await account_rows.of_agency(portal_of(request).engine, viewer.agency)
     return page(
@@ -207,6 +211,7 @@ async def _staff_page(
         status=status,
         title=_("Staff"),
         members=members,
+        names=unit_names,
         f=f or FormState.of(),
         accounts=[
             (p.account_id, p.display_name or p.email)
@@ -272,6 +277,7 @@ async def _member_page(
         (code, text, latest.get(code)) for code, text in competencies_of(str(member.get("sector")))
     ]
     level_name = dict(levels())
+    names = await names_for(request, viewer, units=[member.get("unit_id")])
     return page(
         request,
         "admin/member.html",
@@ -279,6 +285,7 @@ async def _member_page(
         status=status,
         title=_("Staff member"),
         member=member,
+        names=names,
         version=answer.version,
         grid=grid,
         framework=frameworks().name,

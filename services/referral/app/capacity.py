@@ -29,6 +29,8 @@ from services.referral.app.aggregates import CAPACITY, REFERRAL
 from services.referral.config import ReferralConfig
 from services.referral.domain import (
     Capacity,
+    Free,
+    Hold,
     Release,
     Reserve,
     SetCapacity,
@@ -63,7 +65,7 @@ BUSY = ApiError(
 
 
 def _decide(
-    unit_id: str, command: SetCapacity | Reserve | Release
+    unit_id: str, command: SetCapacity | Reserve | Release | Hold | Free
 ) -> Callable[[Capacity], list[DomainEvent]]:
     def decide(state: Capacity) -> list[DomainEvent]:
         return decide_capacity(replace(state, unit_id=unit_id), command)
@@ -106,7 +108,7 @@ async def _apply(
 async def set_capacity(
     ports: Ports,
     unit_id: str,
-    command: SetCapacity,
+    command: SetCapacity | Hold | Free,
     *,
     expect: Expect,
     actor: Actor,

@@ -72,6 +72,12 @@ class ReferBody(Body):
     consent: ConsentBody
     shared_fields: list[Shareable] = Field(max_length=len(SHAREABLE))
     details: DetailsBody = Field(default_factory=DetailsBody)
+    action_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="The case plan action this referral carries out (casework shows the "
+        "referral on it)",
+    )
 
     @field_validator("service_kind")
     @classmethod
@@ -164,6 +170,7 @@ async def make_command(
         ),
         shared_fields=list(dict.fromkeys(body.shared_fields)),
         due_at=iso(due_at(config.clock(), body.urgency, config.deadline_hours).astimezone(UTC)),
+        action_id=body.action_id,
     )
     details = ReferralDetailsShared(referral_id=referral_id, **body.details.model_dump())
     return Make(made, details)

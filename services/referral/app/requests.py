@@ -126,6 +126,7 @@ async def decide_request(
                 "consent": request.consent.model_dump(),
                 "shared_fields": request.shared_fields,
                 "details": await case_details(ports, site, case_id, request.shared_fields),
+                "action_id": request.action_id,
             }
         )
     except ValidationError as exc:

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from contracts.referral import (
     CapacitySet,
+    PlaceFreed,
+    PlaceHeld,
     PlaceReleased,
     PlaceReserved,
     ReferralAccepted,
@@ -273,13 +275,15 @@ class Capacity:
     total: int = 0
     occupied_outside: int = 0
     reserved: frozenset[str] = frozenset()
+    # Places a coordinator held by hand (a child placed outside Relais), by hold id.
+    held: frozenset[str] = frozenset()
     # A unit that never set a capacity (a psychologist, a legal clinic) has no places to count:
     # accepting reserves nothing and is never refused as full.
     counted: bool = False
 
     @property
     def available(self) -> int:
-        return max(0, self.total - self.occupied_outside - len(self.reserved))
+        return max(0, self.total - self.occupied_outside - len(self.reserved) - len(self.held))
 
 
 @dataclass(frozen=True)
@@ -300,10 +304,76 @@ class Release:
     because: str
 
 
-CapacityCommand = SetCapacity | Reserve | Release
+@dataclass(frozen=True)
+class Hold:
+    """Hold a place by hand, for a child placed outside Relais (say); ``until`` is a
+    YYYY-MM-DD the route has checked."""
+
+    hold_id: str
+    note: str
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class Free:
+    hold_id: str
+
+
+CapacityCommand = SetCapacity | Reserve | Release | Hold | Free
+
+
+def _decide_hold(state: Capacity, command: Hold | Free) -> list[DomainEvent]:
+    if isinstance(command, Free):
+        if command.hold_id not in state.held:
+            raise DomainError(
+                "hold_not_found",
+                Message(
+                    en="No place is held by hand under this id (released already?).",
+                    fr="Aucune place n'est réservée à la main sous cet identifiant (déjà "
+                    "libérée ?).",
+                ),
+                status=404,
+            )
+        return [PlaceFreed(unit_id=state.unit_id, hold_id=command.hold_id)]
+    if command.hold_id in state.held:
+        return []  # a retry of a hold already counted
+    if not state.counted:
+        raise DomainError(
+            "capacity_not_counted",
+            Message(
+                en="The unit does not count its places: set its capacity before holding one.",
+                fr="L'unité ne compte pas ses places : fixez sa capacité avant d'en réserver une.",
+            ),
+            status=409,
+        )
+    if state.available <= 0:
+        raise DomainError(
+            "unit_full",
+            Message(
+                en="The unit has no place left to hold.",
+                fr="L'unité n'a plus de place à réserver.",
+            ),
+            status=409,
+        )
+    if not command.note.strip():
+        raise DomainError(
+            "note_required",
+            Message(en="Say why the place is held.", fr="Indiquez pourquoi la place est réservée."),
+            status=422,
+        )
+    return [
+        PlaceHeld(
+            unit_id=state.unit_id,
+            hold_id=command.hold_id,
+            note=command.note.strip(),
+            until=command.until,
+        )
+    ]
 
 
 def decide_capacity(state: Capacity, command: CapacityCommand) -> list[DomainEvent]:
+    if isinstance(command, Hold | Free):
+        return _decide_hold(state, command)
     if isinstance(command, SetCapacity):
         if command.total < 0 or command.occupied_outside < 0:
             raise DomainError(
@@ -358,6 +428,10 @@ def evolve_capacity(state: Capacity, event: DomainEvent) -> Capacity:
         return replace(state, reserved=state.reserved | {event.referral_id})
     if isinstance(event, PlaceReleased):
         return replace(state, reserved=state.reserved - {event.referral_id})
+    if isinstance(event, PlaceHeld):
+        return replace(state, held=state.held | {event.hold_id})
+    if isinstance(event, PlaceFreed):
+        return replace(state, held=state.held - {event.hold_id})
     return state
 
 

@@ -69,7 +69,21 @@ capacity = Table(
     Column("total", Integer, nullable=False, default=0),
     Column("occupied_outside", Integer, nullable=False, default=0),
     Column("reserved", Integer, nullable=False, default=0),
+    Column("held", Integer, nullable=False, default=0),
     Column("last_seq", BigInteger, nullable=False),
+)
+
+# Places a coordinator held by hand (PlaceHeld), until released (PlaceFreed). Kept apart from
+# ``reservations``, which the capacity sweep keeps in step with the referrals' statuses.
+holds = Table(
+    "holds",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("hold_id", String(64), primary_key=True),
+    Column("note", Text, nullable=False),
+    Column("until", String(10)),
+    Column("held_at", DateTime(timezone=True), nullable=False),
+    Column("held_by", String(200)),
 )
 
 reservations = Table(
@@ -126,6 +140,8 @@ referrals = Table(
     Column("child_id", String(100), nullable=False),
     Column("from_agency", String(64), nullable=False, index=True),
     Column("from_unit", String(64)),
+    # The case plan action the referral carries out, when the referrer named one.
+    Column("action_id", String(64)),
     Column("to_agency", String(64), nullable=False),
     Column("to_unit", String(64), nullable=False, index=True),
     Column("service_kind", String(40), nullable=False),
@@ -157,7 +173,8 @@ referrals = Table(
 
 # v2: units.hub_id, reservations.reserved_at.
 # v3: last_command_id is the last event's own id (correlation ids now name a whole chain).
-projection = Projection(name="referral.directory", version=3, metadata=metadata)
+# v4: places held by hand (holds, capacity.held); referrals.action_id.
+projection = Projection(name="referral.directory", version=4, metadata=metadata)
 
 
 def _model(e: RecordedEvent) -> dict[str, object]:
@@ -182,7 +199,7 @@ async def _unit(conn: AsyncConnection, e: RecordedEvent) -> None:
 
 async def _capacity_row(conn: AsyncConnection, unit_id: str, seq: int) -> None:
     stmt = insert(capacity).values(
-        unit_id=unit_id, total=0, occupied_outside=0, reserved=0, last_seq=seq
+        unit_id=unit_id, total=0, occupied_outside=0, reserved=0, held=0, last_seq=seq
     )
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=["unit_id"], set_={"last_seq": seq})
@@ -237,6 +254,44 @@ async def _count_reserved(conn: AsyncConnection, unit_id: str) -> None:
         .scalar_subquery()
     )
     await conn.execute(update(capacity).where(capacity.c.unit_id == unit_id).values(reserved=count))
+
+
+@projection.on("referral", "PlaceHeld")
+async def _held(conn: AsyncConnection, e: RecordedEvent) -> None:
+    assert isinstance(e.event, ev.PlaceHeld)
+    await _capacity_row(conn, e.event.unit_id, e.seq)
+    await conn.execute(
+        insert(holds)
+        .values(
+            unit_id=e.event.unit_id,
+            hold_id=e.event.hold_id,
+            note=e.event.note,
+            until=e.event.until,
+            held_at=parse_time(e.time),
+            held_by=e.actor.user,
+        )
+        .on_conflict_do_nothing()
+    )
+    await _count_held(conn, e.event.unit_id)
+
+
+@projection.on("referral", "PlaceFreed")
+async def _freed(conn: AsyncConnection, e: RecordedEvent) -> None:
+    assert isinstance(e.event, ev.PlaceFreed)
+    await _capacity_row(conn, e.event.unit_id, e.seq)
+    await conn.execute(
+        delete(holds)
+        .where(holds.c.unit_id == e.event.unit_id)
+        .where(holds.c.hold_id == e.event.hold_id)
+    )
+    await _count_held(conn, e.event.unit_id)
+
+
+async def _count_held(conn: AsyncConnection, unit_id: str) -> None:
+    count = (
+        select(func.count()).select_from(holds).where(holds.c.unit_id == unit_id).scalar_subquery()
+    )
+    await conn.execute(update(capacity).where(capacity.c.unit_id == unit_id).values(held=count))
 
 
 @projection.on("referral", "StaffMemberRegistered")

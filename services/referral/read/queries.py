@@ -63,6 +63,7 @@ async def unit_row(engine: AsyncEngine, unit_id: str) -> Row[Any] | None:
                     capacity.c.total,
                     capacity.c.occupied_outside,
                     capacity.c.reserved,
+                    capacity.c.held,
                     capacity.c.last_seq.label("capacity_version"),
                 )
                 .outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
@@ -78,6 +79,7 @@ def units_with_capacity() -> Select[Any]:
         capacity.c.total,
         capacity.c.occupied_outside,
         capacity.c.reserved,
+        capacity.c.held,
         capacity.c.last_seq.label("capacity_version"),
     ).outerjoin(capacity, capacity.c.unit_id == units.c.unit_id)
 
@@ -85,7 +87,8 @@ def units_with_capacity() -> Select[Any]:
 def available(row: Row[Any]) -> int:
     if row.total is None:
         return 0
-    return max(0, int(row.total) - int(row.occupied_outside) - int(row.reserved))
+    held = int(row.held or 0)
+    return max(0, int(row.total) - int(row.occupied_outside) - int(row.reserved) - held)
 
 
 def unit_entry(row: Row[Any]) -> UnitEntry:
@@ -124,6 +127,7 @@ def unit_view(row: Row[Any]) -> dict[str, Any]:
             "total": row.total or 0,
             "occupied_outside": row.occupied_outside or 0,
             "reserved": row.reserved or 0,
+            "held": row.held or 0,
             "available": available(row),
             "version": row.capacity_version or 0,
         },

@@ -29,10 +29,26 @@ class CapacityOut(BaseModel):
     total: int
     occupied_outside: int
     reserved: int
+    held: int = Field(default=0, description="Places held by hand by a coordinator")
     available: int
     version: int = Field(
         description="The capacity's version (0: never set): send it as If-Match to change it"
     )
+
+
+class HoldOut(BaseModel):
+    hold_id: str
+    note: str
+    until: str | None = Field(description="YYYY-MM-DD, or none")
+    held_at: str
+    held_by: str | None
+
+
+class HoldsOut(BaseModel):
+    """The unit's capacity and the places held by hand (its ETag is the capacity's version)."""
+
+    capacity: CapacityOut
+    holds: list[HoldOut]
 
 
 class ExpectedServicesOut(BaseModel):

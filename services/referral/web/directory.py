@@ -5,6 +5,7 @@ The search for a service is in ``search.py``; services offered against those exp
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -17,22 +18,24 @@ from services.referral.app import capacity as places
 from services.referral.app import directory as directory_commands
 from services.referral.app.aggregates import CAPACITY, UNIT
 from services.referral.app.common import ID_PATTERN, Body, invalid
-from services.referral.domain import SetCapacity
+from services.referral.domain import Free, Hold, SetCapacity
 from services.referral.domain.search import WEEKDAYS, parse_interval
-from services.referral.read.projections import agencies, units
+from services.referral.read.projections import agencies, holds, units
 from services.referral.read.queries import unit_row, unit_view, units_with_capacity
 from services.referral.web.answers import (
     AgencyOut,
     AgencyPageOut,
     AgencyRowOut,
     CapacityOut,
+    HoldOut,
+    HoldsOut,
     UnitOut,
     UnitPageOut,
 )
-from services.referral.web.common import Page, PageSize, not_found, runtime_of
+from services.referral.web.common import Page, PageSize, get_config, not_found, runtime_of
 from services.referral.web.permissions import permissions
 from shared.auth import Principal, Role
-from shared.command_http import actor_of, command_key, seen, tag
+from shared.command_http import actor_of, command_key, new_aggregate_id, seen, tag
 from shared.commands import Expect
 from shared.http import ApiError
 from shared.i18n import LocalisedValueError, Message
@@ -144,6 +147,11 @@ class UnitBody(Body):
 class CapacityBody(Body):
     total: int = Field(ge=0, le=100_000)
     occupied_outside: int = Field(default=0, ge=0, le=100_000)
+
+
+class HoldBody(Body):
+    note: str = Field(min_length=1, max_length=500, description="Why the place is held")
+    until: date | None = Field(default=None, description="YYYY-MM-DD: when the hold should end")
 
 
 def _expect(request: Request, exists: bool) -> Expect:
@@ -317,6 +325,118 @@ async def set_capacity(
     assert row is not None
     tag(response, outcome.version)
     return CapacityOut(**unit_view(row)["capacity"])
+
+
+async def _maintained_unit(request: Request, principal: Principal, unit_id: str) -> None:
+    """404 unless the unit exists and the caller maintains it (its coordinator, or an
+    administrator of its agency)."""
+    engine = runtime_of(request).engine
+    assert engine is not None
+    row = await unit_row(engine, unit_id)
+    if row is None:
+        raise not_found("unit", "Unité")
+    if not _may_maintain(principal, unit_id, row.agency_id):
+        raise not_found("unit of your agency", "Unité de votre structure")
+
+
+async def _holds(request: Request, response: Response, unit_id: str) -> HoldsOut:
+    engine = runtime_of(request).engine
+    assert engine is not None
+    row = await unit_row(engine, unit_id)
+    assert row is not None
+    async with engine.connect() as conn:
+        held = (
+            await conn.execute(
+                select(holds).where(holds.c.unit_id == unit_id).order_by(holds.c.held_at)
+            )
+        ).all()
+    view = unit_view(row)["capacity"]
+    tag(response, view["version"])
+    return HoldsOut(
+        capacity=CapacityOut(**view),
+        holds=[
+            HoldOut(
+                hold_id=h.hold_id,
+                note=h.note,
+                until=h.until,
+                held_at=h.held_at.isoformat(),
+                held_by=h.held_by,
+            )
+            for h in held
+        ],
+    )
+
+
+@router.get("/units/{unit_id}/holds")
+async def list_holds(
+    principal: Annotated[Principal, Depends(permissions.require("capacity.set"))],
+    unit_id: str,
+    request: Request,
+    response: Response,
+) -> HoldsOut:
+    """The places held by hand at the unit, with their notes (for those who maintain it)."""
+    await _maintained_unit(request, principal, unit_id)
+    return await _holds(request, response, unit_id)
+
+
+@router.post("/units/{unit_id}/holds", status_code=201)
+async def hold_place(
+    principal: Annotated[Principal, Depends(permissions.require("capacity.set"))],
+    unit_id: str,
+    body: HoldBody,
+    request: Request,
+    response: Response,
+) -> HoldsOut:
+    """Hold a place by hand (a child placed outside Relais, say), with a note and an optional
+    end date; names the capacity's version in ``If-Match``. Refused (409) when the unit does
+    not count its places or has none free."""
+    await _maintained_unit(request, principal, unit_id)
+    runtime = runtime_of(request)
+    if body.until is not None:
+        config = get_config(request)
+        if body.until < config.local(config.clock()).date():
+            raise invalid(
+                "until",
+                "The end date is in the past.",
+                "La date de fin est passée.",
+                "date_in_past",
+            )
+    key = command_key(request, principal)
+    command = Hold(
+        hold_id=new_aggregate_id(key, "hold", unit_id),
+        note=body.note,
+        until=body.until.isoformat() if body.until else None,
+    )
+    assert runtime.commands is not None
+    # A unit that never set its capacity has none to hold: the domain says so (409).
+    current = await runtime.commands.load(CAPACITY, unit_id)
+    expect = _expect(request, current.exists)
+    await places.set_capacity(
+        runtime, unit_id, command, expect=expect, actor=actor_of(principal), key=key
+    )
+    return await _holds(request, response, unit_id)
+
+
+@router.post("/units/{unit_id}/holds/{hold_id}/release")
+async def free_place(
+    principal: Annotated[Principal, Depends(permissions.require("capacity.set"))],
+    unit_id: str,
+    hold_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    request: Request,
+    response: Response,
+) -> HoldsOut:
+    """Release a place held by hand; names the capacity's version in ``If-Match``."""
+    await _maintained_unit(request, principal, unit_id)
+    runtime = runtime_of(request)
+    await places.set_capacity(
+        runtime,
+        unit_id,
+        Free(hold_id),
+        expect=seen(request),
+        actor=actor_of(principal),
+        key=command_key(request, principal),
+    )
+    return await _holds(request, response, unit_id)
 
 
 @router.get("/units")

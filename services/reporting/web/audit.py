@@ -159,15 +159,16 @@ async def access_records(
 # -- audit verify, on demand -------------------------------------------------------------------
 
 NO_VERIFICATION = Message(
-    en="No verification has run on this instance yet: start one.",
-    fr="Aucune vérification n'a encore tourné sur cette instance : lancez-en une.",
+    en="No verification has run yet: start one.",
+    fr="Aucune vérification n'a encore tourné : lancez-en une.",
 )
 
 
 def _verifications(request: Request) -> Verifications:
     found = getattr(request.app.state, "verifications", None)
     if found is None:
-        found = request.app.state.verifications = Verifications()
+        engine = request.app.state.runtime.engine
+        found = request.app.state.verifications = Verifications(engine=engine)
     assert isinstance(found, Verifications)
     return found
 
@@ -192,8 +193,9 @@ async def latest_verification(
     request: Request,
     principal: Annotated[Principal, Depends(permissions.require("audit.verify"))],
 ) -> VerificationOut:
-    """The latest run on this instance: its progress while it runs, then its result."""
-    run = _verifications(request).latest
+    """The run in progress on this instance, with its progress; else the latest finished run,
+    stored in reporting's database (it survives a restart)."""
+    run = await _verifications(request).latest_run()
     if run is None:
         raise ApiError(404, "no_verification", NO_VERIFICATION)
-    return VerificationOut(**run.as_dict())
+    return VerificationOut(**run)
