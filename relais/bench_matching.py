@@ -113,10 +113,14 @@ def _child(
     }
 
 
-def _keys(c: dict[str, Any]) -> list[tuple[str, str]]:
+def _keys(c: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The child's rows in the matcher's index, as intake's projection writes them."""
     d = ReportedChild(child_id=c["child_id"], name=c["name"], sex=c["sex"], age_years=c["age"])
-    return [(k, c["child_id"]) for k in stored_keys(d, f"{c['year']}-06-01T10:00:00Z")]
+    received = datetime(c["year"], 6, 1, 10, tzinfo=UTC)
+    return [
+        (k, c["child_id"], c["sex"], True, f"rep-{c['child_id']}", received)
+        for k in stored_keys(d, f"{c['year']}-06-01T10:00:00Z")
+    ]
 
 
 def _row(c: dict[str, Any]) -> tuple[Any, ...]:
@@ -142,7 +146,7 @@ def _row(c: dict[str, Any]) -> tuple[Any, ...]:
 
 
 async def _fill(
-    engine: AsyncEngine, rows: list[tuple[Any, ...]], keys: list[tuple[str, str]]
+    engine: AsyncEngine, rows: list[tuple[Any, ...]], keys: list[tuple[Any, ...]]
 ) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
@@ -169,7 +173,9 @@ async def _fill(
             ],
         )
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            "intake_child_keys", records=keys, columns=["key", "child_id"]
+            "intake_child_keys",
+            records=keys,
+            columns=["key", "child_id", "sex", "matchable", "report_id", "received_at"],
         )
     async with engine.connect() as conn:
         await conn.execute(text("COMMIT"))
@@ -199,9 +205,9 @@ async def cost(db_url: str, children: int, seed: int = 11) -> dict[str, Any]:
         async with engine.connect() as conn:
             plan = await conn.execute(
                 text("EXPLAIN SELECT child_id FROM intake_child_keys WHERE key = ANY(:k)"),
-                {"k": [k for k, _ in keys[:8]]},
+                {"k": [row[0] for row in keys[:8]]},
             )
-            uses_index = "intake_child_keys_pkey" in " ".join(r[0] for r in plan)
+            uses_index = "ux_intake_child_keys" in " ".join(r[0] for r in plan)
             for i in range(REGISTRATIONS):
                 # A third are children already known (a spelling of a registered name).
                 base = rng.choice(registry) if i % 3 == 0 else _child(rng, names, communes, -i)

@@ -48,47 +48,48 @@ from shared.recorded import RecordedEvent
 CANDIDATES = 200  # most candidates scored per registration, those sharing the most keys first
 
 
-# Candidates from the index (decision 0032): the key table's B-tree answers ``key = ANY``
+# Candidates from the index (decision 0032): the key table's index answers ``key = ANY``
 # with one lookup per key of the new record (its name codes in each plausible birth year),
-# the shared-key counts are grouped from those index rows alone, and only the best
-# ``limit`` children are then read by primary key; never a scan of similar records.
+# and filters, counts the shared keys and ranks from the index rows alone (index-only
+# scan); only the best ``limit`` children are then read, by primary key. Never a scan of
+# similar records.
 # Written with SQLAlchemy Core, not as SQL text, so that the tables are found in the read
 # models' live generation (shared/generations.py) like every other query's.
 def _candidates_query(
     keys: list[str], sexes: list[str], exclude: list[str], report_id: str, limit: int
 ) -> Select[Any]:
     wanted = cast(literal(keys, ARRAY(String)), ARRAY(String))
-    hits = (
-        select(child_keys.c.child_id, func.count().label("shared"))
-        .where(child_keys.c.key == any_(wanted))
-        .group_by(child_keys.c.child_id)
-        .subquery("k")
+    k = child_keys.c
+    shared = func.count().label("shared")
+    received = func.max(k.received_at).label("received")
+    best = (
+        select(k.child_id, shared, received)
+        .where(k.key == any_(wanted))
+        .where(k.matchable.is_(True))
+        .where(k.sex.in_(sexes))
+        .where(k.child_id.not_in(exclude))
+        .where(or_(k.report_id.is_(None), k.report_id != report_id))
+        .group_by(k.child_id)
+        .order_by(shared.desc(), received.desc())
+        .limit(limit)
+        .subquery("best")
     )
-    ranked = (
+    return (
         select(
             children.c.child_id,
             children.c.report_id,
             children.c.commune,
             children.c.details,
             children.c.received_at,
+            reports.c.document["reporter"].label("reporter"),
         )
-        .select_from(hits.join(children, children.c.child_id == hits.c.child_id))
-        .where(children.c.unidentified.is_(False))
-        .where(children.c.sex.in_(sexes))
-        .where(children.c.child_id.not_in(exclude))
-        .where(or_(children.c.report_id.is_(None), children.c.report_id != report_id))
-        .order_by(hits.c.shared.desc(), children.c.received_at.desc())
-        .limit(limit)
-        .subquery("c")
+        .select_from(
+            best.join(children, children.c.child_id == best.c.child_id).outerjoin(
+                reports, reports.c.report_id == children.c.report_id
+            )
+        )
+        .order_by(best.c.shared.desc(), best.c.received.desc())
     )
-    return select(
-        ranked.c.child_id,
-        ranked.c.report_id,
-        ranked.c.commune,
-        ranked.c.details,
-        ranked.c.received_at,
-        reports.c.document["reporter"].label("reporter"),
-    ).select_from(ranked.outerjoin(reports, reports.c.report_id == ranked.c.report_id))
 
 
 def _sexes(sex: str) -> list[str]:

@@ -120,9 +120,22 @@ def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
     }
 
 
-def key_rows(child_id: str, d: ReportedChild, received_at: str) -> list[dict[str, Any]]:
+def key_rows(
+    child_id: str, report_id: str | None, d: ReportedChild, received_at: str
+) -> list[dict[str, Any]]:
     """The ``intake_child_keys`` rows of a child as it now reads: the matcher's index."""
-    return [{"key": k, "child_id": child_id} for k in stored_keys(d, received_at)]
+    found = _matchable(d, received_at)
+    return [
+        {
+            "key": k,
+            "child_id": child_id,
+            "sex": found["sex"],
+            "matchable": not found["unidentified"],
+            "report_id": report_id,
+            "received_at": parse_time(received_at),
+        }
+        for k in stored_keys(d, received_at)
+    ]
 
 
 def child_row(e: RecordedEvent) -> dict[str, Any]:
@@ -173,7 +186,7 @@ async def _corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
     )
     # The index follows the child as it now reads: its old keys go, its new ones come.
     await conn.execute(delete(child_keys).where(child_keys.c.child_id == ev.child_id))
-    keys = key_rows(ev.child_id, details, row.received_at.isoformat())
+    keys = key_rows(ev.child_id, row.report_id, details, row.received_at.isoformat())
     if keys:
         await conn.execute(insert(child_keys).on_conflict_do_nothing(), keys)
     if request_id:

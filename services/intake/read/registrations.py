@@ -67,7 +67,7 @@ async def _registrations(conn: AsyncConnection, run: Sequence[RecordedEvent]) ->
             owed.extend(owed_rows(e, "report", children_of(ev)))
         elif isinstance(ev, ChildRecorded):
             child_rows.append(child_row(e))
-            keys.extend(key_rows(ev.child_id, ev.details, ev.received_at))
+            keys.extend(key_rows(ev.child_id, ev.report_id, ev.details, ev.received_at))
             recorded.append({"cid": ev.child_id})
         elif isinstance(ev, DuplicateSuggested):
             suggestion_rows.append(suggestion_row(e))

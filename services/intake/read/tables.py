@@ -64,14 +64,27 @@ children = Table(
     Column("version", BigInteger, nullable=False),
 )
 # The matcher's index (decision 0032): one narrow row per blocking key of a child record, a
-# name code by birth year (``m:SN|2011``), keyed (key, child_id) so that the B-tree of the
-# primary key answers ``key = ANY(...)`` with index lookups and the candidates' shared-key
-# counts come from the index alone, never from a scan of similar records.
+# name code by birth year (``m:SN|2011``), with what the candidate query filters and ranks by
+# (copied from the child row; a correction rewrites the child's rows). The unique index on
+# (key, child_id) carries those columns (INCLUDE), so that ``key = ANY(...)`` is answered,
+# filtered, counted and ranked by an index-only scan; only the best 200 children are then
+# read, by primary key. Never a scan of similar records.
 child_keys = Table(
     "intake_child_keys",
     metadata,
-    Column("key", String(48), primary_key=True),
-    Column("child_id", String(64), primary_key=True),
+    Column("key", String(48), nullable=False),
+    Column("child_id", String(64), nullable=False),
+    Column("sex", String(20), nullable=False),
+    Column("matchable", Boolean, nullable=False),  # not unidentified
+    Column("report_id", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ux_intake_child_keys",
+        "key",
+        "child_id",
+        unique=True,
+        postgresql_include=["sex", "matchable", "report_id", "received_at"],
+    ),
     Index("ix_intake_child_keys_child", "child_id"),  # what a correction rewrites
 )
 pending_children = Table(
