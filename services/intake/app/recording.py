@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, String, any_, cast, func, literal, or_, select, text
+from sqlalchemy import Select, String, any_, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,7 +35,7 @@ from services.intake.domain import (
     decide_child,
 )
 from services.intake.domain.matching import Match, Profile, query_keys, suggest
-from services.intake.read import children, links, reports, suggestions
+from services.intake.read import child_keys, children, links, reports, suggestions
 from services.intake.read.match_profiles import child_profile, row_profile
 from services.intake.read.matcher_state import weights_in_force
 from shared.commands import Expect
@@ -48,42 +48,48 @@ from shared.recorded import RecordedEvent
 CANDIDATES = 200  # most candidates scored per registration, those sharing the most keys first
 
 
-# Candidates from the index: records sharing a name code in a plausible birth year (the GIN
-# index on block_keys answers ``&&``), ranked by how many keys they share; never a scan.
+# Candidates from the index (decision 0032): the key table's index answers ``key = ANY``
+# with one lookup per key of the new record (its name codes in each plausible birth year),
+# and filters, counts the shared keys and ranks from the index rows alone (index-only
+# scan); only the best ``limit`` children are then read, by primary key. Never a scan of
+# similar records.
 # Written with SQLAlchemy Core, not as SQL text, so that the tables are found in the read
 # models' live generation (shared/generations.py) like every other query's.
 def _candidates_query(
     keys: list[str], sexes: list[str], exclude: list[str], report_id: str, limit: int
 ) -> Select[Any]:
     wanted = cast(literal(keys, ARRAY(String)), ARRAY(String))
-    key = func.unnest(children.c.block_keys).table_valued("k").render_derived()
-    shared = select(func.count()).select_from(key).where(key.c.k == any_(wanted))
-    ranked = (
+    k = child_keys.c
+    shared = func.count().label("shared")
+    received = func.max(k.received_at).label("received")
+    best = (
+        select(k.child_id, shared, received)
+        .where(k.key == any_(wanted))
+        .where(k.matchable.is_(True))
+        .where(k.sex.in_(sexes))
+        .where(k.child_id.not_in(exclude))
+        .where(or_(k.report_id.is_(None), k.report_id != report_id))
+        .group_by(k.child_id)
+        .order_by(shared.desc(), received.desc())
+        .limit(limit)
+        .subquery("best")
+    )
+    return (
         select(
             children.c.child_id,
             children.c.report_id,
             children.c.commune,
             children.c.details,
             children.c.received_at,
-            shared.scalar_subquery().label("shared"),
+            reports.c.document["reporter"].label("reporter"),
         )
-        .where(children.c.block_keys.overlap(wanted))
-        .where(children.c.unidentified.is_(False))
-        .where(children.c.sex.in_(sexes))
-        .where(children.c.child_id.not_in(exclude))
-        .where(or_(children.c.report_id.is_(None), children.c.report_id != report_id))
-        .order_by(text("shared DESC"), children.c.received_at.desc())
-        .limit(limit)
-        .subquery("c")
+        .select_from(
+            best.join(children, children.c.child_id == best.c.child_id).outerjoin(
+                reports, reports.c.report_id == children.c.report_id
+            )
+        )
+        .order_by(best.c.shared.desc(), best.c.received.desc())
     )
-    return select(
-        ranked.c.child_id,
-        ranked.c.report_id,
-        ranked.c.commune,
-        ranked.c.details,
-        ranked.c.received_at,
-        reports.c.document["reporter"].label("reporter"),
-    ).select_from(ranked.outerjoin(reports, reports.c.report_id == ranked.c.report_id))
 
 
 def _sexes(sex: str) -> list[str]:

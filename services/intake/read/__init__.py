@@ -25,6 +25,7 @@ from services.intake.read import (  # noqa: F401  (imported for their handlers)
 from services.intake.read.directory import directory_projection
 from services.intake.read.ownership import ownership_projection
 from services.intake.read.tables import (
+    child_keys,
     children,
     complaints,
     links,
@@ -38,6 +39,7 @@ from services.intake.read.tables import (
 )
 
 __all__ = [
+    "child_keys",
     "children",
     "complaints",
     "directory_projection",

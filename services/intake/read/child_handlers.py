@@ -31,6 +31,7 @@ from services.intake.domain import age_range, apply_correction, child_from_ident
 from services.intake.domain.matching import birth_window
 from services.intake.read.match_profiles import stored_keys
 from services.intake.read.tables import (
+    child_keys,
     children,
     links,
     match_weights,
@@ -115,9 +116,26 @@ def _matchable(d: ReportedChild, received_at: str) -> dict[str, Any]:
         "unidentified": d.unidentified or not (d.name or d.alias),
         "born_from": born[0] if born else None,
         "born_to": born[1] if born else None,
-        "block_keys": stored_keys(d, received_at),
         "details": d.model_dump(mode="json"),
     }
+
+
+def key_rows(
+    child_id: str, report_id: str | None, d: ReportedChild, received_at: str
+) -> list[dict[str, Any]]:
+    """The ``intake_child_keys`` rows of a child as it now reads: the matcher's index."""
+    found = _matchable(d, received_at)
+    return [
+        {
+            "key": k,
+            "child_id": child_id,
+            "sex": found["sex"],
+            "matchable": not found["unidentified"],
+            "report_id": report_id,
+            "received_at": parse_time(received_at),
+        }
+        for k in stored_keys(d, received_at)
+    ]
 
 
 def child_row(e: RecordedEvent) -> dict[str, Any]:
@@ -166,6 +184,11 @@ async def _corrected(conn: AsyncConnection, e: RecordedEvent) -> None:
             **_matchable(details, row.received_at.isoformat()),
         )
     )
+    # The index follows the child as it now reads: its old keys go, its new ones come.
+    await conn.execute(delete(child_keys).where(child_keys.c.child_id == ev.child_id))
+    keys = key_rows(ev.child_id, row.report_id, details, row.received_at.isoformat())
+    if keys:
+        await conn.execute(insert(child_keys).on_conflict_do_nothing(), keys)
     if request_id:
         await conn.execute(
             delete(pending_corrections).where(pending_corrections.c.request_id == request_id)

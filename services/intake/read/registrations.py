@@ -1,6 +1,7 @@
 """The registration path's events in batches (decision 0027): ``ReportRegistered`` (the
-report, and its children owed a record), ``ChildRecorded`` (the child's record, which
-settles what was owed) and ``DuplicateSuggested`` (a suggestion, and the child's version).
+report, and its children owed a record), ``ChildRecorded`` (the child's record, its keys in
+the matcher's index, and what was owed settled) and ``DuplicateSuggested`` (a suggestion,
+and the child's version).
 
 Under load these three alternate in the stream (a report, its child, its suggestions, the
 next report...), so a run holds all of them; the handler writes a run table by table, each
@@ -25,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.intake import ChildRecorded, DuplicateSuggested, ReportRegistered
 from services.intake.domain import children_of
-from services.intake.read.child_handlers import child_row, owed_rows, suggestion_row
+from services.intake.read.child_handlers import child_row, key_rows, owed_rows, suggestion_row
 from services.intake.read.report_handlers import registered_row
 from services.intake.read.tables import (
+    child_keys,
     children,
     pending_children,
     projection,
@@ -39,6 +41,7 @@ from shared.recorded import RecordedEvent
 _insert_reports = insert(reports).on_conflict_do_nothing()
 _insert_owed = insert(pending_children).on_conflict_do_nothing()
 _insert_children = insert(children).on_conflict_do_nothing()
+_insert_keys = insert(child_keys).on_conflict_do_nothing()
 _settle_owed = delete(pending_children).where(pending_children.c.child_id == bindparam("cid"))
 _insert_suggestions = insert(suggestions).on_conflict_do_nothing()
 _child_version = (
@@ -51,6 +54,7 @@ async def _registrations(conn: AsyncConnection, run: Sequence[RecordedEvent]) ->
     report_rows: list[dict[str, Any]] = []
     owed: list[dict[str, Any]] = []
     child_rows: list[dict[str, Any]] = []
+    keys: list[dict[str, Any]] = []
     recorded: list[dict[str, Any]] = []
     suggestion_rows: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
@@ -63,6 +67,7 @@ async def _registrations(conn: AsyncConnection, run: Sequence[RecordedEvent]) ->
             owed.extend(owed_rows(e, "report", children_of(ev)))
         elif isinstance(ev, ChildRecorded):
             child_rows.append(child_row(e))
+            keys.extend(key_rows(ev.child_id, ev.report_id, ev.details, ev.received_at))
             recorded.append({"cid": ev.child_id})
         elif isinstance(ev, DuplicateSuggested):
             suggestion_rows.append(suggestion_row(e))
@@ -71,6 +76,7 @@ async def _registrations(conn: AsyncConnection, run: Sequence[RecordedEvent]) ->
         (_insert_reports, report_rows),
         (_insert_owed, owed),
         (_insert_children, child_rows),
+        (_insert_keys, keys),
         (_settle_owed, recorded),
         (_insert_suggestions, suggestion_rows),
         (_child_version, versions),

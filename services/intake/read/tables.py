@@ -56,15 +56,36 @@ children = Table(
     Column("unidentified", Boolean, nullable=False),
     Column("born_from", Float),
     Column("born_to", Float),
-    # Name codes by birth year (``m:SN|2011``): what the matcher's index looks candidates up by.
-    Column("block_keys", ARRAY(String(48)), nullable=False),
     Column("details", JSONB, nullable=False),  # as it now reads, corrections applied
     Column("corrections", JSONB, nullable=False, default=list),  # fields, reason, when, who
     # Corrections casework sent that intake refused: request, case, code, reason; no value.
     Column("refusals", JSONB, nullable=False, default=list),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False),
-    Index("ix_intake_children_block_keys", "block_keys", postgresql_using="gin"),
+)
+# The matcher's index (decision 0032): one narrow row per blocking key of a child record, a
+# name code by birth year (``m:SN|2011``), with what the candidate query filters and ranks by
+# (copied from the child row; a correction rewrites the child's rows). The unique index on
+# (key, child_id) carries those columns (INCLUDE), so that ``key = ANY(...)`` is answered,
+# filtered, counted and ranked by an index-only scan; only the best 200 children are then
+# read, by primary key. Never a scan of similar records.
+child_keys = Table(
+    "intake_child_keys",
+    metadata,
+    Column("key", String(48), nullable=False),
+    Column("child_id", String(64), nullable=False),
+    Column("sex", String(20), nullable=False),
+    Column("matchable", Boolean, nullable=False),  # not unidentified
+    Column("report_id", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ux_intake_child_keys",
+        "key",
+        "child_id",
+        unique=True,
+        postgresql_include=["sex", "matchable", "report_id", "received_at"],
+    ),
+    Index("ix_intake_child_keys_child", "child_id"),  # what a correction rewrites
 )
 pending_children = Table(
     "intake_pending_children",
@@ -145,4 +166,6 @@ complaints = Table(
 #     comparisons, the matcher's weights.
 # v6: the trace of what each pending child and correction answers.
 # v7: pending children and corrections keep the chain (correlation id) of their request.
-projection = Projection(name="intake.main", version=7, metadata=metadata)
+# v8: the matcher's index is a key table (intake_child_keys, B-tree) instead of an array
+#     column with a GIN index.
+projection = Projection(name="intake.main", version=8, metadata=metadata)

@@ -14,7 +14,7 @@ from services.intake.app import children as child_commands
 from services.intake.config import name_knowledge
 from services.intake.domain import ChildState
 from services.intake.domain.matching import name_agreement, profile, query_keys
-from services.intake.read import children, links, suggestions
+from services.intake.read import child_keys, children, links, suggestions
 from services.intake.web.common import ID_PATTERN, not_found, runtime_of, suggestion_view
 from services.intake.web.permissions import permissions
 from services.intake.web.schemas import (
@@ -74,9 +74,9 @@ async def search_children(
     )
     keys = query_keys(k, probe)
     assert rt.engine is not None and rt.access_log is not None
-    query = select(children).where(
-        children.c.block_keys.overlap(keys), children_visible_to(principal)
-    )
+    # The matcher's index (decision 0032): children with any of the keys, by index lookups.
+    indexed = select(child_keys.c.child_id).where(child_keys.c.key.in_(keys))
+    query = select(children).where(children.c.child_id.in_(indexed), children_visible_to(principal))
     if sex:
         query = query.where(children.c.sex == sex)
     async with rt.engine.connect() as conn:

@@ -3,6 +3,7 @@ name with what was known of their ages, and the duplicates intake confirmed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,6 @@ from services.reporting.read.facts.tables import (
     projection,
     report_children,
     reports,
-    upsert,
 )
 from services.reporting.read.facts.values import (
     age_on,
@@ -29,52 +29,96 @@ from services.reporting.read.facts.values import (
 from shared.recorded import RecordedEvent
 
 
-@projection.on("intake", "ReportRegistered")
-async def report_registered(conn: AsyncConnection, recorded: RecordedEvent) -> None:
+def _report_row(recorded: RecordedEvent) -> dict[str, Any]:
     e = recorded.event
     assert isinstance(e, intake_ev.ReportRegistered)
-    received_at = instant(e.received_at, event_time(recorded))
-    await conn.execute(
-        upsert(
-            reports,
-            {
-                "report_id": e.report_id,
-                "agency": e.agency,
-                "unit": e.unit,
-                "channel": e.channel,
-                "received_at": received_at,
-                "commune": e.commune,
-                "urgency": e.urgency,
-                "concerns": sorted(set(e.concerns)),
-                "screened_at": None,
-                "screened_urgency": None,
-                "screened_in_time": None,
-                "overdue": False,
-            },
-            ["report_id"],
-        )
-    )
-    received = received_at.date()
+    return {
+        "report_id": e.report_id,
+        "agency": e.agency,
+        "unit": e.unit,
+        "channel": e.channel,
+        "received_at": instant(e.received_at, event_time(recorded)),
+        "commune": e.commune,
+        "urgency": e.urgency,
+        "concerns": sorted(set(e.concerns)),
+        "screened_at": None,
+        "screened_urgency": None,
+        "screened_in_time": None,
+        "overdue": False,
+    }
+
+
+def _children_rows(e: intake_ev.ReportRegistered, received: date) -> list[dict[str, Any]]:
+    rows = []
     for child in e.children:
         from_birth = _birth_age(child.date_of_birth, received)
-        await conn.execute(
-            upsert(
-                report_children,
-                {
-                    "report_id": e.report_id,
-                    "child_id": child.child_id,
-                    "sex": sex_code(child.sex),
-                    "age_band": band_from(
-                        from_birth, child.age_years, child.age_min, child.age_max
-                    ),
-                    "age_from_birth": from_birth,
-                    "age_years": child.age_years,
-                    "age_min": child.age_min,
-                    "age_max": child.age_max,
-                },
-                ["report_id", "child_id"],
-            )
+        rows.append(
+            {
+                "report_id": e.report_id,
+                "child_id": child.child_id,
+                "sex": sex_code(child.sex),
+                "age_band": band_from(from_birth, child.age_years, child.age_min, child.age_max),
+                "age_from_birth": from_birth,
+                "age_years": child.age_years,
+                "age_min": child.age_min,
+                "age_max": child.age_max,
+            }
         )
+    return rows
+
+
+def _upsert_many(table: Any, columns: list[str], keys: list[str]) -> Any:
+    """``upsert`` built once for an executemany: every column but the keys overwritten."""
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in columns if c not in keys}
+    )
+
+
+_REPORT_COLUMNS = [
+    "report_id",
+    "agency",
+    "unit",
+    "channel",
+    "received_at",
+    "commune",
+    "urgency",
+    "concerns",
+    "screened_at",
+    "screened_urgency",
+    "screened_in_time",
+    "overdue",
+]
+_CHILD_COLUMNS = [
+    "report_id",
+    "child_id",
+    "sex",
+    "age_band",
+    "age_from_birth",
+    "age_years",
+    "age_min",
+    "age_max",
+]
+_upsert_reports = _upsert_many(reports, _REPORT_COLUMNS, ["report_id"])
+_upsert_children = _upsert_many(report_children, _CHILD_COLUMNS, ["report_id", "child_id"])
+
+
+@projection.on_batch("intake", "ReportRegistered")
+async def reports_registered(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> None:
+    """A run of registrations (decision 0027): the reports in one executemany, then their
+    children in another. The two tables are written independently, each in stream order, so
+    a report registered twice ends as its last registration left it, as event by event."""
+    report_rows: list[dict[str, Any]] = []
+    children_rows: list[dict[str, Any]] = []
+    for recorded in run:
+        e = recorded.event
+        assert isinstance(e, intake_ev.ReportRegistered)
+        row = _report_row(recorded)
+        report_rows.append(row)
+        children_rows.extend(_children_rows(e, row["received_at"].date()))
+    await conn.execute(_upsert_reports, report_rows)
+    if children_rows:
+        await conn.execute(_upsert_children, children_rows)
 
 
 AMENDED_FIELDS = {"channel", "commune", "urgency", "concerns", "received_at"}

@@ -1,0 +1,487 @@
+"""The runner of a projection: a :class:`StreamProjector` feeds one stream to one
+:class:`~shared.projection_spec.Projection` (see :mod:`shared.projection` for the
+guarantees: batches in one transaction with the checkpoint, exactly once in effect, one
+instance at a time under an advisory lock)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from nats import errors as nats_errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from opentelemetry import propagate, trace
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db import checkpoints, dead_letters
+from shared.events import EventRegistry, registry
+from shared.loops import raise_if_cancelling
+from shared.projection_spec import BatchHandler, Projection, lock_key, subject_event
+from shared.recorded import PoisonEvent, RecordedEvent, decode
+from shared.telemetry import metrics
+
+log = logging.getLogger("shared.projection")  # the name its records always had
+tracer = trace.get_tracer("relais.projection")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored message to apply: its stream sequence, subject and bytes."""
+
+    seq: int
+    subject: str
+    data: bytes
+
+    @classmethod
+    def of(cls, msg: Msg) -> Stored:
+        return cls(msg.metadata.sequence.stream, msg.subject, msg.data or b"")
+
+
+class ProjectionBusy(RuntimeError):
+    """Another process holds the projection's lease in this generation."""
+
+
+class StreamBehindCheckpoint(RuntimeError):
+    """The stream ends before this projection's checkpoint: events it applied are gone from
+    the log (truncated, or the stream recreated). Applying on would skip the events that
+    take the removed sequence numbers, so the projector stops and says so."""
+
+
+class _Transient(Exception):
+    """The database went away mid-batch: retry the batch later, dead-letter nothing."""
+
+
+# The database or NATS went away while applying: an outage, never a reason to set an event
+# aside (a handler that publishes, like the public feed, meets NATS's).
+_TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
+
+
+# The statements of every batch, built once (decision 0026: building them per batch cost more
+# than running them).
+_THIS_CHECKPOINT = (checkpoints.c.projector == bindparam("p")) & (
+    checkpoints.c.stream == bindparam("s")
+)
+_LOCK = select(checkpoints.c.last_seq).where(_THIS_CHECKPOINT).with_for_update()
+_ADVANCE = (
+    update(checkpoints)
+    .where(_THIS_CHECKPOINT)
+    .values(last_seq=bindparam("new_seq"), updated_at=text("now()"))
+)
+
+
+class StreamProjector:
+    """Applies one stream's events to one projection."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        stream: str,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 500,
+        reg: EventRegistry = registry,
+        idle_wait_s: float = 5.0,
+        standby_retry_s: float = 2.0,
+        generation: str = "public",
+    ) -> None:
+        self.projection = projection
+        self.stream = stream
+        self.engine = engine
+        self.js = js
+        self.batch_size = batch_size
+        self.registry = reg
+        self.idle_wait_s = idle_wait_s
+        self.standby_retry_s = standby_retry_s
+        self.checkpoint = 0
+        self.pending = 0  # messages the consumer still holds for us: the lag
+        self.active = False
+        self.dead_letter_count = 0
+        # The read models' generation (PostgreSQL schema) ``engine`` writes to: one lease per
+        # generation, so a rebuild beside the live read models applies while they do.
+        self.generation = generation
+        # Why this projector stopped applying, if it did (read by /health).
+        self.halted: str | None = None
+        self._progress = asyncio.Condition()
+
+    @property
+    def label(self) -> str:
+        return f"{self.projection.name}/{self.stream}"
+
+    @property
+    def lease_key(self) -> int:
+        parts = ("projector", self.projection.name, self.stream)
+        return (
+            lock_key(*parts) if self.generation == "public" else lock_key(*parts, self.generation)
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, *, until_seq: int | None = None) -> None:
+        """Apply events forever (or until the checkpoint reaches ``until_seq``); standby while
+        another instance holds the lease; survive database and NATS outages."""
+        while True:
+            try:
+                done = await self._run_with_lease(until_seq)
+                if done:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except StreamBehindCheckpoint as exc:
+                if self.halted != str(exc):
+                    log.error("projector %s stopped: %s", self.label, exc)
+                self.halted = str(exc)
+            except Exception as exc:  # keep the service alive; the loop retries
+                raise_if_cancelling(exc)
+                log.warning("projector %s paused: %s", self.label, type(exc).__name__)
+            finally:
+                self.active = False
+            await asyncio.sleep(self.standby_retry_s)
+
+    async def _run_with_lease(self, until_seq: int | None) -> bool:
+        async with self.engine.connect() as conn:
+            got = (
+                await conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"),
+                    {"k": self.lease_key},
+                )
+            ).scalar()
+            await conn.commit()
+            if not got:
+                return False
+            try:
+                self.active = True
+                self.checkpoint = await self._read_checkpoint(conn)
+                await self._check_not_behind()
+                self.halted = None
+                psub = await self._position_consumer()
+                try:
+                    return await self._consume(conn, psub, until_seq)
+                finally:
+                    await psub.unsubscribe()
+            finally:
+                self.active = False
+                if not conn.invalidated:
+                    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                    await conn.commit()
+
+    async def _consume(
+        self, conn: AsyncConnection, psub: JetStreamContext.PullSubscription, until: int | None
+    ) -> bool:
+        busy = True
+        while True:
+            if until is not None and self.checkpoint >= until:
+                return True
+            try:
+                if busy:
+                    msgs = await psub.fetch(self.batch_size, timeout=0.05)
+                else:  # idle: wake on the first new message rather than wait for a full batch
+                    msgs = await psub.fetch(1, timeout=self.idle_wait_s)
+            except TimeoutError:
+                raise_if_cancelling()  # a cancellation nats-py turned into a timeout
+                busy = False
+                last = await self._check_not_behind()
+                if until is not None and last <= self.checkpoint:
+                    return True
+                continue
+            busy = True
+            await self._apply_batch(conn, msgs)
+            await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
+
+    async def _position_consumer(self) -> JetStreamContext.PullSubscription:
+        """(Re)create the durable consumer at checkpoint + 1: the database is the truth, so a
+        crash, a restored database or a rebuild all resume at the right place at once."""
+        name = self.projection.consumer_name
+        try:
+            await self.js.delete_consumer(self.stream, name)
+        except NotFoundError:
+            pass
+        start: dict[str, Any] = (
+            {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": self.checkpoint + 1,
+            }
+            if self.checkpoint
+            else {"deliver_policy": DeliverPolicy.ALL}
+        )
+        config = ConsumerConfig(
+            durable_name=name,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=60,
+            max_deliver=-1,
+            max_ack_pending=self.batch_size * 4,
+            description=f"projection {self.projection.name}",
+            **start,
+        )
+        await self.js.add_consumer(self.stream, config)
+        return await self.js.pull_subscribe_bind(name, stream=self.stream)
+
+    async def _check_not_behind(self) -> int:
+        last = await self._stream_last_seq()
+        if last < self.checkpoint:
+            raise StreamBehindCheckpoint(
+                f"{self.stream} ends at sequence {last}, but {self.projection.name} already "
+                f"applied up to {self.checkpoint}: events were removed from the log"
+            )
+        return last
+
+    async def _stream_last_seq(self) -> int:
+        info = await self.js.stream_info(self.stream)
+        return int(info.state.last_seq)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
+        await self._apply_stored(conn, [Stored.of(m) for m in msgs])
+        self.pending = msgs[-1].metadata.num_pending
+
+    async def _apply_stored(self, conn: AsyncConnection, msgs: list[Stored]) -> None:
+        try:
+            applied = await self._transaction(conn, msgs, isolate=False)
+        except (_Transient, nats_errors.Error):
+            raise
+        except Exception:
+            # Something in the batch failed: redo it one savepoint per event, so the one bad
+            # event goes to the dead letters and the rest still apply.
+            await conn.rollback()
+            applied = await self._transaction(conn, msgs, isolate=True)
+        metrics.projected.add(applied, {"projector": self.label})
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _transaction(
+        self, conn: AsyncConnection, msgs: list[Stored], *, isolate: bool
+    ) -> int:
+        applied = 0
+        try:
+            async with conn.begin():
+                checkpoint = await self._lock_checkpoint(conn)
+                last = checkpoint
+                # Consecutive events of one batch handler, applied together (decision 0027);
+                # ``isolate`` (after a failure) applies every event alone in a savepoint.
+                run: list[RecordedEvent] = []
+                run_handler: BatchHandler | None = None
+                for msg in msgs:
+                    seq = msg.seq
+                    if seq <= last:
+                        continue  # already applied: redelivery after a crash
+                    event = await self._decoded(conn, msg, seq)
+                    last = seq
+                    applied += 1
+                    if event is None:
+                        continue
+                    context, name = event.event.context, event.event.name
+                    batch = self.projection.batch_handler_for(context, name)
+                    if batch is not None and not isolate:
+                        if run and batch is not run_handler:
+                            await self._apply_run(conn, run_handler, run)
+                            run = []
+                        run_handler = batch
+                        run.append(event)
+                        continue
+                    if run:
+                        await self._apply_run(conn, run_handler, run)
+                        run = []
+                    await self._apply_one(conn, msg, event, batch, isolate=isolate)
+                if run:
+                    await self._apply_run(conn, run_handler, run)
+                if last > checkpoint:
+                    await conn.execute(_ADVANCE, {**self._key, "new_seq": last})
+        except DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc, _TRANSIENT):
+                raise _Transient(type(exc).__name__) from exc
+            raise
+        self.checkpoint = max(self.checkpoint, last)
+        return applied
+
+    async def _decoded(self, conn: AsyncConnection, msg: Stored, seq: int) -> RecordedEvent | None:
+        """The event to apply, or None: not this read model's business, or a poison event
+        (set aside in the dead letters)."""
+        subject = msg.subject
+        named = subject_event(subject)
+        if named is not None and not self.projection.handles(*named):
+            # Not this read model's business: not even decoded. Replays skip most of a stream
+            # cheaply, and an event type this version does not know yet (a newer service's)
+            # is no dead letter for a projection that would ignore it anyway.
+            return None
+        try:
+            event = decode(
+                msg.data, stream=self.stream, seq=seq, subject=subject, reg=self.registry
+            )
+        except PoisonEvent as exc:
+            await self._dead_letter(conn, msg, seq, str(exc))
+            return None
+        if named is not None and named != (event.event.context, event.event.name):
+            await self._dead_letter(conn, msg, seq, "the subject names another event type")
+            return None
+        if not self.projection.handles(event.event.context, event.event.name):
+            return None
+        return event
+
+    async def _apply_run(
+        self, conn: AsyncConnection, handler: BatchHandler | None, run: list[RecordedEvent]
+    ) -> None:
+        assert handler is not None
+        links = [
+            trace.Link(ctx)
+            for e in run
+            if "traceparent" in e.envelope
+            and (
+                ctx := trace.get_current_span(
+                    propagate.extract({"traceparent": str(e.envelope["traceparent"])})
+                ).get_span_context()
+            ).is_valid
+        ]
+        with tracer.start_as_current_span(
+            f"project {len(run)} events",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "relais.projector": self.label,
+                "relais.stream.seq": run[0].seq,
+                "relais.stream.last_seq": run[-1].seq,
+            },
+        ):
+            await handler(conn, run)
+
+    async def _apply_one(
+        self,
+        conn: AsyncConnection,
+        msg: Stored,
+        event: RecordedEvent,
+        batch: BatchHandler | None,
+        *,
+        isolate: bool,
+    ) -> None:
+        seq = event.seq
+        handler = self.projection.handler_for(event.event.context, event.event.name)
+        carrier = (
+            {"traceparent": str(event.envelope["traceparent"])}
+            if ("traceparent" in event.envelope)
+            else {}
+        )
+
+        async def apply() -> None:
+            if batch is not None:
+                await batch(conn, [event])
+            else:
+                assert handler is not None
+                await handler(conn, event)
+
+        with tracer.start_as_current_span(
+            f"project {event.event.name}",
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "relais.projector": self.label,
+                "messaging.message.id": event.id,
+                "relais.stream.seq": seq,
+            },
+        ):
+            if not isolate:
+                await apply()
+                return
+            try:
+                async with conn.begin_nested():
+                    await apply()
+            except _TRANSIENT:
+                raise
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise
+                await self._dead_letter(conn, msg, seq, f"{type(exc.orig).__name__}")
+            except Exception as exc:
+                await self._dead_letter(conn, msg, seq, f"{type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, conn: AsyncConnection, msg: Stored, seq: int, error: str) -> None:
+        # The reason is kept with the event in the service's own database; the log gets the
+        # position only, since an exception's text may quote the event's data.
+        log.error("projector %s: event at %s:%d set aside", self.label, self.stream, seq)
+        await conn.execute(
+            insert(dead_letters).values(
+                projector=self.projection.name,
+                stream=self.stream,
+                seq=seq,
+                subject=msg.subject,
+                error=error[:2000],
+                payload=msg.data,
+            )
+        )
+        self.dead_letter_count += 1
+        metrics.dead_letters.add(1, {"projector": self.label})
+
+    @property
+    def _key(self) -> dict[str, str]:
+        return {"p": self.projection.name, "s": self.stream}
+
+    async def _lock_checkpoint(self, conn: AsyncConnection) -> int:
+        row = (await conn.execute(_LOCK, self._key)).scalar()
+        if row is None:
+            await conn.execute(
+                insert(checkpoints).values(
+                    projector=self.projection.name, stream=self.stream, last_seq=0
+                )
+            )
+            return 0
+        return int(row)
+
+    async def _read_checkpoint(self, conn: AsyncConnection) -> int:
+        row = (
+            await conn.execute(
+                select(checkpoints.c.last_seq)
+                .where(checkpoints.c.projector == self.projection.name)
+                .where(checkpoints.c.stream == self.stream)
+            )
+        ).scalar()
+        self.dead_letter_count = int(
+            (
+                await conn.execute(
+                    select(text("count(*)"))
+                    .select_from(dead_letters)
+                    .where(dead_letters.c.projector == self.projection.name)
+                    .where(dead_letters.c.stream == self.stream)
+                )
+            ).scalar()
+            or 0
+        )
+        await conn.commit()
+        return int(row or 0)
+
+    # -- read-your-writes ---------------------------------------------------------------------
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """True once this projection has applied stream sequence ``seq`` (here or on another
+        instance of the service), False after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.checkpoint >= seq:
+                return True
+            if not self.active and await self._shared_checkpoint() >= seq:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            async with self._progress:
+                try:
+                    await asyncio.wait_for(self._progress.wait(), min(remaining, 0.05))
+                except TimeoutError:
+                    pass
+
+    async def _shared_checkpoint(self) -> int:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(checkpoints.c.last_seq)
+                    .where(checkpoints.c.projector == self.projection.name)
+                    .where(checkpoints.c.stream == self.stream)
+                )
+            ).scalar()
+        return int(row or 0)
