@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.domain.casestate import Change, states_at
-from services.reporting.domain.catalogue import TRAFFICKING_PREFIX, UNKNOWN
+from services.reporting.domain.dimensions import TRAFFICKING_PREFIX, UNKNOWN
 from services.reporting.domain.periods import day_start, local_day
 from services.reporting.domain.query import Query, Record, Value
 from services.reporting.read import facts as f
