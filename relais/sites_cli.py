@@ -90,7 +90,7 @@ def add(
     its accounts at once."""
     from relais.embedded import NatsConfigError, write_private
     from relais.integrators import refresh_accounts
-    from relais.sites import SiteError, add_site
+    from relais.site_setup import SiteError, add_site
 
     settings = _settings(data_dir)
     try:
@@ -141,7 +141,8 @@ def link(
 
 
 def _link(site: str, domain: str | None, data_dir: Path, *, required: bool = True) -> None:
-    from relais.sites import SiteError, admin_connect, check_site, link_at_hub
+    from relais.site_links import admin_connect, link_at_hub
+    from relais.site_setup import SiteError, check_site
 
     settings = _settings(data_dir)
     try:
@@ -182,7 +183,8 @@ def status(
     copied, how many messages it is behind (lag) and when it was last heard of."""
     from dataclasses import asdict
 
-    from relais.sites import StreamState, admin_connect, format_status, sites_status
+    from relais.site_links import admin_connect
+    from relais.site_status import StreamState, format_status, sites_status
 
     settings = _settings(data_dir)
     url, user, password = _operator(settings.data_dir)

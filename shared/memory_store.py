@@ -16,13 +16,8 @@ from collections.abc import Sequence
 
 from shared.envelope import Aggregate
 from shared.events import EventRegistry, registry
-from shared.eventstore import (
-    AlreadyPublished,
-    Sealed,
-    SealingStore,
-    StoredMessage,
-    WrongLastSequence,
-)
+from shared.eventstore import StoredMessage
+from shared.sealing_store import AlreadyPublished, Sealed, SealingStore, WrongLastSequence
 from shared.signing import SigningKey
 
 

@@ -35,19 +35,21 @@ from nats.js.errors import (
 from shared.envelope import Aggregate
 from shared.events import EventRegistry, registry
 from shared.eventstore import (
-    AlreadyPublished,
     AppendOutcomeUnknown,
-    Attempt,
     EventStoreError,
     LogUnavailable,
-    Sealed,
-    SealingStore,
     StoredMessage,
-    WrongLastSequence,
 )
 from shared.ids import new_id
 from shared.reading import ReadError, iter_stored
 from shared.request_ledger import note_uncertain
+from shared.sealing_store import (
+    AlreadyPublished,
+    Attempt,
+    Sealed,
+    SealingStore,
+    WrongLastSequence,
+)
 from shared.signing import SigningKey
 
 ERR_WRONG_LAST_SEQUENCE = 10071

@@ -160,7 +160,7 @@ def store_for(nc: NATS, site: str) -> EventStore:
 async def two_sites(base: Path, context: str = "lab") -> AsyncIterator[tuple[NATS, NATS]]:
     """A hub (``hq``) and an office (``parakou``) as ``relais up`` runs them, the office's
     ``context`` stream sourcing the hub's: the operator's connections (hub, office)."""
-    from relais.sites import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
+    from relais.site_setup import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
     from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
     from shared.sites import link_sites
     from shared.streams import ensure_streams

@@ -13,7 +13,7 @@ import pytest
 from relais.rebuild import load_spec
 from shared.auth import LocalIssuer
 from shared.config import SERVICES, Settings
-from shared.openapi import ErrorOut
+from shared.openapi_declarations import ErrorOut
 from shared.reference import codes
 from shared.reference_api import CodeList
 from shared.service import create_app

@@ -23,7 +23,7 @@ import pytest
 
 from relais.audit import run_verify
 from relais.embedded import NatsServer, free_port
-from relais.sites import StreamState, sites_status
+from relais.site_status import StreamState, sites_status
 from relais.streams import apply_streams
 from relais.up import embedded_nats
 from shared.auth import LocalIssuer

@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from relais.embedded import NatsServer
-from relais.sites import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
+from relais.site_setup import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
 from shared.command_http import if_match, scoped_key, tag
 from shared.commands import AggregateKind, Commands, Expect
 from shared.envelope import Actor, Aggregate

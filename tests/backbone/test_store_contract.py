@@ -17,10 +17,10 @@ from shared.eventstore import (
     EventStore,
     IdempotencyKeyReused,
     NotOwner,
-    SealingStore,
 )
 from shared.memory_store import MemoryEventStore
 from shared.nats_store import NatsEventStore
+from shared.sealing_store import SealingStore
 from shared.signing import Keyring, SigningKey
 from tests.conftest import fresh_nats_url, with_streams
 from tests.lab import CounterMoved, CounterOpened

@@ -20,7 +20,6 @@ from contracts.referral import (
     AgencyRegistered,
     CompetencyAssessed,
     StaffMemberRegistered,
-    UnitDescribed,
 )
 from services.casework.config import CaseworkConfig
 from services.casework.service import build_spec
@@ -35,6 +34,7 @@ from shared.recorded import RecordedEvent
 from shared.service import Runtime, create_app
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
+from tests.directory_support import shelter_unit
 
 UPSTREAM = Actor(user="upstream", agency="ocpm", role="screener")
 
@@ -160,18 +160,7 @@ class Upstream:
                 "referral",
                 "unit",
                 unit,
-                UnitDescribed(
-                    unit_id=unit,
-                    agency_id=agency_id,
-                    unit_name="Unit",
-                    commune="bj-littoral-cotonou",
-                    service_kinds=["transit_shelter"],
-                    opening_hours={},
-                    languages=["fr"],
-                    min_age=0,
-                    max_age=17,
-                    sexes=[],
-                ),
+                shelter_unit(unit, agency_id),
             )
         return seq
 

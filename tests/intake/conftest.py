@@ -150,6 +150,7 @@ async def describe_unit(intake: Intake, unit: str, agency: str) -> None:
     from contracts.referral import UnitDescribed
     from shared.envelope import Actor, Aggregate
     from shared.signing import SigningKey
+    from tests.directory_support import shelter_unit
 
     store = NatsEventStore(
         intake.runtime.nc,
@@ -158,18 +159,7 @@ async def describe_unit(intake: Intake, unit: str, agency: str) -> None:
         site="hq",
         writable_contexts=("referral",),
     )
-    event = UnitDescribed(
-        unit_id=unit,
-        agency_id=agency,
-        unit_name="Unit",
-        commune="bj-littoral-cotonou",
-        service_kinds=["transit_shelter"],
-        opening_hours={},
-        languages=["fr"],
-        min_age=0,
-        max_age=17,
-        sexes=[],
-    )
+    event = shelter_unit(unit, agency)
     result = await store.append(
         Aggregate("referral", "hq", UnitDescribed.aggregate, unit),
         0,

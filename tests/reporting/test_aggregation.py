@@ -16,7 +16,7 @@ from services.reporting.domain.periods import (
     periods_between,
 )
 from services.reporting.domain.query import Query, Record, build_table, quantile
-from services.reporting.read.sources import canonical_children, place
+from services.reporting.read.record_fields import canonical_children, place
 
 pytestmark = pytest.mark.domain
 

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from services.reporting.read import facts
 from tests.reporting.disclosure import disclosed
-from tests.reporting.statistics_story import STAFF, TZ, UNITS, Story, write_story
+from tests.reporting.statistics_story import write_story
 from tests.reporting.stats_support import (
     Reporting,
     caught_up,
@@ -31,6 +31,7 @@ from tests.reporting.stats_support import (
     running,
     settings_for,
 )
+from tests.reporting.story_facts import STAFF, TZ, UNITS, Story
 
 pytestmark = pytest.mark.connected
 

@@ -28,7 +28,7 @@ from services.reporting.domain.webhook_signing import Retry
 from services.reporting.read.webhooks import prepare_tables, summary
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import EventStore
-from shared.integrators import Webhook
+from shared.integrators import Integrator, Webhook
 from shared.nats_store import NatsEventStore
 from shared.signing import SigningKey
 from shared.streams import ensure_streams
@@ -97,15 +97,7 @@ async def test_webhook_deliveries_retry_keep_order_and_survive_a_restart(
     nc: NATS, engine: AsyncEngine, receiver: tuple[Receiver, str]
 ) -> None:
     state, url = receiver
-    js = nc.jetstream()
-    await ensure_streams(js, "hq", contexts=("casework", "audit"))
-    await prepare_tables(engine)
-    store = NatsEventStore(
-        nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("casework",)
-    )
-    await _two_cases(store, stages=3)
-    hooked = integrator("hooked", Webhook(url=url, secret=SECRET))
-    await run_feed(nc, engine, hooked)
+    hooked = await _fed(nc, engine, "hooked", url, stages=3)
 
     # Down twice, then too slow once, then up; the delivery stops midway and starts again.
     state.script = ["fail", "fail", "slow"]
@@ -149,15 +141,7 @@ async def test_given_up_deliveries_are_listed_and_redelivered(
     nc: NATS, engine: AsyncEngine, receiver: tuple[Receiver, str]
 ) -> None:
     state, url = receiver
-    js = nc.jetstream()
-    await ensure_streams(js, "hq", contexts=("casework", "audit"))
-    await prepare_tables(engine)
-    store = NatsEventStore(
-        nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("casework",)
-    )
-    await _two_cases(store, stages=0)
-    hooked = integrator("down", Webhook(url=url, secret=SECRET))
-    await run_feed(nc, engine, hooked)
+    hooked = await _fed(nc, engine, "down", url, stages=0)
     state.then = "fail"
     retry = Retry(first_s=0.05, max_s=0.1, give_up_after=timedelta(seconds=0.3))
     task = asyncio.create_task(
@@ -185,6 +169,19 @@ async def test_given_up_deliveries_are_listed_and_redelivered(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def _fed(nc: NATS, engine: AsyncEngine, name: str, url: str, stages: int) -> Integrator:
+    """Two cases on the log, read into the public feed of an integrator with a webhook."""
+    await ensure_streams(nc.jetstream(), "hq", contexts=("casework", "audit"))
+    await prepare_tables(engine)
+    store = NatsEventStore(
+        nc, key=SigningKey.generate(), source="/t", site="hq", writable_contexts=("casework",)
+    )
+    await _two_cases(store, stages=stages)
+    hooked = integrator(name, Webhook(url=url, secret=SECRET))
+    await run_feed(nc, engine, hooked)
+    return hooked
 
 
 async def _two_cases(store: EventStore, stages: int) -> None:

@@ -11,13 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.domain.answer import build_answer, statuses_for
-from services.reporting.domain.catalogue import (
-    DIMENSIONS,
-    DIRECTORY_DIMENSIONS,
-    INDICATORS,
-    Indicator,
-    message_dict,
-)
+from services.reporting.domain.catalogue import INDICATORS, message_dict
+from services.reporting.domain.dimensions import DIMENSIONS, DIRECTORY_DIMENSIONS
+from services.reporting.domain.indicator import Indicator
 from services.reporting.domain.periods import local_day, periods_between
 from services.reporting.domain.query import Query, build_table
 from services.reporting.read import directory, facts, publications, sources

@@ -10,7 +10,9 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from services.reporting.domain.catalogue import DIMENSIONS, Indicator, message_dict
+from services.reporting.domain.catalogue import message_dict
+from services.reporting.domain.dimensions import DIMENSIONS
+from services.reporting.domain.indicator import Indicator
 from services.reporting.domain.query import MET, OUTCOME, Cell, Query, Table
 from services.reporting.domain.suppression import (
     PRIMARY,

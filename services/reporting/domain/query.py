@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from services.reporting.domain.catalogue import DIMENSIONS, Indicator
+from services.reporting.domain.dimensions import DIMENSIONS
+from services.reporting.domain.indicator import Indicator
 from services.reporting.domain.periods import Period, period_of, periods_between
 
 Value = str | tuple[str, ...]

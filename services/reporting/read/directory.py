@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.read import facts as f
 from services.reporting.read import publications
-from services.reporting.read.sources import place
+from services.reporting.read.record_fields import place
 from shared.i18n import Message
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.reporting.domain.catalogue import UNKNOWN
+from services.reporting.domain.dimensions import UNKNOWN
 from services.reporting.domain.query import Query, Record
 from services.reporting.read import facts as f
 

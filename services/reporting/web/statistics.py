@@ -19,12 +19,8 @@ from services.reporting.app.compute import (
     parse_day,
 )
 from services.reporting.domain.answer import answer_csv, availability_csv
-from services.reporting.domain.catalogue import (
-    DIMENSIONS,
-    INDICATORS,
-    describe_dimension,
-    describe_indicator,
-)
+from services.reporting.domain.catalogue import INDICATORS, describe_dimension, describe_indicator
+from services.reporting.domain.dimensions import DIMENSIONS
 from services.reporting.domain.periods import PERIOD_KINDS
 from services.reporting.domain.query import MAX_CELLS, TooManyCells
 from services.reporting.web import render

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.reporting.domain.catalogue import SEXES, UNKNOWN
+from services.reporting.domain.dimensions import SEXES, UNKNOWN
 from shared.recorded import RecordedEvent
 from shared.reference import codes
 
