@@ -70,6 +70,9 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         "opening_hours": {"mon": ["08:00-17:00"]},
     },
     ("PUT", "/units/{unit_id}/capacity"): {"total": 1},
+    ("GET", "/units/{unit_id}/holds"): None,
+    ("POST", "/units/{unit_id}/holds"): {"note": "Held for us"},
+    ("POST", "/units/{unit_id}/holds/{hold_id}/release"): {},
     ("POST", "/staff/{staff_id}/assessments"): {
         "competency": IC,
         "level": "meets_expectations",
@@ -113,6 +116,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/cases/{case_id}/visits"): {"visited_on": PAST, "child_seen": True},
     ("POST", "/cases/{case_id}/notes"): {"sensitivity": "normal", "text": "Seen"},
     ("POST", "/cases/{case_id}/transfers"): {"to_agency": STRANGER, "reason": "Ours now"},
+    ("POST", "/cases/{case_id}/site-transfer"): {"to_site": "parakou", "reason": "Ours now"},
     ("POST", "/cases/{case_id}/transfers/{transfer_id}/accept"): {},
     ("POST", "/cases/{case_id}/transfers/{transfer_id}/decline"): {"reason": "No"},
     ("POST", "/cases/{case_id}/transfers/{transfer_id}/withdrawal"): {"reason": "No"},
@@ -161,6 +165,7 @@ async def ids_of(world: World, journey: Journey) -> dict[str, str]:
         "referral_id": journey.shelter_referral,
         "case_id": case["case_id"],
         "transfer_id": transfer_id,
+        "hold_id": "h-nobody-knows",
         "definition_id": defined["definition_id"],
     }
 

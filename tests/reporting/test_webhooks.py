@@ -86,6 +86,13 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     server.server_close()
 
 
+async def stopped(task: asyncio.Task[None]) -> None:
+    """Cancel a delivery as a stopping service does; it must end promptly."""
+    task.cancel()
+    async with asyncio.timeout(20):
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def until(check: Any, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
@@ -108,12 +115,10 @@ async def test_webhook_deliveries_retry_keep_order_and_survive_a_restart(
 
     task = asyncio.create_task(delivery().run())
     await until(lambda: _accepted_at_least(state, 2))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stopped(task)
     task = asyncio.create_task(delivery().run())  # reporting restarted
     await until(lambda: _all_delivered(engine, "hooked", 8))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stopped(task)
 
     answers = [how for how, _, _ in state.received]
     assert answers[:3] == ["fail", "fail", "slow"] and answers.count("ok") >= 8
@@ -167,8 +172,7 @@ async def test_given_up_deliveries_are_listed_and_redelivered(
         ids = [h["webhook-id"] for h, _ in state.accepted()]
         assert len(ids) == 4 and len(set(ids)) == 2
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stopped(task)
 
 
 async def _fed(nc: NATS, engine: AsyncEngine, name: str, url: str, stages: int) -> Integrator:
@@ -180,7 +184,8 @@ async def _fed(nc: NATS, engine: AsyncEngine, name: str, url: str, stages: int) 
     )
     await _two_cases(store, stages=stages)
     hooked = integrator(name, Webhook(url=url, secret=SECRET))
-    await run_feed(nc, engine, hooked)
+    async with asyncio.timeout(60):  # the feed's catch-up ends at the streams' last events
+        await run_feed(nc, engine, hooked)
     return hooked
 
 
