@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.web import choices, i18n, places
-from services.portal.web.calling import call, failed_read
+from services.portal.web.calling import call, failed_read, refusal
 from services.portal.web.context import Viewer
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _
@@ -333,16 +333,9 @@ async def refer(case_id: str, request: Request) -> Response:
             return RedirectResponse(f"/cases/{case_id}?done=referred#referrals", status_code=303)
         f.values_by_name["previewed"] = [digest]
         return await _refer_page(request, viewer, case_id, f, preview=answer.data)
-    if answer.status == 401:
-        raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404):
-        return failed_read(request, viewer, answer)
-    status = answer.status
-    if status in (502, 503, 504) or answer.unreachable:
-        f.unreachable(answer)
-        status = 503
-    else:
-        f.refused(answer, (*REFER_FIELDS, "consent", "details"), {})
+    status = refusal(request, p, f, answer, (*REFER_FIELDS, "consent", "details"))
+    if isinstance(status, Response):
+        return status
     return await _refer_page(request, viewer, case_id, f, status=status)
 
 

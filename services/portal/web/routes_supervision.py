@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.read import accounts as account_rows
 from services.portal.web import choices
-from services.portal.web.calling import call, failed_read
+from services.portal.web.calling import call, failed_read, refusal
 from services.portal.web.context import Viewer, portal_of
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_screening import valid_id
-from services.portal.web.security import SignInRequired, posted, signed_in
+from services.portal.web.security import posted, signed_in
 
 router = APIRouter()
 SUPERVISOR = "supervisor"
@@ -126,17 +126,9 @@ async def decide(kind: str, case_id: str, request: Request) -> Response:
     )
     if answer.ok:
         return RedirectResponse("/supervision?done=saved#approvals", status_code=303)
-    if answer.status == 401:
-        raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404):
-        return failed_read(request, viewer, answer)
-    status = answer.status
-    if status in (502, 503, 504) or answer.unreachable:
-        f.unreachable(answer)
-        status = 503
-    elif status == 409 and answer.code == "version_conflict":
-        f.notice_kind = "warn"
-        f.notice = _("The case changed meanwhile: check it below, then decide again.")
-    else:
-        f.refused(answer, (), {})  # the forms are one per card: the reasons go on top
+    # The forms are one per card: the reasons go on top.
+    conflict = _("The case changed meanwhile: check it below, then decide again.")
+    status = refusal(request, p, f, answer, conflict=conflict)
+    if isinstance(status, Response):
+        return status
     return await _supervision_page(request, viewer, f, status=status)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.app.api import Answer
 from services.portal.web import choices, places
-from services.portal.web.calling import call, failed_read
+from services.portal.web.calling import call, failed_read, refusal
 from services.portal.web.context import Viewer
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _, label
@@ -182,22 +182,13 @@ async def answer_referral(referral_id: str, answer_kind: str, request: Request) 
     )
     if answer.ok:
         return RedirectResponse(f"/inbox/{referral_id}?done=saved", status_code=303)
-    if answer.status == 401:
-        raise SignInRequired(expired=True, form=p.form, account=viewer.user)
-    if answer.status in (403, 404):
-        return failed_read(request, viewer, answer)
-    status = answer.status
-    if status in (502, 503, 504) or answer.unreachable:
-        f.unreachable(answer)
-        status = 503
-    elif status == 409 and answer.code == "version_conflict":
-        f.notice_kind = "warn"
-        f.notice = _(
-            "Someone answered or changed this referral while you were reading it: check it "
-            "below, then answer again."
-        )
-    else:
-        f.refused(answer, fields, {})
+    conflict = _(
+        "Someone answered or changed this referral while you were reading it: check it "
+        "below, then answer again."
+    )
+    status = refusal(request, p, f, answer, fields, conflict=conflict)
+    if isinstance(status, Response):
+        return status
     return await _referral_page(request, viewer, referral_id, {answer_kind: f}, status=status)
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.portal.app.api import Answer
 from services.portal.read import accounts as account_rows
 from services.portal.web import choices, places
-from services.portal.web.calling import call, failed_read
+from services.portal.web.calling import call, failed_read, refusal
 from services.portal.web.context import Viewer, portal_of
 from services.portal.web.forms import FormState
 from services.portal.web.i18n import _, localised
@@ -24,7 +24,7 @@ from services.portal.web.names import Names, names_for
 from services.portal.web.pages import forbidden, not_found, page
 from services.portal.web.routes_screening import valid_id
 from services.portal.web.routes_units import DAYS, day_name
-from services.portal.web.security import Posted, SignInRequired, posted, signed_in
+from services.portal.web.security import Posted, posted, signed_in
 from shared.reference import frameworks
 
 router = APIRouter()
@@ -67,16 +67,9 @@ async def _refused(
     renamed: dict[str, str] | None = None,
 ) -> Response:
     """A service's refusal of an administrator's form: the page again with the reasons."""
-    if answer.status == 401:
-        raise SignInRequired(expired=True, form=p.form, account=p.viewer.user)
-    if answer.status in (403, 404):
-        return failed_read(request, p.viewer, answer)
-    status = answer.status
-    if status in (502, 503, 504) or answer.unreachable:
-        f.unreachable(answer)
-        status = 503
-    else:
-        f.refused(answer, fields, renamed or {})
+    status = refusal(request, p, f, answer, fields, renamed)
+    if isinstance(status, Response):
+        return status
     result: Response = await again(f, status)
     return result
 
