@@ -229,6 +229,29 @@ class System:
                         found[item.split(b"=", 1)[1].decode()] = int(entry.name)
         return found
 
+    def servers(self) -> dict[str, list[int]]:
+        """The embedded servers' processes: nats-server, and PostgreSQL's postmaster with its
+        backends (children of the postmaster, found by their parent)."""
+        groups: dict[str, list[int]] = {"nats-server": [], "postgresql": []}
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+                if str(self.data_dir).encode() not in cmdline:
+                    continue
+                if b"nats-server" in cmdline:
+                    groups["nats-server"].append(int(entry.name))
+                elif b"postgres" in cmdline and b"-D" in cmdline:
+                    groups["postgresql"].append(int(entry.name))
+        postmasters = set(groups["postgresql"])
+        groups["postgresql"] += [pid for pid, parent in parents.items() if parent in postmasters]
+        return groups
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -240,13 +263,21 @@ class System:
             self.process.wait(10)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far (``/proc/<pid>/stat``)."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of one process so far (``/proc/<pid>/stat``), with that of its
+    children that have ended when ``children`` (PostgreSQL's ended backends)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds(pid, children=True) for pid in pids}
 
 
 async def drive(url: str, token: str, rate: float, duration_s: float) -> dict[str, Any]:
@@ -345,12 +376,33 @@ def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_outp
         # The sender is a Python process on the same cores: if it is saturated, the figures
         # measure it rather than the service.
         cpu_before["bench client"] = cpu_seconds(os.getpid())
+        servers = system.servers()
+        servers_before = {name: group_cpu(group) for name, group in servers.items()}
         err.log(f"intake-http: {rate:g}/s for {duration_s:g} s, open-loop")
         result = asyncio.run(drive(system.url("intake"), token, rate, duration_s))
         cpu = {
             name: round((cpu_seconds(pid) - cpu_before[name]) / result["elapsed_s"], 2)
             for name, pid in {**pids, "bench client": os.getpid()}.items()
         }
+        for name, before in servers_before.items():
+            # A backend that began during the run counts from zero; one that ended is in
+            # the postmaster's children's time.
+            after = group_cpu(sorted(set(servers[name]) | set(system.servers()[name])))
+            used = sum(after.values()) - sum(before.values())
+            cpu[name] = round(used / result["elapsed_s"], 2)
+        stored = result["statuses"].get("201", 0) + result["statuses"].get("202", 0)
+        # What one stored registration cost the whole machine: what 2 cores can hold at most.
+        per_registration = (
+            round(
+                1000
+                * sum(v for k, v in cpu.items() if k != "bench client")
+                * result["elapsed_s"]
+                / stored,
+                1,
+            )
+            if stored
+            else None
+        )
         load_after = os.getloadavg()[0]
         log_check = asyncio.run(check_log(system, result.pop("stored_keys")))
     finally:
@@ -362,6 +414,7 @@ def run_intake_http(*, rate: float, duration_s: float, data_dir: Path, json_outp
         **result,
         "log": log_check,
         "cpu_cores_used": cpu,
+        "cpu_ms_per_stored_registration": per_registration,
         "cores": os.cpu_count(),
         "load_average_1m": {"before": round(load_before, 2), "after": round(load_after, 2)},
     }

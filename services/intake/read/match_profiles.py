@@ -3,7 +3,8 @@ from a row of the children table, with the names file this process was configure
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from datetime import date
 from typing import Any
 
@@ -52,15 +53,36 @@ def child_profile(
     )
 
 
+# Registrations in one area keep meeting the same candidates: building a candidate's profile
+# (validating its details, folding and coding its names) was a third of the matcher's time.
+# A child row changes only with its version, and its reporter only with the report's reporter
+# (a report correction), so both are in the key. Held in this process's memory only.
+ROW_PROFILES_KEPT = 20_000
+_row_profiles: OrderedDict[Hashable, Profile] = OrderedDict()
+
+
+def _reporter_key(reporter: Mapping[str, Any] | None) -> Hashable:
+    return (reporter.get("name"), reporter.get("contact")) if reporter else None
+
+
 def row_profile(row: Any) -> Profile:
     """A row of the candidate query: the child's columns and its report's reporter."""
-    return child_profile(
+    key = (row.child_id, row.version, row.commune, _reporter_key(row.reporter))
+    known = _row_profiles.get(key)
+    if known is not None:
+        _row_profiles.move_to_end(key)
+        return known
+    made = child_profile(
         ReportedChild.model_validate(row.details),
         commune=row.commune,
         received_at=row.received_at.isoformat(),
         report_id=row.report_id,
         reporter=row.reporter,
     )
+    _row_profiles[key] = made
+    if len(_row_profiles) > ROW_PROFILES_KEPT:
+        _row_profiles.popitem(last=False)
+    return made
 
 
 def stored_keys(child: ReportedChild, received_at: str) -> list[str]:
