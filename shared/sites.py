@@ -80,3 +80,20 @@ async def link_sites(
         "stream %s of site %s sources %s from domain %s", name, site, remote_subjects, remote_domain
     )
     return True
+
+
+def source_site(source: StreamSource, context: str) -> str | None:
+    """The site a stream's source copies (its filter ``<context>.<site>.>``), or None for a
+    source of another shape."""
+    parts = (source.filter_subject or "").split(".")
+    if len(parts) == 3 and parts[0] == context and parts[2] == ">" and parts[1] not in ("*", ">"):
+        return parts[1]
+    return None
+
+
+async def sourced_sites(js: JetStreamContext, context: str) -> set[str]:
+    """The sites this site's stream for ``context`` copies events from: the ones an operator
+    linked (``relais sites``), which are what a running site truly knows of the others."""
+    config = (await js.stream_info(stream_name(context))).config
+    sites = (source_site(source, context) for source in config.sources or [])
+    return {site for site in sites if site is not None}

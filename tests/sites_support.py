@@ -157,9 +157,12 @@ def store_for(nc: NATS, site: str) -> EventStore:
 
 
 @asynccontextmanager
-async def two_sites(base: Path, context: str = "lab") -> AsyncIterator[tuple[NATS, NATS]]:
+async def two_sites(
+    base: Path, context: str = "lab", *, also: tuple[str, ...] = (), both_ways: bool = False
+) -> AsyncIterator[tuple[NATS, NATS]]:
     """A hub (``hq``) and an office (``parakou``) as ``relais up`` runs them, the office's
-    ``context`` stream sourcing the hub's: the operator's connections (hub, office)."""
+    ``context`` stream (and those of ``also``) sourcing the hub's, and with ``both_ways``
+    the hub's sourcing the office's: the operator's connections (hub, office)."""
     from relais.site_setup import add_site, hub_leaf_config, office_leaf_config, write_leaf_include
     from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
     from shared.sites import link_sites
@@ -191,12 +194,19 @@ async def two_sites(base: Path, context: str = "lab") -> AsyncIterator[tuple[NAT
         for server in servers:
             connections.append(await nats.connect(server.url, **login))
         hub_nc, office_nc = connections
-        await ensure_streams(hub_nc.jetstream(), "hq", contexts=(context,))
-        await ensure_streams(office_nc.jetstream(), "parakou", contexts=(context,))
-        await link_sites(
-            office_nc.jetstream(), context=context, site="parakou", remote_site="hq",
-            remote_domain="hq",
-        )  # fmt: skip
+        contexts = (context, *also)
+        await ensure_streams(hub_nc.jetstream(), "hq", contexts=contexts)
+        await ensure_streams(office_nc.jetstream(), "parakou", contexts=contexts)
+        for linked in contexts:
+            await link_sites(
+                office_nc.jetstream(), context=linked, site="parakou", remote_site="hq",
+                remote_domain="hq",
+            )  # fmt: skip
+            if both_ways:
+                await link_sites(
+                    hub_nc.jetstream(), context=linked, site="hq", remote_site="parakou",
+                    remote_domain="parakou",
+                )  # fmt: skip
         yield hub_nc, office_nc
     finally:
         for nc in connections:

@@ -12,6 +12,7 @@ from services.casework.web.case_views import router as read_router
 from services.casework.web.cases import router as command_router
 from services.casework.web.child_corrections import router as child_corrections_router
 from services.casework.web.followup import router as followup_router
+from services.casework.web.followup import sites_router
 from services.casework.web.supervision import router as supervision_router
 from shared.service import ServiceSpec
 from shared.units import table_lookup
@@ -38,6 +39,7 @@ def build_spec(config: CaseworkConfig | None = None) -> ServiceSpec:
             command_router,
             followup_router,
             child_corrections_router,
+            sites_router,
         ],
         # Started once the projectors run; each is safe on several instances at once.
         processes=[

@@ -157,16 +157,23 @@ async def test_a_missed_visit_is_flagged_once_by_two_instances(
 async def test_another_sites_report_and_case_are_left_to_that_site(casework: Client) -> None:
     """At a site whose read model holds an office's accepted report and case (as sourcing puts
     them there), neither the case opener nor the sweeps act on them: the office does
-    (decision 0029)."""
+    (decision 0029). Nor on this site's own report for a child whose open case the office
+    keeps: only the office may attach it (decision 0029, follow-up)."""
     engine = casework.runtime.engine
     assert engine is not None
     long_ago = datetime.now(UTC) - timedelta(days=10)
-    report_id, far_case = new_id(), new_id()
+    report_id, far_case, own_report = new_id(), new_id(), new_id()
     async with engine.begin() as conn:
         await conn.execute(
             insert(pending).values(
                 report_id=report_id, child_id="kid-far", status="pending", seq=10**9,
                 site="parakou", data={"urgency": "normal"},
+            )
+        )  # fmt: skip
+        await conn.execute(
+            insert(pending).values(
+                report_id=own_report, child_id="kid-other", status="pending", seq=10**9 + 1,
+                site="hq", data={"urgency": "normal"},
             )
         )  # fmt: skip
         await conn.execute(
@@ -180,6 +187,7 @@ async def test_another_sites_report_and_case_are_left_to_that_site(casework: Cli
                 visit_overdue_flagged=False, last_seq=1, site="parakou", detail={},
             )
         )  # fmt: skip
+    assert await OPENER.pending(casework.runtime, 1000) == []
     assert await OPENER.run_once(casework.runtime) == 0
     now = datetime.now(UTC)
     assert far_case not in await OVERDUE.due(casework.runtime, now, 1000)
@@ -187,4 +195,8 @@ async def test_another_sites_report_and_case_are_left_to_that_site(casework: Cli
     async with engine.connect() as conn:
         status = await conn.scalar(select(pending.c.status).where(pending.c.report_id == report_id))
         opened = await conn.scalar(select(cases.c.case_id).where(cases.c.child_id == "kid-far"))
+        attached = await conn.scalar(
+            select(pending.c.status).where(pending.c.report_id == own_report)
+        )
     assert status == "pending" and opened is None  # the office opens it; here it waits
+    assert attached == "pending"  # the office attaches it to its case

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 from contracts import casework as ev
 from services.casework import domain as d
 from services.casework.app import cases
-from services.casework.app.site_transfer import site_taker
+from services.casework.app.site_transfer import known_sites, site_taker
 from shared.commands import Commands, Expect
 from shared.envelope import Actor
 from shared.nats_store import NatsEventStore
@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.connected, pytest.mark.xdist_group("deployments")]
 
 SUPERVISOR = Actor(user="sup-1", agency="ocpm", role="supervisor")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SITES = frozenset({"hq", "parakou"})
 
 
 def ports_of(nc: NATS, site: str) -> Any:
@@ -79,16 +80,20 @@ async def test_a_case_released_at_the_hub_is_taken_over_and_changed_only_at_the_
     started = time.monotonic()
     async with two_sites(tmp_path, context="casework") as (hub_nc, office_nc):
         hub, office = ports_of(hub_nc, "hq"), ports_of(office_nc, "parakou")
+        # What each site knows of the others, from its stream's sources alone (no read model):
+        # the office copies the hub; this hub was not linked back.
+        assert await known_sites(office_nc, None) == {"hq"}
+        assert await known_sites(hub_nc, None) == set()
         now = {"actor": SUPERVISOR}
         await cases.run(hub, "case-1", OPEN, expect=Expect.new(), **now)
         await change(hub, d.AddNote("n-1", "normal", "A call"))
         refused = pytest.raises(d.DomainError, match="same_site")
         with refused:  # the hub cannot release a case to itself
-            await change(hub, d.ReleaseToSite("hq", "moved", "hq"))
+            await change(hub, d.ReleaseToSite("hq", "moved", "hq", SITES))
         released = await cases.run(
             hub,
             "case-1",
-            d.ReleaseToSite("parakou", "The family moved north", "hq"),
+            d.ReleaseToSite("parakou", "The family moved north", "hq", SITES),
             expect=Expect.current(),
             **now,
         )
@@ -133,9 +138,9 @@ async def test_a_case_released_at_the_hub_is_taken_over_and_changed_only_at_the_
         assert noted.state.exists and noted.state.case_id == "case-1"
         assert [r.event.name for r in noted.events] == ["CaseNoteAdded"]
         with pytest.raises(d.DomainError, match="former_site"):  # the hub's log holds its start
-            await change(office, d.ReleaseToSite("hq", "back", "parakou"))
+            await change(office, d.ReleaseToSite("hq", "back", "parakou", SITES))
         with pytest.raises(d.DomainError, match="same_site"):  # it is the office's own now
-            await change(office, d.ReleaseToSite("parakou", "back", "parakou"))
+            await change(office, d.ReleaseToSite("parakou", "back", "parakou", SITES))
         assert await subjects(office_nc, "casework.parakou.case.case-1.>") == [
             "CaseTakenOverFromSite", "CaseNoteAdded"
         ]  # fmt: skip

@@ -1,5 +1,6 @@
 """Moving a case to another site (decision 0030), without servers: the supervisor's release
-is refused when it names this site, has no reason, or an agency transfer awaits its answer;
+is refused when it names this site or a site this one does not know, has no reason, or an
+agency transfer awaits its answer;
 neither event of the pair changes the case; the take-over inbox answers a release only at the
 site it names."""
 
@@ -19,10 +20,16 @@ from tests.casework.test_domain_followup import transfer
 pytestmark = pytest.mark.domain
 
 
+KNOWN = frozenset({"hq", "parakou", "natitingou"})
+
+
 def release(
-    to: str = "parakou", reason: str = "The family moved north", here: str = "hq"
+    to: str = "parakou",
+    reason: str = "The family moved north",
+    here: str = "hq",
+    known: frozenset[str] = KNOWN,
 ) -> d.Command:
-    return d.ReleaseToSite(to_site=to, reason=reason, here=here)
+    return d.ReleaseToSite(to_site=to, reason=reason, here=here, known=known)
 
 
 def test_a_release_names_the_receiving_site_and_keeps_the_reason() -> None:
@@ -38,6 +45,12 @@ def test_a_release_is_refused_with_the_field_at_fault_in_both_languages() -> Non
     assert refused(state, release(to="hq"), "same_site", 422).field == "to_site"
     assert refused(state, release(to=" "), "same_site", 422).field == "to_site"
     assert refused(state, release(reason=" "), "reason_required", 422).field == "reason"
+    unknown = refused(state, release(to="parakuo"), "unknown_site", 422)
+    assert unknown.field == "to_site"
+    assert "parakuo" in unknown.message.en and "natitingou, parakou" in unknown.message.en
+    assert "parakuo" in unknown.message.fr and "n'est pas connu" in unknown.message.fr
+    alone = refused(state, release(known=frozenset({"hq"})), "unknown_site", 422)
+    assert "(none)" in alone.message.en and "(aucun)" in alone.message.fr
     asked = apply(state, transfer(to_unit="upe-1"))
     refused(asked, release(), "transfer_pending")  # settle the agency transfer where it was asked
     refused(d.CaseState(), release(), "case_not_found", 404)

@@ -446,11 +446,13 @@ async def test_the_supervisor_sees_which_children_wait_for_what_and_since_when(
 async def test_a_supervisor_releases_a_case_to_another_site_which_owns_it_from_then_on(
     casework: Client, upstream: Upstream
 ) -> None:
-    """Decision 0030, at the releasing site: who may, what is refused, and then every change
-    is the receiving site's (503 naming it while no instance of it answers)."""
+    """Decision 0030, at the releasing site: who may, what is refused (this site, a site it
+    does not know), and then every change is the receiving site's (503 naming it while no
+    instance of it answers)."""
     from sqlalchemy import select
 
     from services.casework.read.tables import cases
+    from shared.sites import link_sites
 
     case_id = await assigned_case(casework, upstream)
     version = (await casework.case(case_id))["version"]
@@ -458,6 +460,22 @@ async def test_a_supervisor_releases_a_case_to_another_site_which_owns_it_from_t
     body = {"to_site": "parakou", "reason": "The family moved north"}
     worker = await casework.post(path, body, version=version, lang="en")
     assert worker.status_code == 403, worker.text
+    assert (await casework.get("/sites")).status_code == 403  # a worker
+    assert (await casework.get("/sites", **SUP)).json() == {"site": "hq", "others": []}
+    for lang, words in (("en", "Site parakou is not known here"), ("fr", "n'est pas connu")):
+        unknown = await casework.post(path, body, version=version, lang=lang, **SUP)
+        assert unknown.status_code == 422, unknown.text
+        error = unknown.json()["error"]
+        assert (error["code"], error["field"]) == ("unknown_site", "to_site")
+        assert words in error["message"]
+    # Once the operator links the office (relais sites), this site copies its events: known.
+    runtime = casework.runtime
+    assert runtime.nc is not None
+    await link_sites(
+        runtime.nc.jetstream(), context="casework", site="hq", remote_site="parakou",
+        remote_domain="parakou",
+    )  # fmt: skip
+    assert (await casework.get("/sites", **SUP)).json() == {"site": "hq", "others": ["parakou"]}
     for wrong, field in (
         ({**body, "to_site": "hq"}, "to_site"),
         ({**body, "to_site": "Parakou!"}, "to_site"),

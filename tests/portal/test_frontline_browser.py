@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import asyncio
 
+import nats
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from shared.sites import link_sites
 from tests.portal.conftest import Screen, open_screen
 from tests.portal.system import PASSWORD, System
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("portal")]
+
+
+async def link_office(system: System) -> None:
+    """What ``relais sites`` does at the hub: its casework stream copies the office's."""
+    assert system.nats is not None
+    nc = await nats.connect(system.nats.url)
+    try:
+        await link_sites(
+            nc.jetstream(), context="casework", site="hq", remote_site="parakou",
+            remote_domain="parakou",
+        )  # fmt: skip
+    finally:
+        await nc.close()
+
 
 AGENCY, UNIT = "ocpm", "ocpm-cotonou"
 POLICE, BPM = "police-cotonou", "police-cotonou-bpm"  # the unit the screener sends the case to
@@ -190,7 +206,22 @@ async def test_report_screening_and_the_case(browser: Browser, system: System) -
     await page.goto(case_path)
     await page.get_by_text("Transférer le dossier vers un autre site").click()
     form = page.locator("#form-site_transfer")
-    await form.get_by_role("textbox", name="Site destinataire").fill("parakou")
+    # No other site known yet: the site is typed, and a site casework does not know is
+    # refused beside the field (released to it, the case could be changed nowhere).
+    await form.get_by_role("textbox", name="Site destinataire").fill("parakuo")
+    await form.get_by_label("Pourquoi le dossier change de site").fill("La famille part au nord.")
+    await form.get_by_role("checkbox", name="Je confirme").check()
+    await form.get_by_role("button", name="Transférer vers ce site").click()
+    await expect(page.locator("#f-site_transfer-to_site-error")).to_contain_text(
+        "Le site parakuo n'est pas connu ici"
+    )
+    await supervisor.seen("site-transfer-unknown-site")
+    # Once the operator links the office, the sites known are offered as a choice.
+    await link_office(system)
+    await page.goto(case_path)
+    await page.get_by_text("Transférer le dossier vers un autre site").click()
+    form = page.locator("#form-site_transfer")
+    await form.get_by_role("combobox", name="Site destinataire").select_option("parakou")
     await form.get_by_label("Pourquoi le dossier change de site").fill("La famille part au nord.")
     await form.get_by_role("button", name="Transférer vers ce site").click()
     await expect(page.get_by_text("Cochez la case pour confirmer").first).to_be_visible()

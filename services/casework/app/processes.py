@@ -4,7 +4,9 @@
   pending; each becomes ``CaseOpened`` or ``ReportAttachedToCase``. A new case's id is
   derived from the child and how many cases the child already has, and the idempotency key
   from the report and child, so two instances racing on one report write it once: the
-  loser's append is a duplicate or a version conflict, and it moves on.
+  loser's append is a duplicate or a version conflict, and it moves on. Across sites the
+  row is answered by the site keeping the child's open case (only it may append to that
+  case), else by the site that accepted the report (``domain.sites.answering_site``).
 * **Overdue stages** (a sweep): a stage past its due date gets one ``StageOverdue``, keyed by
   the case and the position where the stage began, so re-entering a stage after reopening
   can be flagged again but no stage is ever flagged twice.
@@ -19,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts import casework as ev
 from services.casework.app.cases import CASE
@@ -33,6 +35,7 @@ from services.casework.domain import (
     decide,
 )
 from services.casework.domain.rules import Rules
+from services.casework.domain.sites import OpenCaseSite, answering_site, may_attach_here
 from services.casework.read.tables import cases, pending
 from shared.commands import Expect, Loaded
 from shared.envelope import Actor
@@ -49,14 +52,33 @@ VISITS = Actor.system("casework.visits")
 # -- opening -------------------------------------------------------------------------------
 
 
+_OPEN_FIRST = (cases.c.opened_at, cases.c.case_id)  # a child's open case: the earliest opened
+
+
+def _answering_site() -> Any:
+    """``answering_site`` in SQL, for the listed row's child: its open case's receiver or
+    owner; NULL without an open case (the report's site then answers)."""
+    return (
+        select(func.coalesce(cases.c.released_to, cases.c.site))
+        .where(cases.c.child_id == pending.c.child_id)
+        .where(cases.c.status != "closed")
+        .order_by(*_OPEN_FIRST)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 async def _pending(ports: Ports, limit: int) -> Sequence[Any]:
+    """The rows this site answers: its own reports for children without an open case, and
+    any site's reports for children whose open case it keeps (decision 0029, follow-up)."""
     assert ports.engine is not None
+    answered_by = func.coalesce(_answering_site(), pending.c.site)
     async with ports.engine.connect() as conn:
         return (
             await conn.execute(
-                select(pending)
+                select(pending, answered_by.label("answered_by"))
                 .where(pending.c.status == "pending")
-                .where(this_site(pending.c.site, ports))
+                .where(this_site(answered_by, ports))
                 .order_by(pending.c.seq)
                 .limit(limit)
             )
@@ -69,7 +91,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
-    """The case the report's child gets: its open case extended, or a new one."""
+    """The case the report's child gets: its open case extended, or a new one; None when
+    another site answers the row (checked again on what the read model now holds)."""
     assert ports.engine is not None
     report_id, child_id, data = row.report_id, row.child_id, row.data
     async with ports.engine.connect() as conn:
@@ -84,12 +107,20 @@ async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
             return None  # done by another instance since it was listed
         existing = (
             await conn.execute(
-                select(cases.c.case_id, cases.c.status).where(cases.c.child_id == child_id)
+                select(cases.c.case_id, cases.c.status, cases.c.site, cases.c.released_to)
+                .where(cases.c.child_id == child_id)
+                .order_by(*_OPEN_FIRST)
             )
         ).all()
+    current = next((c for c in existing if c.status != "closed"), None)
+    where = OpenCaseSite(current.site, current.released_to) if current is not None else None
+    here = ports.settings.site
+    if answering_site(row.site, where) != here:
+        return None  # the site keeping the child's open case attaches it (or the report's)
+    if where is not None and not may_attach_here(where, here):
+        return None  # released to this site: attached once the take-over is projected
     rules = load_rules(ports.settings)
     key = f"open:{report_id}:{child_id}"
-    current = next((c for c in existing if c.status != "closed"), None)
     if current is not None:
         attach = AttachReport(
             report_id=report_id,
@@ -137,6 +168,13 @@ async def _open(ports: Ports, row: Any) -> Reaction[CaseState] | None:
     )
 
 
+def _answered_by(row: Any) -> str | None:
+    # Listed with the site that answers it, which is not always the report's (its child's
+    # open case may be another site's).
+    site = getattr(row, "answered_by", None) or getattr(row, "site", None)
+    return str(site) if site else None
+
+
 def case_opener(interval_s: float = 1.0) -> Inbox[Any]:
     """The case's events continue the accepted report's trace, name it as their cause and
     carry its chain."""
@@ -146,6 +184,7 @@ def case_opener(interval_s: float = 1.0) -> Inbox[Any]:
         react=_open,
         interval_s=interval_s,
         reaction="casework.case-opener",
+        site_of=_answered_by,
     )
 
 

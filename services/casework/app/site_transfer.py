@@ -6,23 +6,30 @@ case's ``released_to`` until a take-over is projected. This site's instances (an
 theirs: the inbox's site is the receiver named by the release, not the releasing site) check
 that the release is still the last event at the old owner and append
 ``CaseTakenOverFromSite`` as the case's first event under this site's subjects, keyed by the
-release: taken over once however many instances race."""
+release: taken over once however many instances race.
+
+Which sites a case may be released to (``known_sites``) is what a running site truly knows
+of the others without any setting of its own: the sites its casework stream copies (linked by
+``relais sites``), and those whose cases or reports its read model holds."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from nats.aio.client import Client as NATS
+from sqlalchemy import select, union
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import casework as ev
 from services.casework.app.cases import CASE
 from services.casework.domain import CaseState
-from services.casework.read.tables import cases
+from services.casework.read.tables import cases, pending
 from shared.causation import correlation_of
 from shared.commands import Expect
 from shared.envelope import Actor, Aggregate
 from shared.process import Inbox, Ports, Reaction, this_site
+from shared.sites import sourced_sites
 
 TAKER = Actor.system("casework.site-transfer")
 
@@ -79,3 +86,15 @@ def site_taker(interval_s: float = 1.0) -> Inbox[Any]:
         site_of=_receiver,
         causing=lambda _row: None,
     )
+
+
+async def known_sites(nc: NATS | None, engine: AsyncEngine | None) -> frozenset[str]:
+    """Every site this one knows of, itself included (see the module's docstring)."""
+    known: set[str] = set()
+    if nc is not None:
+        known |= await sourced_sites(nc.jetstream(), CASE.context)
+    if engine is not None:
+        async with engine.connect() as conn:
+            held = union(select(cases.c.site).distinct(), select(pending.c.site).distinct())
+            known |= {str(site) for site in (await conn.execute(held)).scalars()}
+    return frozenset(known)

@@ -230,6 +230,9 @@ class ReleaseToSite:
     to_site: str
     reason: str
     here: str  # the site this instance is, which owns the case now
+    # The other sites this one knows (the ones its streams copy, those whose cases it holds):
+    # a site outside them would never take the case over, and the case would be stuck.
+    known: frozenset[str]
 
 
 Command = (

@@ -131,6 +131,10 @@ def withdraw_transfer(state: CaseState, c: WithdrawTransfer) -> list[DomainEvent
     ]
 
 
+def _listed(known: frozenset[str], here: str, none: str = "none") -> str:
+    return ", ".join(sorted(known - {here})) or none
+
+
 def release_to_site(state: CaseState, c: ReleaseToSite) -> list[DomainEvent]:
     """Moving the case to another site's log (decision 0030): a supervisor names the site and
     says why; an agency transfer waiting for its answer must be settled first, where it was
@@ -150,6 +154,16 @@ def release_to_site(state: CaseState, c: ReleaseToSite) -> list[DomainEvent]:
             "already holds the case's earlier events).",
             f"Le site {c.to_site} a déjà cédé ce dossier : il ne peut pas le reprendre (son "
             "journal contient déjà les événements antérieurs du dossier).",
+            status=422,
+            field="to_site",
+        )
+    if c.to_site not in c.known:
+        refuse(
+            "unknown_site",
+            f"Site {c.to_site} is not known here: name a site this one exchanges events with"
+            f" ({_listed(c.known, c.here)}).",
+            f"Le site {c.to_site} n'est pas connu ici : indiquez un site avec lequel celui-ci"
+            f" échange ses événements ({_listed(c.known, c.here, 'aucun')}).",
             status=422,
             field="to_site",
         )

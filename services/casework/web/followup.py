@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from services.casework import domain as d
 from services.casework.app import cases
+from services.casework.app.site_transfer import known_sites
 from services.casework.read.directory import units_of
 from services.casework.read.tables import referrals
 from services.casework.web.cases import (
@@ -42,6 +43,7 @@ from shared.commands import Expect
 from shared.service import Runtime
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+sites_router = APIRouter(prefix="/sites", tags=["cases"])
 
 TransferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
@@ -270,5 +272,30 @@ async def transfer_to_site(
     it (a change asked here is forwarded to it, or refused 503 naming it while it cannot be
     reached). The receiving site takes it over by itself once the release reaches it."""
     runtime: Runtime = request.app.state.runtime
-    command = d.ReleaseToSite(to_site=body.to_site, reason=body.reason, here=runtime.settings.site)
+    command = d.ReleaseToSite(
+        to_site=body.to_site,
+        reason=body.reason,
+        here=runtime.settings.site,
+        known=await known_sites(runtime.nc, runtime.engine),
+    )
     return await execute(request, response, principal, case_id, command)
+
+
+class SitesOut(BaseModel):
+    site: str = Field(description="This site, which keeps the cases it lists")
+    others: list[str] = Field(
+        description="The other sites this one knows (its streams copy their events, or it "
+        "holds their cases or reports): those a case may be released to"
+    )
+
+
+@sites_router.get("")
+async def known(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("case.site_transfer"))],
+) -> SitesOut:
+    """The sites a case may be released to from here (decision 0030), for a choice list."""
+    runtime: Runtime = request.app.state.runtime
+    here = runtime.settings.site
+    others = await known_sites(runtime.nc, runtime.engine) - {here}
+    return SitesOut(site=here, others=sorted(others))

@@ -76,6 +76,20 @@ def child_name(case: dict[str, Any], record: dict[str, Any] | None) -> str | Non
     return str(name) if name else None
 
 
+async def _transfer_sites(
+    request: Request, viewer: Viewer, case: dict[str, Any]
+) -> list[tuple[str, str]] | None:
+    """The sites a supervisor may release the case to, for a choice list; None (a typed site
+    id, which casework checks) when there is no form to show or casework could not say."""
+    if not viewer.has("supervisor") or case.get("status") == "closed" or case.get("released_to"):
+        return None
+    answer = await call(request, viewer, "casework", "GET", "/sites")
+    others = answer.data.get("others") if answer.ok else None
+    if not isinstance(others, list) or not others:
+        return None
+    return [(str(site), str(site)) for site in others]
+
+
 async def _case_page(
     request: Request,
     viewer: Viewer,
@@ -125,6 +139,7 @@ async def _case_page(
         viewer,
         status=status,
         title=_("Case"),
+        transfer_sites=await _transfer_sites(request, viewer, case),
         case=case,
         child=child_name(case, record),
         record=record,
