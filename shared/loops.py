@@ -37,6 +37,9 @@ async def repeat(
         except Exception as exc:  # NATS or the database away: try again next turn
             raise_if_cancelling(exc)
             log.warning("%s paused: %s", label, type(exc).__name__)
+        # A step can swallow a cancellation and still return normally (a nats-py request,
+        # ``wait_for``): sleeping now would hold the stopping service for a whole interval.
+        raise_if_cancelling()
         if wake is None:
             await asyncio.sleep(interval_s)
             continue
