@@ -3,6 +3,9 @@ projection relies on (checkpoints, dead letters, schema versions)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 from sqlalchemy import (
     BigInteger,
@@ -19,7 +22,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 backbone_metadata = MetaData()
@@ -63,6 +66,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
     event.listen(engine.sync_engine.pool, "checkout", _closed_is_replaced)
     return engine
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads that need no snapshot across statements: each statement runs
+    on its own (AUTOCOMMIT), so no BEGIN and ROLLBACK round trips surround them. Never for
+    writes: statements would not be atomic together."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def _closed_is_replaced(

@@ -39,6 +39,7 @@ from services.intake.read import child_keys, children, links, reports, suggestio
 from services.intake.read.match_profiles import child_profile, row_profile
 from services.intake.read.matcher_state import weights_in_force
 from shared.commands import Expect
+from shared.db import reading
 from shared.envelope import Actor
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict, EventStoreError
@@ -177,7 +178,7 @@ async def likely_matches(
     if child.unidentified or not (child.name or child.alias):
         return []
     assert ports.engine is not None
-    async with ports.engine.connect() as conn:
+    async with reading(ports.engine) as conn:
         new = child_profile(
             child,
             commune=commune,
@@ -195,7 +196,7 @@ async def already_related(ports: Ports, child_id: str) -> set[str]:
     """Children linked to this one, or that already carry a suggestion naming it: suggesting
     them again from this side would only ask the same question twice."""
     assert ports.engine is not None
-    async with ports.engine.connect() as conn:
+    async with reading(ports.engine) as conn:
         linked = await conn.execute(select(links.c.other_id).where(links.c.child_id == child_id))
         named = await conn.execute(
             select(suggestions.c.child_id).where(suggestions.c.candidate_id == child_id)
