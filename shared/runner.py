@@ -22,6 +22,8 @@ def serve(spec: ServiceSpec) -> None:
         host=settings.host,
         port=port,
         log_level=settings.log_level.lower(),
+        loop="uvloop",
+        http="httptools",
         # Access logs print query strings, which may hold a child's name in a search.
         access_log=False,
         # Longer than clients keep an idle connection (httpx: 5 s, browsers: about 60 s): the
