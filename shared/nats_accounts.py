@@ -25,6 +25,7 @@ from pathlib import Path
 from shared import nats_integrators
 from shared.config import PROCESSES
 from shared.integrators import Integrator
+from shared.streams import CONTEXTS, PUBLIC
 
 # The context each service writes (reporting writes only AUDIT: access records, its keys).
 SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {
@@ -140,6 +141,17 @@ def admin_permissions() -> tuple[list[str], list[str]]:
     return [">"], list(LOG_DESTROYING)
 
 
+def leaf_permissions() -> tuple[list[str], list[str]]:
+    """A regional office's leaf node login at the hub: what the operator may do (it links
+    streams and carries sourcing and forwarded commands both ways), but never destroy the log
+    nor publish on an event subject. Sourcing reaches the hub through the JetStream API and
+    delivery subjects, never by publishing on the events' own subjects: a message on one of
+    those from an office could only be an event forged into the hub's streams."""
+    allow, deny = admin_permissions()
+    forged = [f"{context}.>" for context in (*CONTEXTS, PUBLIC)]
+    return allow, [*deny, *forged]
+
+
 def _user(
     name: str,
     password: str,
@@ -199,7 +211,7 @@ def accounts_config(
     # commands both ways; like the operator, it may never destroy the log.
     for office, password in leaf_users(passwords).items():
         admin += "\n" + _user(
-            f"{LEAF_PREFIX}{office}", password, *admin_permissions(), indent="      "
+            f"{LEAF_PREFIX}{office}", password, *leaf_permissions(), indent="      "
         )
     return f"""accounts {{
   RELAIS: {{

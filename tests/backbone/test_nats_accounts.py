@@ -239,6 +239,53 @@ async def violation_reported(errors: list[str]) -> None:
     raise AssertionError(f"no permissions violation reported: {errors}")
 
 
+async def test_an_office_login_at_the_hub_forwards_commands_but_forges_no_event(
+    tmp_path: Path,
+) -> None:
+    """A regional office's leaf node login (``leaf_<site>``) links streams and carries
+    forwarded commands, but a message on an event subject from it could only be a forged
+    event: refused, and the hub's streams stay as they were."""
+    passwords = load_or_create_passwords(tmp_path / "nats-users.json")
+    passwords["leaf_parakou"] = "office-secret"
+    server = NatsServer(
+        tmp_path / "nats",
+        port=free_port(),
+        extra_config=accounts_config("hq", passwords, CONSUMERS),
+    ).start()
+    try:
+        await operator_creates_streams(server, passwords)
+        errors: list[str] = []
+        office = await connect(server, "leaf_parakou", "office-secret", errors)
+        forged = [
+            "intake.hq.report.r1.ReportRegistered",
+            "casework.hq.case.c1.CaseClosed",
+            "audit.hq.access.a1.RecordRead",
+            "public.acme.hq.intake.ReportAccepted",
+            "intake.parakou.report.r1.ReportRegistered",
+        ]
+        for subject in forged:
+            await office.publish(subject, b"{}")
+        # What it is there for still works: linking (a stream's info) and forwarding.
+        info = await office.jetstream(timeout=2).stream_info("INTAKE")
+        await office.publish("relais.forward.hq.intake", b"")
+        await office.flush()
+        for _ in range(100):
+            refused = {m.group(1).lower() for e in errors if (m := VIOLATION.search(e))}
+            if refused >= {s.lower() for s in forged}:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert refused == {s.lower() for s in forged}, errors[:3]
+        assert info.state.messages == 0
+        await office.close()
+        admin = await connect(server, ADMIN, passwords[ADMIN], [])
+        for context in OPERATED:
+            assert (await admin.jetstream().stream_info(stream_name(context))).state.messages == 0
+        await admin.close()
+    finally:
+        server.stop()
+
+
 async def test_passwords_are_kept_private_and_stable(tmp_path: Path) -> None:
     first = load_or_create_passwords(tmp_path / "p.json")
     assert load_or_create_passwords(tmp_path / "p.json") == first
