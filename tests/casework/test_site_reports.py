@@ -48,20 +48,8 @@ class Site:
 
     def __init__(self, nc: NATS, name: str, engine: AsyncEngine) -> None:
         self.nc, self.name, self.engine = nc, name, engine
-        self.store = NatsEventStore(
-            nc,
-            key=SigningKey.generate(),
-            source=f"/relais/{name}/casework/1",
-            site=name,
-            writable_contexts=("casework",),
-        )
-        self.intake = NatsEventStore(
-            nc,
-            key=SigningKey.generate(),
-            source=f"/relais/{name}/intake/1",
-            site=name,
-            writable_contexts=("intake",),
-        )
+        self.store = self._store("casework")
+        self.intake = self._store("intake")
         self.appends: list[Aggregate] = []
         append = self.store.append
 
@@ -75,6 +63,16 @@ class Site:
             engine=engine,
             settings=SimpleNamespace(site=name, casework_standards_file=None),
             clock=lambda: datetime.now(UTC),
+        )
+
+    def _store(self, service: str) -> NatsEventStore:
+        """The store a service of this site appends with: its own key, its own context."""
+        return NatsEventStore(
+            self.nc,
+            key=SigningKey.generate(),
+            source=f"/relais/{self.name}/{service}/1",
+            site=self.name,
+            writable_contexts=(service,),
         )
 
     async def accept(self, report_id: str, *children: str) -> None:
