@@ -278,6 +278,7 @@ def run_bench(
     children: int = 100_000,
     rate: float = 20.0,
     duration_s: float = 10.0,
+    senders: int = 2,
     data_dir: Path,
     json_output: bool,
     cluster: bool = False,
@@ -291,7 +292,11 @@ def run_bench(
         from relais.bench_intake import run_intake_http
 
         return run_intake_http(
-            rate=rate, duration_s=duration_s, data_dir=data_dir, json_output=json_output
+            rate=rate,
+            duration_s=duration_s,
+            data_dir=data_dir,
+            json_output=json_output,
+            senders=senders,
         )
     if scenario == "matching":
         from relais.bench_matching import run_matching

@@ -73,6 +73,16 @@ def bench(
     duration: Annotated[
         float, typer.Option("--duration", min=0.1, help="Seconds of sending (intake-http).")
     ] = 10.0,
+    senders: Annotated[
+        int,
+        typer.Option(
+            "--senders",
+            min=1,
+            max=16,
+            help="Processes sending the registrations (intake-http): one Python sender "
+            "saturates near 100 a second and would measure itself.",
+        ),
+    ] = 2,
     data_dir: BenchDir = Path(".relais-bench"),
     cluster: Annotated[
         bool,
@@ -95,6 +105,7 @@ def bench(
             children=children,
             rate=rate,
             duration_s=duration,
+            senders=senders,
             data_dir=data_dir,
             json_output=json_output,
             cluster=cluster,

@@ -108,6 +108,7 @@ def test_bench_intake_http_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["scenario"] == "intake-http" and report["sent"] == 8
+    assert report["senders"] == 2  # each sent its share: every key below is distinct
     assert report["statuses"] == {"201": 8}
     assert report["log"] == {
         "answered_2xx": 8,
