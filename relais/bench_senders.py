@@ -1,0 +1,255 @@
+"""What ``relais bench --scenario intake-http`` sends, and how: one registration per child
+with a name of its own (a given name, a second name and a family name from short lists), in
+one of eight communes, sent open-loop by several processes (``relais/bench_intake.py``
+starts the system and reads what came back).
+
+Open-loop: the n-th registration leaves at ``n / rate`` seconds whatever the earlier ones
+are doing, as people calling a hotline do; a closed loop (send, wait, send) would hide a
+queue by slowing down with it."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from shared.command_http import new_aggregate_id, scoped_key
+
+USER, AGENCY, ROLE = "bench-operator", "ocpm", "intake_officer"
+COMMUNES = (
+    "bj-littoral-cotonou",
+    "bj-oueme-porto-novo",
+    "bj-borgou-parakou",
+    "bj-atlantique-abomey-calavi",
+    "bj-donga-djougou",
+    "bj-alibori-kandi",
+    "bj-mono-lokossa",
+    "bj-atacora-natitingou",
+)
+GIVEN = [
+    "Afiavi",
+    "Akossiwa",
+    "Amivi",
+    "Ayaba",
+    "Chabi",
+    "Dossou",
+    "Efua",
+    "Femi",
+    "Gbenga",
+    "Hounsou",
+    "Ibukun",
+    "Kafui",
+    "Kayode",
+    "Kossiwa",
+    "Lamidi",
+    "Mariam",
+    "Nafissatou",
+    "Nouhoum",
+    "Orou",
+    "Rachida",
+    "Sabi",
+    "Sessi",
+    "Tanimoun",
+    "Yaovi",
+    "Zoulfa",
+]
+SECOND = [
+    "Adjoa",
+    "Bake",
+    "Codjo",
+    "Dansou",
+    "Enagnon",
+    "Fifame",
+    "Gnonlonfoun",
+    "Houefa",
+    "Idrissou",
+    "Jonas",
+    "Kpodji",
+    "Lokonon",
+    "Mawuena",
+    "Nassirou",
+    "Ogoudele",
+    "Prudence",
+    "Quenum",
+    "Rissikatou",
+    "Senami",
+    "Toffa",
+    "Ulrich",
+    "Vidjinnagni",
+]
+FAMILY = [
+    "Adjovi",
+    "Agbangla",
+    "Ahouandjinou",
+    "Akpovi",
+    "Alapini",
+    "Assogba",
+    "Azonhiho",
+    "Bio",
+    "Chabi-Gado",
+    "Dagba",
+    "Djossou",
+    "Gbaguidi",
+    "Hounkpatin",
+    "Houngbedji",
+    "Kakpo",
+    "Kiki",
+    "Koukpaki",
+    "Lawani",
+    "Mama",
+    "Noudehou",
+    "Padonou",
+    "Sossou",
+    "Tchabi",
+    "Yessoufou",
+    "Zinsou",
+]
+
+
+def child_name(i: int) -> str:
+    """A distinct full name for each of the first 25 x 22 x 25 = 13,750 registrations."""
+    g, rest = i % len(GIVEN), i // len(GIVEN)
+    s, f = rest % len(SECOND), (rest // len(SECOND)) % len(FAMILY)
+    return f"{GIVEN[g]} {SECOND[s]} {FAMILY[f]}"
+
+
+def registration(i: int) -> dict[str, Any]:
+    received = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    return {
+        "channel": "hotline_116",
+        "received_at": received,
+        "commune": COMMUNES[i % len(COMMUNES)],
+        "concerns": ["child_labour"],
+        "children": [
+            {
+                "name": child_name(i),
+                "sex": "female" if i % 2 else "male",
+                "age_years": 3 + i % 14,
+            }
+        ],
+    }
+
+
+def report_of(key: str) -> str:
+    return new_aggregate_id(scoped_key(USER, "POST", "/reports", key), "intake.report")
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(ordered[-1], 1)}
+
+
+async def drive(
+    url: str,
+    token: str,
+    rate: float,
+    duration_s: float,
+    *,
+    share: int,
+    senders: int,
+    start_at: float,
+) -> dict[str, Any]:
+    """This sender's share of ``rate`` registrations a second for ``duration_s`` seconds,
+    open-loop: registration ``i`` leaves at ``start_at + i / rate`` (wall clock) whatever
+    the answers before it, and is this sender's when ``i % senders == share``."""
+    total = max(1, round(rate * duration_s))
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    ok_latencies: list[float] = []
+    stored_keys: list[str] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one(i: int) -> None:
+            key = f"bench-{i}"
+            started = time.perf_counter()
+            try:
+                answer = await client.post(
+                    "/reports", json=registration(i), headers={**headers, "Idempotency-Key": key}
+                )
+            except httpx.HTTPError as exc:
+                statuses[f"error:{type(exc).__name__}"] += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+                return
+            elapsed = (time.perf_counter() - started) * 1000
+            latencies.append(elapsed)
+            statuses[str(answer.status_code)] += 1
+            if 200 <= answer.status_code < 300:
+                ok_latencies.append(elapsed)
+                stored_keys.append(key)
+
+        loop = asyncio.get_running_loop()
+        begin = loop.time() + (start_at - time.time())
+        tasks = []
+        for i in range(share, total, senders):
+            delay = begin + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        sent_s = loop.time() - begin
+        await asyncio.gather(*tasks)
+        elapsed_s = loop.time() - begin
+    return {
+        "sent": len(tasks),
+        "sent_s": sent_s,
+        "elapsed_s": elapsed_s,
+        "statuses": statuses,
+        "latencies": latencies,
+        "ok_latencies": ok_latencies,
+        "stored_keys": stored_keys,
+    }
+
+
+def _sender(url: str, token: str, rate: float, duration_s: float, share: int, senders: int,
+            start_at: float) -> dict[str, Any]:  # fmt: skip
+    cpu_before = time.process_time()  # after the imports a spawned process starts with
+    part = asyncio.run(
+        drive(url, token, rate, duration_s, share=share, senders=senders, start_at=start_at)
+    )
+    return {**part, "cpu_s": time.process_time() - cpu_before}
+
+
+def drive_with_senders(
+    url: str, token: str, rate: float, duration_s: float, senders: int
+) -> dict[str, Any]:
+    """The registrations sent by ``senders`` processes (one Python event loop saturates near
+    100 requests a second, and would then measure itself), their answers merged."""
+    start_at = time.time() + 1.0 + 0.5 * senders  # every sender started and connected by then
+    context = multiprocessing.get_context("spawn")  # the parent runs threads: no fork
+    with ProcessPoolExecutor(max_workers=senders, mp_context=context) as pool:
+        parts = list(
+            pool.map(
+                _sender,
+                *zip(
+                    *[(url, token, rate, duration_s, k, senders, start_at) for k in range(senders)],
+                    strict=True,
+                ),
+            )
+        )
+    statuses: Counter[str] = sum((p["statuses"] for p in parts), Counter())
+    sent = sum(p["sent"] for p in parts)
+    sent_s = max(p["sent_s"] for p in parts)
+    return {
+        "sent": sent,
+        "sent_rate": round(sent / sent_s, 1) if sent_s > 0 else None,
+        "elapsed_s": round(max(p["elapsed_s"] for p in parts), 2),
+        "statuses": dict(sorted(statuses.items())),
+        "latency_ms": percentiles([v for p in parts for v in p["latencies"]]),
+        "latency_2xx_ms": percentiles([v for p in parts for v in p["ok_latencies"]]),
+        "stored_keys": [k for p in parts for k in p["stored_keys"]],
+        "senders": senders,
+        "senders_cpu_s": sum(p["cpu_s"] for p in parts),
+    }
