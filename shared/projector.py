@@ -69,6 +69,7 @@ _THIS_CHECKPOINT = (checkpoints.c.projector == bindparam("p")) & (
     checkpoints.c.stream == bindparam("s")
 )
 _LOCK = select(checkpoints.c.last_seq).where(_THIS_CHECKPOINT).with_for_update()
+_LOCK_TABLES = text("SELECT pg_advisory_xact_lock(:k)")  # released with the transaction
 _ADVANCE = (
     update(checkpoints)
     .where(_THIS_CHECKPOINT)
@@ -117,7 +118,21 @@ class StreamProjector:
 
     @property
     def lease_key(self) -> int:
-        parts = ("projector", self.projection.name, self.stream)
+        return self._generation_key("projector", self.projection.name, self.stream)
+
+    @property
+    def tables_key(self) -> int | None:
+        """The lock every projector of this projection (one per stream it reads) takes for
+        each batch, or None when it reads one stream. Their handlers share tables: a handler
+        on one stream reading a row another stream's handler writes (a report accepted on
+        INTAKE, its case opened on CASEWORK) must see it committed, or both can miss each
+        other and leave a row that a replay, stream after stream, would not."""
+        if len(self.projection.contexts) < 2:
+            return None
+        return self._generation_key("tables", self.projection.name)
+
+    def _generation_key(self, *parts: str) -> int:
+        # The live read models keep the keys they always had; a rebuild's its own.
         return (
             lock_key(*parts) if self.generation == "public" else lock_key(*parts, self.generation)
         )
@@ -262,6 +277,8 @@ class StreamProjector:
         applied = 0
         try:
             async with conn.begin():
+                if self.tables_key is not None:  # first, before this batch holds any row
+                    await conn.execute(_LOCK_TABLES, {"k": self.tables_key})
                 checkpoint = await self._lock_checkpoint(conn)
                 last = checkpoint
                 # Consecutive events of one batch handler, applied together (decision 0027);

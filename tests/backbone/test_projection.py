@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import with_database
 from shared.db import checkpoints, dead_letters, ensure_database, make_engine
 from shared.envelope import Aggregate, canonical_json
-from shared.projection import StreamProjector
+from shared.projection import Projection, StreamProjector
 from shared.projection_schema import ProjectionBusy, prepare, reset
 from shared.recorded import RecordedEvent
 from tests import lab
@@ -125,6 +125,46 @@ async def test_cancelled_mid_batch_then_restarted_equals_clean_replay(
         assert resumed == await replay(clean_engine, nc, last)
     finally:
         await clean_engine.dispose()
+
+
+async def test_projectors_of_one_read_model_on_two_streams_take_turns(
+    nc: NATS, pg_server_url: str
+) -> None:
+    """A read model fed by two streams is written by two projectors; a batch of one waits
+    until the other's has committed, so neither handler misses a row the other wrote."""
+
+    async def elsewhere(conn: AsyncConnection, e: RecordedEvent) -> None:
+        raise AssertionError("no event of this context is written here")
+
+    two = Projection(
+        name="lab.two_streams",
+        version=1,
+        metadata=lab.metadata,
+        handlers={**lab.projection.handlers, ("elsewhere", "Happened"): elsewhere},
+    )
+    assert StreamProjector(lab.projection, "LAB", None, nc.jetstream()).tables_key is None  # type: ignore[arg-type]
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=2, moves=2)
+    engine = await fresh_engine(pg_server_url)
+    try:
+        await prepare(engine, two)
+        projector = StreamProjector(two, "LAB", engine, nc.jetstream())
+        assert projector.tables_key is not None
+        async with engine.connect() as other_stream, other_stream.begin():
+            # The other stream's projector, mid-batch.
+            await other_stream.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": projector.tables_key}
+            )
+            running = asyncio.create_task(projector.run(until_seq=last))
+            await asyncio.sleep(1.0)
+            assert not running.done()
+            async with engine.connect() as conn:
+                assert await lab.snapshot(conn) == []
+        await asyncio.wait_for(running, 30)  # its turn came with the other's commit
+        async with engine.connect() as conn:
+            assert len(await lab.snapshot(conn)) == 2
+    finally:
+        await engine.dispose()
 
 
 async def test_projector_killed_with_sigkill_then_restarted_equals_clean_replay(
