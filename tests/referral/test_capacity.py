@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.referral import (
+    PlaceFreed,
     PlaceReleased,
     PlaceReserved,
     ReferralAccepted,
@@ -194,6 +195,32 @@ async def test_a_coordinator_holds_and_releases_a_place_by_hand(svc: Service) ->
     )
     assert twice.status_code == 404 and twice.json()["error"]["code"] == "hold_not_found"
     assert (await capacity(svc))["held"] == 0
+
+
+async def test_a_place_held_by_hand_is_freed_after_its_last_day(svc: Service) -> None:
+    mine = coordinator(svc)
+    tomorrow = svc.config.local(datetime.now(UTC)).date() + timedelta(days=1)
+    version = (await svc.client.get("/units/transit/holds", headers=mine)).headers["ETag"]
+    for hold_id, until in (("ends", tomorrow.isoformat()), ("open-ended", None)):
+        held = await svc.client.post(
+            "/units/transit/holds",
+            json={"note": "Placé par le juge hors Relais", "until": until},
+            headers={**mine, "If-Match": version, "Idempotency-Key": hold_id},
+        )
+        assert held.status_code == 201, held.text
+        version = held.headers["ETag"]
+    assert (await capacity(svc))["held"] == 2
+    # Its last day is still held, whatever the hour.
+    assert await sweep_of(svc).run_once(svc.runtime, later(60 * 24)) == 0
+    # The day after, the sweep frees it (once, however often it runs); the other stays.
+    assert await sweep_of(svc).run_once(svc.runtime, later(60 * 48)) == 1
+    assert await sweep_of(svc).run_once(svc.runtime, later(60 * 48)) == 0
+    holds = (await svc.client.get("/units/transit/holds", headers=mine)).json()["holds"]
+    assert [h["until"] for h in holds] == [None]
+    assert (await capacity(svc))["held"] == 1
+    events = await svc.runtime.store.load(Aggregate("referral", "hq", "capacity", "transit"))
+    freed = [e for e in events if isinstance(e.event, PlaceFreed)]
+    assert len(freed) == 1 and freed[0].actor.user.startswith("system")
 
 
 async def test_a_unit_that_does_not_count_places_holds_none(svc: Service) -> None:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from contracts.referral import PlaceReleased, PlaceReserved
+from contracts.referral import PlaceFreed, PlaceReleased, PlaceReserved
 from services.referral.app.aggregates import CAPACITY, REFERRAL
 from services.referral.config import ReferralConfig
 from services.referral.domain import (
@@ -38,7 +38,7 @@ from services.referral.domain import (
     decide_capacity,
     place_to_release,
 )
-from services.referral.read.projections import referrals, reservations
+from services.referral.read.projections import holds, referrals, reservations
 from shared.commands import Expect, Loaded, Outcome
 from shared.envelope import Actor
 from shared.events import DomainEvent
@@ -145,11 +145,11 @@ async def release_unless_accepted(ports: Ports, who: Actor, unit_id: str, referr
 
 @dataclass(frozen=True)
 class Mismatch:
-    """A place held for a referral that is not accepted, or an accepted referral holding
-    none: what the sweep puts right."""
+    """A place held for a referral that is not accepted, an accepted referral holding none,
+    or a place held by hand past its end date: what the sweep puts right."""
 
     unit_id: str
-    command: Reserve | Release
+    command: Reserve | Release | Free
     # The referral's latest event (the acceptance, withdrawal or answer the place was out of
     # step with): the fix names it as its cause. None for a referral this site never stored.
     cause: RecordedEvent | None = None
@@ -188,7 +188,7 @@ async def _mismatches(ports: Ports, now: datetime, grace: timedelta, limit: int)
                 .limit(limit)
             )
         ).all()
-    found = []
+    found: list[Mismatch] = []
     for row in held:
         because = place_to_release(Status(row.status) if row.status else None)
         if because is not None:
@@ -198,9 +198,27 @@ async def _mismatches(ports: Ports, now: datetime, grace: timedelta, limit: int)
     return found
 
 
+async def _holds_ended(ports: Ports, today: str, limit: int) -> list[Mismatch]:
+    """Places held by hand whose end date (``until``, the last day held) has passed."""
+    assert ports.engine is not None
+    async with ports.engine.connect() as conn:
+        ended = (
+            await conn.execute(
+                select(holds.c.unit_id, holds.c.hold_id)
+                .where(holds.c.until < today)  # ISO dates compare as strings
+                .order_by(holds.c.until, holds.c.unit_id, holds.c.hold_id)
+                .limit(limit)
+            )
+        ).all()
+    return [Mismatch(row.unit_id, Free(row.hold_id)) for row in ended]
+
+
 async def _latest_of_referral(ports: Ports, mismatch: Mismatch) -> RecordedEvent | None:
-    """The place follows the referral: its latest event is what the fix answers."""
+    """The place follows the referral: its latest event is what the fix answers (a hold that
+    ended answers no event: its date did it)."""
     assert ports.commands is not None
+    if isinstance(mismatch.command, Free):
+        return None
     recorded = (await ports.commands.load(REFERRAL, mismatch.command.referral_id)).recorded
     return recorded[-1] if recorded else None
 
@@ -210,18 +228,25 @@ def capacity_sweep(
 ) -> Sweep[Capacity, Mismatch]:
     """Give back places held for referrals that are not accepted, and take one for accepted
     referrals holding none, when the mismatch is older than the grace period (longer than
-    any answer in flight). Each append states the capacity version it decided on, with a key
-    naming that version, so two instances sweeping at once store one fix."""
+    any answer in flight); free the places held by hand once their last day (the unit's
+    local date) has passed. Each append states the capacity version it decided on, with a
+    key naming that version, so two instances sweeping at once store one fix."""
 
     async def due(ports: Ports, now: datetime, limit: int) -> list[Mismatch]:
-        found = await _mismatches(ports, now, config_of(ports).reservation_grace, limit)
+        config = config_of(ports)
+        found = await _mismatches(ports, now, config.reservation_grace, limit)
+        found += await _holds_ended(ports, config.local(now).date().isoformat(), limit)
         return [replace(m, cause=await _latest_of_referral(ports, m)) for m in found]
 
     def fix(state: Capacity, now: datetime, item: Mismatch) -> list[DomainEvent]:
+        if isinstance(item.command, Free) and item.command.hold_id not in state.held:
+            return []  # freed by hand since the read model showed it
         return decide_capacity(replace(state, unit_id=item.unit_id), item.command)
 
     def key(loaded: Loaded[Capacity], events: Sequence[DomainEvent]) -> str:
         fixed = events[0]
+        if isinstance(fixed, PlaceFreed):
+            return f"hold-ended:{fixed.hold_id}:{loaded.version}"
         assert isinstance(fixed, PlaceReserved | PlaceReleased)
         kind = "restore" if isinstance(fixed, PlaceReserved) else "release"
         return f"{kind}:{fixed.referral_id}:{loaded.version}"
