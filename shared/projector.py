@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from nats import errors as nats_errors
@@ -120,7 +121,7 @@ class StreamProjector:
     def lease_key(self) -> int:
         return self._generation_key("projector", self.projection.name, self.stream)
 
-    @property
+    @cached_property  # read for every batch; the projection's streams are set at import
     def tables_key(self) -> int | None:
         """The lock every projector of this projection (one per stream it reads) takes for
         each batch, or None when it reads one stream. Their handlers share tables: a handler
