@@ -214,11 +214,9 @@ async def _holds_ended(ports: Ports, today: str, limit: int) -> list[Mismatch]:
 
 
 async def _latest_of_referral(ports: Ports, mismatch: Mismatch) -> RecordedEvent | None:
-    """The place follows the referral: its latest event is what the fix answers (a hold that
-    ended answers no event: its date did it)."""
+    """The place follows the referral: its latest event is what the fix answers."""
     assert ports.commands is not None
-    if isinstance(mismatch.command, Free):
-        return None
+    assert not isinstance(mismatch.command, Free)
     recorded = (await ports.commands.load(REFERRAL, mismatch.command.referral_id)).recorded
     return recorded[-1] if recorded else None
 
@@ -235,8 +233,9 @@ def capacity_sweep(
     async def due(ports: Ports, now: datetime, limit: int) -> list[Mismatch]:
         config = config_of(ports)
         found = await _mismatches(ports, now, config.reservation_grace, limit)
-        found += await _holds_ended(ports, config.local(now).date().isoformat(), limit)
-        return [replace(m, cause=await _latest_of_referral(ports, m)) for m in found]
+        caused = [replace(m, cause=await _latest_of_referral(ports, m)) for m in found]
+        # A hold that ended answers no event: its date did it.
+        return caused + await _holds_ended(ports, config.local(now).date().isoformat(), limit)
 
     def fix(state: Capacity, now: datetime, item: Mismatch) -> list[DomainEvent]:
         if isinstance(item.command, Free) and item.command.hold_id not in state.held:
