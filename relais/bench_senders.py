@@ -230,15 +230,11 @@ def drive_with_senders(
     start_at = time.time() + 1.0 + 0.5 * senders  # every sender started and connected by then
     context = multiprocessing.get_context("spawn")  # the parent runs threads: no fork
     with ProcessPoolExecutor(max_workers=senders, mp_context=context) as pool:
-        parts = list(
-            pool.map(
-                _sender,
-                *zip(
-                    *[(url, token, rate, duration_s, k, senders, start_at) for k in range(senders)],
-                    strict=True,
-                ),
-            )
-        )
+        shares = [
+            pool.submit(_sender, url, token, rate, duration_s, k, senders, start_at)
+            for k in range(senders)
+        ]
+        parts = [share.result() for share in shares]
     statuses: Counter[str] = sum((p["statuses"] for p in parts), Counter())
     sent = sum(p["sent"] for p in parts)
     sent_s = max(p["sent_s"] for p in parts)
