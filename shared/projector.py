@@ -6,6 +6,7 @@ instance at a time under an advisory lock)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from functools import cached_property
@@ -192,24 +193,48 @@ class StreamProjector:
         self, conn: AsyncConnection, psub: JetStreamContext.PullSubscription, until: int | None
     ) -> bool:
         busy = True
-        while True:
-            if until is not None and self.checkpoint >= until:
-                return True
-            try:
-                if busy:
-                    msgs = await psub.fetch(self.batch_size, timeout=0.05)
-                else:  # idle: wake on the first new message rather than wait for a full batch
-                    msgs = await psub.fetch(1, timeout=self.idle_wait_s)
-            except TimeoutError:
-                raise_if_cancelling()  # a cancellation nats-py turned into a timeout
-                busy = False
-                last = await self._check_not_behind()
-                if until is not None and last <= self.checkpoint:
+        # While a batch is applied (its statements wait on PostgreSQL), the next one is
+        # already on its way from the log: a replay runs at the pace of the slower of the
+        # two, not of both in turn. A prefetched batch is only ever applied after the one
+        # before it; if that one fails, it is dropped with the consumer, which is positioned
+        # at the checkpoint again.
+        ahead: asyncio.Task[list[Msg]] | None = None
+        try:
+            while True:
+                if until is not None and self.checkpoint >= until:
                     return True
-                continue
-            busy = True
-            await self._apply_batch(conn, msgs)
-            await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
+                try:
+                    if ahead is not None:
+                        prefetched, ahead = ahead, None  # done with, whatever it raises
+                        msgs = await prefetched
+                    elif busy:
+                        msgs = await self._fetch(psub, self.batch_size, 0.05)
+                    else:  # idle: wake on the first new message, not wait for a full batch
+                        msgs = await self._fetch(psub, 1, self.idle_wait_s)
+                except TimeoutError:
+                    raise_if_cancelling()  # a cancellation nats-py turned into a timeout
+                    busy = False
+                    last = await self._check_not_behind()
+                    if until is not None and last <= self.checkpoint:
+                        return True
+                    continue
+                busy = True
+                newest = msgs[-1].metadata
+                if newest.num_pending and (until is None or newest.sequence.stream < until):
+                    ahead = asyncio.create_task(self._fetch(psub, self.batch_size, 0.05))
+                await self._apply_batch(conn, msgs)
+                await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    async def _fetch(
+        self, psub: JetStreamContext.PullSubscription, batch: int, timeout: float
+    ) -> list[Msg]:
+        """Up to ``batch`` messages; TimeoutError if none came within ``timeout`` seconds."""
+        return await psub.fetch(batch, timeout=timeout)
 
     async def _position_consumer(self) -> JetStreamContext.PullSubscription:
         """(Re)create the durable consumer at checkpoint + 1: the database is the truth, so a

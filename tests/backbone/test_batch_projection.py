@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -151,3 +153,37 @@ async def test_a_poison_event_in_a_run_goes_alone_to_the_dead_letters(
     assert "RuntimeError" in str(letters[0][1])
     assert checkpoint == last
     assert 1 in RUNS  # the failing run was applied again one event at a time
+
+
+class _Stalling(StreamProjector):
+    """Every third fetch times out before anything arrives, as when a busy service holds the
+    event loop past the deadline of the batch fetched ahead."""
+
+    fetches = 0
+
+    async def _fetch(
+        self, psub: JetStreamContext.PullSubscription, batch: int, timeout: float
+    ) -> list[Msg]:
+        self.fetches += 1
+        if self.fetches % 3 == 0:
+            raise TimeoutError
+        return await super()._fetch(psub, batch, timeout)
+
+
+async def test_a_prefetched_batch_that_times_out_loses_nothing(
+    engine: AsyncEngine, nc: NATS, pg_server_url: str
+) -> None:
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=12, moves=15)
+    await prepare(engine, lab.projection)
+    projector = _Stalling(lab.projection, "LAB", engine, nc.jetstream(), batch_size=25)
+    await asyncio.wait_for(projector.run(until_seq=last), 30)
+    other = await fresh_engine(pg_server_url)
+    try:
+        expected, _, _ = await replay(lab.projection, other, nc, last)
+    finally:
+        await other.dispose()
+    async with engine.connect() as conn:
+        assert await lab.snapshot(conn) == expected
+    assert projector.checkpoint == last and projector.dead_letter_count == 0
+    assert projector.fetches > 6  # batches were fetched ahead, and some of those timed out
