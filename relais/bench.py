@@ -124,7 +124,14 @@ async def _recorded(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> N
 
 def _rates(n: int, store_s: float, raw_s: float) -> dict[str, float]:
     store, raw = round(n / store_s), round(n / raw_s)
-    return {"events_per_s": store, "raw_events_per_s": raw, "ratio": round(raw_s / store_s, 3)}
+    return {
+        "events_per_s": store,
+        "raw_events_per_s": raw,
+        "ratio": round(raw_s / store_s, 3),
+        # With --events 1000000, the replay's is the duration of a full rebuild.
+        "seconds": round(store_s, 3),
+        "raw_seconds": round(raw_s, 3),
+    }
 
 
 async def _append(nc: NATS, n: int) -> tuple[float, int, int]:
@@ -342,7 +349,9 @@ def _run_backbone(*, events: int, data_dir: Path, json_output: bool, cluster: bo
     if json_output:
         print(json.dumps(report))
         return 0
-    table = RichTable("", "Relais events/s", "raw events/s", "ratio", title=f"{events} events")
+    table = RichTable(
+        "", "Relais events/s", "raw events/s", "ratio", "seconds", title=f"{events} events"
+    )
     runs = [("", report)]
     if "cluster" in report:
         # One server beside three nodes with streams of three copies.
@@ -353,7 +362,9 @@ def _run_backbone(*, events: int, data_dir: Path, json_output: bool, cluster: bo
     for label, run in runs:
         for phase in ("append", "replay"):
             r = run[phase]
-            figures = (f"{r[k]:,}" for k in ("events_per_s", "raw_events_per_s", "ratio"))
+            figures = (
+                f"{r[k]:,}" for k in ("events_per_s", "raw_events_per_s", "ratio", "seconds")
+            )
             table.add_row(f"{label}{phase}", *figures)
     console = Console()
     console.print(table)

@@ -14,7 +14,7 @@ import pytest
 # Whole deployments on real servers: one at a time (one xdist worker), not two at once.
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("deployments")]
 
-FIGURES = {"events_per_s", "raw_events_per_s", "ratio"}
+FIGURES = {"events_per_s", "raw_events_per_s", "ratio", "seconds", "raw_seconds"}
 MACHINE = {"cpu", "cores", "memory_gib", "os", "python", "nats_server", "postgresql", "libraries"}
 
 
