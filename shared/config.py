@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     duplicate_window_s: float = Field(default=86_400.0, gt=0)
     nats_replicas: int = Field(default=1, ge=1, le=5)
     projector_batch: int = Field(default=500, ge=1, le=10_000)
+    # How long a projector waits for more events after a small batch, unless a request waits
+    # for it (shared/projector.py): fewer, larger transactions under a steady flow.
+    projector_linger_ms: int = Field(default=100, ge=0, le=5_000)
     read_your_writes_timeout_s: float = Field(default=5.0, gt=0)
     log_outage_wait_s: float = Field(
         default=15.0,

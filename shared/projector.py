@@ -94,6 +94,7 @@ class StreamProjector:
         idle_wait_s: float = 5.0,
         standby_retry_s: float = 2.0,
         generation: str = "public",
+        linger_s: float = 0.0,
     ) -> None:
         self.projection = projection
         self.stream = stream
@@ -113,6 +114,12 @@ class StreamProjector:
         # Why this projector stopped applying, if it did (read by /health).
         self.halted: str | None = None
         self._progress = asyncio.Condition()
+        # After a batch smaller than a full one, wait this long for more events before the
+        # next fetch, unless a request of this process waits for this projection: under a
+        # steady flow, events are applied a few dozen at a time rather than one or two, each
+        # with its own transaction, checkpoint and fetch (decision 0027, throughput4).
+        self.linger_s = linger_s
+        self._wanted = asyncio.Event()
 
     @property
     def label(self) -> str:
@@ -224,11 +231,20 @@ class StreamProjector:
                     ahead = asyncio.create_task(self._fetch(psub, self.batch_size, 0.05))
                 await self._apply_batch(conn, msgs)
                 await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
+                if until is None and ahead is None and len(msgs) < self.batch_size:
+                    await self._linger()
         finally:
             if ahead is not None:
                 ahead.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ahead
+
+    async def _linger(self) -> None:
+        if self.linger_s <= 0:
+            return
+        self._wanted.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wanted.wait(), self.linger_s)
 
     async def _fetch(
         self, psub: JetStreamContext.PullSubscription, batch: int, timeout: float
@@ -512,6 +528,7 @@ class StreamProjector:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
+            self._wanted.set()  # a request waits: apply what comes at once
             async with self._progress:
                 try:
                     await asyncio.wait_for(self._progress.wait(), min(remaining, 0.05))

@@ -177,6 +177,7 @@ class Runtime:
                     js,
                     batch_size=s.projector_batch,
                     generation=self.generation,
+                    linger_s=s.projector_linger_ms / 1000,
                 )
                 self.projectors.append(projector)
         self.resume_projectors()

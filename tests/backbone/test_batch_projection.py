@@ -6,6 +6,7 @@ the run back one event at a time, and only that event goes to the dead letters."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 
@@ -187,3 +188,42 @@ async def test_a_prefetched_batch_that_times_out_loses_nothing(
         assert await lab.snapshot(conn) == expected
     assert projector.checkpoint == last and projector.dead_letter_count == 0
     assert projector.fetches > 6  # batches were fetched ahead, and some of those timed out
+
+
+async def test_a_lingering_projector_gathers_a_steady_flow_and_answers_a_waiter_at_once(
+    engine: AsyncEngine, nc: NATS, pg_server_url: str
+) -> None:
+    store = await lab_store(nc)
+    await prepare(engine, batched)
+    projector = StreamProjector(batched, "LAB", engine, nc.jetstream(), linger_s=0.3)
+    running = asyncio.create_task(projector.run())
+    agg = Aggregate("lab", "hq", "counter", "steady")
+    try:
+        head = (await store.append(agg, 0, [lab.CounterOpened(label="s")], actor=ACTOR)).head
+        assert await projector.wait_for(head.seq, 10)
+        RUNS.clear()
+        # A steady flow nobody waits for, one event every 20 ms: gathered, not one by one.
+        for i in range(30):
+            move = [lab.CounterMoved(amount=i, unit="u")]
+            head = (await store.append(agg, head.seq, move, actor=ACTOR)).head
+            await asyncio.sleep(0.02)
+        assert await projector.wait_for(head.seq, 10)
+        assert sum(RUNS) == 30 and len(RUNS) <= 5, RUNS
+        # A linger far longer than the test: only the waiting request can cut it short.
+        projector.linger_s = 30.0
+        for amount in (1, 2):
+            move = [lab.CounterMoved(amount=amount, unit="u")]
+            head = (await store.append(agg, head.seq, move, actor=ACTOR)).head
+            await asyncio.sleep(0.5)  # the first is applied, and the projector lingers
+        assert await projector.wait_for(head.seq, 10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    other = await fresh_engine(pg_server_url)
+    try:
+        expected, _, _ = await replay(lab.projection, other, nc, head.seq)
+    finally:
+        await other.dispose()
+    async with engine.connect() as conn:
+        assert await lab.snapshot(conn) == expected
