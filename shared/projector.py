@@ -120,6 +120,7 @@ class StreamProjector:
         # with its own transaction, checkpoint and fetch (decision 0027, throughput4).
         self.linger_s = linger_s
         self._wanted = asyncio.Event()
+        self._wanted_seq = 0  # the furthest sequence a request of this process waits for
 
     @property
     def label(self) -> str:
@@ -240,8 +241,8 @@ class StreamProjector:
                     await ahead
 
     async def _linger(self) -> None:
-        if self.linger_s <= 0:
-            return
+        if self.linger_s <= 0 or self._wanted_seq > self.checkpoint:
+            return  # a request waits for an event not applied yet: fetch it now
         self._wanted.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wanted.wait(), self.linger_s)
@@ -528,6 +529,7 @@ class StreamProjector:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
+            self._wanted_seq = max(self._wanted_seq, seq)
             self._wanted.set()  # a request waits: apply what comes at once
             async with self._progress:
                 try:
