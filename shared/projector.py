@@ -153,6 +153,9 @@ class StreamProjector:
         """Apply events forever (or until the checkpoint reaches ``until_seq``); standby while
         another instance holds the lease; survive database and NATS outages."""
         while True:
+            # A cancellation swallowed on the way (a nats-py request, ``wait_for``) must
+            # still stop the loop: the sleep below would not be cancelled a second time.
+            raise_if_cancelling()
             try:
                 done = await self._run_with_lease(until_seq)
                 if done:
@@ -160,6 +163,7 @@ class StreamProjector:
             except asyncio.CancelledError:
                 raise
             except StreamBehindCheckpoint as exc:
+                raise_if_cancelling(exc)
                 if self.halted != str(exc):
                     log.error("projector %s stopped: %s", self.label, exc)
                 self.halted = str(exc)
@@ -234,11 +238,15 @@ class StreamProjector:
                 await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
                 if until is None and ahead is None and len(msgs) < self.batch_size:
                     await self._linger()
+                raise_if_cancelling()
         finally:
             if ahead is not None:
                 ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead
+                # Wait for the prefetch to end without taking a cancellation of this task
+                # for its own: ``await ahead`` would swallow ours along with the task's.
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved, so asyncio does not log it as lost
 
     async def _linger(self) -> None:
         if self.linger_s <= 0 or self._wanted_seq > self.checkpoint:
