@@ -36,7 +36,7 @@ from services.intake.domain import (
 )
 from services.intake.domain.matching import Match, Profile, query_keys, suggest
 from services.intake.read import child_keys, children, links, reports, suggestions
-from services.intake.read.match_profiles import child_profile, row_profile
+from services.intake.read.match_profiles import child_profile, known_profile, row_profile
 from services.intake.read.matcher_state import weights_in_force
 from shared.commands import Expect
 from shared.db import reading
@@ -75,15 +75,7 @@ def _candidates_query() -> Select[Any]:
         .subquery("best")
     )
     return (
-        select(
-            children.c.child_id,
-            children.c.report_id,
-            children.c.commune,
-            children.c.details,
-            children.c.received_at,
-            children.c.version,
-            reports.c.document["reporter"].label("reporter"),
-        )
+        select(*_candidate_columns(with_details=False))
         .select_from(
             best.join(children, children.c.child_id == best.c.child_id).outerjoin(
                 reports, reports.c.report_id == children.c.report_id
@@ -93,7 +85,25 @@ def _candidates_query() -> Select[Any]:
     )
 
 
+def _candidate_columns(*, with_details: bool) -> list[Any]:
+    c = children.c
+    details = [c.details] if with_details else []
+    reporter = reports.c.document["reporter"].label("reporter")
+    return [c.child_id, c.report_id, c.commune, *details, c.received_at, c.version, reporter]
+
+
+def _details_query() -> Select[Any]:
+    return (
+        select(*_candidate_columns(with_details=True))
+        .select_from(children.outerjoin(reports, reports.c.report_id == children.c.report_id))
+        .where(children.c.child_id == any_(bindparam("ids", type_=ARRAY(String))))
+    )
+
+
 CANDIDATES_QUERY = _candidates_query()
+# A candidate's details are read only if its profile is not remembered: decoding every
+# candidate's JSON on each registration, remembered or not, was a twentieth of intake's time.
+DETAILS_QUERY = _details_query()
 
 
 def _sexes(sex: str) -> list[str]:
@@ -121,7 +131,20 @@ async def candidates(
             "limit": limit,
         },
     )
-    return [row_profile(r) for r in rows]
+    ranked = [(r, known_profile(r)) for r in rows]
+    missing = [r.child_id for r, known in ranked if known is None]
+    if not missing:
+        return [known for _, known in ranked if known is not None]
+    # Read again in full, by primary key: a child changed between the two reads is taken as
+    # it now reads, and one that is gone is left out.
+    fresh = {r.child_id: r for r in await conn.execute(DETAILS_QUERY, {"ids": missing})}
+    profiles = []
+    for r, known in ranked:
+        if known is None and r.child_id in fresh:
+            known = row_profile(fresh[r.child_id])
+        if known is not None:
+            profiles.append(known)
+    return profiles
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.domain.match_weights import (
@@ -18,20 +18,27 @@ DEFAULTS = default_weights()
 _parsed: dict[str, Weights] = {}
 
 
+# The newest estimate's id first, its weights only when not parsed yet: every registration
+# asks, and the weights change a few times a year.
+_LATEST = (
+    select(match_weights.c.seq, match_weights.c.weights_id)
+    .order_by(match_weights.c.seq.desc())
+    .limit(1)
+)
+_WEIGHTS = select(match_weights.c.weights).where(
+    match_weights.c.weights_id == bindparam("weights_id")
+)
+
+
 async def weights_in_force(conn: AsyncConnection) -> tuple[Weights, int]:
     """The last estimated weights (or the defaults) and their stream sequence (0: none)."""
-    row = (
-        await conn.execute(
-            select(match_weights.c.seq, match_weights.c.weights_id, match_weights.c.weights)
-            .order_by(match_weights.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await conn.execute(_LATEST)).first()
     if row is None:
         return DEFAULTS, 0
     found = _parsed.get(row.weights_id)
     if found is None:
-        found = _parsed[row.weights_id] = weights_from_json(row.weights)
+        stored = (await conn.execute(_WEIGHTS, {"weights_id": row.weights_id})).scalar_one()
+        found = _parsed[row.weights_id] = weights_from_json(stored)
     return found, row.seq
 
 
