@@ -77,7 +77,10 @@ async def services(
             await service.runtime.stop()
 
 
-async def directory(referral: Service, who: Agencies) -> None:
+async def directory(running: dict[str, Service], who: Agencies) -> None:
+    """The two agencies, their units and a police officer in referral's directory, read by
+    every service that checks a token's unit against its copy of it."""
+    referral = running["referral"]
     for agency, kind, unit, commune, services in (
         (POLICE, "police", POLICE_UNIT, "bj-borgou-parakou", ["legal_aid"]),
         (SOCIAL, "government", SOCIAL_UNIT, "bj-zou-za-kpota", ["psychological", "family_tracing"]),
@@ -102,6 +105,9 @@ async def directory(referral: Service, who: Agencies) -> None:
     }
     police_admin = who("agency_admin", f"admin-{POLICE}", POLICE)
     await referral.ok("POST", "/staff", police_admin, staff, status=201)
+    for name, reader in running.items():
+        if name != "referral":
+            await caught_up(reader, referral, "REFERRAL")
 
 
 async def test_requests_between_services_are_answered_under_the_askers_ids(
@@ -109,7 +115,7 @@ async def test_requests_between_services_are_answered_under_the_askers_ids(
 ) -> None:
     intake, referral, casework = services["intake"], services["referral"], services["casework"]
     who = Agencies(casework.issuer)
-    await directory(referral, who)
+    await directory(services, who)
     officer = who("case_worker", "officer-1", POLICE, POLICE_UNIT)
     police_auditor = who("auditor", "aud-1", POLICE)
 

@@ -102,7 +102,7 @@ async def test_one_trace_from_the_hotline_report_to_the_first_referral(
     services, spans = traced
     intake, referral, casework = services["intake"], services["referral"], services["casework"]
     who = Agencies(casework.issuer)
-    await directory(referral, who)
+    await directory(services, who)
 
     # -- the hotline call and its screening (intake) ----------------------------------------
     report = {
