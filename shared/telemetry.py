@@ -29,13 +29,15 @@ from typing import Any
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.util.types import Attributes
 from prometheus_client import Counter, Histogram
 
 from shared import metrics as prom
@@ -142,6 +144,43 @@ class _Instruments:
 metrics = _Instruments()
 
 
+class WhenListened(Sampler):
+    """Records every span once something receives spans (a span processor was added), none
+    before. With no exporter a recorded span is made for nobody: its attributes, its end and
+    its processing cost every request and every projected event. Its ids are made either
+    way, so the ``traceparent`` stored with an event still names its trace; and a span whose
+    stored parent was not recorded is recorded once an exporter is configured (not
+    parent-based), so the cases of the days before still show."""
+
+    def __init__(self) -> None:
+        self.listened = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        chosen = ALWAYS_ON if self.listened else ALWAYS_OFF
+        return chosen.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "WhenListened"
+
+
+class ListenedTracerProvider(TracerProvider):
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        if isinstance(self.sampler, WhenListened):
+            self.sampler.listened = True
+
+
 def configure(service: str, instance: str, exporter: str, endpoint: str = "") -> None:
     """Install the process-wide tracer provider once. ``exporter``: none, console or otlp.
     (Metrics are scraped from ``/metrics``; an OpenTelemetry collector reads them with its
@@ -153,7 +192,7 @@ def configure(service: str, instance: str, exporter: str, endpoint: str = "") ->
     resource = Resource.create(
         {"service.name": f"relais-{service}", "service.instance.id": instance}
     )
-    provider = TracerProvider(resource=resource)
+    provider = ListenedTracerProvider(resource=resource, sampler=WhenListened())
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
