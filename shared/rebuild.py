@@ -77,7 +77,8 @@ async def build_beside(
     report: Report,
     batch_size: int = 500,
 ) -> Built:
-    """Steps 1 and 2: a new generation, caught up with the log as it is now."""
+    """Steps 1 and 2: a new generation, caught up with the log as it is now, its tables
+    analyzed (before the live projectors pause for the switch, not while they wait)."""
     schema = f"rm_{secrets.token_hex(6)}"
     built = Built(schema)
     generation = on_generation(engine, schema)
@@ -117,6 +118,7 @@ async def build_beside(
         finally:
             task.cancel()  # if we are being cancelled (the service stops), so is the build
         await task
+    await analyze_generation(engine, schema)
     return built
 
 
@@ -143,6 +145,19 @@ async def make_live(engine: AsyncEngine, schema: str, previous: str) -> None:
         await conn.execute(insert(target).from_select(["projector", "stream", "last_seq"], carried))
         await switch_to(conn, schema, previous)
     use_generation(engine, schema)
+
+
+async def analyze_generation(engine: AsyncEngine, schema: str) -> None:
+    """Give the planner the statistics of a generation just built, before it goes live.
+    Autovacuum analyzes a table only on one of its passes, a minute apart by default: until
+    then PostgreSQL plans as for a table it knows nothing of. The matcher's candidate lookup
+    at 1,856 children then read all 11,858 rows of the key table (4.2 ms); with statistics,
+    the 208 rows it wanted through its index (0.3 ms). The gap grows with the registry."""
+    listed = text("SELECT tablename FROM pg_tables WHERE schemaname = :schema")
+    async with engine.begin() as conn:
+        names = (await conn.execute(listed, {"schema": check_name(schema)})).scalars().all()
+        for name in sorted(names):
+            await conn.execute(text(f'ANALYZE "{check_name(schema)}"."{name}"'))
 
 
 async def drop_generation(

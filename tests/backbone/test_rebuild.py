@@ -67,6 +67,18 @@ async def test_rebuild_without_a_running_instance(
             public = await conn.run_sync(lambda c: inspect(c).get_table_names(schema=PUBLIC))
         assert "lab_totals" not in public and "projection_checkpoint" not in public
         assert "relais_read_model" in public  # the pointer stays where everyone finds it
+        async with engine.connect() as conn:
+            # Analyzed before going live: planned with statistics from its first query.
+            unknown = text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :schema AND c.relkind = 'r' AND c.reltuples < 0"
+            )
+            assert (await conn.execute(unknown, {"schema": first})).scalars().all() == []
+            tables = text(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :schema AND c.relkind = 'r'"
+            )
+            assert (await conn.execute(tables, {"schema": first})).scalar() >= 2
         assert "not running" in out.getvalue() and "lab.totals ← LAB" in out.getvalue()
 
         assert await rebuild("lab", settings, Console(file=out), spec) == 0
