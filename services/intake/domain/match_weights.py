@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # field -> its levels, in the order explanations and tables show them
@@ -110,11 +111,23 @@ class Weights:
             object.__setattr__(self, "weights_id", _identity(self))
 
     def weight(self, name: str, level: str) -> float:
-        return math.log2(max(self.m[name][level], FLOOR) / max(self.u[name][level], FLOOR))
+        return self._log_weights[name][level]
+
+    @cached_property
+    def _log_weights(self) -> dict[str, dict[str, float]]:
+        # Every candidate of every registration sums these: computed once, not per field.
+        return {
+            f: {lv: math.log2(max(self.m[f][lv], FLOOR) / max(self.u[f][lv], FLOOR)) for lv in ls}
+            for f, ls in self.m.items()
+        }
+
+    @cached_property
+    def _prior_weight(self) -> float:
+        return math.log2(self.prior / (1 - self.prior))
 
     def match_weight(self, levels: Mapping[str, str]) -> float:
-        total = math.log2(self.prior / (1 - self.prior))
-        return total + sum(self.weight(f, lv) for f, lv in levels.items() if f in FIELDS)
+        table = self._log_weights
+        return self._prior_weight + sum(table[f][lv] for f, lv in levels.items() if f in FIELDS)
 
     def probability(self, levels: Mapping[str, str]) -> float:
         w = self.match_weight(levels)
