@@ -175,6 +175,9 @@ class WhenListened(Sampler):
 
 
 class ListenedTracerProvider(TracerProvider):
+    """A tracer provider whose :class:`WhenListened` sampler starts recording as soon as a
+    span processor (an exporter's, a test's) is added to it."""
+
     def add_span_processor(self, span_processor: SpanProcessor) -> None:
         super().add_span_processor(span_processor)
         if isinstance(self.sampler, WhenListened):

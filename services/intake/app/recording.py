@@ -145,18 +145,18 @@ async def candidates(
     )
     ranked = [(r, known_profile(r)) for r in rows]
     missing = [r.child_id for r, known in ranked if known is None]
-    if not missing:
-        return [known for _, known in ranked if known is not None]
     # Read again in full, by primary key: a child changed between the two reads is taken as
     # it now reads, and one that is gone is left out.
-    fresh = {r.child_id: r for r in await conn.execute(DETAILS_QUERY, {"ids": missing})}
-    profiles = []
-    for r, known in ranked:
-        if known is None and r.child_id in fresh:
-            known = row_profile(fresh[r.child_id])
-        if known is not None:
-            profiles.append(known)
-    return profiles
+    fresh = (
+        {r.child_id: r for r in await conn.execute(DETAILS_QUERY, {"ids": missing})}
+        if missing
+        else {}
+    )
+    return [
+        known if known is not None else row_profile(fresh[r.child_id])
+        for r, known in ranked
+        if known is not None or r.child_id in fresh
+    ]
 
 
 @dataclass(frozen=True)

@@ -69,20 +69,24 @@ def _row_key(row: Any) -> Hashable:
     return (row.child_id, row.version, row.commune, _reporter_key(row.reporter))
 
 
-def known_profile(row: Any) -> Profile | None:
-    """The profile remembered for a row of the candidate query, if its child and reporter
-    have not changed since; the row needs no ``details`` for this."""
-    key = _row_key(row)
+def _remembered(key: Hashable) -> Profile | None:
     known = _row_profiles.get(key)
     if known is not None:
         _row_profiles.move_to_end(key)
     return known
 
 
+def known_profile(row: Any) -> Profile | None:
+    """The profile remembered for a row of the candidate query, if its child and reporter
+    have not changed since; the row needs no ``details`` for this."""
+    return _remembered(_row_key(row))
+
+
 def row_profile(row: Any) -> Profile:
     """A row of the candidate query with its ``details``: the child's columns and its
     report's reporter."""
-    known = known_profile(row)
+    key = _row_key(row)
+    known = _remembered(key)
     if known is not None:
         return known
     made = child_profile(
@@ -92,7 +96,7 @@ def row_profile(row: Any) -> Profile:
         report_id=row.report_id,
         reporter=row.reporter,
     )
-    _row_profiles[_row_key(row)] = made
+    _row_profiles[key] = made
     if len(_row_profiles) > ROW_PROFILES_KEPT:
         _row_profiles.popitem(last=False)
     return made
