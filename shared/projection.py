@@ -26,10 +26,10 @@ from shared.projection_spec import (
 )
 from shared.projector import (
     ProjectionBusy,
-    Stored,
     StreamBehindCheckpoint,
     StreamProjector,
 )
+from shared.pull import Stored
 
 __all__ = [
     "BatchHandler",

@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any
 
 from nats import errors as nats_errors
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -26,6 +25,7 @@ from shared.db import checkpoints, dead_letters
 from shared.events import EventRegistry, registry
 from shared.loops import raise_if_cancelling
 from shared.projection_spec import BatchHandler, Projection, lock_key, subject_event
+from shared.pull import Pulled, Puller, Stored
 from shared.recorded import PoisonEvent, RecordedEvent, decode
 from shared.telemetry import metrics
 
@@ -33,17 +33,14 @@ log = logging.getLogger("shared.projection")  # the name its records always had
 tracer = trace.get_tracer("relais.projection")
 
 
-@dataclass(frozen=True)
-class Stored:
-    """One stored message to apply: its stream sequence, subject and bytes."""
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A stored message as this projection reads it: the event to apply, or why it is set
+    aside as a dead letter; neither when it is not this read model's business."""
 
-    seq: int
-    subject: str
-    data: bytes
-
-    @classmethod
-    def of(cls, msg: Msg) -> Stored:
-        return cls(msg.metadata.sequence.stream, msg.subject, msg.data or b"")
+    msg: Stored
+    event: RecordedEvent | None = None
+    poison: str | None = None
 
 
 class ProjectionBusy(RuntimeError):
@@ -121,6 +118,7 @@ class StreamProjector:
         self.linger_s = linger_s
         self._wanted = asyncio.Event()
         self._wanted_seq = 0  # the furthest sequence a request of this process waits for
+        self._first_seq = 0  # the oldest message the stream held at the last check
 
     @property
     def label(self) -> str:
@@ -190,39 +188,38 @@ class StreamProjector:
                 self.checkpoint = await self._read_checkpoint(conn)
                 await self._check_not_behind()
                 self.halted = None
-                psub = await self._position_consumer()
+                puller = await self._position_consumer()
                 try:
-                    return await self._consume(conn, psub, until_seq)
+                    return await self._consume(conn, puller, until_seq)
                 finally:
-                    await psub.unsubscribe()
+                    await puller.close()
             finally:
                 self.active = False
                 if not conn.invalidated:
                     await conn.execute(text("SELECT pg_advisory_unlock_all()"))
                     await conn.commit()
 
-    async def _consume(
-        self, conn: AsyncConnection, psub: JetStreamContext.PullSubscription, until: int | None
-    ) -> bool:
+    async def _consume(self, conn: AsyncConnection, puller: Puller, until: int | None) -> bool:
         busy = True
         # While a batch is applied (its statements wait on PostgreSQL), the next one is
         # already on its way from the log: a replay runs at the pace of the slower of the
         # two, not of both in turn. A prefetched batch is only ever applied after the one
         # before it; if that one fails, it is dropped with the consumer, which is positioned
         # at the checkpoint again.
-        ahead: asyncio.Task[list[Msg]] | None = None
+        ahead: asyncio.Task[tuple[Pulled, list[_Read]]] | None = None
         try:
             while True:
                 if until is not None and self.checkpoint >= until:
                     return True
                 try:
+                    reads: list[_Read] | None = None
                     if ahead is not None:
                         prefetched, ahead = ahead, None  # done with, whatever it raises
-                        msgs = await prefetched
+                        pulled, reads = await prefetched
                     elif busy:
-                        msgs = await self._fetch(psub, self.batch_size, 0.05)
+                        pulled = await self._fetch(puller, self.batch_size, 0.05)
                     else:  # idle: wake on the first new message, not wait for a full batch
-                        msgs = await self._fetch(psub, 1, self.idle_wait_s)
+                        pulled = await self._fetch(puller, 1, self.idle_wait_s)
                 except TimeoutError:
                     raise_if_cancelling()  # a cancellation nats-py turned into a timeout
                     busy = False
@@ -231,12 +228,14 @@ class StreamProjector:
                         return True
                     continue
                 busy = True
-                newest = msgs[-1].metadata
-                if newest.num_pending and (until is None or newest.sequence.stream < until):
-                    ahead = asyncio.create_task(self._fetch(psub, self.batch_size, 0.05))
-                await self._apply_batch(conn, msgs)
-                await msgs[-1].ack()  # ack policy "all": acknowledges the whole batch
-                if until is None and ahead is None and len(msgs) < self.batch_size:
+                if reads is None:
+                    reads = self._read(pulled.messages)
+                if pulled.pending and (until is None or pulled.furthest < until):
+                    ahead = asyncio.create_task(self._fetch_ahead(puller))
+                await self._apply_read(conn, reads)
+                self.pending = pulled.pending
+                await puller.ack(pulled)  # ack policy "all": acknowledges the whole batch
+                if until is None and ahead is None and len(pulled.messages) < self.batch_size:
                     await self._linger()
                 raise_if_cancelling()
         finally:
@@ -255,13 +254,17 @@ class StreamProjector:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wanted.wait(), self.linger_s)
 
-    async def _fetch(
-        self, psub: JetStreamContext.PullSubscription, batch: int, timeout: float
-    ) -> list[Msg]:
+    async def _fetch(self, puller: Puller, batch: int, timeout: float) -> Pulled:
         """Up to ``batch`` messages; TimeoutError if none came within ``timeout`` seconds."""
-        return await psub.fetch(batch, timeout=timeout)
+        return await puller.fetch(batch, timeout)
 
-    async def _position_consumer(self) -> JetStreamContext.PullSubscription:
+    async def _fetch_ahead(self, puller: Puller) -> tuple[Pulled, list[_Read]]:
+        # Decoded here too: while the batch before waits on PostgreSQL (another process, on
+        # another core), this one's JSON and models are read, rather than after it.
+        pulled = await self._fetch(puller, self.batch_size, 0.05)
+        return pulled, self._read(pulled.messages)
+
+    async def _position_consumer(self) -> Puller:
         """(Re)create the durable consumer at checkpoint + 1: the database is the truth, so a
         crash, a restored database or a rebuild all resume at the right place at once."""
         name = self.projection.consumer_name
@@ -287,10 +290,16 @@ class StreamProjector:
             **start,
         )
         await self.js.add_consumer(self.stream, config)
-        return await self.js.pull_subscribe_bind(name, stream=self.stream)
+        # Deliveries start at the checkpoint's successor, or at the oldest message the stream
+        # still holds when that one has aged out (an age-limited stream): no gap either way.
+        first = max(self.checkpoint + 1, self._first_seq)
+        # nats-py keeps the connection and the API prefix (a JetStream domain's) on the context.
+        nc, prefix = self.js._nc, self.js._prefix
+        return await Puller(nc, self.stream, name, first=first, api_prefix=prefix).start()
 
     async def _check_not_behind(self) -> int:
-        last = await self._stream_last_seq()
+        info = await self.js.stream_info(self.stream)
+        last, self._first_seq = int(info.state.last_seq), int(info.state.first_seq)
         if last < self.checkpoint:
             raise StreamBehindCheckpoint(
                 f"{self.stream} ends at sequence {last}, but {self.projection.name} already "
@@ -304,11 +313,10 @@ class StreamProjector:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    async def _apply_batch(self, conn: AsyncConnection, msgs: list[Msg]) -> None:
-        await self._apply_stored(conn, [Stored.of(m) for m in msgs])
-        self.pending = msgs[-1].metadata.num_pending
-
     async def _apply_stored(self, conn: AsyncConnection, msgs: list[Stored]) -> None:
+        await self._apply_read(conn, self._read(msgs))
+
+    async def _apply_read(self, conn: AsyncConnection, msgs: list[_Read]) -> None:
         try:
             applied = await self._transaction(conn, msgs, isolate=False)
         except (_Transient, nats_errors.Error):
@@ -322,9 +330,7 @@ class StreamProjector:
         async with self._progress:
             self._progress.notify_all()
 
-    async def _transaction(
-        self, conn: AsyncConnection, msgs: list[Stored], *, isolate: bool
-    ) -> int:
+    async def _transaction(self, conn: AsyncConnection, msgs: list[_Read], *, isolate: bool) -> int:
         applied = 0
         try:
             async with conn.begin():
@@ -336,13 +342,14 @@ class StreamProjector:
                 # ``isolate`` (after a failure) applies every event alone in a savepoint.
                 run: list[RecordedEvent] = []
                 run_handler: BatchHandler | None = None
-                for msg in msgs:
-                    seq = msg.seq
+                for read in msgs:
+                    msg, event, seq = read.msg, read.event, read.msg.seq
                     if seq <= last:
                         continue  # already applied: redelivery after a crash
-                    event = await self._decoded(conn, msg, seq)
                     last = seq
                     applied += 1
+                    if read.poison is not None:
+                        await self._dead_letter(conn, msg, seq, read.poison)
                     if event is None:
                         continue
                     context, name = event.event.context, event.event.name
@@ -369,29 +376,28 @@ class StreamProjector:
         self.checkpoint = max(self.checkpoint, last)
         return applied
 
-    async def _decoded(self, conn: AsyncConnection, msg: Stored, seq: int) -> RecordedEvent | None:
-        """The event to apply, or None: not this read model's business, or a poison event
-        (set aside in the dead letters)."""
+    def _read(self, msgs: list[Stored]) -> list[_Read]:
+        return [self._read_one(msg) for msg in msgs]
+
+    def _read_one(self, msg: Stored) -> _Read:
         subject = msg.subject
         named = subject_event(subject)
         if named is not None and not self.projection.handles(*named):
             # Not this read model's business: not even decoded. Replays skip most of a stream
             # cheaply, and an event type this version does not know yet (a newer service's)
             # is no dead letter for a projection that would ignore it anyway.
-            return None
+            return _Read(msg)
         try:
             event = decode(
-                msg.data, stream=self.stream, seq=seq, subject=subject, reg=self.registry
+                msg.data, stream=self.stream, seq=msg.seq, subject=subject, reg=self.registry
             )
         except PoisonEvent as exc:
-            await self._dead_letter(conn, msg, seq, str(exc))
-            return None
+            return _Read(msg, poison=str(exc))
         if named is not None and named != (event.event.context, event.event.name):
-            await self._dead_letter(conn, msg, seq, "the subject names another event type")
-            return None
+            return _Read(msg, poison="the subject names another event type")
         if not self.projection.handles(event.event.context, event.event.name):
-            return None
-        return event
+            return _Read(msg)
+        return _Read(msg, event)
 
     async def _apply_run(
         self, conn: AsyncConnection, handler: BatchHandler | None, run: list[RecordedEvent]

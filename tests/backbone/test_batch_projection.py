@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 import pytest
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +21,7 @@ from shared.db import checkpoints, dead_letters, ensure_database, make_engine
 from shared.envelope import Aggregate
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import prepare
+from shared.pull import Pulled, Puller
 from shared.recorded import RecordedEvent
 from tests import lab
 from tests.backbone.helpers import ACTOR, lab_store, write_counters
@@ -162,13 +161,11 @@ class _Stalling(StreamProjector):
 
     fetches = 0
 
-    async def _fetch(
-        self, psub: JetStreamContext.PullSubscription, batch: int, timeout: float
-    ) -> list[Msg]:
+    async def _fetch(self, puller: Puller, batch: int, timeout: float) -> Pulled:
         self.fetches += 1
         if self.fetches % 3 == 0:
             raise TimeoutError
-        return await super()._fetch(psub, batch, timeout)
+        return await super()._fetch(puller, batch, timeout)
 
 
 async def test_a_prefetched_batch_that_times_out_loses_nothing(

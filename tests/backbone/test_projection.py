@@ -21,6 +21,7 @@ from shared.db import checkpoints, dead_letters, ensure_database, make_engine
 from shared.envelope import Aggregate, canonical_json
 from shared.projection import Projection, StreamProjector
 from shared.projection_schema import ProjectionBusy, prepare, reset
+from shared.pull import Stored
 from shared.recorded import RecordedEvent
 from tests import lab
 from tests.backbone.helpers import ACTOR, lab_store, write_counters
@@ -76,11 +77,14 @@ async def test_redelivered_events_change_nothing(engine: AsyncEngine, nc: NATS) 
         "LAB", ConsumerConfig(durable_name="again", deliver_policy=DeliverPolicy.ALL)
     )
     psub = await js.pull_subscribe_bind("again", stream="LAB")
-    msgs = await psub.fetch(1000, timeout=2)
+    msgs = [
+        Stored(m.metadata.sequence.stream, m.subject, m.data)
+        for m in await psub.fetch(1000, timeout=2)
+    ]
     projector = StreamProjector(lab.projection, "LAB", engine, js)
     async with engine.connect() as conn:
-        await projector._apply_batch(conn, msgs)
-        await projector._apply_batch(conn, msgs[len(msgs) // 2 :])
+        await projector._apply_stored(conn, msgs)
+        await projector._apply_stored(conn, msgs[len(msgs) // 2 :])
         assert await lab.snapshot(conn) == before
 
 
