@@ -19,6 +19,7 @@ bytes in the log, hashed as they are, whatever their form.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class Aggregate:
         return f"{self.context}.{self.site}.{self.type}.{self.id}.{event_name}"
 
     @classmethod
+    @functools.lru_cache(maxsize=65_536)  # read for every event a projection applies
     def from_subject(cls, subject: str) -> Aggregate:
         parts = subject.split(".")
         if len(parts) != 5:

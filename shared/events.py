@@ -3,6 +3,7 @@ CloudEvents ``type`` (context, name, version) to its pydantic model, upcasting o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class EventTypeRef:
     version: int
 
     @classmethod
+    @functools.lru_cache(maxsize=1024)  # a handful of types, read for every event
     def parse(cls, type_name: str) -> EventTypeRef:
         match = _TYPE_RE.match(type_name)
         if match is None:
