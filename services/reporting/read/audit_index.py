@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.audit_history import (
@@ -34,6 +34,7 @@ from shared.audit_history import (
     parse_instant,
     related_links,
 )
+from shared.bulk import ColumnInsert
 from shared.db import checkpoints, dead_letters
 from shared.projection import Projection
 from shared.recorded import PoisonEvent, RecordedEvent, parse_envelope
@@ -104,13 +105,17 @@ access_table = Table(
 # Built once (decision 0026); insert-or-ignore: the checkpoint already makes this
 # exactly-once; this also keeps a hand-replayed dead letter from failing on a row that is
 # there.
-_insert_events = insert(events_table).on_conflict_do_nothing()
-_insert_links = insert(links_table).on_conflict_do_nothing()
+# One statement per table and run (shared.bulk): a rebuild indexes every event of three
+# streams, and row-by-row statements kept it waiting on PostgreSQL.
+_events = ColumnInsert(events_table)
+_links = ColumnInsert(links_table)
+_insert_events = _events.statement.on_conflict_do_nothing()
+_insert_links = _links.statement.on_conflict_do_nothing()
 
 
 async def index_events(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> None:
     """A run of consecutive events (decision 0027): their rows, then their links, each in
-    one executemany (rows of different events never collide, so the order within a run does
+    one statement (rows of different events never collide, so the order within a run does
     not change the result)."""
     indexed = [
         index_envelope(
@@ -122,14 +127,14 @@ async def index_events(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> N
         )
         for recorded in run
     ]
-    await conn.execute(_insert_events, [_event_row(e) for e in indexed])
+    await conn.execute(_insert_events, _events.params([_event_row(e) for e in indexed]))
     links = [
         {"kind": link.kind, "ref_id": link.id, "stream": e.stream, "seq": e.seq}
         for e in indexed
         for link in sorted(e.links)
     ]
     if links:
-        await conn.execute(_insert_links, links)
+        await conn.execute(_insert_links, _links.params(links))
 
 
 def index_projection() -> Projection:
@@ -165,13 +170,14 @@ def _event_row(e: IndexedEvent) -> dict[str, Any]:
 access_projection = Projection(name=ACCESS_NAME, version=2, metadata=access_metadata)
 
 
-_insert_access = insert(access_table).on_conflict_do_nothing()
+_access = ColumnInsert(access_table)
+_insert_access = _access.statement.on_conflict_do_nothing()
 
 
 @access_projection.on_batch("audit", "RecordAccessed")
 async def record_accesses(conn: AsyncConnection, run: Sequence[RecordedEvent]) -> None:
-    """A run of access records in one executemany (decision 0027)."""
-    await conn.execute(_insert_access, [_access_row(recorded) for recorded in run])
+    """A run of access records in one statement (decision 0027)."""
+    await conn.execute(_insert_access, _access.params([_access_row(r) for r in run]))
 
 
 def _access_row(recorded: RecordedEvent) -> dict[str, Any]:
