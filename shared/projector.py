@@ -25,7 +25,7 @@ from shared.db import checkpoints, dead_letters
 from shared.events import EventRegistry, registry
 from shared.loops import raise_if_cancelling
 from shared.projection_spec import BatchHandler, Projection, lock_key, subject_event
-from shared.pull import Pulled, Puller, Stored
+from shared.pull import PullBroken, Pulled, Puller, Stored
 from shared.recorded import PoisonEvent, RecordedEvent, decode
 from shared.telemetry import metrics
 
@@ -61,6 +61,9 @@ class _Transient(Exception):
 # aside (a handler that publishes, like the public feed, meets NATS's).
 _TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
 
+
+# Between a broken consumer session and the next: short, yet no busy loop if it keeps breaking.
+_REPOSITION_PAUSE_S = 0.2
 
 # The statements of every batch, built once (decision 0026: building them per batch cost more
 # than running them).
@@ -186,13 +189,19 @@ class StreamProjector:
             try:
                 self.active = True
                 self.checkpoint = await self._read_checkpoint(conn)
-                await self._check_not_behind()
-                self.halted = None
-                puller = await self._position_consumer()
-                try:
-                    return await self._consume(conn, puller, until_seq)
-                finally:
-                    await puller.close()
+                while True:
+                    await self._check_not_behind()
+                    self.halted = None
+                    puller = await self._position_consumer()
+                    try:
+                        return await self._consume(conn, puller, until_seq)
+                    except PullBroken as exc:
+                        # A delivery went missing (or the consumer went away): consume again
+                        # from the checkpoint at once, still holding the lease.
+                        log.warning("projector %s: %s; consuming again", self.label, exc)
+                    finally:
+                        await puller.close()
+                    await asyncio.sleep(_REPOSITION_PAUSE_S)
             finally:
                 self.active = False
                 if not conn.invalidated:
