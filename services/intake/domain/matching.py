@@ -109,6 +109,7 @@ _LEVEL_RANK = (
     "spelling",
     "exact",
 )
+_RANK = {level: rank for rank, level in enumerate(_LEVEL_RANK)}
 _CLASS = {
     Relation.SAME: "exact",
     Relation.SPELLING: "spelling",
@@ -121,6 +122,17 @@ _CLASS = {
 
 
 def _align(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool) -> NameMatch:
+    # Common names meet each other on every registration (each of a new child's candidates
+    # shares a name code with it): an alignment is worked out once per pair of written names.
+    key = ("align", tuple(a), tuple(b), alias)
+    found = k.recall(key)
+    if found is None:
+        found = _aligned(k, a, b, alias)
+        k.remember(key, found)
+    return found  # type: ignore[return-value]
+
+
+def _aligned(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool) -> NameMatch:
     scored = sorted(
         ((k.relate(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)),
         key=lambda t: (-t[0], t[1], t[2]),
@@ -167,7 +179,7 @@ def compare_names(k: NameKnowledge, new: Profile, known: Profile) -> NameMatch:
     for i, a in enumerate(new.names):
         for j, b in enumerate(known.names):
             found = _align(k, a, b, alias=bool(i or j))
-            if best is None or _LEVEL_RANK.index(found.level) > _LEVEL_RANK.index(best.level):
+            if best is None or _RANK[found.level] > _RANK[best.level]:
                 best = found
     assert best is not None
     return best

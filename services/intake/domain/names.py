@@ -143,7 +143,11 @@ class NameKnowledge:
     def said(self, form: str) -> str:
         return sound(fold(form, self.letters).replace(" ", ""))
 
-    def _remember(self, key: tuple[object, ...], value: object) -> None:
+    def recall(self, key: tuple[object, ...]) -> object | None:
+        """An answer remembered under ``key`` (here, or by the matcher's name alignment)."""
+        return self._memo.get(key)
+
+    def remember(self, key: tuple[object, ...], value: object) -> None:
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
         self._memo[key] = value
@@ -157,7 +161,7 @@ class NameKnowledge:
         found = self._memo.get(key)
         if found is None:
             found = self._parts(text)
-            self._remember(key, found)
+            self.remember(key, found)
         return found  # type: ignore[return-value]
 
     def _parts(self, text: str) -> tuple[Part, ...]:
@@ -185,7 +189,7 @@ class NameKnowledge:
         found = self._memo.get(key)
         if found is None:
             found = self._relate(a, b)
-            self._remember(key, found)
+            self.remember(key, found)
         return found  # type: ignore[return-value]
 
     def _relate(self, a: Part, b: Part) -> Relation:
