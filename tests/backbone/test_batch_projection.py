@@ -87,9 +87,19 @@ async def fresh_engine(pg_server_url: str) -> AsyncEngine:
     return make_engine(url, pool_size=3)
 
 
-async def replay(
-    projection: Projection, engine: AsyncEngine, nc: NATS, until: int
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]:
+Replayed = tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]
+
+
+async def clean_replay(pg_server_url: str, nc: NATS, until: int) -> Replayed:
+    """The lab read model replayed into a database of its own: what a run must equal."""
+    other = await fresh_engine(pg_server_url)
+    try:
+        return await replay(lab.projection, other, nc, until)
+    finally:
+        await other.dispose()
+
+
+async def replay(projection: Projection, engine: AsyncEngine, nc: NATS, until: int) -> Replayed:
     """The rows, the dead letters (seq, error) and the checkpoint after a replay."""
     await prepare(engine, projection)
     projector = StreamProjector(projection, "LAB", engine, nc.jetstream(), batch_size=50)
@@ -113,13 +123,7 @@ async def test_batches_give_the_per_event_read_model(
     last = await write_counters(store, counters=12, moves=15)
     RUNS.clear()
     rows, letters, checkpoint = await replay(batched, engine, nc, last)
-    other = await fresh_engine(pg_server_url)
-    try:
-        expected, expected_letters, expected_checkpoint = await replay(
-            lab.projection, other, nc, last
-        )
-    finally:
-        await other.dispose()
+    expected, expected_letters, expected_checkpoint = await clean_replay(pg_server_url, nc, last)
     assert len(rows) == 12
     assert rows == expected
     assert letters == expected_letters == []
@@ -142,11 +146,7 @@ async def test_a_poison_event_in_a_run_goes_alone_to_the_dead_letters(
     last = await write_counters(store, counters=3, moves=4, prefix="d")
     RUNS.clear()
     rows, letters, checkpoint = await replay(batched, engine, nc, last)
-    other = await fresh_engine(pg_server_url)
-    try:
-        expected, expected_letters, _ = await replay(lab.projection, other, nc, last)
-    finally:
-        await other.dispose()
+    expected, expected_letters, _ = await clean_replay(pg_server_url, nc, last)
     assert len(rows) == 6 and rows == expected
     assert [seq for seq, _ in letters] == [seq for seq, _ in expected_letters]
     assert [seq for seq, _ in letters] == [broken.head.seq]
@@ -176,11 +176,7 @@ async def test_a_prefetched_batch_that_times_out_loses_nothing(
     await prepare(engine, lab.projection)
     projector = _Stalling(lab.projection, "LAB", engine, nc.jetstream(), batch_size=25)
     await asyncio.wait_for(projector.run(until_seq=last), 30)
-    other = await fresh_engine(pg_server_url)
-    try:
-        expected, _, _ = await replay(lab.projection, other, nc, last)
-    finally:
-        await other.dispose()
+    expected, _, _ = await clean_replay(pg_server_url, nc, last)
     async with engine.connect() as conn:
         assert await lab.snapshot(conn) == expected
     assert projector.checkpoint == last and projector.dead_letter_count == 0
@@ -217,10 +213,6 @@ async def test_a_lingering_projector_gathers_a_steady_flow_and_answers_a_waiter_
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-    other = await fresh_engine(pg_server_url)
-    try:
-        expected, _, _ = await replay(lab.projection, other, nc, head.seq)
-    finally:
-        await other.dispose()
+    expected, _, _ = await clean_replay(pg_server_url, nc, head.seq)
     async with engine.connect() as conn:
         assert await lab.snapshot(conn) == expected

@@ -17,7 +17,7 @@ from shared.projection_schema import prepare
 from shared.pull import PullBroken, Pulled, Puller, ack_position
 from tests import lab
 from tests.backbone.helpers import lab_store, write_counters
-from tests.backbone.test_batch_projection import fresh_engine, replay
+from tests.backbone.test_batch_projection import clean_replay
 
 
 async def consumer(nc: NATS, name: str, start: int = 1, **config: object) -> str:
@@ -174,11 +174,7 @@ async def test_a_projector_that_loses_a_delivery_applies_every_event(
     await asyncio.wait_for(projector.run(until_seq=last), 30)
     assert projector.lost == 7 and projector.checkpoint == last
     # The same read model as a replay that lost nothing.
-    other = await fresh_engine(pg_server_url)
-    try:
-        expected, letters, checkpoint = await replay(lab.projection, other, nc, last)
-    finally:
-        await other.dispose()
+    expected, letters, checkpoint = await clean_replay(pg_server_url, nc, last)
     async with engine.connect() as conn:
         assert await lab.snapshot(conn) == expected
     assert letters == [] and checkpoint == last and projector.dead_letter_count == 0
