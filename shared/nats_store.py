@@ -18,15 +18,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 
+import orjson
 from nats import errors as nats_errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import (
-    APIError,
-    BadRequestError,
     NoStreamResponseError,
     NotFoundError,
     ServiceUnavailableError,
@@ -77,6 +75,32 @@ class _Unanswered(Exception):
     """Sent, but no answer came: stored or not, nobody knows yet."""
 
 
+def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
+    """The stream sequences of ``count`` messages from the log's answer to their append
+    (the last one's, for a batch); raises what the answer refuses."""
+    try:
+        answer = orjson.loads(answer_bytes or b"{}")
+    except orjson.JSONDecodeError:
+        raise EventStoreError("append answered with something other than JSON") from None
+    error = answer.get("error")
+    if error:
+        code = error.get("err_code")
+        if code == ERR_WRONG_LAST_SEQUENCE:
+            raise WrongLastSequence
+        if code == ERR_BATCH_DUPLICATE_ID:
+            raise AlreadyPublished
+        if error.get("code") == 503:
+            raise _NotSent(f"log unavailable ({code})")
+        raise EventStoreError(f"append refused: {error.get('description')} ({code})")
+    if answer.get("duplicate"):
+        raise AlreadyPublished
+    seq = int(answer["seq"])
+    stored = int(answer.get("count", count))
+    if stored != count:
+        raise EventStoreError(f"batch stored {stored} of {count} events")
+    return list(range(seq - count + 1, seq + 1))
+
+
 class NatsEventStore(SealingStore):
     unreachable = UNREACHABLE
 
@@ -112,45 +136,28 @@ class NatsEventStore(SealingStore):
             "Nats-Expected-Last-Subject-Sequence-Subject": aggregate.subject_filter,
             "Nats-Expected-Stream": aggregate.stream,
         }
-        if len(messages) == 1:
-            subject, payload, envelope = messages[0]
-            headers = {"Nats-Msg-Id": envelope["id"], **expect, **carrier}
-            try:
-                ack = await self.js.publish(subject, payload, headers=headers)
-            except BadRequestError as exc:
-                if exc.err_code == ERR_WRONG_LAST_SEQUENCE:
-                    raise WrongLastSequence from None
-                raise EventStoreError(f"append refused: {exc.description}") from None
-            except _REFUSED_UNSENT as exc:
-                raise _NotSent(type(exc).__name__) from None
-            except APIError as exc:
-                raise EventStoreError(f"append refused: {exc.description}") from None
-            except UNREACHABLE as exc:
-                raise _Unanswered(type(exc).__name__) from None
-            if ack.duplicate:
-                raise AlreadyPublished
-            return [ack.seq]
-
-        # A fresh id per attempt: two writers retrying the same command derive the same event
-        # ids, and batches sharing an id interleave on the server, which then stores neither.
-        batch_id = new_id()
+        # One event is a plain publish; several are one atomic batch. A fresh batch id per
+        # attempt: two writers retrying the same command derive the same event ids, and
+        # batches sharing an id interleave on the server, which then stores neither.
+        batch_id = new_id() if len(messages) > 1 else None
         last = len(messages)
         for number, (subject, payload, envelope) in enumerate(messages, start=1):
-            headers = {
-                "Nats-Batch-Id": batch_id,
-                "Nats-Batch-Sequence": str(number),
-                "Nats-Msg-Id": envelope["id"],
-                **carrier,
-            }
+            headers = {"Nats-Msg-Id": envelope["id"], **carrier}
             if number == 1:
                 headers.update(expect)
+            if batch_id is not None:
+                headers["Nats-Batch-Id"] = batch_id
+                headers["Nats-Batch-Sequence"] = str(number)
             try:
                 if number < last:
                     # Without its commit a batch is never stored: a message sent here and
                     # then lost or delayed stores nothing.
                     await self.nc.publish(subject, payload, headers=headers)
                     continue
-                headers["Nats-Batch-Commit"] = "1"
+                if batch_id is not None:
+                    headers["Nats-Batch-Commit"] = "1"
+                # The reply is parsed here rather than by ``JetStreamContext.publish``: one
+                # reading of the answer for a single event and a batch alike, and cheaper.
                 reply = await self.nc.request(
                     subject, payload, headers=headers, timeout=self.timeout
                 )
@@ -158,20 +165,7 @@ class NatsEventStore(SealingStore):
                 raise _NotSent(type(exc).__name__) from None
             except UNREACHABLE as exc:
                 raise _Unanswered(type(exc).__name__) from None
-            answer = json.loads(reply.data or b"{}")
-            error = answer.get("error")
-            if error:
-                code = error.get("err_code")
-                if code == ERR_WRONG_LAST_SEQUENCE:
-                    raise WrongLastSequence
-                if code == ERR_BATCH_DUPLICATE_ID:
-                    raise AlreadyPublished
-                raise EventStoreError(f"append refused: {error.get('description')} ({code})")
-            seq = int(answer["seq"])
-            count = int(answer.get("count", last))
-            if count != last:
-                raise EventStoreError(f"batch stored {count} of {last} events")
-            return list(range(seq - last + 1, seq + 1))
+            return _stored_sequences(reply.data, last)
         raise AssertionError("unreachable")
 
     async def _send(

@@ -20,8 +20,8 @@ from shared.envelope import (
     JCS,
     Actor,
     Aggregate,
-    envelope_bytes,
     sha256_hex,
+    signed_envelope_bytes,
     utc_now_iso,
 )
 from shared.events import DomainEvent, EventRegistry, registry
@@ -295,8 +295,7 @@ class SealingStore(ABC):
                 envelope["causationid"] = causation_id
             if traceparent:
                 envelope["traceparent"] = traceparent
-            envelope["signature"] = self.key.sign(envelope)
-            payload = envelope_bytes(envelope)
+            payload = signed_envelope_bytes(envelope, self.key.sign_bytes)
             prevhash = sha256_hex(payload)
             sealed.append((aggregate.subject(event.name), payload, envelope))
         return sealed

@@ -36,7 +36,11 @@ class SigningKey:
         return key_id(self.public_raw)
 
     def sign(self, envelope: dict[str, Any]) -> str:
-        return b64(self.private.sign(unsigned_bytes(envelope)))
+        return self.sign_bytes(unsigned_bytes(envelope))
+
+    def sign_bytes(self, unsigned: bytes) -> str:
+        """The signature of an envelope's unsigned canonical bytes."""
+        return b64(self.private.sign(unsigned))
 
     @classmethod
     def generate(cls) -> SigningKey:

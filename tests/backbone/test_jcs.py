@@ -11,7 +11,15 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.envelope import _same_in_json_module, jcs
+from shared.envelope import (
+    CANONICALIZATION,
+    JCS,
+    _same_in_json_module,
+    envelope_bytes,
+    jcs,
+    signed_envelope_bytes,
+)
+from shared.signing import SigningKey
 
 pytestmark = pytest.mark.domain
 
@@ -75,3 +83,31 @@ def test_an_envelope_takes_the_fast_path() -> None:
     }
     assert _same_in_json_module(envelope)
     assert jcs(envelope) == rfc8785.dumps(envelope)
+
+
+_KEY = SigningKey.generate()
+# The envelope's own attribute names, and names either side of and around "signature".
+_names = st.sampled_from(
+    ["id", "source", "specversion", "type", "time", "prevhash", "s", "sig", "signaturd", "zz"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_names, _values, max_size=8), st.booleans())
+def test_sealing_encodes_once_what_signing_then_encoding_gives(
+    members: dict[str, Any], in_jcs: bool
+) -> None:
+    """The sealed bytes and signature are exactly those of signing the canonical form and
+    then encoding the signed envelope: in either canonical form, with the signature first,
+    last or between members, and refused alike where the library refuses a value."""
+    envelope = {**members, CANONICALIZATION: JCS} if in_jcs else members
+    spliced, twice = dict(envelope), dict(envelope)
+    try:
+        stored = signed_envelope_bytes(spliced, _KEY.sign_bytes)
+    except rfc8785.CanonicalizationError as exc:
+        with pytest.raises(type(exc)):
+            _KEY.sign(twice)
+        return
+    twice["signature"] = _KEY.sign(twice)
+    assert spliced == twice
+    assert stored == envelope_bytes(twice)
