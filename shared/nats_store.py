@@ -81,7 +81,9 @@ def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
     try:
         answer = orjson.loads(answer_bytes or b"{}")
     except orjson.JSONDecodeError:
-        raise EventStoreError("append answered with something other than JSON") from None
+        answer = None
+    if not isinstance(answer, dict):
+        raise EventStoreError("append answered with something other than a JSON object")
     error = answer.get("error")
     if error:
         code = error.get("err_code")
@@ -94,6 +96,8 @@ def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
         raise EventStoreError(f"append refused: {error.get('description')} ({code})")
     if answer.get("duplicate"):
         raise AlreadyPublished
+    if not isinstance(answer.get("seq"), int):
+        raise EventStoreError("append answered without a stream sequence")
     seq = int(answer["seq"])
     stored = int(answer.get("count", count))
     if stored != count:
