@@ -215,7 +215,7 @@ async def _raw_replay(js: JetStreamContext, n: int) -> float:
 
 
 async def _raw_puller(nc: NATS, js: JetStreamContext, n: int) -> float:
-    # The same through the projector's own puller (decision 0026, throughput6): what is
+    # The same through the projector's own puller (decision 0027, throughput6): what is
     # left of a replay's time once the database and the decoding are taken away.
     name = await _raw_consumer(js, "bench_puller")
     puller = await Puller(nc, "BENCH", name, first=1).start()

@@ -96,10 +96,9 @@ def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
         raise EventStoreError(f"append refused: {error.get('description')} ({code})")
     if answer.get("duplicate"):
         raise AlreadyPublished
-    if not isinstance(answer.get("seq"), int):
-        raise EventStoreError("append answered without a stream sequence")
-    seq = int(answer["seq"])
-    stored = int(answer.get("count", count))
+    seq, stored = answer.get("seq"), answer.get("count", count)
+    if not isinstance(seq, int) or not isinstance(stored, int):
+        raise EventStoreError("append answered without a stream sequence and count")
     if stored != count:
         raise EventStoreError(f"batch stored {stored} of {count} events")
     return list(range(seq - count + 1, seq + 1))

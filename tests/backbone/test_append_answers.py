@@ -26,6 +26,7 @@ pytestmark = pytest.mark.domain
         (b"[7]", 1, "refused"),
         (b"not json", 1, "refused"),
         (b'{"seq":"7"}', 1, "refused"),
+        (b'{"seq":9,"count":"3"}', 3, "refused"),
     ],
 )
 def test_the_logs_answer_to_an_append_is_read_strictly(
