@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -260,6 +261,7 @@ async def drive(
     latencies: list[float] = []
     ok_latencies: list[float] = []
     stored_keys: list[str] = []
+    refused_at: list[float] = []  # when each answer that was not a 2xx was sent, in seconds
     client = _Client(url, token)
 
     async def one(i: int) -> None:
@@ -271,6 +273,7 @@ async def drive(
         except (OSError, TimeoutError, httptools.HttpParserError) as exc:
             statuses[f"error:{type(exc).__name__}"] += 1
             latencies.append((time.perf_counter() - started) * 1000)
+            refused_at.append(i / rate)
             return
         elapsed = (time.perf_counter() - started) * 1000
         latencies.append(elapsed)
@@ -278,6 +281,8 @@ async def drive(
         if 200 <= status < 300:
             ok_latencies.append(elapsed)
             stored_keys.append(key)
+        else:
+            refused_at.append(i / rate)
 
     loop = asyncio.get_running_loop()
     begin = loop.time() + (start_at - time.time())
@@ -301,6 +306,7 @@ async def drive(
         "latencies": latencies,
         "ok_latencies": ok_latencies,
         "stored_keys": stored_keys,
+        "refused_at": refused_at,
     }
 
 
@@ -337,6 +343,17 @@ def drive_with_senders(
         "latency_ms": percentiles([v for p in parts for v in p["latencies"]]),
         "latency_2xx_ms": percentiles([v for p in parts for v in p["ok_latencies"]]),
         "stored_keys": [k for p in parts for k in p["stored_keys"]],
+        "not_2xx_by_second": _by_second(p["refused_at"] for p in parts),
         "senders": senders,
         "senders_cpu_s": sum(p["cpu_s"] for p in parts),
     }
+
+
+def _by_second(parts: Iterable[list[float]]) -> dict[str, int]:
+    """How many answers were not a 2xx, by the second of the run they were sent in: whether
+    the refusals came at the start (a cold process), in bursts, or throughout."""
+    return dict(
+        sorted(
+            Counter(str(int(t)) for part in parts for t in part).items(), key=lambda kv: int(kv[0])
+        )
+    )

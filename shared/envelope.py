@@ -173,7 +173,10 @@ class Aggregate:
         return f"{self.context}.{self.site}.{self.type}.{self.id}.{event_name}"
 
     @classmethod
-    @functools.lru_cache(maxsize=65_536)  # read for every event a projection applies
+    # Read for every event a projection applies; an aggregate's events come close together,
+    # so a small cache finds most. Small on purpose: every entry is an object each full
+    # garbage collection walks (decision 0026, throughput7).
+    @functools.lru_cache(maxsize=4_096)
     def from_subject(cls, subject: str) -> Aggregate:
         parts = subject.split(".")
         if len(parts) != 5:

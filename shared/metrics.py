@@ -73,6 +73,14 @@ policy_firings = Counter(
     ["policy"],
     registry=REGISTRY,
 )
+gc_pauses = Histogram(
+    "relais_gc_pause_seconds",
+    "Garbage collections of this process, by generation: while one runs, no request moves "
+    "(a full collection of a large heap paused every request for a third of a second)",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    registry=REGISTRY,
+)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 

@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from shared import heap
 from shared.config import get_settings
 from shared.service import ServiceSpec, create_app
 
@@ -17,8 +18,11 @@ def serve(spec: ServiceSpec) -> None:
         format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
     )
     port = settings.port or settings.port_for(spec.name)
+    app = create_app(spec, settings)
+    heap.freeze_startup()
+    heap.watch_pauses()
     uvicorn.run(
-        create_app(spec, settings),
+        app,
         host=settings.host,
         port=port,
         log_level=settings.log_level.lower(),

@@ -121,18 +121,11 @@ _CLASS = {
 }
 
 
-def _align(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool) -> NameMatch:
-    # Common names meet each other on every registration (each of a new child's candidates
-    # shares a name code with it): an alignment is worked out once per pair of written names.
-    key = ("align", tuple(a), tuple(b), alias)
-    found = k.recall(key)
-    if found is None:
-        found = _aligned(k, a, b, alias)
-        k.remember(key, found)
-    return found  # type: ignore[return-value]
-
-
 def _aligned(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool) -> NameMatch:
+    # Not remembered per pair of written names: a new child's name is new, so such a memo
+    # mostly grew, and every full garbage collection walked it, pausing every request for up
+    # to a third of a second under load (decision 0026, throughput7). How two parts relate
+    # is remembered (``NameKnowledge.relate``): parts recur, pairs of whole names rarely.
     scored = sorted(
         ((k.relate(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)),
         key=lambda t: (-t[0], t[1], t[2]),
@@ -178,7 +171,7 @@ def compare_names(k: NameKnowledge, new: Profile, known: Profile) -> NameMatch:
     best: NameMatch | None = None
     for i, a in enumerate(new.names):
         for j, b in enumerate(known.names):
-            found = _align(k, a, b, alias=bool(i or j))
+            found = _aligned(k, a, b, alias=bool(i or j))
             if best is None or _RANK[found.level] > _RANK[best.level]:
                 best = found
     assert best is not None
@@ -192,7 +185,7 @@ def name_agreement(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part]) -> fl
     """How well a searched name fits a recorded one, 0 to 1 (for ranking search results)."""
     if not a or not b:
         return 0.0
-    return _SEARCH.get(_align(k, a, b, alias=False).level, 0.0)
+    return _SEARCH.get(_aligned(k, a, b, alias=False).level, 0.0)
 
 
 def _age_level(a: Profile, b: Profile) -> str:

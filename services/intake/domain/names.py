@@ -143,10 +143,6 @@ class NameKnowledge:
     def said(self, form: str) -> str:
         return sound(fold(form, self.letters).replace(" ", ""))
 
-    def recall(self, key: tuple[object, ...]) -> object | None:
-        """An answer remembered under ``key`` (here, or by the matcher's name alignment)."""
-        return self._memo.get(key)
-
     def remember(self, key: tuple[object, ...], value: object) -> None:
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
