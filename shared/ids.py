@@ -3,11 +3,13 @@ produce the same id (idempotency keys, policy firings)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
 
 _NAMESPACE = uuid.UUID("9b0c1f0e-5a55-4c1e-9d8e-72656c616973")  # fixed: ids must be stable forever
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 def uuid7() -> uuid.UUID:
@@ -27,5 +29,11 @@ def new_id() -> str:
 
 
 def derived_id(*parts: str) -> str:
-    """The same parts always give the same id (RFC 9562 version 5)."""
-    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+    """The same parts always give the same id (RFC 9562 version 5): ``uuid.uuid5``'s, written
+    without its ``UUID`` object (every appended event derives one)."""
+    name = "\x1f".join(parts).encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 9562 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -39,6 +39,7 @@ from shared.eventstore import (
     StoredMessage,
 )
 from shared.ids import new_id
+from shared.nats_link import Requests
 from shared.reading import ReadError, iter_stored
 from shared.request_ledger import note_uncertain
 from shared.sealing_store import (
@@ -126,6 +127,7 @@ class NatsEventStore(SealingStore):
         self.js: JetStreamContext = nc.jetstream(timeout=request_timeout_s)
         self.timeout = request_timeout_s
         self.outage_wait_s = outage_wait_s
+        self.requests = Requests(nc)
 
     async def _publish(
         self,
@@ -161,7 +163,8 @@ class NatsEventStore(SealingStore):
                     headers["Nats-Batch-Commit"] = "1"
                 # The reply is parsed here rather than by ``JetStreamContext.publish``: one
                 # reading of the answer for a single event and a batch alike, and cheaper.
-                reply = await self.nc.request(
+                # Sent at once, not when nats-py's flusher next runs (shared/nats_link.py).
+                reply = await self.requests.request(
                     subject, payload, headers=headers, timeout=self.timeout
                 )
             except _REFUSED_UNSENT as exc:

@@ -111,24 +111,35 @@ def continue_trace(
             _reaction.reset(token)
 
 
-class _Count:
+class _Labelled:
+    """A Prometheus metric's child per set of label values, looked up once: ``labels()``
+    checks and locks on every call, and every append counts twice. The label values are
+    streams, projections and policies: a few dozen at most."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, attributes: Mapping[str, str]) -> Any:
+        key = tuple(attributes.values())
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = self.metric.labels(**attributes)
+        return found
+
+
+class _Count(_Labelled):
     """``add(amount, attributes)``, counted into a Prometheus counter by its labels."""
 
-    def __init__(self, counter: Counter) -> None:
-        self.counter = counter
-
     def add(self, amount: float, attributes: Mapping[str, str]) -> None:
-        self.counter.labels(**attributes).inc(amount)
+        self.child(attributes).inc(amount)
 
 
-class _Milliseconds:
+class _Milliseconds(_Labelled):
     """``record(ms, attributes)``, observed in seconds into a Prometheus histogram."""
 
-    def __init__(self, histogram: Histogram) -> None:
-        self.histogram = histogram
-
     def record(self, ms: float, attributes: Mapping[str, str]) -> None:
-        self.histogram.labels(**attributes).observe(ms / 1000)
+        self.child(attributes).observe(ms / 1000)
 
 
 class _Instruments:

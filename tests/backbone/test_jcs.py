@@ -1,4 +1,4 @@
-"""RFC 8785 (JCS) written by the standard library's C encoder where the two agree: the bytes
+"""RFC 8785 (JCS) written by orjson where the two agree: the bytes
 must be exactly the ``rfc8785`` package's for every JSON value, whichever path writes them,
 or events sealed by one version would not verify against another's canonical form."""
 

@@ -1,0 +1,70 @@
+"""The event store's requests (``shared.nats_link.Requests``): answered, refused for want of
+a responder, or timed out like ``Client.request``; and the message leaves at once instead of
+when nats-py's flusher task next runs (decision 0026, throughput7)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats import errors as nats_errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from shared.nats_link import Requests, write_now
+
+pytestmark = pytest.mark.connected
+
+
+async def test_a_request_gets_its_own_answer_among_many(bare_nc: NATS) -> None:
+    async def echo(msg: Msg) -> None:
+        await msg.respond(b"re:" + msg.data)
+
+    await bare_nc.subscribe("lab.echo", cb=echo)
+    requests = Requests(bare_nc)
+    answers = await asyncio.gather(
+        *(
+            requests.request("lab.echo", str(i).encode(), headers={"X-N": str(i)}, timeout=2)
+            for i in range(50)
+        )
+    )
+    assert [a.data for a in answers] == [f"re:{i}".encode() for i in range(50)]
+    assert not requests._waiting  # nothing left waiting
+
+
+async def test_nobody_listening_is_a_refusal_not_a_wait(bare_nc: NATS) -> None:
+    with pytest.raises(nats_errors.NoRespondersError):
+        await Requests(bare_nc).request("lab.nobody", b"x", headers={"X-A": "1"}, timeout=2)
+
+
+async def test_a_listener_that_never_answers_is_a_timeout(bare_nc: NATS) -> None:
+    async def ignore(msg: Msg) -> None:
+        pass
+
+    await bare_nc.subscribe("lab.silent", cb=ignore)
+    requests = Requests(bare_nc)
+    with pytest.raises(nats_errors.TimeoutError):
+        await requests.request("lab.silent", b"x", headers={"X-A": "1"}, timeout=0.2)
+    assert not requests._waiting
+
+
+async def test_a_message_is_on_its_way_before_the_event_loop_turns(
+    bare_nc: NATS, bare_nats_url: str
+) -> None:
+    seen: asyncio.Queue[bytes] = asyncio.Queue()
+    other = await nats.connect(bare_nats_url)
+    try:
+
+        async def receive(msg: Msg) -> None:
+            await seen.put(msg.data)
+
+        await other.subscribe("lab.now", cb=receive)
+        await other.flush()
+        await bare_nc.publish("lab.now", b"one")
+        assert bare_nc._pending_data_size > 0  # nats-py holds it for its flusher task
+        write_now(bare_nc)
+        assert bare_nc._pending_data_size == 0 and bare_nc._pending == []
+        assert await asyncio.wait_for(seen.get(), 2) == b"one"
+    finally:
+        await other.close()
