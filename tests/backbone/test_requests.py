@@ -68,3 +68,24 @@ async def test_a_message_is_on_its_way_before_the_event_loop_turns(
         assert await asyncio.wait_for(seen.get(), 2) == b"one"
     finally:
         await other.close()
+
+
+async def test_a_failed_subscription_is_tried_again(
+    bare_nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def echo(msg: Msg) -> None:
+        await msg.respond(msg.data)
+
+    await bare_nc.subscribe("lab.again", cb=echo)
+    requests = Requests(bare_nc)
+    real = bare_nc.subscribe
+
+    async def refused(*args: object, **kwargs: object) -> None:
+        raise nats_errors.ConnectionReconnectingError
+
+    monkeypatch.setattr(bare_nc, "subscribe", refused)
+    with pytest.raises(nats_errors.ConnectionReconnectingError):
+        await requests.request("lab.again", b"x", headers={"X-A": "1"}, timeout=1)
+    monkeypatch.setattr(bare_nc, "subscribe", real)
+    answer = await requests.request("lab.again", b"y", headers={"X-A": "1"}, timeout=2)
+    assert answer.data == b"y"
