@@ -126,15 +126,23 @@ def _aligned(k: NameKnowledge, a: Sequence[Part], b: Sequence[Part], alias: bool
     # mostly grew, and every full garbage collection walked it, pausing every request for up
     # to a third of a second under load (decision 0026, throughput7). How two parts relate
     # is remembered (``NameKnowledge.relate``): parts recur, pairs of whole names rarely.
+    # Strongest relation first, then by position; parts that are simply different never
+    # pair (``Relation.DIFFERENT`` is 0), so they are left out before sorting. Every
+    # candidate of every registration comes through here: plain tuples, no key function.
+    relate = k.relate
     scored = sorted(
-        ((k.relate(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)),
-        key=lambda t: (-t[0], t[1], t[2]),
+        [
+            (-rel, i, j, rel)
+            for i, x in enumerate(a)
+            for j, y in enumerate(b)
+            if (rel := relate(x, y)) != Relation.DIFFERENT
+        ]
     )
     used_a: set[int] = set()
     used_b: set[int] = set()
     pairs: list[tuple[int, int, Relation]] = []
-    for rel, i, j in scored:
-        if rel == Relation.DIFFERENT or i in used_a or j in used_b:
+    for _, i, j, rel in scored:
+        if i in used_a or j in used_b:
             continue
         used_a.add(i)
         used_b.add(j)

@@ -181,7 +181,8 @@ class NameKnowledge:
         return Part(written, folded, said, stem(said))
 
     def relate(self, a: Part, b: Part) -> Relation:
-        key = ("relate", a.folded, a.sound, a.stem, b.folded, b.sound, b.stem)
+        # A part's sound and stem follow from its folded form (``_part``).
+        key = ("relate", a.folded, b.folded)
         found = self._memo.get(key)
         if found is None:
             found = self._relate(a, b)
