@@ -52,7 +52,13 @@ from shared.sealing_store import (
 from shared.signing import SigningKey
 
 ERR_WRONG_LAST_SEQUENCE = 10071
+# A replicated stream still storing an earlier message with an expected sequence on the same
+# aggregate: it cannot check this one's yet ("wrong last sequence", without a sequence).
+ERR_LAST_SEQUENCE_IN_PROCESS = 10164
 ERR_BATCH_DUPLICATE_ID = 10201
+# How long an append asks again while its aggregate's previous message is being stored:
+# raft commits in milliseconds; past this, it is settled as a conflict.
+IN_PROCESS_RETRY_S = 1.0
 
 # Failures of the connection or of a read: the log is unreachable.
 UNREACHABLE = (nats_errors.Error, ReadError, TimeoutError, OSError)
@@ -76,6 +82,12 @@ class _Unanswered(Exception):
     """Sent, but no answer came: stored or not, nobody knows yet."""
 
 
+class _InProcess(Exception):
+    """Not stored: the aggregate's previous message is still being stored (a replicated
+    stream), so the expected sequence could not be checked yet. Asked again, the log stores
+    it or answers a plain conflict."""
+
+
 def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
     """The stream sequences of ``count`` messages from the log's answer to their append
     (the last one's, for a batch); raises what the answer refuses."""
@@ -90,6 +102,8 @@ def _stored_sequences(answer_bytes: bytes | None, count: int) -> list[int]:
         code = error.get("err_code")
         if code == ERR_WRONG_LAST_SEQUENCE:
             raise WrongLastSequence
+        if code == ERR_LAST_SEQUENCE_IN_PROCESS:
+            raise _InProcess
         if code == ERR_BATCH_DUPLICATE_ID:
             raise AlreadyPublished
         if error.get("code") == 503:
@@ -128,6 +142,28 @@ class NatsEventStore(SealingStore):
         self.timeout = request_timeout_s
         self.outage_wait_s = outage_wait_s
         self.requests = Requests(nc)
+
+    async def _publish_when_checkable(
+        self,
+        aggregate: Aggregate,
+        expected: int,
+        messages: Sealed,
+        carrier: dict[str, str],
+    ) -> list[int]:
+        """Publish, asking again while a replicated stream is still storing the aggregate's
+        previous message (nats-py's key-value store reads that answer as a conflict; here it
+        becomes one only if it lasts)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IN_PROCESS_RETRY_S
+        pause = 0.002
+        while True:
+            try:
+                return await self._publish(aggregate, expected, messages, carrier)
+            except _InProcess:
+                if loop.time() >= deadline:
+                    raise WrongLastSequence from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     async def _publish(
         self,
@@ -187,7 +223,7 @@ class NatsEventStore(SealingStore):
         if not self.nc.is_connected:
             raise LogUnavailable("not connected to NATS")
         try:
-            return await self._publish(aggregate, expected, messages, carrier)
+            return await self._publish_when_checkable(aggregate, expected, messages, carrier)
         except _NotSent as exc:
             raise LogUnavailable(str(exc)) from None
         except _Unanswered:
@@ -197,7 +233,9 @@ class NatsEventStore(SealingStore):
         while loop.time() < deadline:
             if self.nc.is_connected:
                 try:
-                    return await self._publish(aggregate, expected, messages, carrier)
+                    return await self._publish_when_checkable(
+                        aggregate, expected, messages, carrier
+                    )
                 except (_NotSent, _Unanswered):
                     pass
             await asyncio.sleep(0.1)

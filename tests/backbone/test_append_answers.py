@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.eventstore import EventStoreError
-from shared.nats_store import _NotSent, _stored_sequences
+from shared.nats_store import _InProcess, _NotSent, _stored_sequences
 from shared.sealing_store import AlreadyPublished, WrongLastSequence
 
 pytestmark = pytest.mark.domain
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.domain
         (b'{"stream":"INTAKE","seq":7}', 1, [7]),
         (b'{"stream":"INTAKE","seq":9,"count":3}', 3, [7, 8, 9]),
         (b'{"error":{"code":400,"err_code":10071,"description":"wrong last"}}', 1, "conflict"),
+        (b'{"error":{"code":400,"err_code":10164,"description":"wrong last"}}', 1, "in process"),
         (b'{"error":{"code":400,"err_code":10201,"description":"dup batch"}}', 2, "duplicate"),
         (b'{"stream":"INTAKE","seq":7,"duplicate":true}', 1, "duplicate"),
         (b'{"error":{"code":503,"err_code":10008,"description":"unavailable"}}', 1, "not sent"),
@@ -36,6 +37,7 @@ def test_the_logs_answer_to_an_append_is_read_strictly(
     error the caller reports, never a sequence guessed or a crash."""
     outcomes = {
         "conflict": WrongLastSequence,
+        "in process": _InProcess,
         "duplicate": AlreadyPublished,
         "not sent": _NotSent,
         "refused": EventStoreError,

@@ -113,3 +113,25 @@ async def test_stream_in_memory_is_refused(bare_nc: NATS) -> None:
     await js.add_stream(StreamConfig(name="LAB", subjects=["lab.hq.>"], storage=StorageType.MEMORY))
     with pytest.raises(StreamMisconfigured):
         await ensure_streams(js, "hq", contexts=("lab",))
+
+
+async def test_an_aggregate_still_being_stored_is_asked_again_not_a_conflict(
+    store: NatsEventStore,
+) -> None:
+    # A replicated stream answers 10164 while the aggregate's previous message is still being
+    # stored; the next ask stores the append (one server here: the answer is simulated once).
+    real = store.requests.request
+    answered: list[bytes] = []
+
+    async def once_in_process(subject: str, payload: bytes, **kwargs: object) -> object:
+        if not answered:
+            busy = b'{"error":{"code":400,"err_code":10164,"description":"wrong last sequence"}}'
+            answered.append(busy)
+            return type("Answer", (), {"data": busy, "headers": None})()
+        return await real(subject, payload, **kwargs)  # type: ignore[arg-type]
+
+    store.requests.request = once_in_process  # type: ignore[method-assign]
+    agg = counter("busy")
+    result = await store.append(agg, 0, [CounterOpened(label="x")], actor=ACTOR)
+    assert answered and not result.duplicate
+    assert [e.seq for e in await store.load(agg)] == [result.head.seq]
