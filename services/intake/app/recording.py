@@ -20,7 +20,19 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, String, any_, bindparam, func, or_, select, true
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,26 +58,35 @@ from shared.eventstore import ConcurrencyConflict, EventStoreError
 from shared.process import Ports
 from shared.recorded import RecordedEvent
 
-CANDIDATES = 200  # most candidates scored per registration, those sharing the most keys first
+CANDIDATES = 100  # most candidates scored per registration, the best ranked first
+PER_KEY = 1000  # most children read per key, the most recently received first
 
 
-# Candidates from the index (decision 0032): one lookup in the key table's index per key of
-# the new record (its name codes in each plausible birth year), filtered there, then the
-# shared keys counted and ranked; only the best ``limit`` children are then read, by primary
-# key. Never a scan of similar records.
-# Each key is looked up on its own (a LATERAL subquery that OFFSET 0 keeps from being merged
-# into a join) so that the plan does not depend on the table's statistics: with ``key =
-# ANY(...)`` or a plain join, PostgreSQL read the whole key table whenever it had not yet
-# analyzed it (a fresh or fast-growing registry: 6.2 ms at 22,000 key rows, against 0.8 ms
-# this way) and, analyzed, still chose a full scan for the join.
+# Candidates from the index (decisions 0032 and 0033): one lookup in the key table's index
+# per key of the new record (a name code in one plausible birth year), filtered there and
+# bounded to the ``per_key`` children most recently received, so that the commonest name in
+# a national registry costs no more to look up than a rare one. Each child found is ranked
+# by what its shared codes say, not by how many keys it shares: a code weighs
+# ln((per_key + 1) / found), ``found`` being how many children its key returned (a code that
+# hit the bound weighs next to nothing; a surname shared by three children weighs much), and
+# a code counts once however many birth years it was found in. Counting keys instead let a
+# child sharing only a common given name over two birth years outrank the same child
+# reported again with its age unknown, who shares given name and surname once each (`u`).
+# Only the best ``limit`` children are then read, by primary key.
+# Each key is looked up on its own (a LATERAL subquery with its own LIMIT) so that the plan
+# does not depend on the table's statistics: with ``key = ANY(...)`` or a plain join,
+# PostgreSQL read the whole key table whenever it had not yet analyzed it.
 # Written with SQLAlchemy Core, not as SQL text, so that the tables are found in the read
 # models' live generation (shared/generations.py) like every other query's; built once, with
 # its values as parameters: building it anew for every registration was a twentieth of the
 # intake process's time under load.
 def _candidates_query() -> Select[Any]:
     k = child_keys.c
-    keys = func.unnest(bindparam("keys", type_=ARRAY(String))).table_valued("key")
-    wanted = keys.render_derived(name="wanted")
+    wanted = (
+        func.unnest(bindparam("keys", type_=ARRAY(String)), bindparam("codes", type_=ARRAY(String)))
+        .table_valued("key", "code")
+        .render_derived(name="wanted")
+    )
     per_key = (
         select(k.child_id, k.received_at)
         .where(k.key == wanted.c.key)
@@ -73,16 +94,36 @@ def _candidates_query() -> Select[Any]:
         .where(k.sex.in_(bindparam("sexes", expanding=True)))
         .where(k.child_id.not_in(bindparam("exclude", expanding=True)))
         .where(or_(k.report_id.is_(None), k.report_id != bindparam("report_id")))
-        .offset(0)
+        .order_by(k.received_at.desc())
+        .limit(bindparam("per_key", type_=Integer))
         .lateral("per_key")
     )
-    shared = func.count().label("shared")
-    received = func.max(per_key.c.received_at).label("received")
-    best = (
-        select(per_key.c.child_id, shared, received)
+    hits = (
+        select(
+            wanted.c.code,
+            per_key.c.child_id,
+            per_key.c.received_at,
+            func.count().over(partition_by=wanted.c.key).label("found"),
+        )
         .select_from(wanted.join(per_key, true()))
-        .group_by(per_key.c.child_id)
-        .order_by(shared.desc(), received.desc())
+        .subquery("hits")
+    )
+    bound = func.ln(cast(bindparam("per_key", type_=Integer), Float) + 1.0)
+    per_code = (
+        select(
+            hits.c.child_id,
+            func.max(bound - func.ln(hits.c.found)).label("weight"),
+            func.max(hits.c.received_at).label("received"),
+        )
+        .group_by(hits.c.child_id, hits.c.code)
+        .subquery("per_code")
+    )
+    weight = func.sum(per_code.c.weight).label("weight")
+    received = func.max(per_code.c.received).label("received")
+    best = (
+        select(per_code.c.child_id, weight, received)
+        .group_by(per_code.c.child_id)
+        .order_by(weight.desc(), received.desc())
         .limit(bindparam("limit"))
         .subquery("best")
     )
@@ -93,7 +134,7 @@ def _candidates_query() -> Select[Any]:
                 reports, reports.c.report_id == children.c.report_id
             )
         )
-        .order_by(best.c.shared.desc(), best.c.received.desc())
+        .order_by(best.c.weight.desc(), best.c.received.desc())
     )
 
 
@@ -128,15 +169,22 @@ def _sexes(sex: str) -> list[str]:
 
 
 async def candidates(
-    conn: AsyncConnection, new: Profile, *, exclude: Iterable[str] = (), limit: int = CANDIDATES
+    conn: AsyncConnection,
+    new: Profile,
+    *,
+    exclude: Iterable[str] = (),
+    limit: int = CANDIDATES,
+    per_key: int = PER_KEY,
 ) -> list[Profile]:
-    keys = query_keys(name_knowledge(), new)
+    keys = list(dict.fromkeys(query_keys(name_knowledge(), new)))  # each key looked up once
     if not keys:
         return []
     rows = await conn.execute(
         CANDIDATES_QUERY,
         {
-            "keys": list(dict.fromkeys(keys)),  # each key once: one count per key shared
+            "keys": keys,
+            "codes": [key.rpartition("|")[0] for key in keys],
+            "per_key": per_key,
             "sexes": _sexes(new.sex),
             "exclude": [new.child_id, *exclude],
             "report_id": new.report_id or "",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -81,9 +82,10 @@ child_keys = Table(
     Index(
         "ux_intake_child_keys",
         "key",
+        text("received_at DESC"),
         "child_id",
-        unique=True,
-        postgresql_include=["sex", "matchable", "report_id", "received_at"],
+        unique=True,  # a child's rows all carry its own received time: one row per key
+        postgresql_include=["sex", "matchable", "report_id"],
     ),
     Index("ix_intake_child_keys_child", "child_id"),  # what a correction rewrites
 )
@@ -168,4 +170,6 @@ complaints = Table(
 # v7: pending children and corrections keep the chain (correlation id) of their request.
 # v8: the matcher's index is a key table (intake_child_keys, B-tree) instead of an array
 #     column with a GIN index.
-projection = Projection(name="intake.main", version=8, metadata=metadata)
+# v9: the key table's index is ordered by received time within a key, newest first, so that
+#     a key's lookup can stop at the children most recently received (decision 0033).
+projection = Projection(name="intake.main", version=9, metadata=metadata)
