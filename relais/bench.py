@@ -316,6 +316,7 @@ def run_bench(
     rate: float = 20.0,
     duration_s: float = 10.0,
     senders: int = 2,
+    intake_instances: int = 1,
     data_dir: Path,
     json_output: bool,
     cluster: bool = False,
@@ -334,6 +335,7 @@ def run_bench(
             data_dir=data_dir,
             json_output=json_output,
             senders=senders,
+            intake_instances=intake_instances,
         )
     if scenario == "matching":
         from relais.bench_matching import run_matching

@@ -26,6 +26,7 @@ import nats
 from relais.bench_results import err, write_results
 from relais.bench_senders import AGENCY, ROLE, USER, drive_with_senders, report_of
 from relais.embedded import free_port
+from relais.rebuild import RUN_FILE
 from shared.auth import LocalIssuer
 from shared.config import PROCESSES
 from shared.nats_accounts import ADMIN
@@ -38,7 +39,7 @@ STOP_TIMEOUT_S = 60.0
 class System:
     """``relais up`` in a subprocess on free ports; stopped with SIGINT like a person would."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, intake_instances: int = 1) -> None:
         self.data_dir = data_dir
         self.env = {
             k: v
@@ -47,6 +48,7 @@ class System:
             and not (k.startswith("RELAIS_") and k.endswith("_PORT"))
         }
         self.env["RELAIS_EMBEDDED_NATS_PORT"] = str(free_port())
+        self.env["RELAIS_INTAKE_INSTANCES"] = str(intake_instances)
         for name in PROCESSES:
             self.env[f"RELAIS_{name.upper()}_PORT"] = str(free_port())
         self.process: subprocess.Popen[bytes] | None = None
@@ -68,7 +70,11 @@ class System:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"relais up exited; see {self.data_dir / 'up.log'}")
-            if all(self._healthy(name) for name in ("intake", "casework", "reporting")):
+            # relais up writes its run file once every process is healthy (each instance of
+            # a service sharing a port, not just the one a look happens to reach).
+            if (self.data_dir / RUN_FILE).exists() and all(
+                self._healthy(name) for name in ("intake", "casework", "reporting")
+            ):
                 return
             time.sleep(0.5)
         raise RuntimeError(f"relais up not ready in time; see {self.data_dir / 'up.log'}")
@@ -79,9 +85,10 @@ class System:
         except httpx.HTTPError:
             return False
 
-    def pids(self) -> dict[str, int]:
-        """The service processes, by name (from their command lines)."""
-        found: dict[str, int] = {}
+    def pids(self) -> dict[str, list[int]]:
+        """The service processes, by name (from their environments): several when the
+        service runs several instances."""
+        found: dict[str, list[int]] = {}
         if self.process is None:
             return found
         for entry in Path("/proc").iterdir():
@@ -93,7 +100,9 @@ class System:
                     continue
                 for item in environ:
                     if item.startswith(b"RELAIS_SERVICE="):
-                        found[item.split(b"=", 1)[1].decode()] = int(entry.name)
+                        found.setdefault(item.split(b"=", 1)[1].decode(), []).append(
+                            int(entry.name)
+                        )
         return found
 
     def servers(self) -> dict[str, list[int]]:
@@ -174,13 +183,19 @@ async def check_log(system: System, keys: list[str]) -> dict[str, int]:
 
 
 def run_intake_http(
-    *, rate: float, duration_s: float, data_dir: Path, json_output: bool, senders: int = 2
+    *,
+    rate: float,
+    duration_s: float,
+    data_dir: Path,
+    json_output: bool,
+    senders: int = 2,
+    intake_instances: int = 1,
 ) -> int:
     import shutil
 
     # A fresh system each run (only the directory this command owns is wiped), so runs compare.
     shutil.rmtree(data_dir / "system", ignore_errors=True)
-    system = System((data_dir / "system").resolve())
+    system = System((data_dir / "system").resolve(), intake_instances)
     try:
         err.log("starting relais up (embedded default)")
         system.start()
@@ -190,14 +205,14 @@ def run_intake_http(
         # Other work on the machine changes every figure: the run says how busy it was.
         load_before = os.getloadavg()[0]
         pids = system.pids()
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
         servers = system.servers()
         servers_before = {name: group_cpu(group) for name, group in servers.items()}
         err.log(f"intake-http: {rate:g}/s for {duration_s:g} s, open-loop, {senders} senders")
         result = drive_with_senders(system.url("intake"), token, rate, duration_s, senders)
         cpu = {
-            name: round((cpu_seconds(pid) - cpu_before[name]) / result["elapsed_s"], 2)
-            for name, pid in pids.items()
+            name: round((sum(map(cpu_seconds, group)) - cpu_before[name]) / result["elapsed_s"], 2)
+            for name, group in pids.items()
         }
         # The senders are Python processes on the same cores: what they used is not there
         # for the services.
@@ -229,6 +244,7 @@ def run_intake_http(
         "scenario": "intake-http",
         "rate": rate,
         "duration_s": duration_s,
+        "intake_instances": intake_instances,
         **result,
         "log": log_check,
         "cpu_cores_used": cpu,

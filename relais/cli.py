@@ -83,6 +83,16 @@ def bench(
             "saturates near 100 a second and would measure itself.",
         ),
     ] = 2,
+    intake_instances: Annotated[
+        int,
+        typer.Option(
+            "--intake-instances",
+            min=1,
+            max=16,
+            help="Intake processes sharing its port (intake-http), as "
+            "RELAIS_INTAKE_INSTANCES sets for relais up.",
+        ),
+    ] = 1,
     data_dir: BenchDir = Path(".relais-bench"),
     cluster: Annotated[
         bool,
@@ -106,6 +116,7 @@ def bench(
             rate=rate,
             duration_s=duration,
             senders=senders,
+            intake_instances=intake_instances,
             data_dir=data_dir,
             json_output=json_output,
             cluster=cluster,

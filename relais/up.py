@@ -42,14 +42,20 @@ class Service:
     url: str
     env: dict[str, str]
     log_path: Path
+    instance: str = "1"  # several instances of a service share its url (decision 0034)
+    shared: bool = False  # whether other instances share its url
     process: subprocess.Popen[bytes] | None = None
     restarts: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.instance}" if self.shared else self.name
+
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"--- relais up: starting {self.name} at {stamp} ---\n".encode())
+            log.write(f"--- relais up: starting {self.label} at {stamp} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"],
@@ -78,6 +84,10 @@ class Server:
     restarts: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
     failed_start: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name
 
     def start(self) -> None:
         self.failed_start = None
@@ -134,20 +144,33 @@ def _wait_ready(services: list[Service], stop: _StopFlag) -> Service | None:
     (or a stop was requested, which the caller checks)."""
     pending = list(services)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=2.0) as client:
+    # A new connection for every look: instances sharing a port are each given some of them,
+    # and an answer names the instance that gave it.
+    with httpx.Client(timeout=2.0, headers={"Connection": "close"}) as client:
         while pending and not stop.requested:
             for svc in list(pending):
                 if svc.exit_code() is not None:
                     return svc
                 try:
-                    if client.get(f"{svc.url}/health").status_code == 200:
-                        pending.remove(svc)
+                    answer = client.get(f"{svc.url}/health")
                 except httpx.HTTPError:
-                    pass  # not listening yet
+                    continue  # not listening yet
+                if answer.status_code == 200:
+                    for ready in _answering(pending, svc, answer):
+                        pending.remove(ready)
             if pending and time.monotonic() > deadline:
                 return pending[0]
             time.sleep(TICK_S)
     return None
+
+
+def _answering(pending: list[Service], asked: Service, answer: httpx.Response) -> list[Service]:
+    """The pending instance that gave a healthy answer at ``asked``'s url."""
+    try:
+        instance = str(answer.json().get("instance", asked.instance))
+    except ValueError:
+        instance = asked.instance
+    return [s for s in pending if s.url == asked.url and s.instance == instance][:1]
 
 
 def _supervise(children: list[Supervised], stop: _StopFlag) -> None:
@@ -159,9 +182,9 @@ def _supervise(children: list[Supervised], stop: _StopFlag) -> None:
                     svc.restart_at = None
                     svc.start()
                     if isinstance(svc, Server) and svc.failed_start:
-                        _say(f"{svc.name} did not start: {svc.failed_start}")
+                        _say(f"{svc.label} did not start: {svc.failed_start}")
                     else:
-                        _say(f"{svc.name} restarted")
+                        _say(f"{svc.label} restarted")
                 continue
             code = svc.exit_code()
             if code is None:
@@ -175,7 +198,7 @@ def _supervise(children: list[Supervised], stop: _StopFlag) -> None:
                 delay = max(delay, svc.restarts[0] + 60 - now)
             svc.restarts.append(now + delay)
             svc.restart_at = now + delay
-            _say(f"{svc.name} {_how(code)}; restarting in {delay:.0f} s; log: {svc.log_path}")
+            _say(f"{svc.label} {_how(code)}; restarting in {delay:.0f} s; log: {svc.log_path}")
         time.sleep(TICK_S)
 
 
@@ -335,6 +358,27 @@ def _link_here(
     return True
 
 
+def _instances(
+    name: str, url: str, env: dict[str, str], logs: Path, settings: Settings
+) -> list[Service]:
+    """The processes of one service: one, or several on one port, each with its own
+    instance name (its signing key and its events' source) and log."""
+    count = settings.instances_for(name)
+    if count == 1:
+        return [Service(name, url, env, logs / f"{name}.log")]
+    return [
+        Service(
+            name,
+            url,
+            {**env, "RELAIS_INSTANCE": str(n), "RELAIS_REUSE_PORT": "1"},
+            logs / f"{name}-{n}.log",
+            instance=str(n),
+            shared=True,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
 def run_up(
     data_dir: Path,
     *,
@@ -442,7 +486,7 @@ def run_up(
             if passwords:
                 env["RELAIS_NATS_USER"] = name
                 env["RELAIS_NATS_PASSWORD"] = passwords[name]
-            services.append(Service(name, f"http://{host}:{port}", env, logs / f"{name}.log"))
+            services += _instances(name, f"http://{host}:{port}", env, logs, settings)
         for svc in services:
             svc.start()
 
@@ -454,7 +498,7 @@ def run_up(
             why = (
                 f"not healthy after {READY_TIMEOUT_S:.0f} s" if code is None else f"exited ({code})"
             )
-            _fail(f"{failed.name} {why}; see {failed.log_path}")
+            _fail(f"{failed.label} {why}; see {failed.log_path}")
             return 1
 
         # Where the other commands (relais rebuild) find the embedded servers while this runs
@@ -465,8 +509,9 @@ def run_up(
             database_url=database_url if pg is not None else "",
         )
         width = max(len(name) for name in PROCESSES) + 2
-        for svc in services:
-            _say(f"{svc.name:<{width}} {svc.url}")
+        for name in PROCESSES:
+            [url, *more] = [svc.url for svc in services if svc.name == name]
+            _say(f"{name:<{width}} {url}" + (f" ({len(more) + 1} instances)" if more else ""))
         where = "embedded" if pg is not None else "external (DATABASE_URL)"
         _say(f"NATS {_hide_credentials(nats_url)}, PostgreSQL {where}, data in {data_dir}")
         if credentials is not None:

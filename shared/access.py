@@ -33,6 +33,7 @@ from shared.http import ApiError
 from shared.i18n import Message
 from shared.ids import new_id
 from shared.loops import repeat
+from shared.projection_spec import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,9 @@ class AccessLog:
 
     async def prepare(self) -> None:
         async with self.engine.begin() as conn:
+            # Instances of a service start together: one creates the tables, the others
+            # wait and find them (two CREATE TABLEs at once collide in the catalog).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
             await conn.run_sync(outbox_metadata.create_all)
             for statement in _OUTBOX_UPGRADES:
                 await conn.execute(text(statement))

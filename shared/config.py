@@ -29,6 +29,7 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 # Commands one service process runs at once (shared/shedding.py; decision 0026).
 COMMANDS_IN_FLIGHT = 24
+MAX_INSTANCES = 16
 
 
 class Settings(BaseSettings):
@@ -105,6 +106,17 @@ class Settings(BaseSettings):
     referral_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
     casework_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
     reporting_commands_in_flight: int = Field(default=COMMANDS_IN_FLIGHT, ge=1, le=10_000)
+    # How many processes ``relais up`` runs of each service on its one port (decision 0034):
+    # a service process is one Python thread, so one core at most.
+    intake_instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    referral_instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    casework_instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    reporting_instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    reuse_port: bool = Field(
+        default=False,
+        description="Share the port with the service's other instances on this machine "
+        "(Linux SO_REUSEPORT: the kernel spreads new connections among them)",
+    )
     operator_nats_user: str = Field(
         default="",
         description="NATS user that creates the streams (relais up / relais streams apply "
@@ -322,6 +334,11 @@ class Settings(BaseSettings):
         """``RELAIS_<SERVICE>_COMMANDS_IN_FLIGHT``: how many commands one process of
         ``service`` runs at once before it sheds the excess."""
         return int(getattr(self, f"{service}_commands_in_flight", COMMANDS_IN_FLIGHT))
+
+    def instances_for(self, service: str) -> int:
+        """``RELAIS_<SERVICE>_INSTANCES``: how many processes of ``service`` ``relais up``
+        runs, sharing its port (the portal: one)."""
+        return int(getattr(self, f"{service}_instances", 1))
 
     def local_host(self) -> str:
         """The address to reach a process listening on ``host`` from this machine."""

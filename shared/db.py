@@ -115,7 +115,9 @@ async def ensure_database(url: str) -> None:
         if not exists:
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another instance created it in the meantime
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                # Another instance created it in the meantime: checked before ours began,
+                # the duplicate name; while ours ran, the catalog's unique index.
+                pass
     finally:
         await conn.close()

@@ -64,6 +64,7 @@ _TRANSIENT = (OperationalError, InterfaceError, nats_errors.Error)
 
 # Between a broken consumer session and the next: short, yet no busy loop if it keeps breaking.
 _REPOSITION_PAUSE_S = 0.2
+SHARED_CHECKPOINT_S = 0.02  # how stale a standby instance may read the checkpoint
 
 # The statements of every batch, built once (decision 0026: building them per batch cost more
 # than running them).
@@ -121,6 +122,11 @@ class StreamProjector:
         self.linger_s = linger_s
         self._wanted = asyncio.Event()
         self._wanted_seq = 0  # the furthest sequence a request of this process waits for
+        # The checkpoint as the instance applying the projection last stored it, for requests
+        # of this instance while another applies it: read by one request for all of them.
+        self._shared_read = asyncio.Lock()
+        self._shared_seq = 0
+        self._shared_at = float("-inf")
         self._first_seq = 0  # the oldest message the stream held at the last check
 
     @property
@@ -561,12 +567,20 @@ class StreamProjector:
                     pass
 
     async def _shared_checkpoint(self) -> int:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(checkpoints.c.last_seq)
-                    .where(checkpoints.c.projector == self.projection.name)
-                    .where(checkpoints.c.stream == self.stream)
-                )
-            ).scalar()
-        return int(row or 0)
+        """The stored checkpoint, read at most once every ``SHARED_CHECKPOINT_S`` whatever
+        the number of requests waiting: a query per waiting request and look was more work
+        for PostgreSQL than the requests themselves under load."""
+        async with self._shared_read:
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._shared_at < SHARED_CHECKPOINT_S:
+                return self._shared_seq
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        select(checkpoints.c.last_seq)
+                        .where(checkpoints.c.projector == self.projection.name)
+                        .where(checkpoints.c.stream == self.stream)
+                    )
+                ).scalar()
+            self._shared_seq, self._shared_at = int(row or 0), loop.time()
+            return self._shared_seq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
 
@@ -21,7 +22,7 @@ def serve(spec: ServiceSpec) -> None:
     app = create_app(spec, settings)
     heap.freeze_startup()
     heap.watch_pauses()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=port,
@@ -35,3 +36,21 @@ def serve(spec: ServiceSpec) -> None:
         # (an answer lost in that race is a retry the client had no reason to make).
         timeout_keep_alive=75,
     )
+    server = uvicorn.Server(config)
+    if settings.reuse_port:
+        server.run(sockets=[shared_port(settings.host, port)])
+    else:
+        server.run()
+
+
+def shared_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` beside the other instances of the service: the kernel
+    gives each new connection to one of the instances listening (SO_REUSEPORT). Bound, not
+    yet listening: uvicorn listens once the application has started, so no connection waits
+    on an instance that cannot answer yet."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock

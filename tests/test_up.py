@@ -151,7 +151,7 @@ def _wait_for_services(up: Up, env: dict[str, str]) -> None:
             pytest.fail(f"relais up not ready (exit code {up.process.poll()})\n{up.diagnostics()}")
         up.output.append(line)
         words = line.split()
-        if len(words) == 2 and words[0] in wanted:
+        if len(words) >= 2 and words[0] in wanted:
             assert words[1] == wanted[words[0]], line
             seen.add(words[0])
 
@@ -256,3 +256,40 @@ def test_up_starts_everything_stops_cleanly_and_keeps_its_data(
     _check_health(second, env)
     _interrupt(second, env)
     assert not (data_dir / "relais-up.json").exists()
+
+
+def test_two_instances_of_intake_share_its_port(
+    tmp_path: Path, env: dict[str, str], start: Callable[[Path], Up]
+) -> None:
+    """``RELAIS_INTAKE_INSTANCES=2``: two intake processes on intake's one port, each with
+    its own signing key, both answering, one applying the projections; registrations are
+    answered whichever instance takes them."""
+    from relais.bench_senders import AGENCY, ROLE, USER, registration
+    from shared.auth import LocalIssuer
+
+    env["RELAIS_INTAKE_INSTANCES"] = "2"
+    data_dir = tmp_path / "data"
+    up = start(data_dir)
+    _wait_for_services(up, env)
+    url = f"http://127.0.0.1:{env['RELAIS_INTAKE_PORT']}"
+    assert any(line.split()[0] == "intake" and "(2 instances)" in line for line in up.output)
+    assert {"intake-1.pem", "intake-2.pem"} <= set(_key_files(data_dir))
+
+    answered: dict[str, bool] = {}
+    for _ in range(200):  # a new connection each time: the kernel picks the instance
+        with httpx.Client(timeout=10) as client:
+            body = client.get(f"{url}/health").json()
+        answered[body["instance"]] = any(p["active"] for p in body["projectors"])
+        if len(answered) == 2:
+            break
+    assert set(answered) == {"1", "2"}, up.diagnostics()
+    assert sorted(answered.values()) == [False, True]  # one applies, one stands by
+
+    token = LocalIssuer.load(data_dir / "keys").mint(user=USER, agency=AGENCY, roles=[ROLE])
+    for i in range(12):
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+            answer = client.post(
+                f"{url}/reports", json=registration(i), headers={"Idempotency-Key": f"two-{i}"}
+            )
+        assert answer.status_code in (201, 202), answer.text
+    _interrupt(up, env)

@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
@@ -59,6 +60,7 @@ from shared.auth import LocalIssuer
 from shared.config import PORTAL, Settings, get_settings
 from shared.http import CommandChains
 from shared.loops import raise_if_cancelling
+from shared.projection_spec import lock_key
 from shared.service import Runtime, ServiceSpec, instrument
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,9 @@ def create_portal(
         try:
             assert runtime.engine is not None and runtime.store is not None
             async with runtime.engine.begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")}
+                )
                 await conn.run_sync(own.create_all)
             portal.book = AccountBook(
                 store=runtime.store,

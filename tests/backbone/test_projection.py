@@ -322,3 +322,38 @@ async def test_only_one_instance_applies_a_projection_at_a_time(
     assert (
         sum(r[3] for r in handed_over) == (await nc.jetstream().stream_info("LAB")).state.messages
     )
+
+
+async def test_a_standby_instances_waiting_requests_read_the_checkpoint_together(
+    engine: AsyncEngine, nc: NATS
+) -> None:
+    """Requests of an instance that does not apply the projection learn from the stored
+    checkpoint that another instance did; forty of them at once read it at most once every
+    20 ms between them, not once each."""
+    from sqlalchemy import event
+
+    store = await lab_store(nc)
+    last = await write_counters(store, counters=1, moves=2)
+    await prepare(engine, lab.projection)
+    standby = StreamProjector(lab.projection, "LAB", engine, nc.jetstream())
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if "FROM projection_checkpoint" in statement and "FOR UPDATE" not in statement:
+            reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    waiting = [asyncio.create_task(standby.wait_for(last, 20)) for _ in range(40)]
+    try:
+        await asyncio.sleep(1.0)
+        assert not any(w.done() for w in waiting)  # nobody has applied it yet
+        # Forty requests looking every 50 ms each would have read it 800 times.
+        assert 1 <= len(reads) <= 1.0 / 0.02 + 2, len(reads)
+        applying = StreamProjector(lab.projection, "LAB", engine, nc.jetstream())
+        await asyncio.wait_for(applying.run(until_seq=last), 30)
+        assert await asyncio.wait_for(asyncio.gather(*waiting), 5) == [True] * 40
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        for w in waiting:
+            w.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
