@@ -38,7 +38,9 @@ def test_every_full_collection_is_counted_once() -> None:
 def test_a_served_process_freezes_what_startup_built(monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[Any] = []
     monkeypatch.setattr(runner, "create_app", lambda spec, settings: object())
-    monkeypatch.setattr(runner.uvicorn, "run", lambda app, **kw: served.append(app))
+    monkeypatch.setattr(
+        runner.uvicorn.Server, "run", lambda server, sockets=None: served.append(server.config)
+    )
     try:
         runner.serve(ServiceSpec(name="intake", title="t", description="d", context="intake"))
         assert served, "the app was not served"
@@ -46,6 +48,37 @@ def test_a_served_process_freezes_what_startup_built(monkeypatch: pytest.MonkeyP
         assert heap._observe in gc.callbacks
     finally:
         gc.unfreeze()  # this test process goes on making and dropping apps
+
+
+def test_an_instance_sharing_its_port_binds_it_to_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RELAIS_REUSE_PORT``: the socket is bound with SO_REUSEPORT (another instance binds
+    the same port), and not yet listening (uvicorn listens once the application started)."""
+    import socket
+
+    from relais.embedded import free_port
+
+    given: list[list[socket.socket] | None] = []
+    monkeypatch.setattr(runner, "create_app", lambda spec, settings: object())
+    monkeypatch.setattr(
+        runner.uvicorn.Server, "run", lambda server, sockets=None: given.append(sockets)
+    )
+    monkeypatch.setenv("RELAIS_REUSE_PORT", "1")
+    monkeypatch.setenv("RELAIS_PORT", str(port := free_port()))
+    runner.get_settings.cache_clear()
+    try:
+        runner.serve(ServiceSpec(name="intake", title="t", description="d", context="intake"))
+        [[sock]] = given
+        other = runner.shared_port("127.0.0.1", port)
+        try:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+            assert sock.getsockname() == other.getsockname() == ("127.0.0.1", port)
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0
+        finally:
+            sock.close()
+            other.close()
+    finally:
+        runner.get_settings.cache_clear()
+        gc.unfreeze()
 
 
 def test_the_head_cache_holds_nothing_the_collector_walks() -> None:
