@@ -275,15 +275,23 @@ def test_two_instances_of_intake_share_its_port(
     assert any(line.split()[0] == "intake" and "(2 instances)" in line for line in up.output)
     assert {"intake-1.pem", "intake-2.pem"} <= set(_key_files(data_dir))
 
-    answered: dict[str, bool] = {}
-    for _ in range(200):  # a new connection each time: the kernel picks the instance
+    applying: dict[str, set[str]] = {}  # instance -> the projections it applies
+    projections: set[str] = set()
+    deadline = time.monotonic() + 60
+    # A new connection each look: the kernel picks the instance. A standby takes no lease,
+    # and the one applying may still be taking its leases as it starts: look until each
+    # projection is applied by one of them.
+    while time.monotonic() < deadline:
         with httpx.Client(timeout=10) as client:
             body = client.get(f"{url}/health").json()
-        answered[body["instance"]] = any(p["active"] for p in body["projectors"])
-        if len(answered) == 2:
+        applying[body["instance"]] = {p["projection"] for p in body["projectors"] if p["active"]}
+        projections = {p["projection"] for p in body["projectors"]}
+        if len(applying) == 2 and projections == applying["1"] | applying["2"]:
             break
-    assert set(answered) == {"1", "2"}, up.diagnostics()
-    assert sorted(answered.values()) == [False, True]  # one applies, one stands by
+        time.sleep(0.05)
+    assert set(applying) == {"1", "2"}, up.diagnostics()
+    assert projections == applying["1"] | applying["2"], applying
+    assert not applying["1"] & applying["2"], applying  # never both: the lease
 
     token = LocalIssuer.load(data_dir / "keys").mint(user=USER, agency=AGENCY, roles=[ROLE])
     for i in range(12):

@@ -98,6 +98,39 @@ def test_bad_tokens_are_refused_with_a_reason(issuer: LocalIssuer, make, expecte
     assert refused.value.message.fr and refused.value.message.en
 
 
+def test_a_verified_token_is_remembered_for_a_minute_at_most(
+    issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token's signature is checked once, then its caller is remembered: for a minute at
+    most (a key taken out of the verifier stops working within it), never past the token's
+    expiry, and a refused token is never remembered."""
+    import shared.auth as auth
+
+    verifier = issuer.verifier()
+    token = issuer.mint(user="u1", agency="ocpm", roles=["hotline_operator"])
+    first = verifier.verify(token)
+    keys, verifier.keys = verifier.keys, {}  # the key withdrawn: only memory answers now
+    assert verifier.verify(token) is first
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now + auth.VERIFIED_FOR_S + 1)
+    with pytest.raises(AuthError) as refused:
+        verifier.verify(token)  # checked again after a minute: its key is gone
+    assert refused.value.code == INVALID.code
+    monkeypatch.undo()
+    verifier.keys = keys
+    assert verifier.verify(token) == first
+
+    short = issuer.mint(user="u2", agency="ocpm", roles=["hotline_operator"], ttl_s=-40)
+    for _ in range(2):  # expired beyond the leeway: refused every time, nothing remembered
+        with pytest.raises(AuthError) as refused:
+            verifier.verify(short)
+        assert refused.value.code == EXPIRED.code
+    assert short not in verifier._verified
+    soon = issuer.mint(user="u3", agency="ocpm", roles=["hotline_operator"], ttl_s=5)
+    verifier.verify(soon)
+    assert verifier._verified[soon][1] <= time.time() + 5  # kept until its expiry, no longer
+
+
 def test_tokens_without_agency_or_roles_are_refused(issuer: LocalIssuer) -> None:
     private = issuer.key.private
     token = jwt.encode(

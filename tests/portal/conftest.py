@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright, expect
 
 from tests.portal.system import System
+
+# What a screen is expected to show, it may take as long to show as an action may take
+# (the context's default below): on a loaded 2-core machine a search answered in more than
+# the 5 s Playwright waits by default.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
