@@ -314,7 +314,9 @@ async def test_a_key_twice_or_a_byte_order_mark_is_refused(service: httpx.AsyncC
     )
     assert bom.status_code == 400 and bom.json()["error"]["code"] == "byte_order_mark"
     fine = await service.post("/counters", json={"label": "a"})
-    assert fine.status_code == 201
+    # Stored either way: this service waits half a second for its read model (the outage
+    # tests' setting), which a loaded machine can take longer than.
+    assert fine.status_code in (201, 202), fine.text
 
 
 async def test_a_stream_changed_behind_its_back_turns_health_red(
