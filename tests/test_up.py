@@ -262,8 +262,8 @@ def test_two_instances_of_intake_share_its_port(
     tmp_path: Path, env: dict[str, str], start: Callable[[Path], Up]
 ) -> None:
     """``RELAIS_INTAKE_INSTANCES=2``: two intake processes on intake's one port, each with
-    its own signing key, both answering, one applying the projections; registrations are
-    answered whichever instance takes them."""
+    its own signing key, both answering, each projector (a projection on one stream) applied
+    by one of them; registrations are answered whichever instance takes them."""
     from relais.bench_senders import AGENCY, ROLE, USER, registration
     from shared.auth import LocalIssuer
 
@@ -275,22 +275,25 @@ def test_two_instances_of_intake_share_its_port(
     assert any(line.split()[0] == "intake" and "(2 instances)" in line for line in up.output)
     assert {"intake-1.pem", "intake-2.pem"} <= set(_key_files(data_dir))
 
-    applying: dict[str, set[str]] = {}  # instance -> the projections it applies
-    projections: set[str] = set()
+    # instance -> the projectors (projection, stream) it applies: each holds its own lease
+    applying: dict[str, set[tuple[str, str]]] = {}
+    projectors: set[tuple[str, str]] = set()
     deadline = time.monotonic() + 60
-    # A new connection each look: the kernel picks the instance. A standby takes no lease,
-    # and the one applying may still be taking its leases as it starts: look until each
-    # projection is applied by one of them.
+    # A new connection each look: the kernel picks the instance. Each projector's lease is
+    # taken by whichever instance asks first, and may still be being taken as they start:
+    # look until each projector is applied by one of them.
     while time.monotonic() < deadline:
         with httpx.Client(timeout=10) as client:
             body = client.get(f"{url}/health").json()
-        applying[body["instance"]] = {p["projection"] for p in body["projectors"] if p["active"]}
-        projections = {p["projection"] for p in body["projectors"]}
-        if len(applying) == 2 and projections == applying["1"] | applying["2"]:
+        applying[body["instance"]] = {
+            (p["projection"], p["stream"]) for p in body["projectors"] if p["active"]
+        }
+        projectors = {(p["projection"], p["stream"]) for p in body["projectors"]}
+        if len(applying) == 2 and projectors == applying["1"] | applying["2"]:
             break
         time.sleep(0.05)
     assert set(applying) == {"1", "2"}, up.diagnostics()
-    assert projections == applying["1"] | applying["2"], applying
+    assert projectors == applying["1"] | applying["2"], applying
     assert not applying["1"] & applying["2"], applying  # never both: the lease
 
     token = LocalIssuer.load(data_dir / "keys").mint(user=USER, agency=AGENCY, roles=[ROLE])
