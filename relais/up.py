@@ -166,6 +166,8 @@ def _wait_ready(services: list[Service], stop: _StopFlag) -> Service | None:
 
 def _answering(pending: list[Service], asked: Service, answer: httpx.Response) -> list[Service]:
     """The pending instance that gave a healthy answer at ``asked``'s url."""
+    if not asked.shared:
+        return [asked]  # alone on its port, whatever instance name it was given
     try:
         instance = str(answer.json().get("instance", asked.instance))
     except ValueError:

@@ -147,8 +147,8 @@ class TokenVerifier:
             return known[0]
         principal, expires = self._verify(token)
         # A client sends the same token with every request until it expires: its signature
-        # was checked once (a tenth of a registration's CPU in intake's profile). Kept for a
-        # minute at most, so a key taken out of the JWKS stops working as soon.
+        # is checked once (4.4% of intake's CPU in a profile under load, decision 0026).
+        # Kept for a minute at most: a key taken out of the JWKS stops working within it.
         self._verified[token] = (principal, min(expires, now + VERIFIED_FOR_S))
         if len(self._verified) > VERIFIED_KEPT:
             self._verified.popitem(last=False)
