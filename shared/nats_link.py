@@ -69,10 +69,19 @@ def drop_buffered_publishes(nc: NATS) -> int:
 
 def write_now(nc: NATS) -> None:
     """Write what the client holds for the server to the socket now, in order, rather than
-    when its flusher task next runs (the flusher then finds nothing left)."""
+    when its flusher task next runs (the flusher then finds nothing left). Raises
+    ``ConnectionReconnectingError``, the buffered publishes dropped, if the socket is closed
+    already."""
     transport = getattr(nc, "_transport", None)
     if nc._pending_data_size and transport is not None and nc.is_connected:
-        transport.writelines(nc._pending)
+        try:
+            transport.writelines(nc._pending)
+        except RuntimeError:
+            # uvloop's socket closed under a client that has not noticed yet (the server
+            # died): it refuses before writing anything. Nothing was sent; nothing may be
+            # sent after the reconnection either.
+            drop_buffered_publishes(nc)
+            raise nats_errors.ConnectionReconnectingError from None
         nc._pending = []
         nc._pending_data_size = 0
 

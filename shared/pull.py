@@ -28,8 +28,10 @@ from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 
 # A request's answer comes within its expiry; past it by this much, the request was lost (a
-# dropped connection takes waiting requests with it) and the projector consumes afresh.
-GRACE_S = 1.0
+# dropped connection takes waiting requests with it) and the projector consumes afresh. Not
+# tighter: a machine under load can take over a second to carry a no-wait answer, and each
+# false loss repositions the consumer, which under that load is slower still.
+GRACE_S = 5.0
 _ENDS_REQUEST = {"404", "408"}  # no messages now; the request expired
 
 # (subject, reply, payload, header block or None) of one delivery, as read off the wire.

@@ -171,7 +171,10 @@ async def test_a_projector_that_loses_a_delivery_applies_every_event(
     projector = _LosesOneDelivery(
         lab.projection, "LAB", engine, nc.jetstream(), batch_size=5, standby_retry_s=0.1
     )
-    await asyncio.wait_for(projector.run(until_seq=last), 30)
+    try:
+        await asyncio.wait_for(projector.run(until_seq=last), 60)
+    except TimeoutError:
+        pytest.fail(f"stuck at {projector.checkpoint} of {last}, lost {projector.lost}")
     assert projector.lost == 7 and projector.checkpoint == last
     # The same read model as a replay that lost nothing.
     expected, letters, checkpoint = await clean_replay(pg_server_url, nc, last)

@@ -89,3 +89,42 @@ async def test_a_failed_subscription_is_tried_again(
     monkeypatch.setattr(bare_nc, "subscribe", real)
     answer = await requests.request("lab.again", b"y", headers={"X-A": "1"}, timeout=2)
     assert answer.data == b"y"
+
+
+class _ClosedUnderneath:
+    """uvloop's transport once the server is gone and the client has not noticed yet: it
+    refuses every write (the standard loop's would drop it silently)."""
+
+    def writelines(self, data: object) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport>; the handler is closed")
+
+
+async def test_a_socket_closed_underneath_refuses_and_keeps_nothing_to_send_later(
+    bare_nc: NATS, bare_nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 in the fault test (SIGKILLed nats-server under load): the request must be
+    refused as unsent (a 503), and its publish must not wait in the buffer for the
+    reconnection to send it after the request was answered."""
+    seen: asyncio.Queue[bytes] = asyncio.Queue()
+    other = await nats.connect(bare_nats_url)
+    try:
+
+        async def receive(msg: Msg) -> None:
+            await seen.put(msg.data)
+
+        await other.subscribe("lab.closed", cb=receive)
+        await other.flush()
+        requests = Requests(bare_nc)
+        await requests._subscribe()
+        real = bare_nc._transport
+        monkeypatch.setattr(bare_nc, "_transport", _ClosedUnderneath())
+        with pytest.raises(nats_errors.ConnectionReconnectingError):
+            await requests.request("lab.closed", b"lost", headers={"X-A": "1"}, timeout=1)
+        assert not any(cmd.startswith((b"PUB ", b"HPUB ")) for cmd in bare_nc._pending)
+        assert not requests._waiting
+        monkeypatch.setattr(bare_nc, "_transport", real)
+        await bare_nc.publish("lab.closed", b"next")
+        await bare_nc.flush()
+        assert await asyncio.wait_for(seen.get(), 2) == b"next"  # "lost" never went out
+    finally:
+        await other.close()
