@@ -67,6 +67,21 @@ def drop_buffered_publishes(nc: NATS) -> int:
     return dropped
 
 
+def closed_under(exc: BaseException) -> bool:
+    """A RuntimeError out of the NATS client: uvloop refuses to write on a socket that the
+    server's death closed before nats-py noticed, and nats-py's flusher stops on it, so every
+    publish then writes (and fails) inline until the reconnection. It refuses before writing
+    anything: nothing was sent."""
+    if not isinstance(exc, RuntimeError):
+        return False
+    frame = exc.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith("nats."):
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def write_now(nc: NATS) -> None:
     """Write what the client holds for the server to the socket now, in order, rather than
     when its flusher task next runs (the flusher then finds nothing left). Raises

@@ -39,7 +39,7 @@ from shared.eventstore import (
     StoredMessage,
 )
 from shared.ids import new_id
-from shared.nats_link import Requests
+from shared.nats_link import Requests, closed_under, drop_buffered_publishes
 from shared.reading import ReadError, iter_stored
 from shared.request_ledger import note_uncertain
 from shared.sealing_store import (
@@ -207,6 +207,12 @@ class NatsEventStore(SealingStore):
                 raise _NotSent(type(exc).__name__) from None
             except UNREACHABLE as exc:
                 raise _Unanswered(type(exc).__name__) from None
+            except RuntimeError as exc:
+                if not closed_under(exc):
+                    raise
+                # Unwritten, and must stay so: not sent after the reconnection either.
+                drop_buffered_publishes(self.nc)
+                raise _NotSent("the connection closed under the client") from None
             return _stored_sequences(reply.data, last)
         raise AssertionError("unreachable")
 

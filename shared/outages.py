@@ -78,7 +78,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def _is_log_outage(exc: BaseException) -> bool:
     import nats.errors
 
-    return isinstance(exc, LogUnavailable | ReadError | nats.errors.Error)
+    from shared.nats_link import closed_under
+
+    return isinstance(exc, LogUnavailable | ReadError | nats.errors.Error) or closed_under(exc)
 
 
 def _is_database_outage(exc: BaseException) -> bool:

@@ -212,6 +212,43 @@ async def test_database_down_after_the_append_answers_202_and_before_it_503(
     assert "PostgreSQL" in answer.json()["error"]["message"]
 
 
+class _ClosedUnderneath:
+    """uvloop's transport after the server died, before nats-py noticed: every write is
+    refused before anything is written (the standard loop's would drop it silently)."""
+
+    def writelines(self, data: object) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport>; the handler is closed")
+
+
+async def test_a_connection_closed_under_the_client_answers_503_and_sends_nothing_later(
+    service: httpx.AsyncClient, nats_url: str
+) -> None:
+    """CI's fault test answered 500 five times in 1,000: uvloop's RuntimeError, raised where
+    nats-py's flusher had stopped on it and every publish wrote inline."""
+    nc = service.app.state.runtime.nc  # type: ignore[attr-defined]
+    real, flusher = nc._transport, nc._flusher_task
+    flusher.cancel()
+    await asyncio.wait([flusher])
+    nc._transport = _ClosedUnderneath()
+    try:
+        answer = await service.post(
+            "/counters", json={"label": "under"}, headers={"Idempotency-Key": "closed"}
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["cause"] == "log"
+        assert not any(cmd.startswith((b"PUB ", b"HPUB ")) for cmd in nc._pending)
+    finally:
+        nc._transport = real
+        nc._flusher_task = asyncio.get_running_loop().create_task(nc._flusher())
+    await nc.flush()
+    assert await stored_labels(nats_url) == []
+    retried = await service.post(
+        "/counters", json={"label": "under"}, headers={"Idempotency-Key": "closed"}
+    )
+    assert retried.status_code in (201, 202), retried.text
+    assert await stored_labels(nats_url) == ["under"]
+
+
 async def test_an_answer_lost_on_the_way_is_settled_by_asking_again(nc: Any) -> None:
     store = await lab_store(nc)
     real = store._publish
