@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.audit_events import RecordAccessed
 from shared.auth import AuthError, Principal, Role, TokenVerifier
+from shared.db import create_tables
 from shared.envelope import Actor, Aggregate
 from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.http import ApiError
 from shared.i18n import Message
 from shared.ids import new_id
 from shared.loops import repeat
-from shared.projection_spec import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +185,7 @@ class AccessLog:
 
     async def prepare(self) -> None:
         async with self.engine.begin() as conn:
-            # Instances of a service start together: one creates the tables, the others
-            # wait and find them (two CREATE TABLEs at once collide in the catalog).
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
-            await conn.run_sync(outbox_metadata.create_all)
+            await create_tables(conn, outbox_metadata)
             for statement in _OUTBOX_UPGRADES:
                 await conn.execute(text(statement))
 

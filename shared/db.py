@@ -1,5 +1,5 @@
-"""Each service's own PostgreSQL database: creating it, connecting, and the tables every
-projection relies on (checkpoints, dead letters, schema versions)."""
+"""Each service's own PostgreSQL database: creating it and its tables, connecting, and the
+tables every projection relies on (checkpoints, dead letters, schema versions)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ from sqlalchemy import (
     event,
     exc,
     func,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+from shared.projection_spec import lock_key
 
 backbone_metadata = MetaData()
 
@@ -93,6 +96,15 @@ def _closed_is_replaced(
     driver = getattr(dbapi_connection, "driver_connection", None)
     if driver is not None and driver.is_closed():
         raise exc.DisconnectionError("the server closed this connection")
+
+
+async def create_tables(conn: AsyncConnection, *metadatas: MetaData) -> None:
+    """Create what is missing of these tables, under the schema lock. Instances of a service
+    start together, and two ``CREATE TABLE`` of one name at once collide in PostgreSQL's
+    catalog (one fails on its unique index): one creates, the others wait and find them."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
+    for metadata in metadatas:
+        await conn.run_sync(metadata.create_all)
 
 
 async def ensure_database(url: str) -> None:

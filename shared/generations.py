@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import create_tables
+
 PUBLIC = "public"
 _NAME = re.compile(r"^(public|rm_[0-9a-f]{12})$")
 
@@ -88,8 +90,7 @@ def use_generation(engine: AsyncEngine, schema: str) -> None:
 
 async def prepare_fixed(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('relais_read_model'))"))
-        await conn.run_sync(fixed_metadata.create_all)
+        await create_tables(conn, fixed_metadata)
 
 
 async def live_schema(conn: AsyncConnection) -> str:

@@ -8,7 +8,13 @@ import logging
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import backbone_metadata, checkpoints, dead_letters, schema_versions
+from shared.db import (
+    backbone_metadata,
+    checkpoints,
+    create_tables,
+    dead_letters,
+    schema_versions,
+)
 
 __all__ = ["ProjectionBusy", "prepare", "reset"]
 from shared.projection import Projection, ProjectionBusy, lock_key
@@ -20,8 +26,7 @@ async def prepare(engine: AsyncEngine, projection: Projection) -> None:
     """Create the projection's tables; if its schema version changed, drop and rebuild them
     from the log (projections are disposable)."""
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
-        await conn.run_sync(backbone_metadata.create_all)
+        await create_tables(conn, backbone_metadata)
         stored = (
             await conn.execute(
                 select(schema_versions.c.version).where(
@@ -61,8 +66,7 @@ async def reset(engine: AsyncEngine, projection: Projection) -> None:
             ).scalar()
             if not got:
                 raise ProjectionBusy(f"{projection.name} is being applied; stop its service")
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
-        await conn.run_sync(backbone_metadata.create_all)
+        await create_tables(conn, backbone_metadata)
         await _reset(conn, projection)
         await conn.run_sync(projection.metadata.create_all)
 

@@ -14,7 +14,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
@@ -58,9 +57,9 @@ from services.portal.web.security import (
 from services.portal.web.templating import STATIC_DIR, static_version
 from shared.auth import LocalIssuer
 from shared.config import PORTAL, Settings, get_settings
+from shared.db import create_tables
 from shared.http import CommandChains
 from shared.loops import raise_if_cancelling
-from shared.projection_spec import lock_key
 from shared.service import Runtime, ServiceSpec, instrument
 
 log = logging.getLogger(__name__)
@@ -135,10 +134,7 @@ def create_portal(
         try:
             assert runtime.engine is not None and runtime.store is not None
             async with runtime.engine.begin() as conn:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")}
-                )
-                await conn.run_sync(own.create_all)
+                await create_tables(conn, own)
             portal.book = AccountBook(
                 store=runtime.store,
                 site=settings.site,

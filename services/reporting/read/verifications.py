@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.projection import lock_key
+from shared.db import create_tables
 
 metadata = MetaData(schema="public")
 
@@ -31,8 +31,7 @@ LATEST = "latest"
 
 async def prepare_table(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
-        await conn.run_sync(metadata.create_all)
+        await create_tables(conn, metadata)
 
 
 async def store_latest(engine: AsyncEngine, run: dict[str, Any]) -> None:

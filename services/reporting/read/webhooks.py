@@ -25,11 +25,10 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.projection import lock_key
+from shared.db import create_tables
 
 # In ``public`` whatever the read models' generation (decision 0015): delivery state is not
 # a read model, and a rebuild must neither drop it nor start it afresh.
@@ -67,8 +66,7 @@ cursors = Table(
 
 async def prepare_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("schema")})
-        await conn.run_sync(metadata.create_all)
+        await create_tables(conn, metadata)
 
 
 @dataclass(frozen=True)
