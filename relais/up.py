@@ -2,10 +2,10 @@
 otherwise) and one process per service and the portal, kept running until Ctrl-C or
 SIGTERM.
 
-Everything it started is supervised alike: a service, the embedded nats-server or the
-embedded PostgreSQL that dies is restarted with the same back-off, and said so on the output;
-dead children are reaped. The streams are created here, as the operator (services only
-check them)."""
+Everything it started is supervised alike (:mod:`relais.supervision`): a service, the
+embedded nats-server or the embedded PostgreSQL that dies is restarted with the same
+back-off, and said so on the output. The streams are created here, as the operator
+(services only check them)."""
 
 from __future__ import annotations
 
@@ -14,110 +14,26 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
-import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
-import httpx
-
-from relais.embedded import EXIT_UNKNOWN, EmbeddedPostgres, NatsServer
+from relais.embedded import EmbeddedPostgres, NatsServer
 from relais.rebuild import RUN_FILE, write_run_file
+from relais.supervision import (
+    READY_TIMEOUT_S,
+    Server,
+    Service,
+    StopFlag,
+    Supervised,
+    instances,
+    say,
+    stop_services,
+    supervise,
+    wait_ready,
+)
 from shared import integrators
 from shared.config import PORTAL, PROCESSES, Settings
 from shared.nats_accounts import ADMIN, accounts_config, load_or_create_passwords
-
-READY_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 10.0
-RESTARTS_PER_MINUTE = 5
-TICK_S = 0.25
-
-
-@dataclass
-class Service:
-    name: str
-    url: str
-    env: dict[str, str]
-    log_path: Path
-    instance: str = "1"  # several instances of a service share its url (decision 0034)
-    shared: bool = False  # whether other instances share its url
-    process: subprocess.Popen[bytes] | None = None
-    restarts: deque[float] = field(default_factory=deque)
-    restart_at: float | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.instance}" if self.shared else self.name
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"--- relais up: starting {self.label} at {stamp} ---\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # A terminal's Ctrl-C reaches the whole foreground process group; in their own
-                # session the services wait for us, so they stop in order and are not mistaken
-                # for crashes and restarted.
-                start_new_session=True,
-            )
-
-    def exit_code(self) -> int | None:
-        # poll() also reaps the child: a dead service never lingers as a zombie.
-        return None if self.process is None else self.process.poll()
-
-
-@dataclass
-class Server:
-    """An embedded server under supervision, restarted like a service when it dies."""
-
-    name: str
-    server: NatsServer | EmbeddedPostgres
-    log_path: Path
-    restarts: deque[float] = field(default_factory=deque)
-    restart_at: float | None = None
-    failed_start: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name
-
-    def start(self) -> None:
-        self.failed_start = None
-        try:
-            self.server.restart()
-        except Exception as exc:  # tried again after the back-off
-            self.failed_start = f"{type(exc).__name__}: {exc}"
-
-    def exit_code(self) -> int | None:
-        if self.failed_start is not None:
-            return -1
-        return self.server.exit_code()
-
-
-Supervised = Service | Server
-
-
-class _StopFlag:
-    """Signal handler that only records the request: the main loop does the stopping, so a
-    signal never interrupts a half-started process or server."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def _fail(line: str) -> None:
@@ -139,97 +55,11 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _wait_ready(services: list[Service], stop: _StopFlag) -> Service | None:
-    """The first service that exits or stays unhealthy until the deadline; None if all are up
-    (or a stop was requested, which the caller checks)."""
-    pending = list(services)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    # A new connection for every look: instances sharing a port are each given some of them,
-    # and an answer names the instance that gave it.
-    with httpx.Client(timeout=2.0, headers={"Connection": "close"}) as client:
-        while pending and not stop.requested:
-            for svc in list(pending):
-                if svc.exit_code() is not None:
-                    return svc
-                try:
-                    answer = client.get(f"{svc.url}/health")
-                except httpx.HTTPError:
-                    continue  # not listening yet
-                if answer.status_code == 200:
-                    for ready in _answering(pending, svc, answer):
-                        pending.remove(ready)
-            if pending and time.monotonic() > deadline:
-                return pending[0]
-            time.sleep(TICK_S)
-    return None
-
-
-def _answering(pending: list[Service], asked: Service, answer: httpx.Response) -> list[Service]:
-    """The pending instance that gave a healthy answer at ``asked``'s url."""
-    if not asked.shared:
-        return [asked]  # alone on its port, whatever instance name it was given
-    try:
-        instance = str(answer.json().get("instance", asked.instance))
-    except ValueError:
-        instance = asked.instance
-    return [s for s in pending if s.url == asked.url and s.instance == instance][:1]
-
-
-def _supervise(children: list[Supervised], stop: _StopFlag) -> None:
-    while not stop.requested:
-        now = time.monotonic()
-        for svc in children:
-            if svc.restart_at is not None:
-                if now >= svc.restart_at:
-                    svc.restart_at = None
-                    svc.start()
-                    if isinstance(svc, Server) and svc.failed_start:
-                        _say(f"{svc.label} did not start: {svc.failed_start}")
-                    else:
-                        _say(f"{svc.label} restarted")
-                continue
-            code = svc.exit_code()
-            if code is None:
-                continue
-            while svc.restarts and now - svc.restarts[0] > 60:
-                svc.restarts.popleft()
-            # A crash loop (bad config, database gone) should not spin the machine or bury the
-            # first error in its log under thousands of identical ones.
-            delay = float(min(2 ** len(svc.restarts), 30))
-            if len(svc.restarts) >= RESTARTS_PER_MINUTE:
-                delay = max(delay, svc.restarts[0] + 60 - now)
-            svc.restarts.append(now + delay)
-            svc.restart_at = now + delay
-            _say(f"{svc.label} {_how(code)}; restarting in {delay:.0f} s; log: {svc.log_path}")
-        time.sleep(TICK_S)
-
-
-def _how(code: int) -> str:
-    if code == EXIT_UNKNOWN:
-        return "stopped"  # PostgreSQL is not our child: its exit status is not ours to see
-    if code < 0:
-        return f"was killed (signal {-code})"
-    return f"exited ({code})"
-
-
-def _stop_services(services: list[Service]) -> None:
-    running = [s.process for s in services if s.process is not None and s.process.poll() is None]
-    for proc in running:
-        proc.terminate()
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for proc in running:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _shutdown(
     services: list[Service], nats: NatsServer | None, pg: EmbeddedPostgres | None
 ) -> None:
     # Services first, so none of them sees its servers vanish and logs errors on the way out.
-    _stop_services(services)
+    stop_services(services)
     for server in (nats, pg):
         if server is not None:
             try:
@@ -266,7 +96,7 @@ def _apply_streams(
         if not external:
             _fail(f"cannot create the streams: {type(exc).__name__}: {exc}")
             return False
-        _say(
+        say(
             f"streams not applied ({type(exc).__name__}); run relais streams apply with the "
             "operator's credentials (RELAIS_OPERATOR_NATS_USER / _PASSWORD)"
         )
@@ -356,29 +186,8 @@ def _link_here(
         _fail(f"cannot link the site's streams: {type(exc).__name__}: {exc}")
         return False
     if changed:
-        _say(f"site {settings.site}: streams linked ({', '.join(changed)})")
+        say(f"site {settings.site}: streams linked ({', '.join(changed)})")
     return True
-
-
-def _instances(
-    name: str, url: str, env: dict[str, str], logs: Path, settings: Settings
-) -> list[Service]:
-    """The processes of one service: one, or several on one port, each with its own
-    instance name (its signing key and its events' source) and log."""
-    count = settings.instances_for(name)
-    if count == 1:
-        return [Service(name, url, env, logs / f"{name}.log")]
-    return [
-        Service(
-            name,
-            url,
-            {**env, "RELAIS_INSTANCE": str(n), "RELAIS_REUSE_PORT": "1"},
-            logs / f"{name}-{n}.log",
-            instance=str(n),
-            shared=True,
-        )
-        for n in range(1, count + 1)
-    ]
 
 
 def run_up(
@@ -422,8 +231,8 @@ def run_up(
 
         said = adopt_token_key(settings.keys_dir, credentials)
         if said:
-            _say(said)
-    stop = _StopFlag()
+            say(said)
+    stop = StopFlag()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     nats: NatsServer | None = None
     pg: EmbeddedPostgres | None = None
@@ -461,7 +270,7 @@ def run_up(
             if not _link_here(nats_url, operator[1], settings, passwords, credentials):
                 return 1
             if credentials is not None:
-                linker = HubLinker(nats_url, operator[1], credentials, _say).start()
+                linker = HubLinker(nats_url, operator[1], credentials, say).start()
         database_url = settings.database_url
         if not database_url:
             try:
@@ -488,11 +297,11 @@ def run_up(
             if passwords:
                 env["RELAIS_NATS_USER"] = name
                 env["RELAIS_NATS_PASSWORD"] = passwords[name]
-            services += _instances(name, f"http://{host}:{port}", env, logs, settings)
+            services += instances(name, f"http://{host}:{port}", env, logs, settings)
         for svc in services:
             svc.start()
 
-        failed = _wait_ready(services, stop)
+        failed = wait_ready(services, stop)
         if stop.requested:
             return 0
         if failed is not None:
@@ -513,30 +322,30 @@ def run_up(
         width = max(len(name) for name in PROCESSES) + 2
         for name in PROCESSES:
             [url, *more] = [svc.url for svc in services if svc.name == name]
-            _say(f"{name:<{width}} {url}" + (f" ({len(more) + 1} instances)" if more else ""))
+            say(f"{name:<{width}} {url}" + (f" ({len(more) + 1} instances)" if more else ""))
         where = "embedded" if pg is not None else "external (DATABASE_URL)"
-        _say(f"NATS {_hide_credentials(nats_url)}, PostgreSQL {where}, data in {data_dir}")
+        say(f"NATS {_hide_credentials(nats_url)}, PostgreSQL {where}, data in {data_dir}")
         if credentials is not None:
-            _say(f"site {settings.site}: leaf node of hub {credentials.hub_site} at {hub}")
+            say(f"site {settings.site}: leaf node of hub {credentials.hub_site} at {hub}")
         elif settings.leaf_port and nats is not None:
-            _say(
+            say(
                 f"site {settings.site}: offices connect to nats-leaf://{settings.leaf_host}:"
                 f"{settings.leaf_port} (relais sites add SITE)"
             )
         portal = next(svc for svc in services if svc.name == PORTAL)
-        _say(
+        say(
             f"Open {portal.url} to sign in / ouvrez {portal.url} pour vous connecter; "
             "first account / premier compte: relais user add --agency A --role agency_admin "
             "--email E"
         )
-        _say("Ctrl-C to stop")
+        say("Ctrl-C to stop")
         children: list[Supervised] = list(services)
         if nats is not None:
             children.append(Server("nats-server", nats, nats.data_dir / "nats-server.log"))
         if pg is not None:
             children.append(Server("postgresql", pg, pg.data_dir / "log"))
-        _supervise(children, stop)
-        _say("stopping")
+        supervise(children, stop)
+        say("stopping")
         return 0
     finally:
         if linker is not None:
