@@ -73,6 +73,9 @@ class WebhookDelivery:
     async def run(self) -> None:
         """Until cancelled; standby while another instance delivers for this integrator."""
         while True:
+            # A cancellation swallowed on the way (a query, a post) must still stop the loop:
+            # the sleeps below would not be cancelled a second time.
+            raise_if_cancelling()
             try:
                 await self._run_with_lease()
             except asyncio.CancelledError:
@@ -94,6 +97,7 @@ class WebhookDelivery:
                 return
             try:
                 while True:
+                    raise_if_cancelling()
                     copied = await self.copy_new(conn)
                     sent = await self.send_due(conn, client)
                     if not copied and not sent:
