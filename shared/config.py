@@ -27,8 +27,10 @@ DEFAULT_PORTS: dict[str, int] = {
     "reporting": 8004,
     PORTAL: 8000,
 }
-# Commands one service process runs at once (shared/shedding.py; decision 0026).
-COMMANDS_IN_FLIGHT = 24
+# Commands one service process runs at once (shared/shedding.py; decision 0026): intake
+# spends about 7 ms of its one core per registration, so 32 waiting is about a quarter of a
+# second of queue, within the 300 ms a hotline's answer may take.
+COMMANDS_IN_FLIGHT = 32
 MAX_INSTANCES = 16
 
 
