@@ -46,3 +46,11 @@ async def write_counters(
             heads[agg] = result.head
             last = result.head.seq
     return last
+
+
+class ClosedUnderneath:
+    """uvloop's transport once the server died, before nats-py noticed: every write is
+    refused before anything is written (the standard loop's would drop it silently)."""
+
+    def writelines(self, data: object) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport>; the handler is closed")

@@ -30,7 +30,7 @@ from shared.nats_store import NatsEventStore, _Unanswered
 from shared.reading import iter_stored
 from shared.service import ServiceSpec, create_app
 from tests import lab
-from tests.backbone.helpers import ACTOR, lab_store
+from tests.backbone.helpers import ACTOR, ClosedUnderneath, lab_store
 
 pytestmark = pytest.mark.connected
 
@@ -212,14 +212,6 @@ async def test_database_down_after_the_append_answers_202_and_before_it_503(
     assert "PostgreSQL" in answer.json()["error"]["message"]
 
 
-class _ClosedUnderneath:
-    """uvloop's transport after the server died, before nats-py noticed: every write is
-    refused before anything is written (the standard loop's would drop it silently)."""
-
-    def writelines(self, data: object) -> None:
-        raise RuntimeError("unable to perform operation on <TCPTransport>; the handler is closed")
-
-
 async def test_a_connection_closed_under_the_client_answers_503_and_sends_nothing_later(
     service: httpx.AsyncClient, nats_url: str
 ) -> None:
@@ -229,7 +221,7 @@ async def test_a_connection_closed_under_the_client_answers_503_and_sends_nothin
     real, flusher = nc._transport, nc._flusher_task
     flusher.cancel()
     await asyncio.wait([flusher])
-    nc._transport = _ClosedUnderneath()
+    nc._transport = ClosedUnderneath()
     try:
         answer = await service.post(
             "/counters", json={"label": "under"}, headers={"Idempotency-Key": "closed"}

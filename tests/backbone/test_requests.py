@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from shared.nats_link import Requests, write_now
+from tests.backbone.helpers import ClosedUnderneath
 
 pytestmark = pytest.mark.connected
 
@@ -91,14 +92,6 @@ async def test_a_failed_subscription_is_tried_again(
     assert answer.data == b"y"
 
 
-class _ClosedUnderneath:
-    """uvloop's transport once the server is gone and the client has not noticed yet: it
-    refuses every write (the standard loop's would drop it silently)."""
-
-    def writelines(self, data: object) -> None:
-        raise RuntimeError("unable to perform operation on <TCPTransport>; the handler is closed")
-
-
 async def test_a_socket_closed_underneath_refuses_and_keeps_nothing_to_send_later(
     bare_nc: NATS, bare_nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,7 +110,7 @@ async def test_a_socket_closed_underneath_refuses_and_keeps_nothing_to_send_late
         requests = Requests(bare_nc)
         await requests._subscribe()
         real = bare_nc._transport
-        monkeypatch.setattr(bare_nc, "_transport", _ClosedUnderneath())
+        monkeypatch.setattr(bare_nc, "_transport", ClosedUnderneath())
         with pytest.raises(nats_errors.ConnectionReconnectingError):
             await requests.request("lab.closed", b"lost", headers={"X-A": "1"}, timeout=1)
         assert not any(cmd.startswith((b"PUB ", b"HPUB ")) for cmd in bare_nc._pending)
