@@ -4,6 +4,7 @@ stopped in order. Dead children are reaped."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -197,15 +198,21 @@ def instances(
     name: str, url: str, env: dict[str, str], logs: Path, settings: Settings
 ) -> list[Service]:
     """The processes of one service: one, or several on one port, each with its own
-    instance name (its signing key and its events' source) and log."""
+    instance name (its signing key and its events' source) and log. Several keep their
+    counters in one directory, emptied here (a previous run's would be counted), so that
+    ``/metrics`` sums them whichever instance takes the scrape."""
     count = settings.instances_for(name)
     if count == 1:
         return [Service(name, url, env, logs / f"{name}.log")]
+    counters = settings.data_dir / "run" / "metrics" / name
+    shutil.rmtree(counters, ignore_errors=True)
+    counters.mkdir(parents=True)
+    shared_env = {**env, "RELAIS_REUSE_PORT": "1", "PROMETHEUS_MULTIPROC_DIR": str(counters)}
     return [
         Service(
             name,
             url,
-            {**env, "RELAIS_INSTANCE": str(n), "RELAIS_REUSE_PORT": "1"},
+            {**shared_env, "RELAIS_INSTANCE": str(n)},
             logs / f"{name}-{n}.log",
             instance=str(n),
             shared=True,

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Share the port with the service's other instances on this machine "
         "(Linux SO_REUSEPORT: the kernel spreads new connections among them)",
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR"),
+        description="Where the instances sharing a port keep their counters, so that a scrape "
+        "of /metrics sums them all (prometheus-client's multiprocess mode; relais up sets it)",
+    )
     operator_nats_user: str = Field(
         default="",
         description="NATS user that creates the streams (relais up / relais streams apply "

@@ -18,10 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -195,8 +197,15 @@ class _StateCollector(Collector):
         yield from (lag, checkpoint, active, dead, pending)
 
 
-def exposition(state: ServiceState) -> bytes:
-    """The whole ``/metrics`` answer: what this process counted, then the service's state."""
+def exposition(state: ServiceState, instances_dir: Path | None = None) -> bytes:
+    """The whole ``/metrics`` answer: what this process counted (or, with ``instances_dir``,
+    what every instance sharing its port counted, summed), then the service's state."""
+    counted = REGISTRY
+    if instances_dir is not None:
+        # prometheus-client's multiprocess mode (on since import, from the environment):
+        # each process writes its counts to files there; read, they add up.
+        counted = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(counted, path=str(instances_dir))  # type: ignore[no-untyped-call]
     scraped = CollectorRegistry(auto_describe=False)
     scraped.register(_StateCollector(state))
-    return generate_latest(REGISTRY) + generate_latest(scraped)
+    return generate_latest(counted) + generate_latest(scraped)

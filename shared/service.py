@@ -356,7 +356,8 @@ def create_app(
         projector lag and dead letters per projection, policy firings, access records
         waiting to be appended to AUDIT. No label holds a concrete path or a child's data."""
         state = await service_state(spec.name, runtime.nc, runtime.engine, runtime.projectors)
-        return Response(prom.exposition(state), media_type=prom.CONTENT_TYPE)
+        body = prom.exposition(state, settings.metrics_dir)
+        return Response(body, media_type=prom.CONTENT_TYPE)
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_document() -> JSONResponse:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -303,4 +304,19 @@ def test_two_instances_of_intake_share_its_port(
                 f"{url}/reports", json=registration(i), headers={"Idempotency-Key": f"two-{i}"}
             )
         assert answer.status_code in (201, 202), answer.text
+
+    # /metrics sums what both counted, whichever instance takes the scrape: each keeps its
+    # counts in files of its own (named by process id) in one directory.
+    counted = data_dir / "run" / "metrics" / "intake"
+    pids = {f.stem.rsplit("_", 1)[1] for f in counted.glob("*.db")}
+    assert len(pids) == 2, sorted(p.name for p in counted.iterdir())
+    registered = re.compile(
+        r'^relais_http_request_duration_seconds_count\{method="POST",route="/reports",'
+        r'status="20[12]"\} (\d+)',
+        re.MULTILINE,
+    )
+    for _ in range(6):
+        with httpx.Client(timeout=10) as client:  # a new connection: the kernel picks
+            text = client.get(f"{url}/metrics").text
+        assert sum(float(n) for n in registered.findall(text)) == 12, text[:2000]
     _interrupt(up, env)
