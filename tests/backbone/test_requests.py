@@ -5,6 +5,8 @@ when nats-py's flusher task next runs (decision 0026, throughput7)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import nats
 import pytest
@@ -16,6 +18,23 @@ from shared.nats_link import Requests, write_now
 from tests.backbone.helpers import ClosedUnderneath
 
 pytestmark = pytest.mark.connected
+
+
+@asynccontextmanager
+async def listening(url: str, subject: str) -> AsyncIterator[asyncio.Queue[bytes]]:
+    """What another connection receives on ``subject``, in order."""
+    seen: asyncio.Queue[bytes] = asyncio.Queue()
+    other = await nats.connect(url)
+    try:
+
+        async def receive(msg: Msg) -> None:
+            await seen.put(msg.data)
+
+        await other.subscribe(subject, cb=receive)
+        await other.flush()
+        yield seen
+    finally:
+        await other.close()
 
 
 async def test_a_request_gets_its_own_answer_among_many(bare_nc: NATS) -> None:
@@ -53,22 +72,12 @@ async def test_a_listener_that_never_answers_is_a_timeout(bare_nc: NATS) -> None
 async def test_a_message_is_on_its_way_before_the_event_loop_turns(
     bare_nc: NATS, bare_nats_url: str
 ) -> None:
-    seen: asyncio.Queue[bytes] = asyncio.Queue()
-    other = await nats.connect(bare_nats_url)
-    try:
-
-        async def receive(msg: Msg) -> None:
-            await seen.put(msg.data)
-
-        await other.subscribe("lab.now", cb=receive)
-        await other.flush()
+    async with listening(bare_nats_url, "lab.now") as seen:
         await bare_nc.publish("lab.now", b"one")
         assert bare_nc._pending_data_size > 0  # nats-py holds it for its flusher task
         write_now(bare_nc)
         assert bare_nc._pending_data_size == 0 and bare_nc._pending == []
         assert await asyncio.wait_for(seen.get(), 2) == b"one"
-    finally:
-        await other.close()
 
 
 async def test_a_failed_subscription_is_tried_again(
@@ -98,15 +107,7 @@ async def test_a_socket_closed_underneath_refuses_and_keeps_nothing_to_send_late
     """A 500 in the fault test (SIGKILLed nats-server under load): the request must be
     refused as unsent (a 503), and its publish must not wait in the buffer for the
     reconnection to send it after the request was answered."""
-    seen: asyncio.Queue[bytes] = asyncio.Queue()
-    other = await nats.connect(bare_nats_url)
-    try:
-
-        async def receive(msg: Msg) -> None:
-            await seen.put(msg.data)
-
-        await other.subscribe("lab.closed", cb=receive)
-        await other.flush()
+    async with listening(bare_nats_url, "lab.closed") as seen:
         requests = Requests(bare_nc)
         await requests._subscribe()
         real = bare_nc._transport
@@ -119,5 +120,3 @@ async def test_a_socket_closed_underneath_refuses_and_keeps_nothing_to_send_late
         await bare_nc.publish("lab.closed", b"next")
         await bare_nc.flush()
         assert await asyncio.wait_for(seen.get(), 2) == b"next"  # "lost" never went out
-    finally:
-        await other.close()
